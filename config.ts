@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+/**
+ * The only module that reads process.env. Everything else receives a Config.
+ * Dev defaults match scripts/services.sh so `npm run dev` needs no .env file.
+ */
+
+const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification'] as const;
+export type BoundedContext = (typeof CONTEXTS)[number];
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  ORDERLY_MODE: z.enum(['dev', 'test', 'production']).default('dev'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: z.string().url().default('postgres://orderly@127.0.0.1:55432/orderly'),
+  CATALOG_DATABASE_URL: z.string().url().optional(),
+  INVENTORY_DATABASE_URL: z.string().url().optional(),
+  CART_DATABASE_URL: z.string().url().optional(),
+  ORDER_DATABASE_URL: z.string().url().optional(),
+  PAYMENT_DATABASE_URL: z.string().url().optional(),
+  NOTIFICATION_DATABASE_URL: z.string().url().optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+
+  REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
+
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('orderly'),
+  TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+
+  ADMIN_API_TOKEN: z.string().optional(),
+
+  CART_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 24 * 3600),
+  CART_MAX_QUANTITY_PER_LINE: z.coerce.number().int().positive().default(100),
+  CART_MAX_LINES: z.coerce.number().int().positive().default(100),
+
+  CHECKOUT_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
+  STOCK_HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(15 * 60),
+  HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().positive().default(5 * 60),
+
+  PAYMENT_GATEWAY: z.enum(['local', 'stripe']).default('local'),
+  STRIPE_API_KEY: z.string().optional(),
+  /** e.g. http://127.0.0.1:12111 for stripe-mock; unset means api.stripe.com */
+  STRIPE_API_BASE: z.string().url().optional(),
+
+  SMTP_HOST: z.string().default('127.0.0.1'),
+  SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(1025),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASS: z.string().optional(),
+  MAIL_FROM: z.string().default('Orderly <orders@orderly.local>'),
+  STOREFRONT_URL: z.string().url().default('http://localhost:3000'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  mode: Env['ORDERLY_MODE'];
+  port: number;
+  logLevel: Env['LOG_LEVEL'];
+  databaseUrls: Record<BoundedContext, string>;
+  databasePoolSize: number;
+  redisUrl: string;
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  adminApiToken: string;
+  cart: { ttlSeconds: number; maxQuantityPerLine: number; maxLines: number };
+  checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
+  payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
+  mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
+  storefrontUrl: string;
+}
+
+export class ConfigError extends Error {}
+
+const DEV_ADMIN_TOKEN = 'dev-admin-token';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${fields}`);
+  }
+  const e = parsed.data;
+
+  let adminApiToken = e.ADMIN_API_TOKEN;
+  if (!adminApiToken) {
+    if (e.ORDERLY_MODE === 'production') throw new ConfigError('ADMIN_API_TOKEN is required in production');
+    adminApiToken = DEV_ADMIN_TOKEN;
+  }
+  if (e.ORDERLY_MODE === 'production' && (adminApiToken.length < 32 || adminApiToken === DEV_ADMIN_TOKEN)) {
+    throw new ConfigError('ADMIN_API_TOKEN must be at least 32 characters in production');
+  }
+  if (e.PAYMENT_GATEWAY === 'stripe' && !e.STRIPE_API_KEY) {
+    throw new ConfigError('STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe');
+  }
+
+  const contextUrl: Record<BoundedContext, string | undefined> = {
+    catalog: e.CATALOG_DATABASE_URL,
+    inventory: e.INVENTORY_DATABASE_URL,
+    cart: e.CART_DATABASE_URL,
+    order: e.ORDER_DATABASE_URL,
+    payment: e.PAYMENT_DATABASE_URL,
+    notification: e.NOTIFICATION_DATABASE_URL,
+  };
+  const databaseUrls = Object.fromEntries(
+    CONTEXTS.map((c) => [c, contextUrl[c] ?? e.DATABASE_URL]),
+  ) as Record<BoundedContext, string>;
+
+  return {
+    mode: e.ORDERLY_MODE,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    databaseUrls,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL,
+    },
+    adminApiToken,
+    cart: {
+      ttlSeconds: e.CART_TTL_SECONDS,
+      maxQuantityPerLine: e.CART_MAX_QUANTITY_PER_LINE,
+      maxLines: e.CART_MAX_LINES,
+    },
+    checkout: {
+      waitMs: e.CHECKOUT_WAIT_MS,
+      holdTtlSeconds: e.STOCK_HOLD_TTL_SECONDS,
+      holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
+    },
+    payment: { gateway: e.PAYMENT_GATEWAY, stripeApiKey: e.STRIPE_API_KEY, stripeApiBase: e.STRIPE_API_BASE },
+    mail: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      user: e.SMTP_USER,
+      pass: e.SMTP_PASS,
+      from: e.MAIL_FROM,
+    },
+    storefrontUrl: e.STOREFRONT_URL,
+  };
+}

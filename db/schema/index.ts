@@ -1,0 +1,6 @@
+export * from './catalog';
+export * from './inventory';
+export * from './cart';
+export * from './order';
+export * from './payment';
+export * from './notification';

@@ -1,0 +1,102 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, char, check, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+export const orderSchema = pgSchema('orders');
+
+export interface StoredFailure {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * A checkout request: opened by the API with the caller's Idempotency-Key (unique per
+ * cart), claimed by exactly one workflow run, and closed as placed or failed.
+ */
+export const checkouts = orderSchema.table(
+  'checkouts',
+  {
+    checkoutId: text('checkout_id').primaryKey(),
+    cartId: text('cart_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    email: text('email').notNull(),
+    status: text('status').$type<'pending' | 'placed' | 'failed'>().notNull().default('pending'),
+    workflowId: text('workflow_id').notNull(),
+    runId: text('run_id'),
+    orderId: text('order_id'),
+    totalAmount: bigint('total_amount', { mode: 'number' }),
+    currency: char('currency', { length: 3 }),
+    failure: jsonb('failure').$type<StoredFailure>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('checkouts_cart_key_uq').on(t.cartId, t.idempotencyKey),
+    check('checkouts_status_known', sql`${t.status} in ('pending', 'placed', 'failed')`),
+  ],
+);
+
+export const orders = orderSchema.table(
+  'orders',
+  {
+    id: text('id').primaryKey(),
+    checkoutId: text('checkout_id').notNull(),
+    cartId: text('cart_id').notNull(),
+    email: text('email').notNull(),
+    customerId: text('customer_id'),
+    status: text('status').notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    totalAmount: bigint('total_amount', { mode: 'number' }).notNull(),
+    shippingAddress: jsonb('shipping_address'),
+    statusReason: text('status_reason'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('orders_checkout_uq').on(t.checkoutId),
+    index('orders_email_idx').on(t.email),
+    index('orders_customer_idx').on(t.customerId),
+    check('orders_total_non_negative', sql`${t.totalAmount} >= 0`),
+  ],
+);
+
+export const orderLines = orderSchema.table(
+  'order_lines',
+  {
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    sku: text('sku').notNull(),
+    name: text('name').notNull(),
+    quantity: integer('quantity').notNull(),
+    unitPriceAmount: bigint('unit_price_amount', { mode: 'number' }).notNull(),
+    lineTotalAmount: bigint('line_total_amount', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.sku] }),
+    check('order_lines_quantity_positive', sql`${t.quantity} > 0`),
+    check('order_lines_total', sql`${t.lineTotalAmount} = ${t.unitPriceAmount} * ${t.quantity}`),
+  ],
+);
+
+export const orderEvents = orderSchema.table(
+  'order_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    type: text('type').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status'),
+    reason: text('reason'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('order_events_order_idx').on(t.orderId, t.id)],
+);
+
+export type Checkout = typeof checkouts.$inferSelect;
+export type Order = typeof orders.$inferSelect;
+export type OrderLine = typeof orderLines.$inferSelect;
+export type OrderEvent = typeof orderEvents.$inferSelect;

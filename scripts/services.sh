@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Starts or stops Orderly's backing services as project-local processes:
+#   PostgreSQL 15, Redis (AOF on), the Temporal dev server, a local SMTP catcher, stripe-mock.
+# Usage: scripts/services.sh start|stop|status|env
+# Settings (env): ORDERLY_DATA_DIR (default .data/dev), PG_PORT, REDIS_PORT, TEMPORAL_PORT,
+#   TEMPORAL_UI_PORT, SMTP_PORT, MAIL_UI_PORT, STRIPE_MOCK_PORT, TEMPORAL_PERSIST (1 = keep
+#   Temporal history in a SQLite file under the data dir), SERVICES (subset to run).
+# Each process is tracked by a pid file in the data dir; stop kills only those pids.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+DATA="${ORDERLY_DATA_DIR:-$ROOT/.data/dev}"
+PG_PORT="${PG_PORT:-55432}"
+REDIS_PORT="${REDIS_PORT:-56379}"
+TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
+SMTP_PORT="${SMTP_PORT:-1025}"
+MAIL_UI_PORT="${MAIL_UI_PORT:-1080}"
+STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12111}"
+TEMPORAL_PERSIST="${TEMPORAL_PERSIST:-1}"
+SERVICES="${SERVICES:-postgres redis temporal smtp stripe}"
+
+mkdir -p "$DATA"
+DATA="$(cd "$DATA" && pwd)"
+
+has() { [[ " $SERVICES " == *" $1 "* ]]; }
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_postgres() {
+  local dir="$DATA/pg"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" "$DATA"
+    chmod 700 "$dir"
+    as_pg_user "$PG_BIN/initdb" -D "$dir" -U orderly --auth=trust -E UTF8 --locale=C.UTF-8 >"$DATA/pg-init.log" 2>&1 \
+      || { cat "$DATA/pg-init.log" >&2; die "initdb failed"; }
+  fi
+  if ! running "$dir/postmaster.pid"; then
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA" && touch "$DATA/postgres.log" && chown postgres "$DATA/postgres.log"
+    local extra=""
+    # Throw-away test clusters trade durability for speed; dev data stays durable.
+    [ "${PG_FAST:-0}" = 1 ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$dir" -l "$DATA/postgres.log" -w -t 30 \
+      -o "-p $PG_PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 $extra" start >/dev/null \
+      || { tail -20 "$DATA/postgres.log" >&2; die "postgres failed to start"; }
+  fi
+  head -1 "$dir/postmaster.pid" >"$DATA/postgres.pid"
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U orderly -d postgres -tAc "select 1 from pg_database where datname='orderly'" | grep -q 1 \
+    || "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U orderly orderly
+}
+
+stop_postgres() {
+  local dir="$DATA/pg"
+  if [ -f "$dir/postmaster.pid" ] && running "$dir/postmaster.pid"; then
+    as_pg_user "$PG_BIN/pg_ctl" -D "$dir" -m fast -w -t 30 stop >/dev/null 2>&1 || stop_pidfile "$DATA/postgres.pid" postgres
+  fi
+  rm -f "$DATA/postgres.pid"
+}
+
+start_redis() {
+  mkdir -p "$DATA/redis"
+  running "$DATA/redis.pid" && return 0
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" \
+    --appendonly yes --appendfsync everysec --save "" \
+    --daemonize yes --pidfile "$DATA/redis.pid" --logfile "$DATA/redis.log"
+  wait_for 10 redis-cli -p "$REDIS_PORT" ping || die "redis failed to start"
+}
+
+start_temporal() {
+  running "$DATA/temporal.pid" && return 0
+  local args=(server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT"
+    --log-level warn --namespace default
+    --dynamic-config-value frontend.enableExecuteMultiOperation=true
+    --dynamic-config-value frontend.enableUpdateWorkflowExecution=true
+    --dynamic-config-value frontend.workerVersioningWorkflowAPIs=true)
+  [ "$TEMPORAL_PERSIST" = 1 ] && args+=(--db-filename "$DATA/temporal.db" --sqlite-pragma journal_mode=WAL)
+  [ "${TEMPORAL_HEADLESS:-0}" = 1 ] && args+=(--headless)
+  nohup temporal "${args[@]}" >"$DATA/temporal.log" 2>&1 &
+  echo $! >"$DATA/temporal.pid"
+  wait_for 30 temporal operator namespace describe --address "127.0.0.1:$TEMPORAL_PORT" default \
+    || { tail -20 "$DATA/temporal.log" >&2; die "temporal failed to start"; }
+  # Registered at every start: a persisted db ignores --search-attribute after creation.
+  local sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    temporal operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" --namespace default \
+      --name "$sa" --type Keyword >/dev/null 2>&1 || die "could not register search attribute $sa"
+  done
+}
+
+start_smtp() {
+  running "$DATA/smtp.pid" && return 0
+  SMTP_PORT="$SMTP_PORT" MAIL_UI_PORT="$MAIL_UI_PORT" \
+    nohup node "$ROOT/node_modules/tsx/dist/cli.mjs" "$ROOT/scripts/mail-server.ts" >"$DATA/smtp.log" 2>&1 &
+  echo $! >"$DATA/smtp.pid"
+  wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MAIL_UI_PORT" || { tail -20 "$DATA/smtp.log" >&2; die "smtp catcher failed to start"; }
+}
+
+start_stripe() {
+  running "$DATA/stripe-mock.pid" && return 0
+  nohup stripe-mock -http-port "$STRIPE_MOCK_PORT" -https-port $((STRIPE_MOCK_PORT + 1)) >"$DATA/stripe-mock.log" 2>&1 &
+  echo $! >"$DATA/stripe-mock.pid"
+  wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$STRIPE_MOCK_PORT" || { tail -20 "$DATA/stripe-mock.log" >&2; die "stripe-mock failed to start"; }
+}
+
+write_env() {
+  cat >"$DATA/services.env" <<ENV
+export DATABASE_URL=postgres://orderly@127.0.0.1:$PG_PORT/orderly
+export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
+export TEMPORAL_UI_URL=http://localhost:$TEMPORAL_UI_PORT
+export SMTP_HOST=127.0.0.1
+export SMTP_PORT=$SMTP_PORT
+export MAIL_UI_URL=http://127.0.0.1:$MAIL_UI_PORT
+export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
+export ORDERLY_DATA_DIR=$DATA
+ENV
+}
+
+case "${1:-}" in
+  start)
+    started=0
+    trap '[ $started = 1 ] || { log "start failed; stopping what was started"; "$0" stop; }' EXIT
+    has postgres && start_postgres
+    has redis && start_redis
+    has temporal && start_temporal
+    has smtp && start_smtp
+    has stripe && start_stripe
+    write_env
+    started=1
+    ;;
+  stop)
+    stop_pidfile "$DATA/smtp.pid" smtp
+    stop_pidfile "$DATA/stripe-mock.pid" stripe-mock
+    stop_pidfile "$DATA/temporal.pid" temporal
+    stop_pidfile "$DATA/redis.pid" redis
+    stop_postgres
+    ;;
+  status)
+    for f in postgres redis temporal smtp stripe-mock; do
+      if running "$DATA/$f.pid"; then echo "$f: running (pid $(cat "$DATA/$f.pid"))"; else echo "$f: stopped"; fi
+    done
+    ;;
+  env) write_env; cat "$DATA/services.env" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, starts throw-away services on free ports, applies
+# migrations, type-checks, lints, runs the whole jest suite, and always stops the services.
+# Extra arguments go to jest (e.g. `npm test -- test/carts.test.ts`).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+bash scripts/bootstrap.sh
+
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-test.XXXXXX")"
+chmod 755 "$DATA"
+read -r PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT < <(node -e '
+  const net = require("net");
+  (async () => {
+    const ports = [];
+    const servers = [];
+    while (ports.length < 6) {
+      const s = net.createServer();
+      await new Promise((r) => s.listen(0, "127.0.0.1", r));
+      const p = s.address().port;
+      servers.push(s);
+      // stripe-mock also takes p+1 for https; keep neighbours apart.
+      if (p < 60000 && !ports.some((q) => Math.abs(q - p) < 3)) ports.push(p);
+    }
+    servers.forEach((s) => s.close());
+    console.log(ports.join(" "));
+  })();')
+export ORDERLY_DATA_DIR="$DATA" PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT
+export TEMPORAL_UI_PORT=$((TEMPORAL_PORT + 1000 > 65000 ? TEMPORAL_PORT - 1000 : TEMPORAL_PORT + 1000))
+export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 PG_FAST=1
+
+cleanup() {
+  local rc=$?
+  bash "$ROOT/scripts/services.sh" stop || true
+  rm -rf "$DATA"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+log "starting throw-away services in $DATA"
+bash scripts/services.sh start
+source "$DATA/services.env"
+export ORDERLY_MODE=test LOG_LEVEL="${LOG_LEVEL:-silent}"
+
+npx tsx db/migrate.ts
+log "type-checking and linting"
+npx tsc --noEmit -p tsconfig.json
+npx eslint --max-warnings=0 .
+log "running tests"
+npx jest "$@"

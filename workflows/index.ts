@@ -1,0 +1,2 @@
+// Re-exports every workflow for the worker bundle.
+export {};
