@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 422,
   cart_empty: 422,
   refund_exceeds_captured: 422,
+  checkout_cancelled: 409,
+  checkout_failed: 502,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

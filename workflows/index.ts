@@ -1,2 +1,3 @@
-// Re-exports every workflow for the worker bundle.
-export {};
+// Every workflow, re-exported for the worker bundle.
+export { checkoutWorkflow } from './checkout';
+export { sweepExpiredHoldsWorkflow } from './hold-sweep';

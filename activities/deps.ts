@@ -1,0 +1,16 @@
+import type { Config } from '../config';
+import type { Databases } from '../db/client';
+import type { CartStore } from '../db/stores/cart';
+import type { Logger } from '../logger';
+import type { Mailer } from './gateways/mailer';
+import type { PaymentGateway } from './gateways/payment-gateway';
+
+/** What activities are built from: injected, no module-level singletons. */
+export interface ActivityDeps {
+  config: Config;
+  logger: Logger;
+  dbs: Databases;
+  carts: CartStore;
+  gateway: PaymentGateway;
+  mailer: Mailer;
+}

@@ -1,0 +1,33 @@
+import { commitHold, holdStock as holdStockInStore, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
+import type { ActivityDeps } from './deps';
+import { businessFailure } from './failures';
+
+export function inventoryActivities({ dbs, config }: ActivityDeps) {
+  return {
+    /** Holds every line's stock, all or nothing; out of stock is a business failure. */
+    async holdStock(req: { holdId: string; lines: StockLine[] }): Promise<{ expiresAt: string }> {
+      const result = await holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds);
+      if (result.status === 'out_of_stock') {
+        throw businessFailure('out_of_stock', 'not enough stock for some items', { items: result.shortages });
+      }
+      return { expiresAt: result.expiresAt.toISOString() };
+    },
+
+    /** Compensation of holdStock. */
+    async releaseStock(holdId: string): Promise<void> {
+      await releaseHold(dbs.inventory, holdId);
+    },
+
+    /** Turns the hold into a sale exactly once. */
+    async commitStock(holdId: string): Promise<void> {
+      const result = await commitHold(dbs.inventory, holdId);
+      if (result === 'out_of_stock') {
+        throw businessFailure('out_of_stock', 'the stock hold expired and the stock was sold meanwhile');
+      }
+    },
+
+    async releaseExpiredHolds(limit: number): Promise<number> {
+      return releaseExpiredHolds(dbs.inventory, limit);
+    },
+  };
+}

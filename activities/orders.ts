@@ -1,0 +1,67 @@
+import type { CheckoutFailure, CheckoutOutcome, Money, PricedCart } from '../workflows/messages';
+import { claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
+import type { ActivityDeps } from './deps';
+
+export interface CreateOrderRequest {
+  checkoutId: string;
+  cartId: string;
+  email: string;
+  customerId?: string;
+  shippingAddress?: Record<string, string>;
+  cart: PricedCart;
+}
+
+export function orderActivities({ dbs }: ActivityDeps) {
+  return {
+    /** Claims the checkout for this run; returns the stored outcome if it already finished. */
+    async claimCheckout(checkoutId: string, runId: string): Promise<CheckoutOutcome | null> {
+      const done = await claim(dbs.order, checkoutId, runId);
+      if (!done) return null;
+      const total: Money | undefined =
+        done.totalAmount !== null && done.currency ? { amount: done.totalAmount, currency: done.currency } : undefined;
+      if (done.status === 'placed' && done.orderId && total) {
+        return { status: 'placed', checkoutId, orderId: done.orderId, total };
+      }
+      return {
+        status: 'failed',
+        checkoutId,
+        total,
+        failure: done.failure ?? { code: 'checkout_failed', message: 'the checkout did not complete' },
+      };
+    },
+
+    async createOrder(req: CreateOrderRequest): Promise<{ orderId: string }> {
+      const orderId = await create(dbs.order, {
+        checkoutId: req.checkoutId,
+        cartId: req.cartId,
+        email: req.email,
+        customerId: req.customerId,
+        shippingAddress: req.shippingAddress,
+        currency: req.cart.total.currency,
+        totalAmount: req.cart.total.amount,
+        lines: req.cart.lines.map((l) => ({
+          sku: l.sku,
+          name: l.name,
+          quantity: l.quantity,
+          unitPrice: l.unitPrice.amount,
+          lineTotal: l.lineTotal.amount,
+        })),
+      });
+      return { orderId };
+    },
+
+    async markOrderPaid(orderId: string): Promise<void> {
+      await transitionOrder(dbs.order, orderId, 'paid');
+    },
+
+    /** Compensation of createOrder: the order (if one was made) ends failed with the reason. */
+    async failOrder(req: { checkoutId: string; reason: string }): Promise<void> {
+      const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
+      if (orderId) await transitionOrder(dbs.order, orderId, 'failed', req.reason);
+    },
+
+    async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money }): Promise<void> {
+      await failCheckout(dbs.order, req.checkoutId, req.failure, req.total);
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import type { CartStore } from '../../db/stores/cart';
+import { findCheckoutByKey, getCheckout, openCheckout } from '../../db/stores/orders';
+import type { Checkout } from '../../db/schema/order';
+import { CartIdKey, CheckoutStatusKey, CustomerEmailKey } from '../../temporal/search-attributes';
+import { checkoutWorkflowId } from '../../temporal/task-queues';
+import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutOutcome, type CheckoutStatusView } from '../../workflows/messages';
+import type { checkoutWorkflow } from '../../workflows/checkout';
+import type { AppDeps } from '../deps';
+import { AppError, isErrorCode } from '../errors';
+import { requestHash, requireIdempotencyKey } from '../idempotency';
+import { checkoutBodySchema, type CheckoutBody } from '../schemas/checkouts';
+import { parse } from '../validate';
+
+type Money = { amount: number; currency: string };
+
+interface CheckoutView {
+  checkoutId: string;
+  status: 'pending' | 'placed' | 'failed';
+  orderId?: string;
+  total?: Money;
+  failure?: { code: string; message: string };
+  step?: string;
+  statusUrl: string;
+}
+
+function viewOf(row: Checkout): CheckoutView {
+  const view: CheckoutView = { checkoutId: row.checkoutId, status: row.status, statusUrl: `/checkouts/${row.checkoutId}` };
+  if (row.orderId) view.orderId = row.orderId;
+  if (row.totalAmount !== null && row.currency) view.total = { amount: row.totalAmount, currency: row.currency };
+  if (row.failure) view.failure = { code: row.failure.code, message: row.failure.message };
+  return view;
+}
+
+function viewOfOutcome(checkoutId: string, outcome: CheckoutOutcome): CheckoutView {
+  const base = { checkoutId, statusUrl: `/checkouts/${checkoutId}`, total: outcome.total };
+  return outcome.status === 'placed'
+    ? { ...base, status: 'placed', orderId: outcome.orderId }
+    : { ...base, status: 'failed', failure: { code: outcome.failure.code, message: outcome.failure.message } };
+}
+
+/** Answers a POST /checkouts: 201 placed, 202 pending, or the failure's 4xx. */
+function answer(res: Response, view: CheckoutView, details?: unknown): void {
+  if (view.status === 'placed') {
+    res.status(201).json(view);
+  } else if (view.status === 'pending') {
+    res.status(202).location(view.statusUrl).json(view);
+  } else {
+    const code = view.failure?.code;
+    const extra = details && typeof details === 'object' ? details : {};
+    throw new AppError(isErrorCode(code) ? code : 'checkout_failed', view.failure?.message ?? 'the checkout failed', {
+      checkoutId: view.checkoutId,
+      ...extra,
+    });
+  }
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
+/**
+ * Starts the cart's checkout workflow (or attaches to it) and submits this checkout as an
+ * update. Waits at most `waitMs` for the order to be placed or refused.
+ */
+async function runCheckout(client: Client, taskQueue: string, checkout: Checkout, body: CheckoutBody, waitMs: number): Promise<CheckoutOutcome | 'timeout'> {
+  const input: CheckoutInput = {
+    checkoutId: checkout.checkoutId,
+    cartId: body.cartId,
+    email: body.email,
+    customerId: body.customerId,
+    paymentToken: body.paymentToken,
+    shippingAddress: body.shippingAddress,
+    expectedTotal: body.expectedTotal,
+  };
+  const start = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+    workflowId: checkout.workflowId,
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: CartIdKey, value: body.cartId },
+      { key: CustomerEmailKey, value: body.email },
+      { key: CheckoutStatusKey, value: 'pending' },
+    ],
+  });
+  const outcome = (async () => {
+    const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
+      args: [{ checkoutId: checkout.checkoutId }],
+      updateId: `place-order-${checkout.checkoutId}`,
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+      startWorkflowOperation: start,
+    });
+    return handle.result();
+  })();
+  try {
+    return await Promise.race([outcome, timeout(waitMs)]);
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'checkout_in_progress') {
+      throw new AppError('checkout_in_progress', 'another checkout of this cart is running', cause.details?.[0]);
+    }
+    throw err;
+  } finally {
+    outcome.catch(() => undefined);
+  }
+}
+
+export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
+  const { dbs, carts, temporal, config } = deps;
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const key = requireIdempotencyKey(req);
+    const body = parse(checkoutBodySchema, req.body, 'checkout');
+    const hash = requestHash(body);
+
+    let checkout = await findCheckoutByKey(dbs.order, body.cartId, key);
+    if (!checkout) {
+      const cart = await carts.get(body.cartId);
+      if (!cart) throw new AppError('not_found', 'no such cart');
+      if (cart.lines.length === 0) throw new AppError('cart_empty', 'the cart is empty');
+      ({ checkout } = await openCheckout(dbs.order, {
+        cartId: body.cartId,
+        idempotencyKey: key,
+        requestHash: hash,
+        email: body.email,
+        workflowId: checkoutWorkflowId(body.cartId),
+      }));
+    }
+    if (checkout.requestHash !== hash) {
+      throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+    }
+    if (checkout.status !== 'pending') return answer(res, viewOf(checkout), checkout.failure?.details);
+
+    const outcome = await runCheckout(temporal, config.temporal.taskQueue, checkout, body, config.checkout.waitMs);
+    if (outcome === 'timeout') return answer(res, viewOf(checkout));
+    const view = viewOfOutcome(checkout.checkoutId, outcome);
+    return answer(res, view, outcome.status === 'failed' ? outcome.failure.details : undefined);
+  });
+
+  router.get('/:checkoutId', async (req, res) => {
+    const checkoutId = parse(z.string().min(1).max(100), req.params.checkoutId, 'checkout id');
+    const checkout = await getCheckout(dbs.order, checkoutId);
+    if (!checkout) throw new AppError('not_found', 'no such checkout');
+    const view = viewOf(checkout);
+    if (checkout.status === 'pending' && checkout.runId) {
+      const status = await temporal.workflow
+        .getHandle(checkout.workflowId, checkout.runId)
+        .query(checkoutStatusQuery)
+        .catch((): CheckoutStatusView | undefined => undefined);
+      if (status) view.step = status.step;
+    }
+    res.json(view);
+  });
+
+  return router;
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+export const moneySchema = z
+  .object({
+    amount: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code, upper case'),
+  })
+  .strict();
+
+/** Gateway tokens or payment-method ids only: a card number never reaches the service. */
+export const paymentTokenSchema = z
+  .string()
+  .regex(/^(tok|pm)_[A-Za-z0-9_]{1,250}$/, 'a payment token (tok_…) or payment method id (pm_…)');
+
+export const checkoutBodySchema = z
+  .object({
+    cartId: z.string().min(1).max(100),
+    email: z.string().email().max(254),
+    paymentToken: paymentTokenSchema,
+    customerId: z.string().min(1).max(100).optional(),
+    shippingAddress: z.record(z.string().max(50), z.string().max(300)).optional(),
+    expectedTotal: moneySchema.optional(),
+  })
+  .strict();
+
+export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
+
+/** Idempotency keys: printable ASCII, 1–255 characters. */
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/);

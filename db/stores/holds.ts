@@ -1,0 +1,161 @@
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../client';
+import { holds, stock, type HoldStatus } from '../schema/inventory';
+
+export interface StockLine {
+  sku: string;
+  quantity: number;
+}
+
+export interface Shortage {
+  sku: string;
+  requested: number;
+  available: number;
+}
+
+export type HoldResult = { status: 'held'; expiresAt: Date } | { status: 'out_of_stock'; shortages: Shortage[] };
+
+class OutOfStock extends Error {
+  constructor(readonly skus: Map<string, number>) {
+    super('out of stock');
+  }
+}
+
+/** Sums lines of the same SKU and orders them by SKU, so concurrent holds lock rows in one order. */
+function normalize(lines: StockLine[]): StockLine[] {
+  const bySku = new Map<string, number>();
+  for (const l of lines) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
+  return [...bySku].map(([sku, quantity]) => ({ sku, quantity })).sort((a, b) => (a.sku < b.sku ? -1 : 1));
+}
+
+/**
+ * Holds stock for every line, all or nothing. Each SKU is reserved by one conditional
+ * UPDATE (`on_hand - reserved >= qty`), never read-then-write. The hold rows go in first:
+ * a retry racing a timed-out attempt blocks on their primary key and then finds them, so
+ * one hold id never reserves twice.
+ */
+export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number): Promise<HoldResult> {
+  const wanted = normalize(lines);
+  const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+  try {
+    return await db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(holds)
+        .values(wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt })))
+        .onConflictDoNothing()
+        .returning({ sku: holds.sku });
+      if (inserted.length === 0) {
+        const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
+        return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
+      }
+      const short = new Map<string, number>();
+      for (const line of wanted) {
+        const updated = await tx
+          .update(stock)
+          .set({ reserved: sql`${stock.reserved} + ${line.quantity}`, updatedAt: sql`now()` })
+          .where(and(eq(stock.sku, line.sku), sql`${stock.onHand} - ${stock.reserved} >= ${line.quantity}`))
+          .returning({ sku: stock.sku });
+        if (updated.length === 0) short.set(line.sku, line.quantity);
+      }
+      if (short.size > 0) throw new OutOfStock(short);
+      return { status: 'held' as const, expiresAt };
+    });
+  } catch (err) {
+    if (!(err instanceof OutOfStock)) throw err;
+    const rows = await db
+      .select({ sku: stock.sku, available: sql<number>`${stock.onHand} - ${stock.reserved}` })
+      .from(stock)
+      .where(inArray(stock.sku, [...err.skus.keys()]));
+    const available = new Map(rows.map((r) => [r.sku, Number(r.available)]));
+    return {
+      status: 'out_of_stock',
+      shortages: [...err.skus].map(([sku, requested]) => ({ sku, requested, available: available.get(sku) ?? 0 })),
+    };
+  }
+}
+
+/** Moves a hold from `held` to `to`, returning what it had reserved. Exactly once per hold line. */
+async function closeHold(tx: DbOrTx, holdId: string, to: Exclude<HoldStatus, 'held'>): Promise<StockLine[]> {
+  return tx
+    .update(holds)
+    .set({ status: to, updatedAt: sql`now()` })
+    .where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')))
+    .returning({ sku: holds.sku, quantity: holds.quantity });
+}
+
+/** Gives held stock back. Idempotent: a released, expired or committed hold is left alone. */
+export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' = 'released'): Promise<number> {
+  return db.transaction(async (tx) => {
+    const lines = await closeHold(tx, holdId, as);
+    for (const line of lines) {
+      await tx
+        .update(stock)
+        .set({ reserved: sql`${stock.reserved} - ${line.quantity}`, updatedAt: sql`now()` })
+        .where(eq(stock.sku, line.sku));
+    }
+    return lines.length;
+  });
+}
+
+export type CommitResult = 'committed' | 'already_committed' | 'out_of_stock';
+
+/**
+ * Turns a hold into a sale exactly once. A hold the sweep already expired is re-taken
+ * with the same conditional update; if the stock is gone meanwhile, the sale fails.
+ */
+export async function commitHold(db: Db, holdId: string): Promise<CommitResult> {
+  try {
+    return await db.transaction(async (tx) => {
+      const lines = await closeHold(tx, holdId, 'committed');
+      for (const line of lines) {
+        await tx
+          .update(stock)
+          .set({
+            onHand: sql`${stock.onHand} - ${line.quantity}`,
+            reserved: sql`${stock.reserved} - ${line.quantity}`,
+            sold: sql`${stock.sold} + ${line.quantity}`,
+            updatedAt: sql`now()`,
+          })
+          .where(eq(stock.sku, line.sku));
+      }
+      if (lines.length > 0) return 'committed' as const;
+
+      const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId)).for('update');
+      if (existing.length === 0) throw new Error(`no stock hold ${holdId}`);
+      if (existing.every((h) => h.status === 'committed')) return 'already_committed' as const;
+      const retake = existing.filter((h) => h.status === 'expired');
+      if (retake.length !== existing.length) throw new Error(`stock hold ${holdId} was released`);
+      for (const line of retake) {
+        const sold = await tx
+          .update(stock)
+          .set({
+            onHand: sql`${stock.onHand} - ${line.quantity}`,
+            sold: sql`${stock.sold} + ${line.quantity}`,
+            updatedAt: sql`now()`,
+          })
+          .where(and(eq(stock.sku, line.sku), sql`${stock.onHand} - ${stock.reserved} >= ${line.quantity}`))
+          .returning({ sku: stock.sku });
+        if (sold.length === 0) throw new OutOfStock(new Map([[line.sku, line.quantity]]));
+      }
+      await tx.update(holds).set({ status: 'committed', updatedAt: sql`now()` }).where(eq(holds.holdId, holdId));
+      return 'committed' as const;
+    });
+  } catch (err) {
+    if (err instanceof OutOfStock) return 'out_of_stock';
+    throw err;
+  }
+}
+
+/** Releases up to `limit` holds past their expiry; returns how many holds it released. */
+export async function releaseExpiredHolds(db: Db, limit: number): Promise<number> {
+  const expired = await db
+    .selectDistinct({ holdId: holds.holdId })
+    .from(holds)
+    .where(and(eq(holds.status, 'held'), lt(holds.expiresAt, sql`now()`)))
+    .limit(limit);
+  let released = 0;
+  for (const { holdId } of expired) {
+    if ((await releaseHold(db, holdId, 'expired')) > 0) released++;
+  }
+  return released;
+}

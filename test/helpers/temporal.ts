@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+
+const SEARCH_ATTRIBUTES = ['OrderId', 'CartId', 'CustomerEmail', 'CheckoutStatus', 'RefundStatus'];
+const TOOLS = path.resolve(__dirname, '../../.tools/venv/bin');
+
+/** Time-skipping test server installed by scripts/bootstrap.sh (never downloaded). */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: path.join(TOOLS, 'temporal-test-server') } },
+  });
+  // The workflows upsert the product's custom search attributes; register them here too.
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((name) => [name, keyword])),
+  });
+  return env;
+}
+
+/** The workflow bundle built once by test/setup/global-setup.ts. */
+export function workflowBundle(): { codePath: string } {
+  const codePath = process.env.WORKFLOW_BUNDLE_PATH;
+  if (!codePath) throw new Error('WORKFLOW_BUNDLE_PATH is not set: run the suite with `npm test`');
+  return { codePath };
+}
+
+let counter = 0;
+/** A task queue of its own per test, so parallel test files never steal each other's tasks. */
+export function uniqueTaskQueue(name: string): string {
+  counter += 1;
+  return `${name}-${process.pid}-${counter}-${Date.now().toString(36)}`;
+}

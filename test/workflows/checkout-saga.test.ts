@@ -1,0 +1,158 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { OrderlyActivities } from '../../activities';
+import { checkoutWorkflow } from '../../workflows/checkout';
+import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type PricedCart } from '../../workflows/messages';
+import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+
+const cart: PricedCart = {
+  cartId: 'cart_1',
+  currency: 'USD',
+  lines: [
+    { sku: 'A', name: 'A', quantity: 1, unitPrice: { amount: 500, currency: 'USD' }, lineTotal: { amount: 500, currency: 'USD' } },
+    { sku: 'A', name: 'A', quantity: 2, unitPrice: { amount: 500, currency: 'USD' }, lineTotal: { amount: 1000, currency: 'USD' } },
+    { sku: 'B', name: 'B', quantity: 1, unitPrice: { amount: 250, currency: 'USD' }, lineTotal: { amount: 250, currency: 'USD' } },
+  ],
+  total: { amount: 1750, currency: 'USD' },
+};
+
+const input = (checkoutId: string): CheckoutInput => ({
+  checkoutId,
+  cartId: 'cart_1',
+  email: 'buyer@example.com',
+  paymentToken: 'tok_visa',
+});
+
+type Step = 'priceCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'capturePayment' | 'commitStock';
+const COMPENSATIONS = ['releaseStock', 'voidPayment', 'failOrder', 'refundPayment', 'recordCheckoutFailure'];
+
+/** Activities that record each call and fail at the named step. */
+function fakeActivities(failAt: Step | undefined, calls: string[], failure = ApplicationFailure.nonRetryable('injected', 'injected_fault')) {
+  const step = <T>(name: string, result: T) =>
+    async (...args: unknown[]): Promise<T> => {
+      calls.push(name);
+      void args;
+      if (name === failAt) throw failure;
+      return result;
+    };
+  const activities: Partial<Record<keyof OrderlyActivities, (...args: never[]) => Promise<unknown>>> = {
+    claimCheckout: step('claimCheckout', null),
+    priceCart: step('priceCart', cart),
+    holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
+    authorizePayment: step('authorizePayment', { paymentRef: 'pay_1' }),
+    createOrder: step('createOrder', { orderId: 'ord_1' }),
+    capturePayment: step('capturePayment', undefined),
+    commitStock: step('commitStock', undefined),
+    markOrderPaid: step('markOrderPaid', undefined),
+    clearCart: step('clearCart', undefined),
+    sendOrderConfirmation: step('sendOrderConfirmation', undefined),
+    releaseStock: step('releaseStock', undefined),
+    voidPayment: step('voidPayment', undefined),
+    failOrder: step('failOrder', undefined),
+    refundPayment: step('refundPayment', undefined),
+    recordCheckoutFailure: step('recordCheckoutFailure', undefined),
+  };
+  return activities;
+}
+
+describe('checkout saga (time-skipping, fake activities)', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  async function run(failAt: Step | undefined, checkoutId: string, failure?: ApplicationFailure) {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      activities: fakeActivities(failAt, calls, failure),
+    });
+    const outcome = await worker.runUntil(
+      env.client.workflow.execute(checkoutWorkflow, { taskQueue, workflowId: `checkout-${checkoutId}`, args: [input(checkoutId)] }),
+    );
+    return { outcome, calls, compensations: calls.filter((c) => COMPENSATIONS.includes(c)) };
+  }
+
+  it('when every step succeeds, the order is paid and nothing is compensated', async () => {
+    const { outcome, calls, compensations } = await run(undefined, 'chk_ok');
+    expect(outcome).toEqual({ status: 'placed', checkoutId: 'chk_ok', orderId: 'ord_1', total: cart.total });
+    expect(compensations).toEqual([]);
+    expect(calls).toEqual([
+      'claimCheckout', 'priceCart', 'holdStock', 'authorizePayment', 'createOrder',
+      'capturePayment', 'commitStock', 'markOrderPaid', 'clearCart', 'sendOrderConfirmation',
+    ]);
+  });
+
+  // A step's own compensation is registered before it runs (it may have succeeded and
+  // then timed out), so failing at step N runs N's compensation, then N-1 … 1.
+  it.each<[Step, string[]]>([
+    ['priceCart', []],
+    ['holdStock', ['releaseStock']],
+    ['authorizePayment', ['voidPayment', 'releaseStock']],
+    ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
+    ['capturePayment', ['refundPayment', 'failOrder', 'voidPayment', 'releaseStock']],
+    ['commitStock', ['refundPayment', 'failOrder', 'voidPayment', 'releaseStock']],
+  ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
+    const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
+    expect(compensations).toEqual([...expected, 'recordCheckoutFailure']);
+    expect(outcome.status).toBe('failed');
+    expect(calls).not.toContain('markOrderPaid');
+    expect(calls).not.toContain('sendOrderConfirmation');
+  });
+
+  it('when the card is declined, the failure carries the decline code and the stock hold is released', async () => {
+    const decline = ApplicationFailure.create({ type: 'payment_declined', message: 'declined', details: [{ declineCode: 'card_declined' }], nonRetryable: true });
+    const { outcome, compensations } = await run('authorizePayment', 'chk_declined', decline);
+    expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'payment_declined', details: { declineCode: 'card_declined' } } });
+    expect(compensations).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure']);
+  });
+
+  it('when the expected total differs, it fails with price_changed before holding anything', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: fakeActivities(undefined, calls) });
+    const outcome = await worker.runUntil(
+      env.client.workflow.execute(checkoutWorkflow, {
+        taskQueue,
+        workflowId: 'checkout-price-changed',
+        args: [{ ...input('chk_price'), expectedTotal: { amount: 1700, currency: 'USD' } }],
+      }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
+    expect(calls).toEqual(['claimCheckout', 'priceCart', 'recordCheckoutFailure']);
+  });
+
+  it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: fakeActivities(undefined, calls) });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-update', args: [input('chk_upd')] });
+      await expect(handle.executeUpdate(placeOrderUpdate, { args: [{ checkoutId: 'chk_other' }] })).rejects.toMatchObject({
+        cause: { type: 'checkout_in_progress' },
+      });
+      const placed = await handle.executeUpdate(placeOrderUpdate, { args: [{ checkoutId: 'chk_upd' }] });
+      expect(placed).toMatchObject({ status: 'placed', orderId: 'ord_1' });
+      await handle.result();
+      const status = await handle.query(checkoutStatusQuery);
+      expect(status.step).toBe('completed');
+    });
+  });
+
+  it('a checkout that already finished returns its stored outcome without running any step', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const activities = { ...fakeActivities(undefined, calls), claimCheckout: async () => ({ status: 'placed', checkoutId: 'chk_done', orderId: 'ord_9', total: cart.total }) };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    const outcome = await worker.runUntil(env.client.workflow.execute(checkoutWorkflow, { taskQueue, workflowId: 'checkout-done', args: [input('chk_done')] }));
+    expect(outcome).toMatchObject({ status: 'placed', orderId: 'ord_9' });
+    expect(calls).toEqual([]);
+  });
+});

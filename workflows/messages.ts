@@ -1,0 +1,80 @@
+/**
+ * Signals, updates and queries of every workflow, defined once and imported by both the
+ * API and the workflows, plus the plain data types that cross that boundary.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+export interface PricedLine {
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPrice: Money;
+  lineTotal: Money;
+}
+
+export interface PricedCart {
+  cartId: string;
+  currency: string;
+  lines: PricedLine[];
+  total: Money;
+}
+
+export interface CheckoutInput {
+  checkoutId: string;
+  cartId: string;
+  email: string;
+  customerId?: string;
+  paymentToken: string;
+  shippingAddress?: Record<string, string>;
+  expectedTotal?: Money;
+}
+
+export interface CheckoutFailure {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export type CheckoutOutcome =
+  | { status: 'placed'; checkoutId: string; orderId: string; total: Money }
+  | { status: 'failed'; checkoutId: string; total?: Money; failure: CheckoutFailure };
+
+export type CheckoutStep =
+  | 'claiming'
+  | 'pricing'
+  | 'holding_stock'
+  | 'authorizing_payment'
+  | 'creating_order'
+  | 'capturing_payment'
+  | 'committing_stock'
+  | 'clearing_cart'
+  | 'sending_confirmation'
+  | 'compensating'
+  | 'completed'
+  | 'failed';
+
+export interface CheckoutStatusView {
+  checkoutId: string;
+  cartId: string;
+  step: CheckoutStep;
+  orderId?: string;
+  waitingFor?: string;
+  compensations: string[];
+  outcome?: CheckoutOutcome;
+}
+
+/** Submits the checkout and answers once the order is placed (steps 1–4) or has failed. */
+export const placeOrderUpdate = defineUpdate<CheckoutOutcome, [{ checkoutId: string }]>('placeOrder');
+export const checkoutStatusQuery = defineQuery<CheckoutStatusView>('status');
+
+export interface HoldSweepResult {
+  released: number;
+}
+
+/** Cancels a workflow's business process with compensation (support tooling). */
+export const cancelSignal = defineSignal<[{ reason: string }]>('cancel');
