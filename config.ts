@@ -55,6 +55,10 @@ const envSchema = z.object({
   SMTP_PASS: z.string().optional(),
   MAIL_FROM: z.string().default('Orderly <orders@orderly.local>'),
   STOREFRONT_URL: z.string().url().default('http://localhost:3000'),
+
+  /** Fault injection for the kill tests and the fault harness; ignored in production. */
+  FAULT_PAUSE_BEFORE: z.string().optional(),
+  FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -73,6 +77,7 @@ export interface Config {
   payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
+  faults: { pauseBefore?: string; pauseMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -145,5 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       from: e.MAIL_FROM,
     },
     storefrontUrl: e.STOREFRONT_URL,
+    faults:
+      e.ORDERLY_MODE === 'production' ? { pauseMs: 0 } : { pauseBefore: e.FAULT_PAUSE_BEFORE, pauseMs: e.FAULT_PAUSE_MS },
   };
 }

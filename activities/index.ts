@@ -1,4 +1,5 @@
 import { cartActivities } from './carts';
+import { withFaultHooks } from './faults';
 import type { ActivityDeps } from './deps';
 import { inventoryActivities } from './inventory';
 import { notificationActivities } from './notifications';
@@ -9,13 +10,14 @@ export type { ActivityDeps } from './deps';
 
 /** Every activity, built from injected dependencies (see workers/main.ts). */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...cartActivities(deps),
     ...inventoryActivities(deps),
     ...paymentActivities(deps),
     ...orderActivities(deps),
     ...notificationActivities(deps),
   };
+  return withFaultHooks(activities, deps.config.faults);
 }
 
 export type OrderlyActivities = ReturnType<typeof createActivities>;

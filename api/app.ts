@@ -1,14 +1,35 @@
 import express from 'express';
+import { CartStore } from '../db/stores/cart';
+import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
+import { openApiDocument } from './openapi';
+import { adminRouter } from './routes/admin';
+import { cartsRouter } from './routes/carts';
+import { checkoutsRouter } from './routes/checkouts';
+import { healthRouter } from './routes/health';
+import { ordersRouter } from './routes/orders';
+import { productsRouter } from './routes/products';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
+  const carts = new CartStore(deps.redis, deps.dbs.cart, deps.config.cart);
+  const admin = requireAdmin(deps.config.adminApiToken);
+
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
   app.use(express.json({ limit: '64kb', strict: true }));
 
-  // Routers are mounted here, one per resource (api/routes/<resource>.ts).
+  app.use('/health', healthRouter(deps));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  app.use('/products', productsRouter(deps));
+  app.use('/carts', cartsRouter(deps, carts));
+  app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
+  app.use('/orders', ordersRouter(deps, admin));
+  app.use('/admin', admin, adminRouter(deps));
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
 import { payments, type Payment } from '../schema/payment';
@@ -38,6 +38,13 @@ export async function getPaymentByCheckout(db: DbOrTx, checkoutId: string): Prom
 export async function getPaymentByOrder(db: DbOrTx, orderId: string): Promise<Payment | undefined> {
   const [row] = await db.select().from(payments).where(eq(payments.orderId, orderId));
   return row;
+}
+
+/** Payments keyed by checkout id, in one query. */
+export async function getPaymentsByCheckouts(db: DbOrTx, checkoutIds: string[]): Promise<Map<string, Payment>> {
+  if (checkoutIds.length === 0) return new Map();
+  const rows = await db.select().from(payments).where(inArray(payments.checkoutId, checkoutIds));
+  return new Map(rows.map((p) => [p.checkoutId, p]));
 }
 
 /** Authorized → captured, once; `captured <= authorized` is a table constraint. */

@@ -1,0 +1,140 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { localGatewayOperations as ops } from '../../db/schema/payment';
+import {
+  GatewayUnavailableError,
+  PaymentDeclinedError,
+  PaymentRejectedError,
+  type AuthorizeRequest,
+  type Authorization,
+  type CaptureRequest,
+  type PaymentGateway,
+  type RefundRequest,
+  type VoidRequest,
+} from './payment-gateway';
+
+/** Test tokens, as a card processor's sandbox would have them. */
+const DECLINES: Record<string, string> = {
+  tok_chargeDeclined: 'card_declined',
+  tok_insufficient_funds: 'insufficient_funds',
+};
+const SLOW_TOKEN = 'tok_timeout';
+
+export interface LocalGatewayFaults {
+  /** The next `count` calls fail: with a 500 or by hanging past the caller's timeout. */
+  count: number;
+  mode: '500' | 'timeout';
+}
+
+type Operation = typeof ops.$inferSelect;
+
+/**
+ * A deterministic processor for dev and tests that keeps its own ledger (schema
+ * local_gateway) and honours idempotency keys like Stripe: the same key returns the stored
+ * result. `tok_timeout` authorizes first and answers late, as a real timeout can.
+ */
+export class LocalGateway implements PaymentGateway {
+  readonly name = 'local' as const;
+  private faults: LocalGatewayFaults | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: { slowResponseMs: number } = { slowResponseMs: 15_000 },
+  ) {}
+
+  setFaults(faults: LocalGatewayFaults | null): void {
+    this.faults = faults && faults.count > 0 ? { ...faults } : null;
+  }
+
+  async authorize(req: AuthorizeRequest): Promise<Authorization> {
+    await this.injectFault();
+    const decline = DECLINES[req.paymentToken];
+    const op = await this.record(req.idempotencyKey, {
+      operation: 'authorize',
+      paymentRef: `lpi_${req.idempotencyKey}`,
+      amount: req.amount,
+      currency: req.currency,
+      outcome: decline ? 'declined' : 'authorized',
+      declineCode: decline ?? null,
+    });
+    if (op.outcome === 'declined') throw new PaymentDeclinedError(op.declineCode ?? 'card_declined');
+    if (req.paymentToken === SLOW_TOKEN && op.fresh) await sleep(this.options.slowResponseMs);
+    return { ref: op.paymentRef, amount: op.amount, currency: op.currency };
+  }
+
+  async capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
+    await this.injectFault();
+    const state = await this.state(req.ref);
+    const replay = await this.find(req.idempotencyKey);
+    if (replay) return { ref: replay.paymentRef, amount: replay.amount };
+    if (!state.authorized) throw new PaymentRejectedError('no such authorization');
+    if (state.voided) throw new PaymentRejectedError('the authorization was voided');
+    if (state.captured > 0) throw new PaymentRejectedError('already captured');
+    if (req.amount > state.authorized) throw new PaymentRejectedError('capture exceeds the authorization');
+    const op = await this.record(req.idempotencyKey, { operation: 'capture', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'captured' });
+    return { ref: op.paymentRef, amount: op.amount };
+  }
+
+  async void(req: VoidRequest): Promise<void> {
+    await this.injectFault();
+    const state = await this.state(req.ref);
+    if (state.voided || !state.authorized) return;
+    if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
+    await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided' });
+  }
+
+  async refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
+    await this.injectFault();
+    const replay = await this.find(req.idempotencyKey);
+    if (replay) return { refundRef: `lre_${replay.idempotencyKey}`, amount: replay.amount };
+    const state = await this.state(req.ref);
+    if (req.amount <= 0 || req.amount > state.captured - state.refunded) throw new PaymentRejectedError('refund exceeds what is captured');
+    const op = await this.record(req.idempotencyKey, { operation: 'refund', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'refunded' });
+    return { refundRef: `lre_${op.idempotencyKey}`, amount: op.amount };
+  }
+
+  /** Stores the operation under its key, or returns what that key stored first. */
+  private async record(idempotencyKey: string, values: Omit<typeof ops.$inferInsert, 'idempotencyKey'>): Promise<Operation & { fresh: boolean }> {
+    const [inserted] = await this.db.insert(ops).values({ idempotencyKey, ...values }).onConflictDoNothing().returning();
+    if (inserted) return { ...inserted, fresh: true };
+    const existing = await this.find(idempotencyKey);
+    if (!existing) throw new GatewayUnavailableError('ledger row vanished');
+    return { ...existing, fresh: false };
+  }
+
+  private async find(idempotencyKey: string): Promise<Operation | undefined> {
+    const [row] = await this.db.select().from(ops).where(eq(ops.idempotencyKey, idempotencyKey));
+    return row;
+  }
+
+  /** What the ledger says about one payment. */
+  async state(ref: string): Promise<{ authorized: number; captured: number; refunded: number; voided: boolean; currency: string }> {
+    const rows = await this.db
+      .select({ operation: ops.operation, amount: sql<number>`sum(${ops.amount})::bigint`, currency: sql<string>`max(${ops.currency})` })
+      .from(ops)
+      .where(and(eq(ops.paymentRef, ref), sql`${ops.outcome} <> 'declined'`))
+      .groupBy(ops.operation);
+    const sum = (op: string) => Number(rows.find((r) => r.operation === op)?.amount ?? 0);
+    const any = rows.find((r) => r.operation === 'authorize');
+    return {
+      authorized: sum('authorize'),
+      captured: sum('capture'),
+      refunded: sum('refund'),
+      voided: rows.some((r) => r.operation === 'void'),
+      currency: any?.currency ?? 'USD',
+    };
+  }
+
+  private async injectFault(): Promise<void> {
+    const f = this.faults;
+    if (!f) return;
+    f.count -= 1;
+    if (f.count <= 0) this.faults = null;
+    if (f.mode === 'timeout') await sleep(this.options.slowResponseMs);
+    throw new GatewayUnavailableError('local gateway fault injected: 500');
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

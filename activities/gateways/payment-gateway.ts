@@ -1,0 +1,75 @@
+/**
+ * What the payment activities need from a processor. Amounts are integer minor units;
+ * every call carries the caller's idempotency key (derived from workflow id + step), so a
+ * retried call returns the first call's result instead of charging again.
+ */
+export interface AuthorizeRequest {
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  /** A gateway token or payment-method id; never a card number. */
+  paymentToken: string;
+  /** Our reference (the checkout id), stored with the gateway's payment. */
+  reference: string;
+}
+export interface Authorization {
+  ref: string;
+  amount: number;
+  currency: string;
+}
+export interface CaptureRequest {
+  idempotencyKey: string;
+  ref: string;
+  amount: number;
+  currency: string;
+}
+export interface VoidRequest {
+  idempotencyKey: string;
+  ref: string;
+}
+export interface RefundRequest {
+  idempotencyKey: string;
+  ref: string;
+  amount: number;
+  currency: string;
+}
+
+export interface PaymentGateway {
+  readonly name: 'local' | 'stripe';
+  authorize(req: AuthorizeRequest): Promise<Authorization>;
+  capture(req: CaptureRequest): Promise<{ ref: string; amount: number }>;
+  /** Idempotent: voiding a voided authorization succeeds. */
+  void(req: VoidRequest): Promise<void>;
+  refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }>;
+}
+
+/** The issuer said no: a business outcome, never retried. */
+export class PaymentDeclinedError extends Error {
+  constructor(
+    readonly declineCode: string,
+    message = `payment declined: ${declineCode}`,
+  ) {
+    super(message);
+    this.name = 'PaymentDeclinedError';
+  }
+}
+
+/** The gateway could not be reached or failed on its side: retried with backoff. */
+export class GatewayUnavailableError extends Error {
+  override name = 'GatewayUnavailableError';
+}
+
+/** The gateway refused the operation itself (capture of a voided payment, over-refund). */
+export class PaymentRejectedError extends Error {
+  constructor(readonly reason: string) {
+    super(`payment operation rejected: ${reason}`);
+    this.name = 'PaymentRejectedError';
+  }
+}
+
+const TOKEN = /^(tok|pm)_[A-Za-z0-9_]{1,250}$/;
+
+/** Accepts gateway tokens and payment-method ids only: a card number never gets in. */
+export function isValidPaymentToken(token: string): boolean {
+  return TOKEN.test(token);
+}

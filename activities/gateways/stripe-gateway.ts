@@ -1,0 +1,89 @@
+import Stripe from 'stripe';
+import type { Config } from '../../config';
+import {
+  GatewayUnavailableError,
+  PaymentDeclinedError,
+  PaymentRejectedError,
+  type AuthorizeRequest,
+  type Authorization,
+  type CaptureRequest,
+  type PaymentGateway,
+  type RefundRequest,
+  type VoidRequest,
+} from './payment-gateway';
+
+/**
+ * Stripe PaymentIntents with manual capture. The SDK's own retries are off: Temporal
+ * retries the activity, and the idempotency key makes every retry return the first result.
+ */
+export class StripeGateway implements PaymentGateway {
+  readonly name = 'stripe' as const;
+  readonly client: Stripe;
+
+  constructor(payment: Config['payment']) {
+    if (!payment.stripeApiKey) throw new Error('STRIPE_API_KEY is required for the stripe gateway');
+    const base = payment.stripeApiBase ? new URL(payment.stripeApiBase) : undefined;
+    this.client = new Stripe(payment.stripeApiKey, {
+      maxNetworkRetries: 0,
+      timeout: 8_000,
+      ...(base
+        ? { host: base.hostname, port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)), protocol: base.protocol === 'https:' ? 'https' : 'http' }
+        : {}),
+    });
+  }
+
+  async authorize(req: AuthorizeRequest): Promise<Authorization> {
+    const intent = await call(() =>
+      this.client.paymentIntents.create(
+        {
+          amount: req.amount,
+          currency: req.currency.toLowerCase(),
+          payment_method: req.paymentToken,
+          capture_method: 'manual',
+          confirm: true,
+          metadata: { reference: req.reference },
+        },
+        { idempotencyKey: req.idempotencyKey },
+      ),
+    );
+    return { ref: intent.id, amount: intent.amount, currency: intent.currency.toUpperCase() };
+  }
+
+  async capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
+    const intent = await call(() =>
+      this.client.paymentIntents.capture(req.ref, { amount_to_capture: req.amount }, { idempotencyKey: req.idempotencyKey }),
+    );
+    return { ref: intent.id, amount: intent.amount_received || req.amount };
+  }
+
+  async void(req: VoidRequest): Promise<void> {
+    await call(() => this.client.paymentIntents.cancel(req.ref, {}, { idempotencyKey: req.idempotencyKey }));
+  }
+
+  async refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
+    const refund = await call(() =>
+      this.client.refunds.create({ payment_intent: req.ref, amount: req.amount }, { idempotencyKey: req.idempotencyKey }),
+    );
+    return { refundRef: refund.id, amount: refund.amount };
+  }
+}
+
+/** Maps Stripe's errors to the three kinds the workflows act on. */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeCardError) {
+      throw new PaymentDeclinedError(err.decline_code ?? err.code ?? 'card_declined', err.message);
+    }
+    if (err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeIdempotencyError) {
+      throw new PaymentRejectedError(err.code ?? err.message);
+    }
+    if (err instanceof Stripe.errors.StripeError) {
+      const status = err.statusCode ?? 0;
+      if (status === 0 || status === 429 || status >= 500) throw new GatewayUnavailableError(err.message);
+      throw new PaymentRejectedError(err.code ?? err.message);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+const cache = new Map<string, string>();
+
+function load(name: string): string {
+  let text = cache.get(name);
+  if (text === undefined) {
+    text = fs.readFileSync(path.join(__dirname, name), 'utf8');
+    cache.set(name, text);
+  }
+  return text;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+/** Fills `{{name}}` placeholders; values are HTML-escaped in .html templates. `{{{name}}}` is raw. */
+export function render(template: string, vars: Record<string, string>): string {
+  const html = template.endsWith('.html');
+  return load(template)
+    .replace(/\{\{\{(\w+)\}\}\}/g, (_, k: string) => vars[k] ?? '')
+    .replace(/\{\{(\w+)\}\}/g, (_, k: string) => (html ? escapeHtml(vars[k] ?? '') : (vars[k] ?? '')));
+}
+
+/** Minor units to a display string without floating point: 12345 USD → "123.45 USD". */
+export function formatMoney(amount: number, currency: string): string {
+  const negative = amount < 0;
+  const abs = Math.abs(amount);
+  const major = Math.floor(abs / 100);
+  const minor = String(abs % 100).padStart(2, '0');
+  return `${negative ? '-' : ''}${major}.${minor} ${currency}`;
+}

@@ -1,0 +1,265 @@
+/**
+ * The OpenAPI 3.1 description of the storefront and support contract (shared/API.md),
+ * served at GET /openapi.json. Keep it in step with api/routes and api/schemas.
+ */
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const ok = (description: string, schema: Schema) => ({ description, content: json(schema) });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { description: 'error', content: json(ref('Error')) }]));
+const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const query = (name: string, schema: Schema) => ({ name, in: 'query', required: false, schema });
+const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
+const bearer = [{ adminToken: [] }];
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Orderly',
+    version: '0.1.0',
+    description:
+      'Durable checkout, refunds and cart recovery on Temporal. Money is integer minor units plus an ISO 4217 currency. ' +
+      'Every non-2xx answer is { error: { code, message, details } }.',
+  },
+  components: {
+    securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' } },
+    schemas: {
+      Money: {
+        type: 'object',
+        required: ['amount', 'currency'],
+        additionalProperties: false,
+        properties: { amount: { type: 'integer', minimum: 0 }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+      },
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: {
+                type: 'string',
+                enum: [
+                  'invalid_request', 'idempotency_key_required', 'unauthorized', 'forbidden', 'not_found', 'out_of_stock',
+                  'price_changed', 'checkout_in_progress', 'inventory_conflict', 'payment_declined', 'idempotency_key_reused',
+                  'cart_empty', 'refund_exceeds_captured', 'payload_too_large', 'rate_limited', 'checkout_cancelled',
+                  'checkout_failed', 'internal_error', 'service_unavailable',
+                ],
+              },
+              message: { type: 'string' },
+              details: {},
+            },
+          },
+        },
+      },
+      Product: {
+        type: 'object',
+        required: ['sku', 'name', 'description', 'price', 'available'],
+        properties: {
+          sku: { type: 'string' },
+          name: { type: 'string' },
+          description: { type: 'string' },
+          category: { type: 'string' },
+          attributes: { type: 'object' },
+          price: ref('Money'),
+          available: { type: 'integer' },
+        },
+      },
+      CartLine: {
+        type: 'object',
+        properties: { sku: { type: 'string' }, name: { type: 'string' }, quantity: { type: 'integer' }, unitPrice: ref('Money'), lineTotal: ref('Money') },
+      },
+      Cart: {
+        type: 'object',
+        required: ['id', 'currency', 'lines', 'total', 'updatedAt'],
+        properties: {
+          id: { type: 'string' },
+          currency: { type: 'string' },
+          email: { type: 'string' },
+          lines: { type: 'array', items: ref('CartLine') },
+          total: ref('Money'),
+          unavailable: { type: 'array', items: { type: 'string' }, description: 'skus in the cart that are no longer sold' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      Checkout: {
+        type: 'object',
+        required: ['checkoutId', 'status', 'statusUrl'],
+        properties: {
+          checkoutId: { type: 'string' },
+          status: { type: 'string', enum: ['pending', 'placed', 'failed'] },
+          orderId: { type: 'string' },
+          total: ref('Money'),
+          failure: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          step: { type: 'string', description: 'current workflow step while pending' },
+          statusUrl: { type: 'string' },
+        },
+      },
+      Order: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          status: { type: 'string', enum: ['placed', 'paid', 'fulfilled', 'partially_refunded', 'refunded', 'cancelled', 'failed', 'needs_attention'] },
+          email: { type: 'string' },
+          lines: { type: 'array', items: ref('CartLine') },
+          total: ref('Money'),
+          payment: { type: 'object', properties: { authorized: ref('Money'), captured: ref('Money'), refunded: ref('Money') } },
+          events: { type: 'array', items: { type: 'object', properties: { type: { type: 'string' }, at: { type: 'string', format: 'date-time' } } } },
+        },
+      },
+      Refund: {
+        type: 'object',
+        properties: {
+          refundId: { type: 'string' },
+          orderId: { type: 'string' },
+          status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+          amount: ref('Money'),
+        },
+      },
+    },
+  },
+  paths: {
+    '/health': {
+      get: {
+        summary: 'Checks PostgreSQL, Redis and Temporal',
+        responses: {
+          '200': ok('all up', { type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object' } } }),
+          '503': ok('one is down', { type: 'object' }),
+        },
+      },
+    },
+    '/products': {
+      get: {
+        summary: 'Lists and searches active products',
+        parameters: [
+          query('q', { type: 'string', maxLength: 200 }),
+          query('category', { type: 'string' }),
+          query('minPrice', { type: 'integer', minimum: 0 }),
+          query('maxPrice', { type: 'integer', minimum: 0 }),
+          query('inStock', { type: 'string', enum: ['true', 'false'] }),
+          query('sort', { type: 'string', enum: ['relevance', 'price_asc', 'price_desc', 'newest', 'name'] }),
+          query('limit', { type: 'integer', minimum: 1, maximum: 100 }),
+          query('cursor', { type: 'string' }),
+        ],
+        responses: {
+          '200': ok('a page', { type: 'object', properties: { items: { type: 'array', items: ref('Product') }, nextCursor: { type: ['string', 'null'] } } }),
+          ...errors(400),
+        },
+      },
+    },
+    '/products/suggest': {
+      get: {
+        summary: 'Autocomplete by name',
+        parameters: [{ ...query('q', { type: 'string', minLength: 1, maxLength: 100 }), required: true }],
+        responses: { '200': ok('suggestions', { type: 'object', properties: { items: { type: 'array' } } }), ...errors(400) },
+      },
+    },
+    '/products/{sku}': {
+      get: { summary: 'One product', parameters: [pathParam('sku')], responses: { '200': ok('the product', ref('Product')), ...errors(400, 404) } },
+    },
+    '/carts': {
+      post: {
+        summary: 'Creates a cart',
+        requestBody: {
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            properties: { email: { type: 'string', format: 'email' }, customerId: { type: 'string' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+          }),
+        },
+        responses: { '201': ok('the cart', ref('Cart')), ...errors(400) },
+      },
+    },
+    '/carts/{cartId}': {
+      get: { summary: 'A cart, priced from the catalog now', parameters: [pathParam('cartId')], responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404) } },
+    },
+    '/carts/{cartId}/lines/{sku}': {
+      put: {
+        summary: 'Sets a line quantity (0 removes it)',
+        parameters: [pathParam('cartId'), pathParam('sku')],
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['quantity'], additionalProperties: false, properties: { quantity: { type: 'integer', minimum: 0 } } }),
+        },
+        responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404, 413) },
+      },
+      delete: { summary: 'Removes a line', parameters: [pathParam('cartId'), pathParam('sku')], responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404) } },
+    },
+    '/checkouts': {
+      post: {
+        summary: 'Checks a cart out (update-with-start of the checkout workflow)',
+        description:
+          '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure. ' +
+          'Failures carry details.checkoutId; out_of_stock details.items = [{ sku, requested, available }]; ' +
+          'price_changed details.lines and details.total; payment_declined details.declineCode.',
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required: ['cartId', 'email', 'paymentToken'],
+            additionalProperties: false,
+            properties: {
+              cartId: { type: 'string' },
+              email: { type: 'string', format: 'email' },
+              paymentToken: { type: 'string', pattern: '^(tok|pm)_[A-Za-z0-9_]{1,250}$' },
+              customerId: { type: 'string' },
+              shippingAddress: { type: 'object', additionalProperties: { type: 'string' } },
+              expectedTotal: ref('Money'),
+            },
+          }),
+        },
+        responses: { '201': ok('placed', ref('Checkout')), '202': ok('pending', ref('Checkout')), ...errors(400, 402, 404, 409, 422, 502) },
+      },
+    },
+    '/checkouts/{checkoutId}': {
+      get: { summary: 'Where a checkout stands', parameters: [pathParam('checkoutId')], responses: { '200': ok('the checkout', ref('Checkout')), ...errors(404) } },
+    },
+    '/orders': {
+      get: {
+        summary: 'Support: orders of a customer',
+        security: bearer,
+        parameters: [query('email', { type: 'string' }), query('customerId', { type: 'string' })],
+        responses: { '200': ok('orders', { type: 'object', properties: { items: { type: 'array', items: ref('Order') } } }), ...errors(400, 401, 403) },
+      },
+    },
+    '/orders/{orderId}': {
+      get: { summary: 'An order with its payment and history', parameters: [pathParam('orderId')], responses: { '200': ok('the order', ref('Order')), ...errors(404) } },
+    },
+    '/orders/{orderId}/refunds': {
+      post: {
+        summary: 'Refunds an order (planned: refund workflow)',
+        parameters: [pathParam('orderId'), idempotencyKey],
+        requestBody: {
+          content: json({
+            type: 'object',
+            required: ['reason'],
+            properties: {
+              amount: ref('Money'),
+              lines: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, quantity: { type: 'integer', minimum: 1 } } } },
+              restock: { type: 'boolean' },
+              reason: { type: 'string' },
+            },
+          }),
+        },
+        responses: { '201': ok('refund', ref('Refund')), '202': ok('refund pending', ref('Refund')), ...errors(400, 404, 422) },
+      },
+      get: { summary: 'Refunds of an order', parameters: [pathParam('orderId')], responses: { '200': ok('refunds', { type: 'object' }) } },
+    },
+    '/admin/inventory/{sku}': {
+      put: {
+        summary: 'Sets counted stock',
+        security: bearer,
+        parameters: [pathParam('sku')],
+        requestBody: { required: true, content: json({ type: 'object', required: ['onHand'], properties: { onHand: { type: 'integer', minimum: 0 } } }) },
+        responses: {
+          '200': ok('stock', { type: 'object', properties: { sku: { type: 'string' }, onHand: { type: 'integer' }, reserved: { type: 'integer' }, available: { type: 'integer' } } }),
+          ...errors(400, 401, 403, 404, 409),
+        },
+      },
+    },
+  },
+} as const;

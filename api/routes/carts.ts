@@ -1,0 +1,78 @@
+import { Router } from 'express';
+import { getProduct, priceLines } from '../../db/stores/catalog';
+import { TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
+import type { AppDeps } from '../deps';
+import { AppError } from '../errors';
+import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
+import { skuSchema } from '../schemas/catalog';
+import { parse } from '../validate';
+
+export function cartsRouter({ dbs, config }: AppDeps, carts: CartStore): Router {
+  const router = Router();
+  const lineBody = setLineBodySchema(config.cart.maxQuantityPerLine);
+
+  /** Carts hold no prices: each read prices the lines from the catalog as it is now. */
+  async function present(cart: StoredCart) {
+    const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
+    return {
+      id: cart.id,
+      currency: cart.currency,
+      ...(cart.email ? { email: cart.email } : {}),
+      ...(cart.customerId ? { customerId: cart.customerId } : {}),
+      lines: priced.lines,
+      total: priced.total,
+      unavailable: priced.unavailable,
+      updatedAt: cart.updatedAt,
+    };
+  }
+
+  async function load(cartId: unknown): Promise<StoredCart> {
+    const id = parse(cartIdSchema, cartId, 'cart id');
+    const cart = await carts.get(id);
+    if (!cart) throw new AppError('not_found', 'no such cart');
+    return cart;
+  }
+
+  async function setLine(cart: StoredCart, sku: string, quantity: number) {
+    try {
+      const updated = await carts.setLine(cart.id, sku, quantity);
+      if (!updated) throw new AppError('not_found', 'no such cart');
+      return updated;
+    } catch (err) {
+      if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);
+      throw err;
+    }
+  }
+
+  router.post('/', async (req, res) => {
+    const body = parse(createCartBodySchema, req.body ?? {}, 'cart');
+    const cart = await carts.create(body);
+    res.status(201).location(`/carts/${cart.id}`).json(await present(cart));
+  });
+
+  router.get('/:cartId', async (req, res) => {
+    res.json(await present(await load(req.params.cartId)));
+  });
+
+  router.put('/:cartId/lines/:sku', async (req, res) => {
+    const sku = parse(skuSchema, req.params.sku, 'sku');
+    const { quantity } = parse(lineBody, req.body, 'line');
+    const cart = await load(req.params.cartId);
+    if (quantity > 0) {
+      const product = await getProduct(dbs.catalog, sku);
+      if (!product || !product.active) throw new AppError('not_found', 'no such product');
+      if (product.currency !== cart.currency) {
+        throw new AppError('invalid_request', `this product is priced in ${product.currency}, the cart in ${cart.currency}`);
+      }
+    }
+    res.json(await present(await setLine(cart, sku, quantity)));
+  });
+
+  router.delete('/:cartId/lines/:sku', async (req, res) => {
+    const sku = parse(skuSchema, req.params.sku, 'sku');
+    const cart = await load(req.params.cartId);
+    res.json(await present(await setLine(cart, sku, 0)));
+  });
+
+  return router;
+}

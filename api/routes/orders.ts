@@ -1,0 +1,64 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
+import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/orders';
+import type { Payment } from '../../db/schema/payment';
+import type { AppDeps } from '../deps';
+import { AppError } from '../errors';
+import { parse } from '../validate';
+
+const money = (amount: number, currency: string) => ({ amount, currency });
+
+/** The storefront's Order shape (shared/API.md). */
+function present(order: OrderView, payment: Payment | undefined) {
+  return {
+    id: order.id,
+    status: order.status,
+    email: order.email,
+    customerId: order.customerId ?? undefined,
+    createdAt: order.createdAt.toISOString(),
+    lines: order.lines.map((l) => ({
+      sku: l.sku,
+      name: l.name,
+      quantity: l.quantity,
+      unitPrice: money(l.unitPriceAmount, order.currency),
+      lineTotal: money(l.lineTotalAmount, order.currency),
+    })),
+    total: money(order.totalAmount, order.currency),
+    payment: {
+      authorized: money(payment?.authorizedAmount ?? 0, order.currency),
+      captured: money(payment?.capturedAmount ?? 0, order.currency),
+      refunded: money(payment?.refundedAmount ?? 0, order.currency),
+    },
+    events: order.events.map((e) => ({ type: e.type, from: e.fromStatus ?? undefined, to: e.toStatus ?? undefined, reason: e.reason ?? undefined, at: e.at.toISOString() })),
+  };
+}
+
+const orderIdSchema = z.string().min(1).max(100);
+const listQuerySchema = z
+  .object({ email: z.string().email().max(254).optional(), customerId: z.string().min(1).max(100).optional() })
+  .refine((q) => q.email !== undefined || q.customerId !== undefined, { message: 'give email or customerId' });
+
+export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Router {
+  const { dbs } = deps;
+  const router = Router();
+
+  // The order id is the customer's capability: unguessable, so it alone grants the read.
+  router.get('/:orderId', async (req, res) => {
+    const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
+    const [order] = await loadOrders(dbs.order, [orderId]);
+    if (!order) throw new AppError('not_found', 'no such order');
+    res.json(present(order, await getPaymentByCheckout(dbs.payment, order.checkoutId)));
+  });
+
+  // Support search across customers: admin credential only.
+  router.get('/', requireAdmin, async (req, res) => {
+    const query = parse(listQuerySchema, req.query, 'query');
+    const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
+    const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));
+    const items = orders.map((o) => present(o, payments.get(o.checkoutId)));
+    res.json({ items });
+  });
+
+  return router;
+}

@@ -1,0 +1,38 @@
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../config';
+import { createDatabases } from '../db/client';
+import { createLogger } from '../logger';
+import { connectTemporal } from '../temporal/client';
+import { createApp } from './app';
+
+/** The API process: builds its dependencies once, listens, and shuts down cleanly. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'orderly-api');
+  const dbs = createDatabases(config);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  const temporal = await connectTemporal(config);
+  const app = createApp({ config, logger, dbs, redis, temporal });
+
+  const server: Server = app.listen(config.port, () => logger.info({ port: config.port }, 'api listening'));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    server.close(() => {
+      void Promise.allSettled([temporal.connection.close(), dbs.close(), redis.quit()]).then(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`api failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,180 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config';
+import type { Db } from '../client';
+import { randomId } from '../ids';
+import { carts, type CartLineRecord } from '../schema/cart';
+
+export interface StoredCart {
+  id: string;
+  currency: string;
+  email?: string;
+  customerId?: string;
+  lines: CartLineRecord[];
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class TooManyLinesError extends Error {}
+
+/**
+ * Changes one line atomically inside Redis: the whole cart is one JSON value, so two
+ * concurrent writers never lose each other's lines. Returns nil when the key is missing
+ * (expired, flushed): the caller restores it from Postgres and tries again.
+ */
+const SET_LINE = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lines, found = {}, false
+if type(cart.lines) == 'table' then
+  for _, l in ipairs(cart.lines) do
+    if l.sku == sku then
+      found = true
+      if qty > 0 then table.insert(lines, { sku = sku, quantity = qty }) end
+    else
+      table.insert(lines, l)
+    end
+  end
+end
+if not found and qty > 0 then
+  if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
+  table.insert(lines, { sku = sku, quantity = qty })
+end
+cart.lines = lines
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[5]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', ttl)
+return out
+`;
+
+/** Empties a cart (after a checkout) without touching its identity. */
+const CLEAR = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+cart.lines = {}
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[2]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[1]))
+return out
+`;
+
+const key = (id: string) => `cart:${id}`;
+
+function decode(raw: string): StoredCart {
+  const cart = JSON.parse(raw) as StoredCart;
+  // cjson encodes an empty Lua table as {}, not [].
+  if (!Array.isArray(cart.lines)) cart.lines = [];
+  return cart;
+}
+
+/**
+ * Carts: Redis is the primary store (with a TTL); every write is also kept in Postgres,
+ * newest version wins, so a cart survives a Redis flush or restart (read-through restore).
+ */
+export class CartStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly db: Db,
+    private readonly options: Config['cart'],
+  ) {}
+
+  async create(input: { currency: string; email?: string; customerId?: string }): Promise<StoredCart> {
+    const now = new Date().toISOString();
+    const cart: StoredCart = { id: randomId('cart'), currency: input.currency, lines: [], version: 1, createdAt: now, updatedAt: now };
+    if (input.email) cart.email = input.email;
+    if (input.customerId) cart.customerId = input.customerId;
+    await this.persist(cart);
+    await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
+    return cart;
+  }
+
+  async get(id: string): Promise<StoredCart | null> {
+    const raw = await this.redis.get(key(id));
+    if (raw) return decode(raw);
+    return this.restore(id);
+  }
+
+  /** Sets a line's quantity (0 removes it). Null when there is no such cart. */
+  async setLine(id: string, sku: string, quantity: number): Promise<StoredCart | null> {
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), new Date().toISOString()];
+    return this.mutate(id, () => this.eval(SET_LINE, id, args));
+  }
+
+  async clear(id: string): Promise<StoredCart | null> {
+    return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()]));
+  }
+
+  private async eval(script: string, id: string, args: string[]): Promise<string | null> {
+    try {
+      return (await this.redis.eval(script, 1, key(id), ...args)) as string | null;
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
+        throw new TooManyLinesError(`a cart holds at most ${this.options.maxLines} lines`);
+      }
+      throw err;
+    }
+  }
+
+  private async mutate(id: string, run: () => Promise<string | null>): Promise<StoredCart | null> {
+    let raw = await run();
+    if (raw === null) {
+      if (!(await this.restore(id))) return null;
+      raw = await run();
+      if (raw === null) return null;
+    }
+    const cart = decode(raw);
+    await this.persist(cart);
+    return cart;
+  }
+
+  /** Copies the Postgres backup into Redis, unless someone else already did. */
+  private async restore(id: string): Promise<StoredCart | null> {
+    const [row] = await this.db.select().from(carts).where(eq(carts.id, id));
+    if (!row || row.expiresAt.getTime() <= Date.now()) return null;
+    const cart: StoredCart = {
+      id: row.id,
+      currency: row.currency,
+      lines: row.lines,
+      version: row.version,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+    };
+    if (row.email) cart.email = row.email;
+    if (row.customerId) cart.customerId = row.customerId;
+    const ttl = Math.max(1, Math.ceil((row.expiresAt.getTime() - Date.now()) / 1000));
+    const stored = await this.redis.set(key(id), JSON.stringify(cart), 'EX', ttl, 'NX');
+    if (stored) return cart;
+    const raw = await this.redis.get(key(id));
+    return raw ? decode(raw) : cart;
+  }
+
+  /** Upserts the snapshot; an older version never overwrites a newer one. */
+  private async persist(cart: StoredCart): Promise<void> {
+    const expiresAt = new Date(Date.parse(cart.updatedAt) + this.options.ttlSeconds * 1000);
+    const row = {
+      id: cart.id,
+      currency: cart.currency,
+      email: cart.email ?? null,
+      customerId: cart.customerId ?? null,
+      lines: cart.lines,
+      version: cart.version,
+      createdAt: new Date(cart.createdAt),
+      updatedAt: new Date(cart.updatedAt),
+      expiresAt,
+    };
+    await this.db
+      .insert(carts)
+      .values(row)
+      .onConflictDoUpdate({
+        target: carts.id,
+        set: { lines: row.lines, version: row.version, updatedAt: row.updatedAt, expiresAt: row.expiresAt, email: row.email },
+        setWhere: sql`${carts.version} < excluded.version`,
+      });
+  }
+}

@@ -1,0 +1,18 @@
+import type { Redis } from 'ioredis';
+import type { ActivityDeps } from '../activities';
+import { createPaymentGateway } from '../activities/gateways';
+import { createMailer } from '../activities/gateways/mailer';
+import type { Config } from '../config';
+import type { Databases } from '../db/client';
+import { CartStore } from '../db/stores/cart';
+import type { Logger } from '../logger';
+
+/** Wires the activities' dependencies from config and the open connections. */
+export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: Redis }): ActivityDeps {
+  return {
+    ...base,
+    carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),
+    gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment }),
+    mailer: createMailer(base.config.mail),
+  };
+}
