@@ -32,19 +32,29 @@ interface CheckoutView {
   statusUrl: string;
 }
 
-function viewOf(row: Checkout): CheckoutView {
-  const view: CheckoutView = { checkoutId: row.checkoutId, status: row.status, statusUrl: `/checkouts/${row.checkoutId}` };
-  if (row.orderId) view.orderId = row.orderId;
-  if (row.totalAmount !== null && row.currency) view.total = { amount: row.totalAmount, currency: row.currency };
-  if (row.failure) view.failure = { code: row.failure.code, message: row.failure.message };
+/** One shape, one key order, whether the answer comes from the workflow or the store. */
+function checkoutView(v: Omit<CheckoutView, 'statusUrl'>): CheckoutView {
+  const view: CheckoutView = { checkoutId: v.checkoutId, status: v.status, statusUrl: `/checkouts/${v.checkoutId}` };
+  if (v.orderId) view.orderId = v.orderId;
+  if (v.total) view.total = v.total;
+  if (v.failure) view.failure = { code: v.failure.code, message: v.failure.message };
   return view;
 }
 
-function viewOfOutcome(checkoutId: string, outcome: CheckoutOutcome): CheckoutView {
-  const base = { checkoutId, statusUrl: `/checkouts/${checkoutId}`, total: outcome.total };
+function viewOf(row: Checkout): CheckoutView {
+  return checkoutView({
+    checkoutId: row.checkoutId,
+    status: row.status,
+    orderId: row.orderId ?? undefined,
+    total: row.totalAmount !== null && row.currency ? { amount: row.totalAmount, currency: row.currency } : undefined,
+    failure: row.failure ?? undefined,
+  });
+}
+
+function viewOfOutcome(outcome: CheckoutOutcome): CheckoutView {
   return outcome.status === 'placed'
-    ? { ...base, status: 'placed', orderId: outcome.orderId }
-    : { ...base, status: 'failed', failure: { code: outcome.failure.code, message: outcome.failure.message } };
+    ? checkoutView({ checkoutId: outcome.checkoutId, status: 'placed', orderId: outcome.orderId, total: outcome.total })
+    : checkoutView({ checkoutId: outcome.checkoutId, status: 'failed', total: outcome.total, failure: outcome.failure });
 }
 
 /** Answers a POST /checkouts: 201 placed, 202 pending, or the failure's 4xx. */
@@ -144,7 +154,7 @@ export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
 
     const outcome = await runCheckout(temporal, config.temporal.taskQueue, checkout, body, config.checkout.waitMs);
     if (outcome === 'timeout') return answer(res, viewOf(checkout));
-    const view = viewOfOutcome(checkout.checkoutId, outcome);
+    const view = viewOfOutcome(outcome);
     return answer(res, view, outcome.status === 'failed' ? outcome.failure.details : undefined);
   });
 

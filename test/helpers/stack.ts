@@ -1,0 +1,128 @@
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import { createApp } from '../../api/app';
+import type { ActivityDeps } from '../../activities';
+import { loadConfig, type Config } from '../../config';
+import { createDatabases, type Databases } from '../../db/client';
+import { upsertProduct } from '../../db/stores/catalog';
+import { setOnHand } from '../../db/stores/inventory';
+import { createLogger } from '../../logger';
+import { buildActivityDeps } from '../../workers/deps';
+import { createWorker } from '../../workers/worker';
+import { uniqueTaskQueue, workflowBundle } from './temporal';
+
+export interface HttpResult {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read whatever the API answered
+  headers: Headers;
+}
+
+export interface Stack {
+  baseUrl: string;
+  config: Config;
+  dbs: Databases;
+  redis: Redis;
+  temporal: Client;
+  activityDeps?: ActivityDeps;
+  worker?: Worker;
+  http(method: string, path: string, opts?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<HttpResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real app on port 0 against the suite's PostgreSQL, Redis and Temporal dev server,
+ * with (optionally) a worker on a task queue of its own.
+ */
+export async function startStack(opts: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+  const config = loadConfig({
+    ...process.env,
+    ORDERLY_MODE: 'test',
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('stack'),
+    ...opts.env,
+  });
+  const logger = createLogger('silent');
+  const dbs = createDatabases(config);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
+  const app = createApp({ config, logger, dbs, redis, temporal });
+  const server = app.listen(0);
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  let activityDeps: ActivityDeps | undefined;
+  if (opts.worker) {
+    nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+    activityDeps = buildActivityDeps({ config, logger, dbs, redis });
+    worker = await createWorker({ connection: nativeConnection, config, deps: activityDeps, workflowBundle: workflowBundle() });
+    workerRun = worker.run();
+  }
+
+  return {
+    baseUrl,
+    config,
+    dbs,
+    redis,
+    temporal,
+    activityDeps,
+    worker,
+    async http(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      let body: string | undefined;
+      if (o.rawBody !== undefined) {
+        body = o.rawBody;
+        headers['content-type'] ??= 'application/json';
+      } else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers['content-type'] = 'application/json';
+      }
+      const res = await fetch(baseUrl + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async close() {
+      if (worker && workerRun) {
+        worker.shutdown();
+        await workerRun;
+      }
+      activityDeps?.mailer.close();
+      await nativeConnection?.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await temporal.connection.close();
+      redis.disconnect();
+      await dbs.close();
+    },
+  };
+}
+
+export const uniqueSku = (prefix = 'T') => `${prefix}-${randomBytes(6).toString('hex')}`;
+
+/** A product with stock under a fresh sku (tests share one database and run in parallel). */
+export async function createProduct(
+  dbs: Databases,
+  p: { priceAmount?: number; onHand?: number; currency?: string; name?: string; category?: string; description?: string } = {},
+): Promise<string> {
+  const sku = uniqueSku();
+  await upsertProduct(dbs.catalog, {
+    sku,
+    name: p.name ?? `Test product ${sku}`,
+    description: p.description ?? 'made for a test',
+    category: p.category ?? null,
+    priceAmount: p.priceAmount ?? 1000,
+    currency: p.currency ?? 'USD',
+  });
+  await setOnHand(dbs.inventory, sku, p.onHand ?? 100);
+  return sku;
+}
