@@ -9,4 +9,6 @@ module.exports = {
   testTimeout: 60_000,
   maxWorkers: 2,
   verbose: true,
+  // Stripe's keep-alive agent and gRPC channels linger after the last test of a file.
+  forceExit: true,
 };

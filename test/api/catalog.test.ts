@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { holdStock } from '../../db/stores/holds';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+describe('catalog, inventory and health', () => {
+  let stack: Stack;
+  const admin = { Authorization: 'Bearer dev-admin-token' };
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('GET /products/:sku shows price and available = on hand - reserved', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 4321, onHand: 7 });
+    await holdStock(stack.dbs.inventory, `hold-${sku}`, [{ sku, quantity: 3 }], 60);
+    const res = await stack.http('GET', `/products/${sku}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ sku, price: { amount: 4321, currency: 'USD' }, available: 4 });
+    expect((await stack.http('GET', '/products/NOPE-404')).status).toBe(404);
+  });
+
+  it('filters by category, price and stock, searches text, and pages with a cursor', async () => {
+    const category = `cat-${randomBytes(4).toString('hex')}`;
+    const word = `zephyr${randomBytes(3).toString('hex')}`;
+    const skus = [];
+    for (let i = 0; i < 5; i++) {
+      skus.push(await createProduct(stack.dbs, { category, priceAmount: 100 * (i + 1), onHand: i === 0 ? 0 : 5, description: i < 2 ? `the ${word} kettle` : 'plain' }));
+    }
+    const byPrice = await stack.http('GET', `/products?category=${category}&sort=price_asc&limit=2`);
+    expect(byPrice.body.items.map((p: { sku: string }) => p.sku)).toEqual(skus.slice(0, 2));
+    const page2 = await stack.http('GET', `/products?category=${category}&sort=price_asc&limit=2&cursor=${byPrice.body.nextCursor}`);
+    expect(page2.body.items.map((p: { sku: string }) => p.sku)).toEqual(skus.slice(2, 4));
+    const page3 = await stack.http('GET', `/products?category=${category}&sort=price_asc&limit=2&cursor=${page2.body.nextCursor}`);
+    expect(page3.body.items.map((p: { sku: string }) => p.sku)).toEqual(skus.slice(4));
+    expect(page3.body.nextCursor).toBeNull();
+
+    const range = await stack.http('GET', `/products?category=${category}&minPrice=200&maxPrice=300&sort=price_desc`);
+    expect(range.body.items.map((p: { sku: string }) => p.sku)).toEqual([skus[2], skus[1]]);
+    const inStock = await stack.http('GET', `/products?category=${category}&inStock=true&sort=price_asc`);
+    expect(inStock.body.items.map((p: { sku: string }) => p.sku)).toEqual(skus.slice(1));
+    const text = await stack.http('GET', `/products?q=${word}`);
+    expect(text.body.items.map((p: { sku: string }) => p.sku).sort()).toEqual(skus.slice(0, 2).sort());
+  });
+
+  it.each([
+    ['limit=abc'],
+    ['limit=0'],
+    ['limit=1000'],
+    ['minPrice=-1'],
+    ['minPrice=500&maxPrice=100'],
+    ['sort=random'],
+    ['cursor=not-a-cursor'],
+    ['inStock=maybe'],
+    ['unknown=1'],
+  ])('a malformed query (%s) is a 400, never a 500', async (qs) => {
+    const res = await stack.http('GET', `/products?${qs}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+  });
+
+  it('suggests products by name prefix', async () => {
+    const name = `Quokka${randomBytes(3).toString('hex')} mug`;
+    const sku = await createProduct(stack.dbs, { name });
+    const res = await stack.http('GET', `/products/suggest?q=${name.slice(0, 10)}`);
+    expect(res.body.items).toEqual([{ sku, name }]);
+  });
+
+  describe('PUT /admin/inventory/:sku', () => {
+    it('needs the admin credential: 401 without, 403 with a wrong one', async () => {
+      const sku = await createProduct(stack.dbs);
+      expect((await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 } })).body.error.code).toBe('unauthorized');
+      const wrong = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 }, headers: { Authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(403);
+      expect(wrong.body.error.code).toBe('forbidden');
+    });
+
+    it('sets on hand, and refuses to go below what is reserved with a 409 and the numbers', async () => {
+      const sku = await createProduct(stack.dbs, { onHand: 10 });
+      await holdStock(stack.dbs.inventory, `hold-${sku}`, [{ sku, quantity: 6 }], 60);
+      const ok = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 8 }, headers: admin });
+      expect(ok.body).toEqual({ sku, onHand: 8, reserved: 6, available: 2 });
+      const below = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 }, headers: admin });
+      expect(below.status).toBe(409);
+      expect(below.body.error.details).toMatchObject({ sku, reserved: 6, onHand: 8 });
+      expect((await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: -1 }, headers: admin })).status).toBe(400);
+      expect((await stack.http('PUT', '/admin/inventory/NOPE-1', { body: { onHand: 1 }, headers: admin })).status).toBe(404);
+    });
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const res = await stack.http('GET', '/openapi.json');
+    expect(res.body.openapi).toBe('3.1.0');
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/checkouts', '/carts/{cartId}/lines/{sku}', '/orders/{orderId}']));
+  });
+
+  it('GET /health answers 200 when PostgreSQL, Redis and Temporal answer', async () => {
+    const res = await stack.http('GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } });
+  });
+
+  it('GET /health answers 503 naming Redis when Redis is down', async () => {
+    const down = await startStack({ env: { REDIS_URL: 'redis://127.0.0.1:9' } });
+    try {
+      const res = await down.http('GET', '/health');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: 'degraded', checks: { postgres: 'ok', redis: 'down', temporal: 'ok' } });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('admin order search needs the credential and finds orders by email', async () => {
+    expect((await stack.http('GET', '/orders?email=a@b.co')).status).toBe(401);
+    const res = await stack.http('GET', '/orders?email=nobody-here@example.com', { headers: admin });
+    expect(res.body).toEqual({ items: [] });
+    expect((await stack.http('GET', '/orders', { headers: admin })).status).toBe(400);
+  });
+});

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { LocalGateway } from '../../activities/gateways/local-gateway';
+import { GatewayUnavailableError, PaymentDeclinedError, PaymentRejectedError, isValidPaymentToken } from '../../activities/gateways/payment-gateway';
+import { StripeGateway } from '../../activities/gateways/stripe-gateway';
+import { loadConfig } from '../../config';
+import { createDatabases, type Databases } from '../../db/client';
+import { localGatewayOperations } from '../../db/schema/payment';
+
+const key = (step: string) => `test/${randomBytes(6).toString('hex')}/${step}`;
+const usd = (amount: number) => ({ amount, currency: 'USD' });
+
+describe('payment tokens', () => {
+  it.each(['tok_visa', 'pm_card_visa', 'tok_chargeDeclined'])('accepts %s', (t) => expect(isValidPaymentToken(t)).toBe(true));
+  it.each(['4242424242424242', '4242 4242 4242 4242', '', 'tok_', 'visa', `tok_${'a'.repeat(300)}`])('refuses %j', (t) =>
+    expect(isValidPaymentToken(t)).toBe(false),
+  );
+});
+
+describe('local gateway', () => {
+  let dbs: Databases;
+  let gateway: LocalGateway;
+  beforeAll(() => {
+    dbs = createDatabases(loadConfig({ ...process.env, ORDERLY_MODE: 'test' }));
+    gateway = new LocalGateway(dbs.payment, { slowResponseMs: 300 });
+  });
+  afterAll(async () => {
+    await dbs?.close();
+  });
+  const ledger = (ref: string) => dbs.payment.select().from(localGatewayOperations).where(eq(localGatewayOperations.paymentRef, ref));
+
+  it('declines the decline test tokens with their codes', async () => {
+    await expect(gateway.authorize({ idempotencyKey: key('a'), ...usd(100), paymentToken: 'tok_chargeDeclined', reference: 'r' })).rejects.toMatchObject({
+      declineCode: 'card_declined',
+    });
+    await expect(gateway.authorize({ idempotencyKey: key('a'), ...usd(100), paymentToken: 'tok_insufficient_funds', reference: 'r' })).rejects.toBeInstanceOf(
+      PaymentDeclinedError,
+    );
+  });
+
+  it('the same idempotency key returns the same authorization and writes one ledger row', async () => {
+    const k = key('authorize');
+    const a = await gateway.authorize({ idempotencyKey: k, ...usd(500), paymentToken: 'tok_visa', reference: 'r' });
+    const b = await gateway.authorize({ idempotencyKey: k, ...usd(500), paymentToken: 'tok_visa', reference: 'r' });
+    expect(b).toEqual(a);
+    expect(await ledger(a.ref)).toHaveLength(1);
+  });
+
+  it('tok_timeout authorizes first and answers late; the retry gets the same authorization at once', async () => {
+    const k = key('authorize');
+    const started = Date.now();
+    const first = await gateway.authorize({ idempotencyKey: k, ...usd(700), paymentToken: 'tok_timeout', reference: 'r' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    const retryStarted = Date.now();
+    const retry = await gateway.authorize({ idempotencyKey: k, ...usd(700), paymentToken: 'tok_timeout', reference: 'r' });
+    expect(Date.now() - retryStarted).toBeLessThan(300);
+    expect(retry.ref).toBe(first.ref);
+    expect((await ledger(first.ref)).filter((o) => o.operation === 'authorize')).toHaveLength(1);
+  });
+
+  it('refuses to capture more than authorized, to capture a voided payment, and to refund beyond the capture', async () => {
+    const a = await gateway.authorize({ idempotencyKey: key('authorize'), ...usd(1000), paymentToken: 'tok_visa', reference: 'r' });
+    await expect(gateway.capture({ idempotencyKey: key('capture'), ref: a.ref, ...usd(1001) })).rejects.toBeInstanceOf(PaymentRejectedError);
+    await gateway.capture({ idempotencyKey: key('capture'), ref: a.ref, ...usd(1000) });
+    await gateway.refund({ idempotencyKey: key('refund'), ref: a.ref, ...usd(600) });
+    await expect(gateway.refund({ idempotencyKey: key('refund'), ref: a.ref, ...usd(401) })).rejects.toBeInstanceOf(PaymentRejectedError);
+    await expect(gateway.void({ idempotencyKey: key('void'), ref: a.ref })).rejects.toBeInstanceOf(PaymentRejectedError);
+
+    const b = await gateway.authorize({ idempotencyKey: key('authorize'), ...usd(200), paymentToken: 'tok_visa', reference: 'r' });
+    await gateway.void({ idempotencyKey: key('void'), ref: b.ref });
+    await gateway.void({ idempotencyKey: key('void'), ref: b.ref });
+    await expect(gateway.capture({ idempotencyKey: key('capture'), ref: b.ref, ...usd(200) })).rejects.toBeInstanceOf(PaymentRejectedError);
+  });
+
+  it('the fault switch fails the next calls with a 500, then recovers', async () => {
+    const faulty = new LocalGateway(dbs.payment, { slowResponseMs: 10 });
+    faulty.setFaults({ count: 2, mode: '500' });
+    const req = { idempotencyKey: key('authorize'), ...usd(100), paymentToken: 'tok_visa', reference: 'r' };
+    await expect(faulty.authorize(req)).rejects.toBeInstanceOf(GatewayUnavailableError);
+    await expect(faulty.authorize(req)).rejects.toBeInstanceOf(GatewayUnavailableError);
+    await expect(faulty.authorize(req)).resolves.toMatchObject({ amount: 100 });
+  });
+});
+
+describe('stripe gateway against stripe-mock', () => {
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', PAYMENT_GATEWAY: 'stripe', STRIPE_API_KEY: 'sk_test_orderly' });
+  const gateway = new StripeGateway(config.payment);
+  const sentKeys: string[] = [];
+  gateway.client.on('request', (event: { idempotency_key?: string }) => {
+    if (event.idempotency_key) sentKeys.push(event.idempotency_key);
+  });
+
+  it('authorizes with manual capture, captures, refunds and voids, sending our idempotency keys', async () => {
+    const k = key('authorize');
+    const auth = await gateway.authorize({ idempotencyKey: k, ...usd(1500), paymentToken: 'pm_card_visa', reference: 'chk_1' });
+    expect(auth.ref).toMatch(/^pi_/);
+    expect(auth.currency).toBe('USD');
+    const captureKey = key('capture');
+    await expect(gateway.capture({ idempotencyKey: captureKey, ref: auth.ref, ...usd(1500) })).resolves.toMatchObject({ ref: expect.stringMatching(/^pi_/) });
+    const refundKey = key('refund');
+    await expect(gateway.refund({ idempotencyKey: refundKey, ref: auth.ref, ...usd(500) })).resolves.toMatchObject({ refundRef: expect.stringMatching(/^re_/) });
+    const voidKey = key('void');
+    await gateway.void({ idempotencyKey: voidKey, ref: auth.ref });
+    expect(sentKeys).toEqual(expect.arrayContaining([k, captureKey, refundKey, voidKey]));
+  });
+
+  it('maps an unreachable API to GatewayUnavailableError, so Temporal retries it', async () => {
+    const down = new StripeGateway({ ...config.payment, stripeApiBase: 'http://127.0.0.1:9' });
+    await expect(down.authorize({ idempotencyKey: key('authorize'), ...usd(1), paymentToken: 'pm_card_visa', reference: 'r' })).rejects.toBeInstanceOf(
+      GatewayUnavailableError,
+    );
+  });
+});

@@ -1,0 +1,65 @@
+import { eq } from 'drizzle-orm';
+import { holds, stock } from '../../db/schema/inventory';
+import { commitHold, holdStock, releaseHold } from '../../db/stores/holds';
+import { ensureSchedules } from '../../temporal/schedules';
+import { HOLD_SWEEP_SCHEDULE_ID } from '../../temporal/task-queues';
+import { sweepExpiredHoldsWorkflow } from '../../workflows/hold-sweep';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+describe('stock holds and the expired-hold sweep', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: true });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  const level = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
+
+  it('a hold is all or nothing: one short SKU holds none of the others', async () => {
+    const [a, b] = await Promise.all([createProduct(stack.dbs, { onHand: 5 }), createProduct(stack.dbs, { onHand: 1 })]);
+    const result = await holdStock(stack.dbs.inventory, `h-${a}`, [{ sku: a, quantity: 2 }, { sku: b, quantity: 2 }], 60);
+    expect(result).toEqual({ status: 'out_of_stock', shortages: [{ sku: b, requested: 2, available: 1 }] });
+    expect(await level(a)).toMatchObject({ reserved: 0 });
+    expect(await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, `h-${a}`))).toEqual([]);
+  });
+
+  it('holding twice with one hold id reserves once; release and commit happen once', async () => {
+    const sku = await createProduct(stack.dbs, { onHand: 5 });
+    const id = `h-${sku}`;
+    await Promise.all([holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60), holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60)]);
+    expect(await level(sku)).toMatchObject({ onHand: 5, reserved: 2 });
+    expect(await commitHold(stack.dbs.inventory, id)).toBe('committed');
+    expect(await commitHold(stack.dbs.inventory, id)).toBe('already_committed');
+    expect(await releaseHold(stack.dbs.inventory, id)).toBe(0);
+    expect(await level(sku)).toMatchObject({ onHand: 3, reserved: 0, sold: 2 });
+  });
+
+  it('the sweep workflow releases expired holds; a late commit re-takes the stock if it is still there', async () => {
+    const [a, b] = await Promise.all([createProduct(stack.dbs, { onHand: 3 }), createProduct(stack.dbs, { onHand: 1 })]);
+    await holdStock(stack.dbs.inventory, `late-${a}`, [{ sku: a, quantity: 2 }], 0);
+    await holdStock(stack.dbs.inventory, `late-${b}`, [{ sku: b, quantity: 1 }], 0);
+    expect(await level(a)).toMatchObject({ reserved: 2 });
+
+    const result = await stack.temporal.workflow.execute(sweepExpiredHoldsWorkflow, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `sweep-test-${a}`,
+    });
+    expect(result.released).toBeGreaterThanOrEqual(2);
+    expect(await level(a)).toMatchObject({ onHand: 3, reserved: 0 });
+
+    // stock of a is still free: the late commit sells it; b's unit went to another buyer meanwhile
+    expect(await commitHold(stack.dbs.inventory, `late-${a}`)).toBe('committed');
+    expect(await level(a)).toMatchObject({ onHand: 1, reserved: 0, sold: 2 });
+    await holdStock(stack.dbs.inventory, `other-${b}`, [{ sku: b, quantity: 1 }], 60);
+    expect(await commitHold(stack.dbs.inventory, `late-${b}`)).toBe('out_of_stock');
+    expect(await level(b)).toMatchObject({ onHand: 1, reserved: 1, sold: 0 });
+  });
+
+  it('the sweep Schedule exists after start-up, and creating it twice is harmless', async () => {
+    await ensureSchedules(stack.temporal, stack.config);
+    await ensureSchedules(stack.temporal, stack.config);
+    const description = await stack.temporal.schedule.getHandle(HOLD_SWEEP_SCHEDULE_ID).describe();
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'sweepExpiredHoldsWorkflow' });
+  });
+});
