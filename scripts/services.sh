@@ -24,7 +24,7 @@ mkdir -p "$DATA"
 DATA="$(cd "$DATA" && pwd)"
 
 has() { [[ " $SERVICES " == *" $1 "* ]]; }
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [ -f "$1" ] && kill -0 "$(head -1 "$1")" 2>/dev/null; }
 
 start_postgres() {
   local dir="$DATA/pg"
@@ -90,7 +90,7 @@ start_temporal() {
 start_smtp() {
   running "$DATA/smtp.pid" && return 0
   SMTP_PORT="$SMTP_PORT" MAIL_UI_PORT="$MAIL_UI_PORT" \
-    nohup node "$ROOT/node_modules/tsx/dist/cli.mjs" "$ROOT/scripts/mail-server.ts" >"$DATA/smtp.log" 2>&1 &
+    nohup node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" "$ROOT/scripts/mail-server.ts" >"$DATA/smtp.log" 2>&1 &
   echo $! >"$DATA/smtp.pid"
   wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MAIL_UI_PORT" || { tail -20 "$DATA/smtp.log" >&2; die "smtp catcher failed to start"; }
 }

@@ -11,7 +11,8 @@ const ROOT = path.resolve(__dirname, '../..');
 
 /** The real worker process (workers/main.ts), so the test can SIGKILL it. */
 function startWorkerProcess(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'workers/main.ts')], {
+  // `--import tsx` keeps it one process: the SIGKILL must hit the worker itself.
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
     stdio: 'ignore',

@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..');
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const s = net.createServer();
+      await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+      return s;
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('npm run dev (scripts/dev.sh)', () => {
+  it('brings the whole service up (health 200 with all three checks), then stops every process it started', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-dev-'));
+    fs.chmodSync(dataDir, 0o755);
+    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe] = await freePorts(8);
+    const dev = spawn('bash', [path.join(ROOT, 'scripts/dev.sh')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ORDERLY_MODE: 'dev',
+        ORDERLY_DATA_DIR: dataDir,
+        PORT: String(api),
+        PG_PORT: String(pg),
+        REDIS_PORT: String(redis),
+        TEMPORAL_PORT: String(temporal),
+        TEMPORAL_UI_PORT: String(ui),
+        SMTP_PORT: String(smtp),
+        MAIL_UI_PORT: String(mailUi),
+        STRIPE_MOCK_PORT: String((stripe ?? 40000) % 60000),
+        PG_FAST: '1',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        TEMPORAL_ADDRESS: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    dev.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      let health: { status: number; body: unknown } | undefined;
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline && dev.exitCode === null) {
+        if (!output.includes('Orderly is up')) {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        try {
+          const res = await fetch(`http://127.0.0.1:${api}/health`);
+          health = { status: res.status, body: await res.json() };
+          if (res.status === 200) break;
+        } catch {
+          /* not up yet */
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } } });
+      expect(output).toContain('Temporal UI');
+      const seeded = await (await fetch(`http://127.0.0.1:${api}/products?limit=100`)).json();
+      expect((seeded as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(30);
+
+      const pids = Object.fromEntries(
+        ['api', 'worker', 'temporal', 'redis', 'postgres', 'smtp', 'stripe-mock'].map((f) => [
+          f,
+          Number(fs.readFileSync(path.join(dataDir, `${f}.pid`), 'utf8').split('\n')[0]),
+        ]),
+      );
+      dev.kill('SIGTERM');
+      await new Promise((r) => dev.once('exit', r));
+      expect(dev.exitCode).toBe(0);
+      // a stopped process may take a moment to be reaped
+      const stopDeadline = Date.now() + 5_000;
+      while (Object.values(pids).some(alive) && Date.now() < stopDeadline) await new Promise((r) => setTimeout(r, 100));
+      expect(Object.entries(pids).filter(([, pid]) => alive(pid))).toEqual([]);
+    } finally {
+      if (dev.exitCode === null) {
+        dev.kill('SIGTERM');
+        await new Promise((r) => dev.once('exit', r));
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
