@@ -1,0 +1,162 @@
+/**
+ * `npm run bench`: checkout throughput and latency through the real API, beside a bare
+ * workflow of the same shape on the same Temporal server, measured in the same run;
+ * cart operation latency. Prints a table and writes bench/results/latest.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app';
+import { createActivities } from '../activities';
+import { loadConfig } from '../config';
+import { createDatabases } from '../db/client';
+import { upsertProduct } from '../db/stores/catalog';
+import { setOnHand } from '../db/stores/inventory';
+import { createLogger } from '../logger';
+import { buildActivityDeps } from '../workers/deps';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+// Activities before the checkout answers (claim, price, hold, authorize, create order) and after.
+const BEFORE = 5;
+const AFTER = 5;
+const LEVELS = [
+  { concurrency: 1, requests: 30 },
+  { concurrency: 10, requests: 150 },
+  { concurrency: 50, requests: 300 },
+];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+async function runLevel(concurrency: number, requests: number, one: (i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const t = performance.now();
+        await one(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { perSecond: requests / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
+async function main() {
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: 'bench', CHECKOUT_WAIT_MS: '30000' });
+  const logger = createLogger('silent');
+  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
+  const redis = new Redis(config.redisUrl);
+  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const native = await NativeConnection.connect({ address: config.temporal.address });
+  const deps = buildActivityDeps({ config, logger, dbs, redis });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: 'bench',
+    workflowsPath: require.resolve('./workflows'),
+    activities: { ...createActivities(deps), noop: async () => undefined },
+    maxConcurrentActivityTaskExecutions: 200,
+  });
+  const running = worker.run();
+  const app = createApp({ config, logger, dbs, redis, temporal: client });
+  const server = app.listen(0);
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = async (p: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { id?: string } };
+  };
+
+  const run = Date.now().toString(36);
+  const sku = `BENCH-${run}`;
+  await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
+  await setOnHand(dbs.inventory, sku, 1_000_000);
+
+  const rows: Record<string, unknown>[] = [];
+  for (const { concurrency, requests } of LEVELS) {
+    const baseline = await runLevel(concurrency, requests, async (i) => {
+      const id = `baseline-${run}-${concurrency}-${i}`;
+      const start = new WithStartWorkflowOperation('baselineWorkflow', {
+        workflowId: id,
+        taskQueue: 'bench',
+        args: [BEFORE, AFTER],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      const handle = await client.workflow.startUpdateWithStart('baselineDone', {
+        args: [id],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        startWorkflowOperation: start,
+      });
+      await handle.result();
+    });
+    // carts are made before the clock starts: the checkout is what is measured
+    const carts: string[] = [];
+    for (let i = 0; i < requests; i++) {
+      const cart = await post('/carts', {});
+      await post(`/carts/${cart.body.id}/lines/${sku}`, { quantity: 1 });
+      carts.push(cart.body.id as string);
+    }
+    const checkout = await runLevel(concurrency, requests, async (i) => {
+      const res = await post('/checkouts', { cartId: carts[i], email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `bench-${i}` });
+      if (res.status !== 201) throw new Error(`checkout answered ${res.status}: ${JSON.stringify(res.body)}`);
+    });
+    rows.push({
+      concurrency,
+      requests,
+      checkoutPerSecond: +checkout.perSecond.toFixed(1),
+      checkoutP50ms: +checkout.p50.toFixed(0),
+      checkoutP99ms: +checkout.p99.toFixed(0),
+      baselinePerSecond: +baseline.perSecond.toFixed(1),
+      baselineP50ms: +baseline.p50.toFixed(0),
+      baselineP99ms: +baseline.p99.toFixed(0),
+      throughputRatio: +(checkout.perSecond / baseline.perSecond).toFixed(2),
+      p50Ratio: +(checkout.p50 / baseline.p50).toFixed(2),
+    });
+  }
+
+  // cart operations at concurrency 10
+  const cartIds: string[] = [];
+  for (let i = 0; i < 10; i++) cartIds.push((await post('/carts', {})).body.id as string);
+  const cartOps = await runLevel(10, 1000, async (i) => {
+    const id = cartIds[i % 10] as string;
+    if (i % 2 === 0) await post(`/carts/${id}/lines/${sku}`, { quantity: (i % 5) + 1 });
+    else await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
+  });
+
+  const result = {
+    at: new Date().toISOString(),
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, Temporal CLI dev server (in-memory)`,
+    shape: `checkout: ${BEFORE} activities before the answer, ${AFTER} after; baseline: the same number of no-op activities, update-with-start`,
+    checkout: rows,
+    cartOperations: { concurrency: 10, requests: 1000, perSecond: +cartOps.perSecond.toFixed(0), p50ms: +cartOps.p50.toFixed(1), p99ms: +cartOps.p99.toFixed(1) },
+  };
+  console.log(`\n${result.machine}\n${result.shape}\n`);
+  console.table(rows);
+  console.log('cart add/update/get at concurrency 10:', result.cartOperations);
+  fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+  server.close();
+  worker.shutdown();
+  await running;
+  deps.mailer.close();
+  await native.close();
+  await client.connection.close();
+  redis.disconnect();
+  await dbs.close();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

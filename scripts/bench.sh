@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+bash scripts/bootstrap.sh
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-bench.XXXXXX")"
+chmod 755 "$DATA"
+export ORDERLY_DATA_DIR="$DATA" PG_PORT="${PG_PORT:-55532}" REDIS_PORT="${REDIS_PORT:-56479}" TEMPORAL_PORT="${TEMPORAL_PORT:-7333}"
+export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8333}" SMTP_PORT="${SMTP_PORT:-1125}" MAIL_UI_PORT="${MAIL_UI_PORT:-1180}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12211}"
+export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 SERVICES="postgres redis temporal smtp"
+cleanup() { bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
+trap cleanup EXIT INT TERM
+bash scripts/services.sh start
+source "$DATA/services.env"
+node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
+node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
