@@ -21,6 +21,8 @@ interface CaughtMessage {
 
 const smtpPort = Number(process.env.SMTP_PORT ?? 1025);
 const uiPort = Number(process.env.MAIL_UI_PORT ?? 1080);
+// Loopback unless told otherwise (docker-compose binds it to the container's network).
+const bind = process.env.MAIL_BIND ?? '127.0.0.1';
 const messages: CaughtMessage[] = [];
 let nextId = 1;
 
@@ -73,9 +75,9 @@ const ui = http.createServer((req, res) => {
   }
 });
 
-smtp.listen(smtpPort, '127.0.0.1', () => {
-  ui.listen(uiPort, '127.0.0.1', () => {
-    process.stdout.write(`smtp on 127.0.0.1:${smtpPort}, inbox on http://127.0.0.1:${uiPort}\n`);
+smtp.listen(smtpPort, bind, () => {
+  ui.listen(uiPort, bind, () => {
+    process.stdout.write(`smtp on ${bind}:${smtpPort}, inbox on http://${bind}:${uiPort}\n`);
   });
 });
 
