@@ -5,6 +5,7 @@ import { inventoryActivities } from './inventory';
 import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
+import { refundActivities } from './refunds';
 
 export type { ActivityDeps } from './deps';
 
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...paymentActivities(deps),
     ...orderActivities(deps),
     ...notificationActivities(deps),
+    ...refundActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

@@ -10,6 +10,7 @@ import { checkoutsRouter } from './routes/checkouts';
 import { healthRouter } from './routes/health';
 import { ordersRouter } from './routes/orders';
 import { productsRouter } from './routes/products';
+import { refundsRouter } from './routes/refunds';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
 export function createApp(deps: AppDeps): express.Express {
@@ -28,6 +29,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/products', productsRouter(deps));
   app.use('/carts', cartsRouter(deps, carts));
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
+  app.use('/orders/:orderId/refunds', refundsRouter(deps));
   app.use('/orders', ordersRouter(deps, admin));
   app.use('/admin', admin, adminRouter(deps));
 

@@ -1,3 +1,4 @@
 // Every workflow, re-exported for the worker bundle.
 export { checkoutWorkflow } from './checkout';
 export { sweepExpiredHoldsWorkflow } from './hold-sweep';
+export { refundWorkflow } from './refund';

@@ -78,3 +78,34 @@ export interface HoldSweepResult {
 
 /** Cancels a workflow's business process with compensation (support tooling). */
 export const cancelSignal = defineSignal<[{ reason: string }]>('cancel');
+
+// ---- refunds ---------------------------------------------------------------------------
+
+export interface RefundInput {
+  refundId: string;
+  orderId: string;
+  email: string;
+  amount: Money;
+  /** Lines to put back in stock, when the request asked for a restock. */
+  restockLines?: { sku: string; quantity: number }[];
+}
+
+export type RefundStep = 'refunding' | 'recording' | 'restocking' | 'updating_order' | 'emailing' | 'needs_attention' | 'succeeded' | 'failed';
+
+export interface RefundStatusView {
+  refundId: string;
+  orderId: string;
+  step: RefundStep;
+  waitingFor?: string;
+  lastError?: string;
+}
+
+export interface RefundOutcome {
+  refundId: string;
+  status: 'succeeded' | 'failed';
+  failure?: { code: string; message: string };
+}
+
+export const refundStatusQuery = defineQuery<RefundStatusView>('status');
+/** Support resumes a parked workflow after fixing the cause (Web UI: Signal → retry). */
+export const retrySignal = defineSignal('retry');

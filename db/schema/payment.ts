@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, char, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const paymentSchema = pgSchema('payment');
 
@@ -47,7 +47,7 @@ export const refunds = paymentSchema.table(
     currency: char('currency', { length: 3 }).notNull(),
     reason: text('reason').notNull(),
     lines: jsonb('lines').$type<{ sku: string; quantity: number }[]>(),
-    restock: text('restock').notNull().default('false'),
+    restock: boolean('restock').notNull().default(false),
     gatewayRef: text('gateway_ref'),
     failure: jsonb('failure'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -55,7 +55,9 @@ export const refunds = paymentSchema.table(
   },
   (t) => [
     uniqueIndex('refunds_order_key_uq').on(t.orderId, t.idempotencyKey),
+    index('refunds_payment_idx').on(t.paymentId),
     check('refunds_amount_positive', sql`${t.amount} > 0`),
+    check('refunds_status_known', sql`${t.status} in ('pending', 'succeeded', 'failed')`),
   ],
 );
 

@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
-import { holds, stock, type HoldStatus } from '../schema/inventory';
+import { holds, restocks, stock, type HoldStatus } from '../schema/inventory';
 
 export interface StockLine {
   sku: string;
@@ -158,4 +158,24 @@ export async function releaseExpiredHolds(db: Db, limit: number): Promise<number
     if ((await releaseHold(db, holdId, 'expired')) > 0) released++;
   }
   return released;
+}
+
+/**
+ * Returns refunded units to stock exactly once per (restock id, sku): the restock row is
+ * the idempotency key, and stock only moves when that row is new.
+ */
+export async function restock(db: Db, restockId: string, lines: StockLine[]): Promise<number> {
+  return db.transaction(async (tx) => {
+    let returned = 0;
+    for (const line of normalize(lines)) {
+      const [fresh] = await tx.insert(restocks).values({ restockId, sku: line.sku, quantity: line.quantity }).onConflictDoNothing().returning();
+      if (!fresh) continue;
+      await tx
+        .update(stock)
+        .set({ onHand: sql`${stock.onHand} + ${line.quantity}`, sold: sql`greatest(${stock.sold} - ${line.quantity}, 0)`, updatedAt: sql`now()` })
+        .where(eq(stock.sku, line.sku));
+      returned += line.quantity;
+    }
+    return returned;
+  });
 }

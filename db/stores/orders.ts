@@ -167,6 +167,11 @@ export async function transitionOrder(db: Db, orderId: string, to: OrderStatus, 
   });
 }
 
+export async function getOrderCheckoutId(db: DbOrTx, orderId: string): Promise<string | undefined> {
+  const [row] = await db.select({ checkoutId: orders.checkoutId }).from(orders).where(eq(orders.id, orderId));
+  return row?.checkoutId;
+}
+
 export async function getOrderIdByCheckout(db: DbOrTx, checkoutId: string): Promise<string | undefined> {
   const [row] = await db.select({ id: orders.id }).from(orders).where(eq(orders.checkoutId, checkoutId));
   return row?.id;

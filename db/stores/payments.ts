@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
-import { payments, type Payment } from '../schema/payment';
+import { payments, refunds, type Payment, type Refund } from '../schema/payment';
 
 export interface AuthorizationRecord {
   checkoutId: string;
@@ -68,4 +68,139 @@ export async function recordFullRefund(db: Db, checkoutId: string): Promise<void
     .update(payments)
     .set({ status: 'refunded', refundedAmount: sql`${payments.capturedAmount}`, updatedAt: sql`now()` })
     .where(and(eq(payments.checkoutId, checkoutId), eq(payments.refundPendingAmount, 0)));
+}
+
+// ---- refunds ---------------------------------------------------------------------------
+
+export class RefundExceedsCaptured extends Error {
+  constructor(readonly refundable: number) {
+    super(`at most ${refundable} can be refunded`);
+  }
+}
+
+class DuplicateRefundKey extends Error {}
+
+export interface OpenRefundInput {
+  orderId: string;
+  checkoutId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  /** Minor units; undefined means everything still refundable. */
+  amount?: number;
+  reason: string;
+  lines?: { sku: string; quantity: number }[];
+  restock: boolean;
+}
+
+/**
+ * Records a refund request and reserves its amount in one transaction. The reservation is
+ * one conditional UPDATE (`captured - refunded - pending >= amount`), so concurrent refunds
+ * can never together exceed the capture; a refund that does not fit reserves nothing.
+ */
+export async function openRefund(db: Db, input: OpenRefundInput): Promise<{ refund: Refund; created: boolean }> {
+  const findExisting = async (tx: DbOrTx) =>
+    (await tx.select().from(refunds).where(and(eq(refunds.orderId, input.orderId), eq(refunds.idempotencyKey, input.idempotencyKey))))[0];
+  try {
+    return await db.transaction(async (tx) => {
+      const existing = await findExisting(tx);
+      if (existing) return { refund: existing, created: false };
+      const payment = await getPaymentByCheckout(tx, input.checkoutId);
+      if (!payment || payment.capturedAmount === 0) throw new RefundExceedsCaptured(0);
+      const remaining = payment.capturedAmount - payment.refundedAmount - payment.refundPendingAmount;
+      const amount = input.amount ?? remaining;
+      if (amount <= 0) throw new RefundExceedsCaptured(Math.max(remaining, 0));
+      const [reserved] = await tx
+        .update(payments)
+        .set({ refundPendingAmount: sql`${payments.refundPendingAmount} + ${amount}`, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(payments.id, payment.id),
+            sql`${payments.capturedAmount} - ${payments.refundedAmount} - ${payments.refundPendingAmount} >= ${amount}`,
+          ),
+        )
+        .returning({ captured: payments.capturedAmount, refunded: payments.refundedAmount, pending: payments.refundPendingAmount });
+      if (!reserved) {
+        const [now] = await tx.select().from(payments).where(eq(payments.id, payment.id));
+        throw new RefundExceedsCaptured(now ? now.capturedAmount - now.refundedAmount - now.refundPendingAmount : 0);
+      }
+      const [refund] = await tx
+        .insert(refunds)
+        .values({
+          id: randomId('rfd'),
+          paymentId: payment.id,
+          orderId: input.orderId,
+          idempotencyKey: input.idempotencyKey,
+          requestHash: input.requestHash,
+          status: 'pending',
+          amount,
+          currency: payment.currency,
+          reason: input.reason,
+          lines: input.lines,
+          restock: input.restock,
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (!refund) throw new DuplicateRefundKey();
+      return { refund, created: true };
+    });
+  } catch (err) {
+    if (!(err instanceof DuplicateRefundKey)) throw err;
+    // a concurrent request with the same key won; its reservation stands, ours rolled back
+    const existing = await findExisting(db);
+    if (!existing) throw err;
+    return { refund: existing, created: false };
+  }
+}
+
+export async function getRefund(db: DbOrTx, refundId: string): Promise<Refund | undefined> {
+  const [row] = await db.select().from(refunds).where(eq(refunds.id, refundId));
+  return row;
+}
+
+export async function listRefunds(db: DbOrTx, orderId: string): Promise<Refund[]> {
+  return db.select().from(refunds).where(eq(refunds.orderId, orderId)).orderBy(refunds.createdAt);
+}
+
+/** Pending → succeeded, moving the reserved amount to refunded, once. Returns the payment. */
+export async function completeRefund(db: Db, refundId: string, gatewayRef: string): Promise<Payment> {
+  return db.transaction(async (tx) => {
+    const [done] = await tx
+      .update(refunds)
+      .set({ status: 'succeeded', gatewayRef, updatedAt: sql`now()` })
+      .where(and(eq(refunds.id, refundId), eq(refunds.status, 'pending')))
+      .returning();
+    const refund = done ?? (await getRefund(tx, refundId));
+    if (!refund) throw new Error(`no refund ${refundId}`);
+    if (done) {
+      await tx
+        .update(payments)
+        .set({
+          refundPendingAmount: sql`${payments.refundPendingAmount} - ${done.amount}`,
+          refundedAmount: sql`${payments.refundedAmount} + ${done.amount}`,
+          status: sql`case when ${payments.refundedAmount} + ${done.amount} = ${payments.capturedAmount} then 'refunded' else 'partially_refunded' end`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(payments.id, done.paymentId));
+    }
+    const [payment] = await tx.select().from(payments).where(eq(payments.id, refund.paymentId));
+    if (!payment) throw new Error(`no payment ${refund.paymentId}`);
+    return payment;
+  });
+}
+
+/** Pending → failed, giving the reserved amount back, once. */
+export async function failRefund(db: Db, refundId: string, failure: { code: string; message: string }): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [failed] = await tx
+      .update(refunds)
+      .set({ status: 'failed', failure, updatedAt: sql`now()` })
+      .where(and(eq(refunds.id, refundId), eq(refunds.status, 'pending')))
+      .returning();
+    if (failed) {
+      await tx
+        .update(payments)
+        .set({ refundPendingAmount: sql`${payments.refundPendingAmount} - ${failed.amount}`, updatedAt: sql`now()` })
+        .where(eq(payments.id, failed.paymentId));
+    }
+  });
 }
