@@ -60,6 +60,23 @@ export function orderActivities({ dbs }: ActivityDeps) {
       if (orderId) await transitionOrder(dbs.order, orderId, 'failed', req.reason);
     },
 
+    /** A parked checkout's order shows support that it waits for a human. */
+    async markOrderNeedsAttention(req: { checkoutId: string; reason: string }): Promise<void> {
+      const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
+      if (orderId) await transitionOrder(dbs.order, orderId, 'needs_attention', req.reason);
+    },
+
+    async resumeOrder(req: { checkoutId: string }): Promise<void> {
+      const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
+      if (orderId) await transitionOrder(dbs.order, orderId, 'placed', 'resumed by support');
+    },
+
+    /** Compensation of createOrder when support cancelled the checkout. */
+    async cancelOrder(req: { checkoutId: string; reason: string }): Promise<void> {
+      const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
+      if (orderId) await transitionOrder(dbs.order, orderId, 'cancelled', req.reason);
+    },
+
     async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money }): Promise<void> {
       await failCheckout(dbs.order, req.checkoutId, req.failure, req.total);
     },

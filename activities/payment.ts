@@ -43,12 +43,18 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       if (!payment) throw businessFailure('payment_missing', `no authorization for checkout ${req.checkoutId}`);
       if (payment.status !== 'authorized' && payment.capturedAmount === req.amount.amount) return;
-      await gateway.capture({
-        idempotencyKey: req.idempotencyKey,
-        ref: payment.gatewayRef,
-        amount: req.amount.amount,
-        currency: req.amount.currency,
-      });
+      try {
+        await gateway.capture({
+          idempotencyKey: req.idempotencyKey,
+          ref: payment.gatewayRef,
+          amount: req.amount.amount,
+          currency: req.amount.currency,
+        });
+      } catch (err) {
+        // retrying cannot change a refusal: the workflow parks the checkout for support
+        if (err instanceof PaymentRejectedError) throw businessFailure('capture_refused', err.message);
+        throw err;
+      }
       await recordCapture(dbs.payment, req.checkoutId, req.orderId, req.amount.amount);
     },
 

@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   cart_empty: 422,
   refund_exceeds_captured: 422,
   checkout_cancelled: 409,
+  order_not_parked: 409,
   checkout_failed: 502,
   payload_too_large: 413,
   unsupported_media_type: 415,

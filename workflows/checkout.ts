@@ -22,6 +22,7 @@ import {
   type Money,
   type PricedCart,
 } from './messages';
+import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 
 /** Store calls: short, retried with backoff, business errors are non-retryable failures. */
@@ -103,6 +104,11 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   if (previous) return finish(previous);
 
   let orderId: string | undefined;
+  const parking = new Parking({
+    view,
+    onPark: (reason) => stores.markOrderNeedsAttention({ checkoutId, reason }),
+    onResume: () => stores.resumeOrder({ checkoutId }),
+  });
   try {
     enter('pricing');
     const cart = await stores.priceCart(input.cartId);
@@ -124,7 +130,11 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     await gateway.authorizePayment(authorization);
 
     enter('creating_order');
-    saga.add('failOrder', () => undo.failOrder({ checkoutId, reason: 'checkout compensated' }));
+    saga.add('failOrder', () =>
+      parking.cancelReason !== undefined
+        ? undo.cancelOrder({ checkoutId, reason: parking.cancelReason })
+        : undo.failOrder({ checkoutId, reason: 'checkout compensated' }),
+    );
     orderId = (
       await stores.createOrder({
         checkoutId,
@@ -145,7 +155,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
     enter('capturing_payment');
     saga.add('refundPayment', () => undo.refundPayment({ checkoutId, idempotencyKey: key('refund'), reason: 'checkout compensated' }));
-    await gateway.capturePayment({ checkoutId, orderId, idempotencyKey: key('capture'), amount: cart.total });
+    const placedOrderId = orderId;
+    // A capture refused after authorization is for a human to decide, not to compensate.
+    await parking.run(() => gateway.capturePayment({ checkoutId, orderId: placedOrderId, idempotencyKey: key('capture'), amount: cart.total }));
 
     enter('committing_stock');
     await stores.commitStock(checkoutId);
@@ -163,14 +175,15 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     enter('completed');
     return await finish(outcome);
   } catch (err) {
-    const failure = toCheckoutFailure(err);
+    const failure =
+      err instanceof CancelledBySupport ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` } : toCheckoutFailure(err);
     enter('compensating');
     const result: CheckoutOutcome = { status: 'failed', checkoutId, total, failure };
     await CancellationScope.nonCancellable(async () => {
       await saga.compensate();
       await undo.recordCheckoutFailure({ checkoutId, failure, total });
     });
-    upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'failed' }]);
+    upsertSearchAttributes([{ key: CheckoutStatusKey, value: err instanceof CancelledBySupport ? 'cancelled' : 'failed' }]);
     enter('failed');
     view.compensations = [];
     // A cancelled workflow still answers its pending updates before it closes.

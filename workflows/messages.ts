@@ -54,6 +54,7 @@ export type CheckoutStep =
   | 'committing_stock'
   | 'clearing_cart'
   | 'sending_confirmation'
+  | 'needs_attention'
   | 'compensating'
   | 'completed'
   | 'failed';
@@ -64,6 +65,7 @@ export interface CheckoutStatusView {
   step: CheckoutStep;
   orderId?: string;
   waitingFor?: string;
+  lastError?: string;
   compensations: string[];
   outcome?: CheckoutOutcome;
 }

@@ -21,9 +21,11 @@ const DECLINES: Record<string, string> = {
 const SLOW_TOKEN = 'tok_timeout';
 
 export interface LocalGatewayFaults {
-  /** The next `count` calls fail: with a 500 or by hanging past the caller's timeout. */
+  /** The next `count` calls fail: with a 500, by hanging past the caller's timeout, or refused. */
   count: number;
-  mode: '500' | 'timeout';
+  mode: '500' | 'timeout' | 'reject';
+  /** Only these operations fail (default: all). */
+  operations?: ('authorize' | 'capture' | 'void' | 'refund')[];
 }
 
 type Operation = typeof ops.$inferSelect;
@@ -47,7 +49,7 @@ export class LocalGateway implements PaymentGateway {
   }
 
   async authorize(req: AuthorizeRequest): Promise<Authorization> {
-    await this.injectFault();
+    await this.injectFault('authorize');
     const decline = DECLINES[req.paymentToken];
     const op = await this.record(req.idempotencyKey, {
       operation: 'authorize',
@@ -63,7 +65,7 @@ export class LocalGateway implements PaymentGateway {
   }
 
   async capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
-    await this.injectFault();
+    await this.injectFault('capture');
     const state = await this.state(req.ref);
     const replay = await this.find(req.idempotencyKey);
     if (replay) return { ref: replay.paymentRef, amount: replay.amount };
@@ -76,7 +78,7 @@ export class LocalGateway implements PaymentGateway {
   }
 
   async void(req: VoidRequest): Promise<void> {
-    await this.injectFault();
+    await this.injectFault('void');
     const state = await this.state(req.ref);
     if (state.voided || !state.authorized) return;
     if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
@@ -84,7 +86,7 @@ export class LocalGateway implements PaymentGateway {
   }
 
   async refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
-    await this.injectFault();
+    await this.injectFault('refund');
     const replay = await this.find(req.idempotencyKey);
     if (replay) return { refundRef: `lre_${replay.idempotencyKey}`, amount: replay.amount };
     const state = await this.state(req.ref);
@@ -125,12 +127,13 @@ export class LocalGateway implements PaymentGateway {
     };
   }
 
-  private async injectFault(): Promise<void> {
+  private async injectFault(operation: 'authorize' | 'capture' | 'void' | 'refund'): Promise<void> {
     const f = this.faults;
-    if (!f) return;
+    if (!f || (f.operations && !f.operations.includes(operation))) return;
     f.count -= 1;
     if (f.count <= 0) this.faults = null;
     if (f.mode === 'timeout') await sleep(this.options.slowResponseMs);
+    if (f.mode === 'reject') throw new PaymentRejectedError('local gateway fault injected: refused');
     throw new GatewayUnavailableError('local gateway fault injected: 500');
   }
 }

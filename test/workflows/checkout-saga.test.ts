@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { OrderlyActivities } from '../../activities';
 import { checkoutWorkflow } from '../../workflows/checkout';
-import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type PricedCart } from '../../workflows/messages';
+import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type PricedCart } from '../../workflows/messages';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const cart: PricedCart = {
@@ -24,7 +24,7 @@ const input = (checkoutId: string): CheckoutInput => ({
   paymentToken: 'tok_visa',
 });
 
-type Step = 'priceCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'capturePayment' | 'commitStock';
+type Step = 'priceCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'commitStock';
 const COMPENSATIONS = ['releaseStock', 'voidPayment', 'failOrder', 'refundPayment', 'recordCheckoutFailure'];
 
 /** Activities that record each call and fail at the named step. */
@@ -52,6 +52,9 @@ function fakeActivities(failAt: Step | undefined, calls: string[], failure = App
     failOrder: step('failOrder', undefined),
     refundPayment: step('refundPayment', undefined),
     recordCheckoutFailure: step('recordCheckoutFailure', undefined),
+    markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
+    resumeOrder: step('resumeOrder', undefined),
+    cancelOrder: step('cancelOrder', undefined),
   };
   return activities;
 }
@@ -91,13 +94,13 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   });
 
   // A step's own compensation is registered before it runs (it may have succeeded and
-  // then timed out), so failing at step N runs N's compensation, then N-1 … 1.
+  // then timed out), so failing at step N runs N's compensation, then N-1 … 1. (A failed
+  // capture parks the checkout for support instead: see the parking tests below.)
   it.each<[Step, string[]]>([
     ['priceCart', []],
     ['holdStock', ['releaseStock']],
     ['authorizePayment', ['voidPayment', 'releaseStock']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
-    ['capturePayment', ['refundPayment', 'failOrder', 'voidPayment', 'releaseStock']],
     ['commitStock', ['refundPayment', 'failOrder', 'voidPayment', 'releaseStock']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
@@ -144,6 +147,36 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       const status = await handle.query(checkoutStatusQuery);
       expect(status.step).toBe('completed');
     });
+  });
+
+  it('a capture that keeps failing past its retry budget parks the checkout; a cancel then compensates', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const activities = {
+      ...fakeActivities(undefined, calls),
+      capturePayment: async () => {
+        calls.push('capturePayment');
+        throw new Error('gateway answered 503');
+      },
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-parked', args: [input('chk_parked')] });
+      const placed = await handle.executeUpdate(placeOrderUpdate, { args: [{ checkoutId: 'chk_parked' }] });
+      expect(placed.status).toBe('placed');
+      await env.sleep('10 minutes'); // past the capture's retry backoff
+      const status = await handle.query(checkoutStatusQuery);
+      expect(status).toMatchObject({ step: 'needs_attention', waitingFor: expect.any(String) });
+      expect(status.lastError).toContain('503');
+      expect(calls).toContain('markOrderNeedsAttention');
+      expect(calls.filter((c) => c === 'capturePayment')).toHaveLength(6);
+      expect(calls).not.toContain('refundPayment');
+      await handle.signal(cancelSignal, { reason: 'card issuer unreachable' });
+      expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
+    });
+    expect(calls.filter((c) => COMPENSATIONS.includes(c) || c === 'cancelOrder')).toEqual([
+      'refundPayment', 'cancelOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure',
+    ]);
   });
 
   it('a checkout that already finished returns its stored outcome without running any step', async () => {
