@@ -46,7 +46,7 @@ export const openApiDocument = {
                   'invalid_request', 'idempotency_key_required', 'unauthorized', 'forbidden', 'not_found', 'out_of_stock',
                   'price_changed', 'checkout_in_progress', 'inventory_conflict', 'payment_declined', 'idempotency_key_reused',
                   'cart_empty', 'refund_exceeds_captured', 'payload_too_large', 'rate_limited', 'checkout_cancelled',
-                  'checkout_failed', 'internal_error', 'service_unavailable',
+                  'checkout_failed', 'order_not_parked', 'internal_error', 'service_unavailable',
                 ],
               },
               message: { type: 'string' },
@@ -231,7 +231,8 @@ export const openApiDocument = {
     },
     '/orders/{orderId}/refunds': {
       post: {
-        summary: 'Refunds an order (planned: refund workflow)',
+        summary: 'Refunds an order: full (no amount), partial (amount) or per line (lines, optional restock); a refund workflow per request',
+        description: 'The amount is reserved against what was captured before the gateway is called; a refund that does not fit answers 422 refund_exceeds_captured (details.refundable) and reserves nothing. An order not captured yet has nothing to refund: support cancels it instead (POST /admin/orders/{orderId}/cancel voids the authorization).',
         parameters: [pathParam('orderId'), idempotencyKey],
         requestBody: {
           content: json({
@@ -247,7 +248,28 @@ export const openApiDocument = {
         },
         responses: { '201': ok('refund', ref('Refund')), '202': ok('refund pending', ref('Refund')), ...errors(400, 404, 422) },
       },
-      get: { summary: 'Refunds of an order', parameters: [pathParam('orderId')], responses: { '200': ok('refunds', { type: 'object' }) } },
+      get: {
+        summary: 'Refunds of an order',
+        parameters: [pathParam('orderId')],
+        responses: { '200': ok('refunds', { type: 'object', properties: { items: { type: 'array', items: ref('Refund') } } }), ...errors(404) },
+      },
+    },
+    '/admin/orders/{orderId}/retry': {
+      post: {
+        summary: 'Support: resume a checkout parked for attention (signals `retry`)',
+        security: bearer,
+        parameters: [pathParam('orderId')],
+        responses: { '202': ok('signalled', { type: 'object' }), ...errors(401, 403, 404, 409) },
+      },
+    },
+    '/admin/orders/{orderId}/cancel': {
+      post: {
+        summary: 'Support: cancel a parked checkout; compensations run (void/refund, release stock)',
+        security: bearer,
+        parameters: [pathParam('orderId')],
+        requestBody: { required: true, content: json({ type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } }) },
+        responses: { '202': ok('signalled', { type: 'object' }), ...errors(400, 401, 403, 404, 409) },
+      },
     },
     '/admin/inventory/{sku}': {
       put: {
