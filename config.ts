@@ -56,6 +56,21 @@ const envSchema = z.object({
   MAIL_FROM: z.string().default('Orderly <orders@orderly.local>'),
   STOREFRONT_URL: z.string().url().default('http://localhost:3000'),
 
+  /** Abandoned-cart reminders: minutes after the cart's last change, comma-separated. */
+  CART_REMINDER_OFFSETS_MINUTES: z
+    .string()
+    .default('60,1440,4320')
+    .transform((s, ctx) => {
+      const minutes = s.split(',').map((v) => Number(v.trim()));
+      if (minutes.length === 0 || minutes.some((m) => !Number.isInteger(m) || m <= 0) || minutes.some((m, i) => i > 0 && m <= (minutes[i - 1] ?? 0))) {
+        ctx.addIssue({ code: 'custom', message: 'increasing positive whole minutes, e.g. 60,1440,4320' });
+      }
+      return minutes;
+    }),
+  CART_REMINDER_DISCOUNT_CODE: z.string().max(50).optional(),
+  CART_RECOVERY_SWEEP_SECONDS: z.coerce.number().int().positive().default(300),
+  UNSUBSCRIBE_SECRET: z.string().min(16).optional(),
+
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
@@ -78,6 +93,7 @@ export interface Config {
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
   faults: { pauseBefore?: string; pauseMs: number };
+  recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
 }
 
 export class ConfigError extends Error {}
@@ -99,6 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.ORDERLY_MODE === 'production' && (adminApiToken.length < 32 || adminApiToken === DEV_ADMIN_TOKEN)) {
     throw new ConfigError('ADMIN_API_TOKEN must be at least 32 characters in production');
+  }
+  if (e.ORDERLY_MODE === 'production' && !e.UNSUBSCRIBE_SECRET) {
+    throw new ConfigError('UNSUBSCRIBE_SECRET is required in production');
   }
   if (e.PAYMENT_GATEWAY === 'stripe' && !e.STRIPE_API_KEY) {
     throw new ConfigError('STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe');
@@ -150,6 +169,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       from: e.MAIL_FROM,
     },
     storefrontUrl: e.STOREFRONT_URL,
+    recovery: {
+      offsetsMinutes: e.CART_REMINDER_OFFSETS_MINUTES,
+      discountCode: e.CART_REMINDER_DISCOUNT_CODE,
+      sweepSeconds: e.CART_RECOVERY_SWEEP_SECONDS,
+      unsubscribeSecret: e.UNSUBSCRIBE_SECRET ?? 'dev-unsubscribe-secret-not-for-production',
+    },
     faults:
       e.ORDERLY_MODE === 'production' ? { pauseMs: 0 } : { pauseBefore: e.FAULT_PAUSE_BEFORE, pauseMs: e.FAULT_PAUSE_MS },
   };

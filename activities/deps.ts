@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import type { CartStore } from '../db/stores/cart';
@@ -13,4 +14,6 @@ export interface ActivityDeps {
   carts: CartStore;
   gateway: PaymentGateway;
   mailer: Mailer;
+  /** For activities that start or signal workflows (the cart-recovery sweep). */
+  temporal?: Client;
 }

@@ -1,3 +1,4 @@
+import { cartRecoveryActivities } from './cart-recovery';
 import { cartActivities } from './carts';
 import { withFaultHooks } from './faults';
 import type { ActivityDeps } from './deps';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...orderActivities(deps),
     ...notificationActivities(deps),
     ...refundActivities(deps),
+    ...cartRecoveryActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

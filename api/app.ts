@@ -11,6 +11,7 @@ import { healthRouter } from './routes/health';
 import { ordersRouter } from './routes/orders';
 import { productsRouter } from './routes/products';
 import { refundsRouter } from './routes/refunds';
+import { unsubscribeRouter } from './routes/unsubscribe';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
 export function createApp(deps: AppDeps): express.Express {
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/orders/:orderId/refunds', refundsRouter(deps));
   app.use('/orders', ordersRouter(deps, admin));
   app.use('/admin', admin, adminRouter(deps));
+  app.use('/unsubscribe', unsubscribeRouter(deps));
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));

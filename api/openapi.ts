@@ -254,6 +254,13 @@ export const openApiDocument = {
         responses: { '200': ok('refunds', { type: 'object', properties: { items: { type: 'array', items: ref('Refund') } } }), ...errors(404) },
       },
     },
+    '/unsubscribe': {
+      get: {
+        summary: 'Opts an email out of cart reminders (the signed link in every reminder)',
+        parameters: [{ ...query('token', { type: 'string' }), required: true }],
+        responses: { '200': ok('unsubscribed', { type: 'object', properties: { unsubscribed: { type: 'boolean' }, email: { type: 'string' } } }), ...errors(400) },
+      },
+    },
     '/admin/orders/{orderId}/retry': {
       post: {
         summary: 'Support: resume a checkout parked for attention (signals `retry`)',

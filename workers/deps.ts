@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { ActivityDeps } from '../activities';
 import { createPaymentGateway } from '../activities/gateways';
@@ -8,7 +9,7 @@ import { CartStore } from '../db/stores/cart';
 import type { Logger } from '../logger';
 
 /** Wires the activities' dependencies from config and the open connections. */
-export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: Redis }): ActivityDeps {
+export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: Redis; temporal?: Client }): ActivityDeps {
   return {
     ...base,
     carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),

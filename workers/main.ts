@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const client = await connectTemporal(config);
   try {
     await ensureSchedules(client, config);
-    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis }) });
+    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
     await worker.run();
     logger.info('worker stopped');

@@ -2,3 +2,4 @@
 export { checkoutWorkflow } from './checkout';
 export { sweepExpiredHoldsWorkflow } from './hold-sweep';
 export { refundWorkflow } from './refund';
+export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery';

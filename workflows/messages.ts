@@ -111,3 +111,35 @@ export interface RefundOutcome {
 export const refundStatusQuery = defineQuery<RefundStatusView>('status');
 /** Support resumes a parked workflow after fixing the cause (Web UI: Signal → retry). */
 export const retrySignal = defineSignal('retry');
+
+// ---- abandoned-cart recovery -----------------------------------------------------------
+
+export interface CartRecoveryInput {
+  cartId: string;
+  /** The cart version and last-change time (ms) the reminder clock runs from. */
+  version: number;
+  updatedAt: number;
+  /** Minutes after the last change at which each reminder is due. */
+  offsetsMinutes: number[];
+  discountCode?: string;
+  /** Reminders of this version already handled (kept across continue-as-new). */
+  doneSteps?: number;
+}
+
+export type ReminderResult =
+  | { status: 'sent' | 'already_sent' | 'skipped_unavailable' }
+  | { status: 'stop'; reason: 'no_cart' | 'emptied' | 'opted_out' }
+  | { status: 'stale'; version: number; updatedAt: number };
+
+export interface CartRecoveryView {
+  cartId: string;
+  version: number;
+  nextStep?: number;
+  nextAt?: string;
+  sent: number;
+  stopped?: string;
+}
+
+/** The cart changed (the API sends it on every write): the reminder clock restarts. */
+export const cartChangedSignal = defineSignal<[{ version: number; updatedAt: number }]>('cartChanged');
+export const cartRecoveryStatusQuery = defineQuery<CartRecoveryView>('status');

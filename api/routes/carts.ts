@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { getProduct, priceLines } from '../../db/stores/catalog';
 import { TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
+import { signalCartRecovery } from '../../activities/cart-recovery';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
 import { skuSchema } from '../schemas/catalog';
 import { parse } from '../validate';
 
-export function cartsRouter({ dbs, config }: AppDeps, carts: CartStore): Router {
+export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: CartStore): Router {
   const router = Router();
   const lineBody = setLineBodySchema(config.cart.maxQuantityPerLine);
 
@@ -26,6 +27,19 @@ export function cartsRouter({ dbs, config }: AppDeps, carts: CartStore): Router 
     };
   }
 
+  /**
+   * Every change of a cart with an email and lines (re)starts its reminder clock. A failure
+   * here must not fail the cart write: the cart-recovery Schedule's sweep catches up.
+   */
+  async function restartRecovery(cart: StoredCart): Promise<void> {
+    if (!cart.email || cart.lines.length === 0) return;
+    await signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, {
+      id: cart.id,
+      version: cart.version,
+      updatedAt: Date.parse(cart.updatedAt),
+    }).catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not signalled'));
+  }
+
   async function load(cartId: unknown): Promise<StoredCart> {
     const id = parse(cartIdSchema, cartId, 'cart id');
     const cart = await carts.get(id);
@@ -37,6 +51,7 @@ export function cartsRouter({ dbs, config }: AppDeps, carts: CartStore): Router 
     try {
       const updated = await carts.setLine(cart.id, sku, quantity);
       if (!updated) throw new AppError('not_found', 'no such cart');
+      await restartRecovery(updated);
       return updated;
     } catch (err) {
       if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);

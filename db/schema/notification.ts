@@ -23,3 +23,9 @@ export const outbox = notificationSchema.table(
 );
 
 export type OutboxMessage = typeof outbox.$inferSelect;
+
+/** Customers who asked for no more cart reminders (by email), respected by every send. */
+export const optOuts = notificationSchema.table('opt_outs', {
+  email: text('email').primaryKey(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, between, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config';
 import type { Db } from '../client';
@@ -177,4 +177,14 @@ export class CartStore {
         setWhere: sql`${carts.version} < excluded.version`,
       });
   }
+}
+
+/** Backed-up carts with an email and lines whose last change falls in [from, to]. */
+export async function recoverableCarts(db: Db, from: Date, to: Date, limit: number): Promise<{ id: string; version: number; updatedAt: Date }[]> {
+  return db
+    .select({ id: carts.id, version: carts.version, updatedAt: carts.updatedAt })
+    .from(carts)
+    .where(and(isNotNull(carts.email), sql`jsonb_array_length(${carts.lines}) > 0`, between(carts.updatedAt, from, to)))
+    .orderBy(carts.updatedAt)
+    .limit(limit);
 }

@@ -58,7 +58,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   let activityDeps: ActivityDeps | undefined;
   if (opts.worker) {
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-    activityDeps = buildActivityDeps({ config, logger, dbs, redis });
+    activityDeps = buildActivityDeps({ config, logger, dbs, redis, temporal });
     worker = await createWorker({ connection: nativeConnection, config, deps: activityDeps, workflowBundle: workflowBundle() });
     workerRun = worker.run();
   }

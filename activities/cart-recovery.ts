@@ -1,0 +1,88 @@
+import type { Client } from '@temporalio/client';
+import { priceLines } from '../db/stores/catalog';
+import { recoverableCarts } from '../db/stores/cart';
+import { stockLevels } from '../db/stores/inventory';
+import { isOptedOut, sendOnce, unsubscribeToken } from '../db/stores/notification';
+import { cartRecoveryWorkflowId } from '../temporal/task-queues';
+import { cartChangedSignal, type CartRecoveryInput, type ReminderResult } from '../workflows/messages';
+import type { ActivityDeps } from './deps';
+import { formatMoney, render } from './templates/render';
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Starts (or tells) the cart's recovery workflow that the cart is at `version`. */
+export async function signalCartRecovery(
+  client: Client,
+  taskQueue: string,
+  recovery: { offsetsMinutes: number[]; discountCode?: string },
+  cart: { id: string; version: number; updatedAt: number },
+): Promise<void> {
+  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, ...recovery };
+  await client.workflow.signalWithStart('cartRecoveryWorkflow', {
+    workflowId: cartRecoveryWorkflowId(cart.id),
+    taskQueue,
+    args: [input],
+    signal: cartChangedSignal,
+    signalArgs: [{ version: cart.version, updatedAt: cart.updatedAt }],
+  });
+}
+
+export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
+  return {
+    /**
+     * Sends reminder `step` for the cart as it is now — current prices and availability —
+     * once per (cart, version, step). Decides from the stores, not from the workflow's memory:
+     * an emptied (checked-out) cart, an opt-out or a newer version stop or move the clock.
+     */
+    async sendCartReminder(req: { cartId: string; version: number; step: number; discountCode?: string }): Promise<ReminderResult> {
+      const cart = await carts.get(req.cartId);
+      if (!cart || !cart.email) return { status: 'stop', reason: 'no_cart' };
+      if (cart.lines.length === 0) return { status: 'stop', reason: 'emptied' };
+      if (cart.version !== req.version) return { status: 'stale', version: cart.version, updatedAt: Date.parse(cart.updatedAt) };
+      if (await isOptedOut(dbs.notification, cart.email)) return { status: 'stop', reason: 'opted_out' };
+
+      const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
+      const levels = await stockLevels(dbs.inventory, priced.lines.map((l) => l.sku));
+      const available = (sku: string) => levels.get(sku)?.available ?? 0;
+      if (priced.lines.every((l) => available(l.sku) <= 0)) return { status: 'skipped_unavailable' };
+
+      const lineText = (l: (typeof priced.lines)[number]) => {
+        const left = available(l.sku);
+        const stock = left <= 0 ? 'out of stock' : left < l.quantity ? `only ${left} left` : 'in stock';
+        return `${l.quantity} × ${l.name}: ${formatMoney(l.lineTotal.amount, l.lineTotal.currency)} (${stock})`;
+      };
+      const vars = {
+        total: formatMoney(priced.total.amount, priced.total.currency),
+        lines: priced.lines.map(lineText).join('\n'),
+        linesHtml: priced.lines.map((l) => `<li>${escape(lineText(l))}</li>`).join(''),
+        cartUrl: `${config.storefrontUrl}/cart/${encodeURIComponent(cart.id)}`,
+        unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, cart.email)}`,
+        discount: req.discountCode ? `Use code ${req.discountCode} at checkout for a discount.` : '',
+      };
+      const result = await sendOnce(dbs.notification, (m) => mailer.send(m), {
+        idempotencyKey: `cart-reminder:${cart.id}:${cart.version}:${req.step}`,
+        kind: 'cart_reminder',
+        recipient: cart.email,
+        subject: req.step === 0 ? 'You left something in your cart' : 'Your cart is still waiting',
+        text: render('cart-reminder.txt', vars),
+        html: render('cart-reminder.html', vars),
+        payload: { cartId: cart.id, version: cart.version, step: req.step },
+      });
+      return { status: result.sent ? 'sent' : 'already_sent' };
+    },
+
+    /** The Schedule's sweep: makes sure every idle cart with an email has its recovery workflow. */
+    async ensureCartRecoveries(): Promise<number> {
+      if (!temporal) throw new Error('the sweep needs a Temporal client');
+      const offsets = config.recovery.offsetsMinutes;
+      const now = Date.now();
+      const from = new Date(now - ((offsets[offsets.length - 1] ?? 0) + 60) * 60_000);
+      const to = new Date(now - (offsets[0] ?? 0) * 60_000);
+      const idle = await recoverableCarts(dbs.cart, from, to, 500);
+      for (const cart of idle) {
+        await signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, { id: cart.id, version: cart.version, updatedAt: cart.updatedAt.getTime() });
+      }
+      return idle.length;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { sql } from 'drizzle-orm';
+import { createActivities } from '../../activities';
+import { ensureSchedules } from '../../temporal/schedules';
+import { CART_RECOVERY_SWEEP_SCHEDULE_ID } from '../../temporal/task-queues';
+import { cartRecoveryStatusQuery } from '../../workflows/messages';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: true, env: { CART_RECOVERY_SWEEP_SECONDS: '1', CART_REMINDER_OFFSETS_MINUTES: '60,1440,4320' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a change to a cart with an email (re)starts its recovery workflow at the new version', async () => {
+    const sku = await createProduct(stack.dbs);
+    const cart = (await stack.http('POST', '/carts', { body: { email: 'wire@example.com' } })).body;
+    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
+    const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
+    expect((await handle.query(cartRecoveryStatusQuery)).version).toBe(2);
+    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 2 } });
+    expect(await handle.query(cartRecoveryStatusQuery)).toMatchObject({ version: 3, nextStep: 0, sent: 0 });
+    await handle.terminate('test done');
+  });
+
+  it('a cart without an email gets no reminders', async () => {
+    const sku = await createProduct(stack.dbs);
+    const cart = (await stack.http('POST', '/carts', { body: {} })).body;
+    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
+    await expect(stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`).describe()).rejects.toThrow();
+  });
+
+  it('the sweep starts recovery for an idle cart whose signal was missed', async () => {
+    const sku = await createProduct(stack.dbs);
+    const { CartStore } = await import('../../db/stores/cart');
+    const carts = new CartStore(stack.redis, stack.dbs.cart, stack.config.cart);
+    const cart = await carts.create({ currency: 'USD', email: 'missed@example.com' });
+    await carts.setLine(cart.id, sku, 1); // written straight to the store: no API, no signal
+    await stack.dbs.cart.execute(sql`update cart.carts set updated_at = now() - interval '2 hours' where id = ${cart.id}`);
+    const activities = createActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>);
+    expect(await activities.ensureCartRecoveries()).toBeGreaterThanOrEqual(1);
+    const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
+    expect((await handle.query(cartRecoveryStatusQuery)).version).toBe(2);
+    await handle.terminate('test done');
+  });
+
+  it('the sweep Schedule exists after start-up, creating it twice is harmless, and pausing it stops new sweeps', async () => {
+    const schedule = stack.temporal.schedule.getHandle(CART_RECOVERY_SWEEP_SCHEDULE_ID);
+    // start from this test's settings (other test files may have created it first)
+    await schedule.delete().catch(() => undefined);
+    await ensureSchedules(stack.temporal, stack.config);
+    await ensureSchedules(stack.temporal, stack.config);
+    const created = await schedule.describe();
+    expect(created.action).toMatchObject({ type: 'startWorkflow', workflowType: 'cartRecoverySweepWorkflow' });
+
+    const deadline = Date.now() + 20_000;
+    while ((await schedule.describe()).info.recentActions.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect((await schedule.describe()).info.recentActions.length).toBeGreaterThan(0);
+
+    await schedule.pause('operations pause');
+    const paused = await schedule.describe();
+    expect(paused.state.paused).toBe(true);
+    const before = paused.info.numActionsTaken;
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await schedule.describe()).info.numActionsTaken).toBe(before);
+    await schedule.delete();
+  }, 40_000);
+});

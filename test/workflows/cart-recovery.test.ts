@@ -1,0 +1,180 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import { createActivities, type ActivityDeps } from '../../activities';
+import { loadConfig } from '../../config';
+import { createDatabases, type Databases } from '../../db/client';
+import { CartStore } from '../../db/stores/cart';
+import { isOptedOut, optOut } from '../../db/stores/notification';
+import { createLogger } from '../../logger';
+import { buildActivityDeps } from '../../workers/deps';
+import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';
+import { cartChangedSignal, type CartRecoveryView } from '../../workflows/messages';
+import { recordHistory } from '../helpers/histories';
+import { createProduct, startStack } from '../helpers/stack';
+import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+
+interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+}
+const MAIL = process.env.MAIL_UI_URL as string;
+const mailTo = async (email: string): Promise<Mail[]> => ((await (await fetch(`${MAIL}/messages`)).json()) as Mail[]).filter((m) => m.to.includes(email));
+
+/** Waits (real time) until `email` has received `n` messages, then checks no more arrive. */
+async function expectMails(email: string, n: number): Promise<Mail[]> {
+  const deadline = Date.now() + 15_000;
+  let mails = await mailTo(email);
+  while (mails.length < n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    mails = await mailTo(email);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  mails = await mailTo(email);
+  expect(mails).toHaveLength(n);
+  return mails;
+}
+
+const HOUR = 3_600_000;
+
+describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', () => {
+  let env: TestWorkflowEnvironment;
+  let dbs: Databases;
+  let redis: Redis;
+  let carts: CartStore;
+  let deps: ActivityDeps;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = uniqueTaskQueue('recovery');
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', CART_REMINDER_DISCOUNT_CODE: 'COMEBACK10' });
+
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+    dbs = createDatabases(config);
+    redis = new Redis(config.redisUrl);
+    carts = new CartStore(redis, dbs.cart, config.cart);
+    deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis });
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: createActivities(deps) });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    deps?.mailer.close();
+    redis?.disconnect();
+    await dbs?.close();
+    await env?.teardown();
+  });
+
+  async function idleCart() {
+    const email = `idle-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    const sku = await createProduct(dbs, { priceAmount: 2500, onHand: 10 });
+    const cart = await carts.create({ currency: 'USD', email });
+    const withLine = await carts.setLine(cart.id, sku, 2);
+    if (!withLine) throw new Error('no cart');
+    const start = await env.currentTimeMs();
+    const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+      taskQueue,
+      workflowId: `cart-recovery-${cart.id}`,
+      args: [{ cartId: cart.id, version: withLine.version, updatedAt: start, offsetsMinutes: config.recovery.offsetsMinutes, discountCode: 'COMEBACK10' }],
+    });
+    const at = async (ms: number) => env.sleep(Math.max(0, start + ms - (await env.currentTimeMs())));
+    return { email, sku, cart: withLine, handle, at };
+  }
+
+  it('an idle cart gets reminders at 1 h, 24 h and 72 h (the last with the discount code), then no more', async () => {
+    const { email, handle, at } = await idleCart();
+    await at(HOUR - 60_000);
+    await expectMails(email, 0);
+    await at(HOUR + 60_000);
+    const [first] = await expectMails(email, 1);
+    expect(first?.subject).toBe('You left something in your cart');
+    expect(first?.text).toContain('2 × Test product');
+    expect(first?.text).toContain('50.00 USD (in stock)');
+    await at(24 * HOUR + 60_000);
+    await expectMails(email, 2);
+    await at(72 * HOUR + 60_000);
+    const mails = await expectMails(email, 3);
+    expect(mails[2]?.text).toContain('COMEBACK10');
+    const result: CartRecoveryView = await handle.result();
+    expect(result).toMatchObject({ sent: 3 });
+    await at(200 * HOUR);
+    await expectMails(email, 3);
+    await recordHistory(handle, 'cartRecoveryWorkflow', 'three-reminders');
+  });
+
+  it('a checkout at 30 h (the cart is emptied) stops reminder 3', async () => {
+    const { email, cart, handle, at } = await idleCart();
+    await at(24 * HOUR + 60_000);
+    await expectMails(email, 2);
+    await at(30 * HOUR);
+    await carts.clear(cart.id);
+    await at(73 * HOUR);
+    expect(await handle.result()).toMatchObject({ sent: 2, stopped: 'emptied' });
+    await expectMails(email, 2);
+  });
+
+  it('a cart change at 10 h restarts the clock', async () => {
+    const { email, cart, sku, handle, at } = await idleCart();
+    await at(HOUR + 60_000);
+    await expectMails(email, 1);
+    await at(10 * HOUR);
+    const changed = await carts.setLine(cart.id, sku, 3);
+    await handle.signal(cartChangedSignal, { version: changed?.version ?? 0, updatedAt: await env.currentTimeMs() });
+    await at(10 * HOUR + 59 * 60_000);
+    await expectMails(email, 1);
+    await at(11 * HOUR + 60_000); // reminder 1 again, 1 h after the change, showing the new cart
+    const afterChange = await expectMails(email, 2);
+    expect(afterChange[1]?.text).toContain('3 × Test product');
+    await at(24 * HOUR + 60_000); // the old clock's 24 h reminder is not sent
+    await expectMails(email, 2);
+    await at(34 * HOUR + 60_000); // 24 h after the change
+    await expectMails(email, 3);
+    await handle.terminate('test done');
+  });
+
+  it('an opt-out stops everything', async () => {
+    const { email, handle, at } = await idleCart();
+    await optOut(dbs.notification, email);
+    await at(HOUR + 60_000);
+    expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'opted_out' });
+    await expectMails(email, 0);
+    await recordHistory(handle, 'cartRecoveryWorkflow', 'opted-out');
+  });
+
+  it('no reminder for a cart whose items are all out of stock', async () => {
+    const { email, handle, at, sku } = await idleCart();
+    const { setOnHand } = await import('../../db/stores/inventory');
+    await setOnHand(dbs.inventory, sku, 0);
+    await at(HOUR + 60_000);
+    await expectMails(email, 0);
+    await handle.terminate('test done');
+  });
+
+  it('a retried send does not deliver a second copy, and the unsubscribe link in the mail works', async () => {
+    const { email, cart, handle } = await idleCart();
+    await handle.terminate('driven by hand');
+    const activities = createActivities(deps);
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'sent' });
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'already_sent' });
+    const [mail] = await expectMails(email, 1);
+    const link = mail?.text.match(/No more reminders: (\S+)/)?.[1] ?? '';
+    const path = new URL(link).pathname + new URL(link).search;
+
+    const stack = await startStack();
+    try {
+      const res = await stack.http('GET', path);
+      expect(res.status).toBe(200);
+      expect(await isOptedOut(dbs.notification, email)).toBe(true);
+      for (const token of ['', 'abc', 'Zm9vQGJhci5jb20.AAAA', `${Buffer.from('other@example.com').toString('base64url')}.${new URL(link).searchParams.get('token')?.split('.')[1]}`]) {
+        const bad = await stack.http('GET', `/unsubscribe?token=${encodeURIComponent(token)}`);
+        expect(bad.status).toBe(400);
+        expect(bad.body.error.code).toBe('invalid_request');
+      }
+      expect(await isOptedOut(dbs.notification, 'other@example.com')).toBe(false);
+    } finally {
+      await stack.close();
+    }
+  });
+});
