@@ -12,17 +12,20 @@ export interface AuthorizeRequest {
 }
 
 export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
+  const authorizeAtGateway = (req: AuthorizeRequest) =>
+    gateway.authorize({
+      idempotencyKey: req.idempotencyKey,
+      amount: req.amount.amount,
+      currency: req.amount.currency,
+      paymentToken: req.paymentToken,
+      reference: req.checkoutId,
+    });
+
   return {
     /** Authorizes the total; a decline is a business failure, a gateway outage is retried. */
     async authorizePayment(req: AuthorizeRequest): Promise<{ paymentRef: string }> {
       try {
-        const auth = await gateway.authorize({
-          idempotencyKey: req.idempotencyKey,
-          amount: req.amount.amount,
-          currency: req.amount.currency,
-          paymentToken: req.paymentToken,
-          reference: req.checkoutId,
-        });
+        const auth = await authorizeAtGateway(req);
         await recordAuthorization(dbs.payment, {
           checkoutId: req.checkoutId,
           gateway: gateway.name,
@@ -90,14 +93,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
 
   async function replayAuthorization(req: AuthorizeRequest): Promise<string | undefined> {
     try {
-      const auth = await gateway.authorize({
-        idempotencyKey: req.idempotencyKey,
-        amount: req.amount.amount,
-        currency: req.amount.currency,
-        paymentToken: req.paymentToken,
-        reference: req.checkoutId,
-      });
-      return auth.ref;
+      return (await authorizeAtGateway(req)).ref;
     } catch (err) {
       if (err instanceof PaymentDeclinedError || err instanceof PaymentRejectedError) return undefined;
       throw err;

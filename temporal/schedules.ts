@@ -7,42 +7,29 @@ import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID } from './task-
  * from several processes at once). Operations pause or trigger them from the Web UI.
  */
 export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery'>): Promise<void> {
-  await createOnce(() =>
-    client.schedule.create({
-      scheduleId: HOLD_SWEEP_SCHEDULE_ID,
-      spec: { intervals: [{ every: `${config.checkout.holdSweepIntervalSeconds}s` }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'sweepExpiredHoldsWorkflow',
-        workflowId: HOLD_SWEEP_SCHEDULE_ID,
-        taskQueue: config.temporal.taskQueue,
-        args: [],
-      },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      memo: { purpose: 'release stock holds whose checkout died before releasing them' },
-    }),
+  const every = async (scheduleId: string, workflowType: string, seconds: number, purpose: string) => {
+    try {
+      await client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: `${seconds}s` }] },
+        action: { type: 'startWorkflow', workflowType, workflowId: scheduleId, taskQueue: config.temporal.taskQueue, args: [] },
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+        memo: { purpose },
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+  };
+  await every(
+    HOLD_SWEEP_SCHEDULE_ID,
+    'sweepExpiredHoldsWorkflow',
+    config.checkout.holdSweepIntervalSeconds,
+    'release stock holds whose checkout died before releasing them',
   );
-  await createOnce(() =>
-    client.schedule.create({
-      scheduleId: CART_RECOVERY_SWEEP_SCHEDULE_ID,
-      spec: { intervals: [{ every: `${config.recovery.sweepSeconds}s` }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'cartRecoverySweepWorkflow',
-        workflowId: CART_RECOVERY_SWEEP_SCHEDULE_ID,
-        taskQueue: config.temporal.taskQueue,
-        args: [],
-      },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      memo: { purpose: 'cart reminders: make sure every idle cart with an email has its recovery workflow' },
-    }),
+  await every(
+    CART_RECOVERY_SWEEP_SCHEDULE_ID,
+    'cartRecoverySweepWorkflow',
+    config.recovery.sweepSeconds,
+    'cart reminders: make sure every idle cart with an email has its recovery workflow',
   );
-}
-
-async function createOnce(create: () => Promise<unknown>): Promise<void> {
-  try {
-    await create();
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-  }
 }
