@@ -16,6 +16,9 @@ import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
+import { holdStock } from '../db/stores/holds';
+import { stock } from '../db/schema/inventory';
+import { eq, sql } from 'drizzle-orm';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
 
@@ -125,6 +128,57 @@ async function main() {
     });
   }
 
+  // flash sale: 100 units, 2,000 buyers at concurrency 100
+  const hot = `FLASH-${run}`;
+  await upsertProduct(dbs.catalog, { sku: hot, name: 'Flash sale item', priceAmount: 500, currency: 'USD' });
+  await setOnHand(dbs.inventory, hot, 100);
+  const buyers: string[] = [];
+  await runLevel(50, 2000, async () => {
+    const cart = await post('/carts', {});
+    await post(`/carts/${cart.body.id}/lines/${hot}`, { quantity: 1 });
+    buyers.push(cart.body.id as string);
+  });
+  const won: number[] = [];
+  const lost: number[] = [];
+  const flashStart = performance.now();
+  await runLevel(100, buyers.length, async (i) => {
+    const t = performance.now();
+    const res = await post('/checkouts', { cartId: buyers[i], email: 'flash@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `flash-${i}` });
+    const ms = performance.now() - t;
+    if (res.status === 201) won.push(ms);
+    else if (res.status === 409) lost.push(ms);
+    else throw new Error(`flash checkout answered ${res.status}`);
+  });
+  const flash = {
+    units: 100,
+    buyers: buyers.length,
+    concurrency: 100,
+    placed: won.length,
+    outOfStock: lost.length,
+    seconds: +((performance.now() - flashStart) / 1000).toFixed(1),
+    placedP99ms: +pct(won, 99).toFixed(0),
+    outOfStockP50ms: +pct(lost, 50).toFixed(0),
+    outOfStockP99ms: +pct(lost, 99).toFixed(0),
+  };
+  const [flashStock] = await dbs.inventory.select().from(stock).where(eq(stock.sku, hot));
+
+  // inventory: the hold step on one hot SKU vs a raw conditional UPDATE loop, same PostgreSQL
+  const hotHold = `HOLD-${run}`;
+  await upsertProduct(dbs.catalog, { sku: hotHold, name: 'Hot SKU', priceAmount: 100, currency: 'USD' });
+  await setOnHand(dbs.inventory, hotHold, 10_000_000);
+  const holdRate = await runLevel(10, 2000, async (i) => {
+    await holdStock(dbs.inventory, `bench-hold-${run}-${i}`, [{ sku: hotHold, quantity: 1 }], 600);
+  });
+  const rawRate = await runLevel(10, 2000, async () => {
+    await dbs.inventory.execute(sql`update inventory.stock set reserved = reserved + 1 where sku = ${hotHold} and on_hand - reserved >= 1`);
+  });
+  const inventory = {
+    holdsPerSecond: +holdRate.perSecond.toFixed(0),
+    rawUpdatesPerSecond: +rawRate.perSecond.toFixed(0),
+    ratio: +(holdRate.perSecond / rawRate.perSecond).toFixed(2),
+    holdP99ms: +holdRate.p99.toFixed(1),
+  };
+
   // cart operations at concurrency 10
   const cartIds: string[] = [];
   for (let i = 0; i < 10; i++) cartIds.push((await post('/carts', {})).body.id as string);
@@ -139,10 +193,14 @@ async function main() {
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, Temporal CLI dev server (in-memory)`,
     shape: `checkout: ${BEFORE} activities before the answer, ${AFTER} after; baseline: the same number of no-op activities, update-with-start`,
     checkout: rows,
+    flashSale: { ...flash, stockAfter: flashStock },
+    inventory,
     cartOperations: { concurrency: 10, requests: 1000, perSecond: +cartOps.perSecond.toFixed(0), p50ms: +cartOps.p50.toFixed(1), p99ms: +cartOps.p99.toFixed(1) },
   };
   console.log(`\n${result.machine}\n${result.shape}\n`);
   console.table(rows);
+  console.log('flash sale:', result.flashSale);
+  console.log('inventory hold vs raw conditional UPDATE (concurrency 10, one SKU):', inventory);
   console.log('cart add/update/get at concurrency 10:', result.cartOperations);
   fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 
