@@ -74,6 +74,9 @@ const envSchema = z.object({
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
+  /** The local gateway fails its next N calls (500s or hangs) after start. */
+  GATEWAY_FAULT_MODE: z.enum(['500', 'timeout', 'reject']).optional(),
+  GATEWAY_FAULT_COUNT: z.coerce.number().int().min(0).default(0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -92,7 +95,7 @@ export interface Config {
   payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
-  faults: { pauseBefore?: string; pauseMs: number };
+  faults: { pauseBefore?: string; pauseMs: number; gateway?: { mode: '500' | 'timeout' | 'reject'; count: number } };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
 }
 
@@ -176,6 +179,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       unsubscribeSecret: e.UNSUBSCRIBE_SECRET ?? 'dev-unsubscribe-secret-not-for-production',
     },
     faults:
-      e.ORDERLY_MODE === 'production' ? { pauseMs: 0 } : { pauseBefore: e.FAULT_PAUSE_BEFORE, pauseMs: e.FAULT_PAUSE_MS },
+      e.ORDERLY_MODE === 'production'
+        ? { pauseMs: 0 }
+        : {
+            pauseBefore: e.FAULT_PAUSE_BEFORE,
+            pauseMs: e.FAULT_PAUSE_MS,
+            gateway: e.GATEWAY_FAULT_MODE ? { mode: e.GATEWAY_FAULT_MODE, count: e.GATEWAY_FAULT_COUNT } : undefined,
+          },
   };
 }

@@ -129,11 +129,12 @@ case "${1:-}" in
     started=1
     ;;
   stop)
-    stop_pidfile "$DATA/smtp.pid" smtp
-    stop_pidfile "$DATA/stripe-mock.pid" stripe-mock
-    stop_pidfile "$DATA/temporal.pid" temporal
-    stop_pidfile "$DATA/redis.pid" redis
-    stop_postgres
+    # SERVICES narrows it too (the fault harness restarts one service at a time)
+    if has smtp; then stop_pidfile "$DATA/smtp.pid" smtp; fi
+    if has stripe; then stop_pidfile "$DATA/stripe-mock.pid" stripe-mock; fi
+    if has temporal; then stop_pidfile "$DATA/temporal.pid" temporal; fi
+    if has redis; then stop_pidfile "$DATA/redis.pid" redis; fi
+    if has postgres; then stop_postgres; fi
     ;;
   status)
     for f in postgres redis temporal smtp stripe-mock; do

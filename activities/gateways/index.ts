@@ -4,6 +4,10 @@ import { LocalGateway } from './local-gateway';
 import type { PaymentGateway } from './payment-gateway';
 import { StripeGateway } from './stripe-gateway';
 
-export function createPaymentGateway(config: Pick<Config, 'payment'>, deps: { paymentDb: Db }): PaymentGateway {
-  return config.payment.gateway === 'stripe' ? new StripeGateway(config.payment) : new LocalGateway(deps.paymentDb);
+export function createPaymentGateway(config: Pick<Config, 'payment' | 'faults'>, deps: { paymentDb: Db }): PaymentGateway {
+  if (config.payment.gateway === 'stripe') return new StripeGateway(config.payment);
+  const local = new LocalGateway(deps.paymentDb);
+  // fault harness only (never in production: config drops it there)
+  if (config.faults.gateway) local.setFaults(config.faults.gateway);
+  return local;
 }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm run faults`: the same bootstrap as the tests, throw-away services with Temporal
+# persisted (so it can be restarted mid-flight), then bench/faults.ts. Loopback only.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+bash scripts/bootstrap.sh
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-faults.XXXXXX")"
+chmod 755 "$DATA"
+export ORDERLY_DATA_DIR="$DATA" PG_PORT="${PG_PORT:-55632}" REDIS_PORT="${REDIS_PORT:-56579}" TEMPORAL_PORT="${TEMPORAL_PORT:-7433}"
+export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8433}" SMTP_PORT="${SMTP_PORT:-1225}" MAIL_UI_PORT="${MAIL_UI_PORT:-1280}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12311}"
+export TEMPORAL_PERSIST=1 TEMPORAL_HEADLESS=1 TEMPORAL_TASK_QUEUE=faults
+cleanup() { SERVICES="postgres redis temporal smtp" bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
+trap cleanup EXIT INT TERM
+SERVICES="postgres redis temporal smtp" bash scripts/services.sh start
+source "$DATA/services.env"
+TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
+"${TSX[@]}" db/migrate.ts
+"${TSX[@]}" bench/faults.ts
