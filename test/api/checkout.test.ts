@@ -10,7 +10,7 @@ import { createProduct, startStack, type Stack } from '../helpers/stack';
 describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ worker: true });
+    stack = await startStack({ worker: true, env: { CHECKOUT_WAIT_MS: '30000' } });
   });
   afterAll(async () => {
     await stack?.close();

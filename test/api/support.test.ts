@@ -10,7 +10,7 @@ describe('support: parked checkouts, retry and cancel', () => {
   let gateway: LocalGateway;
   const admin = { Authorization: 'Bearer dev-admin-token' };
   beforeAll(async () => {
-    stack = await startStack({ worker: true });
+    stack = await startStack({ worker: true, env: { CHECKOUT_WAIT_MS: '30000' } });
     gateway = stack.activityDeps?.gateway as LocalGateway;
   });
   afterAll(async () => {
