@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from '../config';
 import { createDatabases } from './client';
 import { upsertProduct } from './stores/catalog';
-import { setOnHand } from './stores/inventory';
+import { createStockIfMissing } from './stores/inventory';
 
 const CATEGORIES: Record<string, [string, string, number][]> = {
   coffee: [
@@ -54,20 +54,41 @@ const CATEGORIES: Record<string, [string, string, number][]> = {
   ],
 };
 
-/** Loads the demo catalog (idempotent: upserts products, sets stock). */
-export async function seedCatalog(config: Config): Promise<number> {
+export interface SeededProduct {
+  sku: string;
+  name: string;
+  category: string;
+}
+
+/** The demo catalog: six categories of six USD products, skus like COF-001. */
+export function seedProducts(): (SeededProduct & { description: string; priceAmount: number; onHand: number })[] {
+  return Object.entries(CATEGORIES).flatMap(([category, items]) =>
+    items.map(([name, description, priceAmount], i) => ({
+      sku: `${category.slice(0, 3).toUpperCase()}-${String(i + 1).padStart(3, '0')}`,
+      name,
+      description,
+      category,
+      priceAmount,
+      onHand: 20 + ((i * 37) % 80),
+    })),
+  );
+}
+
+/**
+ * Loads the demo catalog; idempotent. Products are upserted (a changed seed file updates
+ * them; an unchanged one writes nothing). Stock is only created where a sku has none: it is
+ * live state (sales, reservations), so a restart of `npm run dev` must not reset it.
+ */
+export async function seedCatalog(config: Pick<Config, 'databaseUrls' | 'databasePoolSize'>): Promise<SeededProduct[]> {
   const dbs = createDatabases(config);
   try {
-    let n = 0;
-    for (const [category, items] of Object.entries(CATEGORIES)) {
-      for (const [i, [name, description, price]] of items.entries()) {
-        const sku = `${category.slice(0, 3).toUpperCase()}-${String(i + 1).padStart(3, '0')}`;
-        await upsertProduct(dbs.catalog, { sku, name, description, category, priceAmount: price, currency: 'USD', attributes: { category } });
-        await setOnHand(dbs.inventory, sku, 20 + ((i * 37) % 80));
-        n++;
-      }
+    const seeded: SeededProduct[] = [];
+    for (const p of seedProducts()) {
+      await upsertProduct(dbs.catalog, { sku: p.sku, name: p.name, description: p.description, category: p.category, priceAmount: p.priceAmount, currency: 'USD', attributes: { category: p.category } });
+      await createStockIfMissing(dbs.inventory, p.sku, p.onHand);
+      seeded.push({ sku: p.sku, name: p.name, category: p.category });
     }
-    return n;
+    return seeded;
   } finally {
     await dbs.close();
   }
@@ -75,7 +96,7 @@ export async function seedCatalog(config: Config): Promise<number> {
 
 if (require.main === module) {
   seedCatalog(loadConfig()).then(
-    (n) => process.stdout.write(`seeded ${n} products\n`),
+    (products) => process.stdout.write(`seeded ${products.length} products\n`),
     (err: unknown) => {
       process.stderr.write(`seed failed: ${String(err)}\n`);
       process.exit(1);

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { getProduct, listProducts, suggestProducts, type ProductCursor } from '../../db/stores/catalog';
+import { getProduct, isUsableCursor, listProducts, suggestProducts, type ProductCursor, type ProductSort } from '../../db/stores/catalog';
 import { skusInStock, stockLevels } from '../../db/stores/inventory';
 import type { Product } from '../../db/schema/catalog';
 import type { AppDeps } from '../deps';
@@ -8,19 +8,27 @@ import { AppError } from '../errors';
 import { productListQuerySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { parse } from '../validate';
 
-const cursorSchema = z.object({ k: z.union([z.string(), z.number()]), s: z.string() }).strict();
+/** The opaque cursor: the sort it belongs to, the last item's sort key and its sku. */
+const cursorSchema = z.object({ o: z.string(), k: z.string().max(1_000), i: z.string().min(1).max(200) }).strict();
 
-function encodeCursor(c: ProductCursor): string {
-  return Buffer.from(JSON.stringify({ k: c.key, s: c.sku })).toString('base64url');
+function encodeCursor(sort: ProductSort, c: ProductCursor): string {
+  return Buffer.from(JSON.stringify({ o: sort, k: c.key, i: c.sku })).toString('base64url');
 }
 
-function decodeCursor(raw: string): ProductCursor {
+function badCursor(message: string): AppError {
+  return new AppError('invalid_request', 'invalid query', [{ field: 'cursor', message }]);
+}
+
+function decodeCursor(raw: string, query: { sort: ProductSort; q?: string }): ProductCursor {
+  let parsed: z.infer<typeof cursorSchema>;
   try {
-    const c = cursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-    return { key: c.k, sku: c.s };
+    parsed = cursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
   } catch {
-    throw new AppError('invalid_request', 'invalid cursor', [{ field: 'cursor', message: 'not a cursor this API issued' }]);
+    throw badCursor('not a cursor this API issued');
   }
+  const cursor = { key: parsed.k, sku: parsed.i };
+  if (parsed.o !== query.sort || !isUsableCursor(query, cursor)) throw badCursor('this cursor belongs to another sort or search');
+  return cursor;
 }
 
 /** The storefront's Product shape: catalog data plus availability from inventory. */
@@ -41,14 +49,14 @@ export function productsRouter({ dbs }: AppDeps): Router {
 
   router.get('/', async (req, res) => {
     const query = parse(productListQuerySchema, req.query, 'query');
-    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const cursor = query.cursor ? decodeCursor(query.cursor, query) : undefined;
     const skus = query.inStock ? await skusInStock(dbs.inventory) : undefined;
     const page = await listProducts(dbs.catalog, { ...query, cursor, skus });
     const levels = await stockLevels(dbs.inventory, page.items.map((p) => p.sku));
     res.set('Cache-Control', 'public, max-age=5');
     res.json({
       items: page.items.map((p) => presentProduct(p, levels.get(p.sku)?.available ?? 0)),
-      nextCursor: page.next ? encodeCursor(page.next) : null,
+      nextCursor: page.next ? encodeCursor(query.sort, page.next) : null,
     });
   });
 

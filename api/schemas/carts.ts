@@ -1,10 +1,17 @@
 import { z } from 'zod';
+import { plainText } from './catalog';
+
+/** ISO 4217 codes as the runtime's ICU knows them (all three upper-case letters). */
+const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 export const createCartBodySchema = z
   .object({
     email: z.string().email().max(254).optional(),
-    customerId: z.string().min(1).max(100).optional(),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code, upper case').default('USD'),
+    customerId: plainText(100).pipe(z.string().min(1)).optional(),
+    currency: z
+      .string()
+      .refine((c) => ISO_CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)')
+      .default('USD'),
   })
   .strict();
 

@@ -1,17 +1,36 @@
 import { z } from 'zod';
 
-const amount = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/**
+ * Free text that reaches PostgreSQL: it cannot store NUL, and control characters are never
+ * meaningful in a search, a category or an id, so they are a 400, not a failed query.
+ */
+export const plainText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+/** A query parameter sent empty (`?q=&limit=`) is the same as one left out. */
+const optional = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+/** Plain decimal digits only: no signs, exponents, hex or fractions sneaking through Number(). */
+const wholeNumber = z
+  .string()
+  .regex(/^\d{1,16}$/, 'a whole number')
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER));
 
 export const productListQuerySchema = z
   .object({
-    q: z.string().trim().min(1).max(200).optional(),
-    category: z.string().min(1).max(100).optional(),
-    minPrice: amount.optional(),
-    maxPrice: amount.optional(),
-    inStock: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
-    sort: z.enum(['relevance', 'price_asc', 'price_desc', 'newest', 'name']).default('relevance'),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(500).optional(),
+    q: optional(plainText(200).transform((s) => s.trim())),
+    category: optional(plainText(100)),
+    minPrice: optional(wholeNumber),
+    maxPrice: optional(wholeNumber),
+    inStock: optional(z.enum(['true', 'false']).transform((v) => v === 'true')),
+    sort: optional(z.enum(['relevance', 'price_asc', 'price_desc', 'newest', 'name'])).transform((v) => v ?? 'relevance'),
+    limit: optional(wholeNumber.pipe(z.number().min(1).max(100))).transform((v) => v ?? 20),
+    cursor: optional(z.string().max(2_000)),
   })
   .strict()
   .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
@@ -19,7 +38,7 @@ export const productListQuerySchema = z
     path: ['minPrice'],
   });
 
-export const suggestQuerySchema = z.object({ q: z.string().trim().min(1).max(100) }).strict();
+export const suggestQuerySchema = z.object({ q: plainText(100).transform((s) => s.trim()).pipe(z.string().min(1)) }).strict();
 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');
 

@@ -39,7 +39,9 @@ if type(cart.lines) == 'table' then
     end
   end
 end
-if not found and qty > 0 then
+-- Removing a line the cart does not have changes nothing: no new version, no write.
+if not found and qty == 0 then return raw end
+if not found then
   if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
   table.insert(lines, { sku = sku, quantity = qty })
 end

@@ -16,30 +16,85 @@ export interface ProductQuery {
   cursor?: ProductCursor;
 }
 
-/** Keyset position: the sort key of the last item and its sku (the tiebreak). */
+/**
+ * Keyset position: the sort key of the last item, as PostgreSQL printed it (so it compares
+ * exactly, microseconds and float ranks included), and its sku (the tiebreak).
+ */
 export interface ProductCursor {
-  key: string | number;
+  key: string;
   sku: string;
 }
 
 const searchVector = sql`to_tsvector('english', ${products.name} || ' ' || ${products.description} || ' ' || coalesce(${products.category}, ''))`;
 
-function sortKey(sort: ProductSort, q: string | undefined) {
+interface SortKey {
+  column: SQL;
+  descending: boolean;
+  /** The key as text, exact enough to compare with again. */
+  text: SQL;
+  /** A cursor key back as a value of the column's type. */
+  param(key: string): SQL;
+  /** Whether a cursor key (from a client) is one this sort printed; a bad one must not reach SQL. */
+  accepts(key: string): boolean;
+}
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
+
+function isExactTimestamp(key: string): boolean {
+  const m = TIMESTAMP.exec(key);
+  if (!m) return false;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return y >= 1 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
+}
+
+const byName: SortKey = {
+  column: sql`${products.name}`,
+  descending: false,
+  text: sql`${products.name}`,
+  param: (key) => sql`${key}`,
+  accepts: (key) => !key.includes('\u0000'),
+};
+
+function sortKey(sort: ProductSort, q: string | undefined): SortKey {
   switch (sort) {
     case 'price_asc':
     case 'price_desc':
-      return { column: sql`${products.priceAmount}`, descending: sort === 'price_desc', of: (p: Product) => p.priceAmount };
+      return {
+        column: sql`${products.priceAmount}`,
+        descending: sort === 'price_desc',
+        text: sql`${products.priceAmount}::text`,
+        param: (key) => sql`${key}::bigint`,
+        accepts: (key) => /^\d{1,18}$/.test(key),
+      };
     case 'newest':
-      return { column: sql`extract(epoch from ${products.createdAt})::float8`, descending: true, of: (p: Product) => p.createdAt.getTime() / 1000 };
-    case 'relevance':
-      if (q) {
-        // Relevance is computed, so its cursor position is the rank itself.
-        return { column: sql`ts_rank(${searchVector}, plainto_tsquery('english', ${q}))::float8`, descending: true, of: undefined };
-      }
-      return { column: sql`${products.name}`, descending: false, of: (p: Product) => p.name };
+      return {
+        column: sql`${products.createdAt}`,
+        descending: true,
+        text: sql`to_char(${products.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        param: (key) => sql`${key}::timestamptz`,
+        accepts: isExactTimestamp,
+      };
+    case 'relevance': {
+      if (!q) return byName;
+      // float4 prints its shortest exact form, so the rank survives the round trip.
+      const rank = sql`ts_rank(${searchVector}, plainto_tsquery('english', ${q}))`;
+      return {
+        column: rank,
+        descending: true,
+        text: sql`${rank}::text`,
+        param: (key) => sql`${key}::real`,
+        accepts: (key) => /^\d+(\.\d+)?(e[+-]?\d+)?$/i.test(key),
+      };
+    }
     case 'name':
-      return { column: sql`${products.name}`, descending: false, of: (p: Product) => p.name };
+      return byName;
   }
+}
+
+/** Whether a cursor can be used with this query (it came from the same sort). */
+export function isUsableCursor(query: Pick<ProductQuery, 'sort' | 'q'>, cursor: ProductCursor): boolean {
+  return sortKey(query.sort, query.q).accepts(cursor.key) && cursor.sku.length > 0 && !cursor.sku.includes('\u0000');
 }
 
 /** One page of active products, keyset-paginated; one query. */
@@ -54,18 +109,20 @@ export async function listProducts(db: DbOrTx, query: ProductQuery): Promise<{ i
   const key = sortKey(query.sort, query.q);
   if (query.cursor) {
     const c = query.cursor;
-    const beyond = key.descending ? sql`${key.column} < ${c.key}` : sql`${key.column} > ${c.key}`;
-    conditions.push(or(beyond, and(sql`${key.column} = ${c.key}`, gt(products.sku, c.sku))) as SQL);
+    if (!key.accepts(c.key)) throw new Error('listProducts: a cursor of another sort (check it with isUsableCursor)');
+    const at = key.param(c.key);
+    const beyond = key.descending ? sql`${key.column} < ${at}` : sql`${key.column} > ${at}`;
+    conditions.push(or(beyond, and(sql`${key.column} = ${at}`, gt(products.sku, c.sku))) as SQL);
   }
   const rows = await db
-    .select({ product: products, key: sql<string | number>`${key.column}` })
+    .select({ product: products, key: sql<string>`${key.text}` })
     .from(products)
     .where(and(...conditions))
     .orderBy(key.descending ? desc(key.column) : asc(key.column), asc(products.sku))
     .limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
-  const next = rows.length > query.limit && last ? { key: key.of ? key.of(last.product) : Number(last.key), sku: last.product.sku } : undefined;
+  const next = rows.length > query.limit && last ? { key: last.key, sku: last.product.sku } : undefined;
   return { items: page.map((r) => r.product), next };
 }
 
@@ -102,7 +159,10 @@ export interface ProductInput {
   active?: boolean;
 }
 
-/** Creates or updates a product, bumping its version on every change. */
+/**
+ * Creates or updates a product. Its version (and updatedAt) move only when something
+ * changed, so writing the same product twice is a no-op.
+ */
 export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Product> {
   const values = {
     sku: p.sku,
@@ -119,11 +179,24 @@ export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Produc
     .values(values)
     .onConflictDoUpdate({
       target: products.sku,
-      set: { ...values, version: sql`${products.version} + 1`, updatedAt: sql`now()` },
+      set: {
+        name: sql`excluded.name`,
+        description: sql`excluded.description`,
+        category: sql`excluded.category`,
+        attributes: sql`excluded.attributes`,
+        priceAmount: sql`excluded.price_amount`,
+        currency: sql`excluded.currency`,
+        active: sql`excluded.active`,
+        version: sql`${products.version} + 1`,
+        updatedAt: sql`now()`,
+      },
+      setWhere: sql`(${products.name}, ${products.description}, ${products.category}, ${products.attributes}, ${products.priceAmount}, ${products.currency}, ${products.active})
+        is distinct from (excluded.name, excluded.description, excluded.category, excluded.attributes, excluded.price_amount, excluded.currency, excluded.active)`,
     })
     .returning();
-  if (!row) throw new Error(`upsert of ${p.sku} returned nothing`);
-  return row;
+  const current = row ?? (await getProduct(db, p.sku));
+  if (!current) throw new Error(`upsert of ${p.sku} returned nothing`);
+  return current;
 }
 
 // ---- pricing -----------------------------------------------------------------------

@@ -22,6 +22,12 @@ export async function skusInStock(db: DbOrTx): Promise<string[]> {
   return rows.map((r) => r.sku);
 }
 
+/** Gives a sku its first stock count; a sku that already has stock keeps it. True when created. */
+export async function createStockIfMissing(db: DbOrTx, sku: string, onHand: number): Promise<boolean> {
+  const rows = await db.insert(stock).values({ sku, onHand }).onConflictDoNothing().returning({ sku: stock.sku });
+  return rows.length > 0;
+}
+
 export type SetOnHandResult = { status: 'ok'; level: StockLevel } | { status: 'below_reserved'; level: StockLevel };
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { carts } from '../../db/schema/cart';
 import { upsertProduct } from '../../db/stores/catalog';
@@ -62,42 +63,80 @@ describe('carts', () => {
     expect((await stack.http('PUT', `/carts/${id}/lines/${b}`, { body: { quantity: 0 } })).body.lines).toEqual([]);
   });
 
+  it('removing a line the cart does not have writes nothing', async () => {
+    const sku = await createProduct(stack.dbs);
+    const id = await newCart();
+    await stack.http('PUT', `/carts/${id}/lines/${sku}`, { body: { quantity: 1 } });
+    const before = await stack.http('GET', `/carts/${id}`);
+    const res = await stack.http('DELETE', `/carts/${id}/lines/NOT-IN-CART`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(before.body);
+    expect((await backup(id))?.version).toBe(2);
+  });
+
   describe('bad input answers its 4xx and writes nothing', () => {
     let sku: string;
     let id: string;
     let before: unknown;
+    let versionBefore: number | undefined;
     beforeAll(async () => {
       sku = await createProduct(stack.dbs);
       id = await newCart({ email: 'shopper@example.com' });
       await stack.http('PUT', `/carts/${id}/lines/${sku}`, { body: { quantity: 2 } });
       before = (await stack.http('GET', `/carts/${id}`)).body;
+      versionBefore = (await backup(id))?.version;
     });
 
+    /** Rejected creates carry a customerId of their own, so the test can tell that no cart row appeared. */
+    const marker = () => `bad-input-${randomBytes(6).toString('hex')}`;
     const line = () => `/carts/${id}/lines/${sku}`;
-    const cases: [string, number, string, () => { method: string; path: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }][] = [
+    type Request = { method: string; path: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; marker?: string };
+    const create = (body: Record<string, unknown>): Request => {
+      const m = marker();
+      return { method: 'POST', path: '/carts', body: { ...body, customerId: m }, marker: m };
+    };
+    const cases: [string, number, string, () => Request][] = [
       ['malformed JSON', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), rawBody: '{"quantity":' })],
       ['negative quantity', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: -1 } })],
       ['fractional quantity', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: 1.5 } })],
       ['huge quantity', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: 1e9 } })],
       ['quantity above the per-line maximum', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: 101 } })],
       ['quantity as a string', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: '3' } })],
+      ['quantity as a boolean', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: true } })],
       ['quantity null', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: null } })],
       ['missing quantity', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: {} })],
       ['unknown field', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: 1, price: 1 } })],
       ['body is an array', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: [1] })],
       ['body is not JSON', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), rawBody: 'quantity=1', headers: { 'content-type': 'text/plain' } })],
-      ['oversized body', 413, 'payload_too_large', () => ({ method: 'PUT', path: line(), rawBody: JSON.stringify({ quantity: 1, pad: 'x'.repeat(70_000) }) })],
+      ['oversized body (over 64 kB)', 413, 'payload_too_large', () => ({ method: 'PUT', path: line(), rawBody: JSON.stringify({ quantity: 1, pad: 'x'.repeat(70_000) }) })],
       ['unknown sku', 404, 'not_found', () => ({ method: 'PUT', path: `/carts/${id}/lines/NOPE-${Date.now()}`, body: { quantity: 1 } })],
       ['malformed sku', 400, 'invalid_request', () => ({ method: 'PUT', path: `/carts/${id}/lines/${encodeURIComponent('a b;drop')}`, body: { quantity: 1 } })],
       ['unknown cart', 404, 'not_found', () => ({ method: 'PUT', path: `/carts/cart_AAAAAAAAAAAAAAAAAAAAAA/lines/${sku}`, body: { quantity: 1 } })],
+      ['unknown cart on DELETE', 404, 'not_found', () => ({ method: 'DELETE', path: `/carts/cart_CCCCCCCCCCCCCCCCCCCCCC/lines/${sku}` })],
       ['malformed cart id', 400, 'invalid_request', () => ({ method: 'GET', path: '/carts/1' })],
       ['unknown cart on GET', 404, 'not_found', () => ({ method: 'GET', path: '/carts/cart_BBBBBBBBBBBBBBBBBBBBBB' })],
-      ['create with a bad currency', 400, 'invalid_request', () => ({ method: 'POST', path: '/carts', body: { currency: 'usd' } })],
-      ['create with a bad email', 400, 'invalid_request', () => ({ method: 'POST', path: '/carts', body: { email: 'not-an-email' } })],
-      ['create with a number email', 400, 'invalid_request', () => ({ method: 'POST', path: '/carts', body: { email: 42 } })],
-      ['create with malformed JSON', 400, 'invalid_request', () => ({ method: 'POST', path: '/carts', rawBody: '{' })],
+      ['create with a lower-case currency', 400, 'invalid_request', () => create({ currency: 'usd' })],
+      ['create with a currency that is not ISO 4217', 400, 'invalid_request', () => create({ currency: 'ABC' })],
+      ['create with a bad email', 400, 'invalid_request', () => create({ email: 'not-an-email' })],
+      ['create with a number email', 400, 'invalid_request', () => create({ email: 42 })],
+      ['create with a NUL byte in customerId', 400, 'invalid_request', () => {
+        const m = marker();
+        return { method: 'POST', path: '/carts', body: { customerId: `${m}\u0000` }, marker: m };
+      }],
+      ['create with an unknown field', 400, 'invalid_request', () => create({ lines: [{ sku: 'X', quantity: 1 }] })],
+      ['create with malformed JSON', 400, 'invalid_request', () => {
+        const m = marker();
+        return { method: 'POST', path: '/carts', rawBody: `{"customerId":"${m}",`, marker: m };
+      }],
       ['product priced in another currency', 400, 'invalid_request', () => ({ method: 'PUT', path: `/carts/${id}/lines/__EUR__`, body: { quantity: 1 } })],
     ];
+
+    it('a wrongly typed field is named in the error details', async () => {
+      const res = await stack.http('PUT', line(), { body: { quantity: '3' } });
+      expect(res.body.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ field: 'quantity' })] });
+      const created = await stack.http('POST', '/carts', { body: { email: 42, currency: 'usd' } });
+      expect(created.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['currency', 'email']);
+    });
 
     it.each(cases)('%s → %i %s', async (_name, status, code, make) => {
       const req = make();
@@ -106,6 +145,8 @@ describe('carts', () => {
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
       expect((await stack.http('GET', `/carts/${id}`)).body).toEqual(before);
+      expect((await backup(id))?.version).toBe(versionBefore);
+      if (req.marker) expect(await stack.dbs.cart.select().from(carts).where(eq(carts.customerId, req.marker))).toEqual([]);
     });
   });
 });

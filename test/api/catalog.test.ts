@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { upsertProduct } from '../../db/stores/catalog';
 import { holdStock } from '../../db/stores/holds';
-import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { closedPort, createTestDeps, startTestApp } from '../helpers/app';
+import { createProduct, startStack, uniqueSku, type Stack } from '../helpers/stack';
+
+const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('catalog, inventory and health', () => {
   let stack: Stack;
@@ -54,8 +59,61 @@ describe('catalog, inventory and health', () => {
     ['cursor=not-a-cursor'],
     ['inStock=maybe'],
     ['unknown=1'],
+    ['limit=0x10'],
+    ['minPrice=1e3'],
+    ['maxPrice=12.5'],
+    ['q=a&q=b'],
+    ['q=%00'],
+    ['category=tea%00'],
   ])('a malformed query (%s) is a 400, never a 500', async (qs) => {
     const res = await stack.http('GET', `/products?${qs}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+  });
+
+  it('pages by newest without skipping products created within the same millisecond', async () => {
+    const category = `cat-${randomBytes(4).toString('hex')}`;
+    const skus = Array.from({ length: 5 }, (_, i) => `NEW-${randomBytes(5).toString('hex')}-${i}`);
+    // Microseconds apart, as rows inserted back to back are: a millisecond cursor would lose them.
+    for (const [i, sku] of skus.entries()) {
+      await stack.dbs.catalog.execute(sql`
+        insert into catalog.products (sku, name, description, category, price_amount, currency, created_at)
+        values (${sku}, ${`Newest ${sku}`}, '', ${category}, 100, 'USD', ${`2030-01-01T00:00:00.0001${i}0Z`}::timestamptz)`);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await stack.http('GET', `/products?category=${category}&sort=newest&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.items.map((p: { sku: string }) => p.sku));
+      cursor = res.body.nextCursor;
+    } while (cursor && seen.length < 10);
+    expect(seen).toEqual([...skus].reverse());
+  });
+
+  it('treats empty query parameters as absent', async () => {
+    const category = `cat-${randomBytes(4).toString('hex')}`;
+    const sku = await createProduct(stack.dbs, { category });
+    const res = await stack.http('GET', `/products?q=&minPrice=&maxPrice=&inStock=&sort=&limit=&cursor=&category=${category}`);
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((p: { sku: string }) => p.sku)).toEqual([sku]);
+  });
+
+  it.each([
+    ['a key of the wrong type for the sort', 'sort=price_asc', { o: 'price_asc', k: 'abc', i: 'X-1' }],
+    ['a cursor of another sort', 'sort=price_asc', { o: 'name', k: 'Mug', i: 'X-1' }],
+    ['an impossible date', 'sort=newest', { o: 'newest', k: '2026-02-30T00:00:00.000000Z', i: 'X-1' }],
+    ['a NUL byte', 'sort=name', { o: 'name', k: 'a\u0000b', i: 'X-1' }],
+    ['an old-style cursor', 'sort=price_asc', { k: 'abc', s: 'X-1' }],
+    ['a rank that is not a number', 'q=mug&sort=relevance', { o: 'relevance', k: 'high', i: 'X-1' }],
+  ])('a forged cursor (%s) is a 400, never a 500', async (_name, qs, cursor) => {
+    const res = await stack.http('GET', `/products?${qs}&cursor=${cursorOf(cursor)}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ field: 'cursor' })] });
+  });
+
+  it('a suggest query with a NUL byte is a 400, never a 500', async () => {
+    const res = await stack.http('GET', '/products/suggest?q=ab%00');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_request');
   });
@@ -74,6 +132,21 @@ describe('catalog, inventory and health', () => {
       const wrong = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 }, headers: { Authorization: 'Bearer nope' } });
       expect(wrong.status).toBe(403);
       expect(wrong.body.error.code).toBe('forbidden');
+      const basic = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 }, headers: { Authorization: 'Basic ZGV2OmRldg==' } });
+      expect(basic.status).toBe(401);
+      const prefix = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 5 }, headers: { Authorization: 'Bearer dev-admin-toke' } });
+      expect(prefix.status).toBe(403);
+      expect((await stack.http('GET', `/products/${sku}`)).body.available).toBe(100);
+    });
+
+    it('gives a product its first stock row', async () => {
+      const sku = uniqueSku();
+      await upsertProduct(stack.dbs.catalog, { sku, name: 'no stock yet', priceAmount: 100, currency: 'USD' });
+      expect((await stack.http('GET', `/products/${sku}`)).body.available).toBe(0);
+      const res = await stack.http('PUT', `/admin/inventory/${sku}`, { body: { onHand: 12 }, headers: admin });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ sku, onHand: 12, reserved: 0, available: 12 });
+      expect((await stack.http('GET', `/products/${sku}`)).body.available).toBe(12);
     });
 
     it('sets on hand, and refuses to go below what is reserved with a 409 and the numbers', async () => {
@@ -102,13 +175,15 @@ describe('catalog, inventory and health', () => {
   });
 
   it('GET /health answers 503 naming Redis when Redis is down', async () => {
-    const down = await startStack({ env: { REDIS_URL: 'redis://127.0.0.1:9' } });
+    const deps = await createTestDeps({ REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    const app = await startTestApp(deps);
     try {
-      const res = await down.http('GET', '/health');
+      const res = await fetch(`${app.baseUrl}/health`);
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ status: 'degraded', checks: { postgres: 'ok', redis: 'down', temporal: 'ok' } });
+      expect(await res.json()).toEqual({ status: 'degraded', checks: { postgres: 'ok', redis: 'down', temporal: 'ok' } });
     } finally {
-      await down.close();
+      await app.close();
+      await deps.close();
     }
   });
 
