@@ -17,7 +17,7 @@ import { unsubscribeRouter } from './routes/unsubscribe';
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   const carts = new CartStore(deps.redis, deps.dbs.cart, deps.config.cart);
-  const admin = requireAdmin(deps.config.adminApiToken);
+  const admin = requireAdmin(deps.config);
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -46,7 +46,7 @@ export const openApiDocument = {
                   'invalid_request', 'idempotency_key_required', 'unauthorized', 'forbidden', 'not_found', 'out_of_stock',
                   'price_changed', 'checkout_in_progress', 'inventory_conflict', 'payment_declined', 'idempotency_key_reused',
                   'cart_empty', 'refund_exceeds_captured', 'payload_too_large', 'rate_limited', 'checkout_cancelled',
-                  'checkout_failed', 'order_not_parked', 'internal_error', 'service_unavailable',
+                  'checkout_failed', 'order_not_parked', 'unsupported_media_type', 'internal_error', 'service_unavailable',
                 ],
               },
               message: { type: 'string' },
@@ -79,6 +79,7 @@ export const openApiDocument = {
           id: { type: 'string' },
           currency: { type: 'string' },
           email: { type: 'string' },
+          customerId: { type: 'string' },
           lines: { type: 'array', items: ref('CartLine') },
           total: ref('Money'),
           unavailable: { type: 'array', items: { type: 'string' }, description: 'skus in the cart that are no longer sold' },
@@ -134,6 +135,7 @@ export const openApiDocument = {
     '/products': {
       get: {
         summary: 'Lists and searches active products',
+        description: 'Empty parameters count as absent; unknown parameters are a 400. limit defaults to 20 (at most 100). available = on hand - reserved.',
         parameters: [
           query('q', { type: 'string', maxLength: 200 }),
           query('category', { type: 'string' }),
@@ -145,7 +147,22 @@ export const openApiDocument = {
           query('cursor', { type: 'string' }),
         ],
         responses: {
-          '200': ok('a page', { type: 'object', properties: { items: { type: 'array', items: ref('Product') }, nextCursor: { type: ['string', 'null'] } } }),
+          '200': ok('a page', {
+            type: 'object',
+            required: ['items', 'nextCursor'],
+            properties: {
+              items: { type: 'array', items: ref('Product') },
+              nextCursor: { type: ['string', 'null'], description: 'opaque; pass it back with the same sort and search to get the next page' },
+              facets: {
+                type: 'object',
+                description: 'optional; not computed by the PostgreSQL catalog yet',
+                properties: {
+                  category: { type: 'array', items: { type: 'object', properties: { value: { type: 'string' }, count: { type: 'integer' } } } },
+                  price: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, count: { type: 'integer' } } } },
+                },
+              },
+            },
+          }),
           ...errors(400),
         },
       },
@@ -154,7 +171,13 @@ export const openApiDocument = {
       get: {
         summary: 'Autocomplete by name',
         parameters: [{ ...query('q', { type: 'string', minLength: 1, maxLength: 100 }), required: true }],
-        responses: { '200': ok('suggestions', { type: 'object', properties: { items: { type: 'array' } } }), ...errors(400) },
+        responses: {
+          '200': ok('suggestions', {
+            type: 'object',
+            properties: { items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, name: { type: 'string' } } } } },
+          }),
+          ...errors(400),
+        },
       },
     },
     '/products/{sku}': {
@@ -278,6 +301,39 @@ export const openApiDocument = {
         responses: { '202': ok('signalled', { type: 'object' }), ...errors(400, 401, 403, 404, 409) },
       },
     },
+    '/admin/products/{sku}': {
+      put: {
+        summary: 'Operations: create or update a product',
+        description: 'In the contract (API.md) but not served yet: answers 404 not_found until it is implemented.',
+        'x-orderly-status': 'planned',
+        security: bearer,
+        parameters: [pathParam('sku')],
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required: ['name', 'price'],
+            properties: {
+              name: { type: 'string' },
+              description: { type: 'string' },
+              category: { type: 'string' },
+              attributes: { type: 'object' },
+              price: ref('Money'),
+              active: { type: 'boolean' },
+            },
+          }),
+        },
+        responses: { '200': ok('the product', ref('Product')), ...errors(400, 401, 403) },
+      },
+      delete: {
+        summary: 'Operations: deactivate a product (no longer listed or sold)',
+        description: 'In the contract (API.md) but not served yet: answers 404 not_found until it is implemented.',
+        'x-orderly-status': 'planned',
+        security: bearer,
+        parameters: [pathParam('sku')],
+        responses: { '200': ok('the product', ref('Product')), ...errors(401, 403, 404) },
+      },
+    },
     '/admin/inventory/{sku}': {
       put: {
         summary: 'Sets counted stock',
@@ -286,7 +342,11 @@ export const openApiDocument = {
         requestBody: { required: true, content: json({ type: 'object', required: ['onHand'], properties: { onHand: { type: 'integer', minimum: 0 } } }) },
         responses: {
           '200': ok('stock', { type: 'object', properties: { sku: { type: 'string' }, onHand: { type: 'integer' }, reserved: { type: 'integer' }, available: { type: 'integer' } } }),
-          ...errors(400, 401, 403, 404, 409),
+          '409': {
+            description: 'inventory_conflict: onHand below what is reserved; details { sku, requestedOnHand, onHand, reserved }',
+            content: json(ref('Error')),
+          },
+          ...errors(400, 401, 403, 404),
         },
       },
     },

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,25 +30,39 @@ const answers = (port: number) =>
     s.on('error', () => resolve(false));
   });
 
-/** A Redis of the test's own (AOF on), started and stopped by its PID, never by name. */
+/**
+ * A Redis of the test's own (AOF on, in a temp dir, on a free port), started and stopped
+ * by its PID, never by name. `restart` keeps the data dir, as a real restart would.
+ */
 export async function startRedisServer(): Promise<{ url: string; restart(): Promise<void>; stop(): Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-redis-'));
   const port = await freePort();
-  let pid: number | undefined;
+  let child: ChildProcess | undefined;
+  // If the test process dies first, its Redis must not outlive it.
+  const killOnExit = () => {
+    if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
 
   const start = async () => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
       stdio: 'ignore',
     });
-    pid = child.pid;
-    await waitFor(() => answers(port), 10_000);
+    child = started;
+    const failed = new Promise<never>((_, reject) => {
+      started.once('error', reject);
+      started.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it answered on ${port}`)));
+    });
+    failed.catch(() => undefined);
+    await Promise.race([waitFor(() => answers(port), 10_000), failed]);
   };
   const stop = async () => {
-    if (pid === undefined) return;
-    const stopping = pid;
-    pid = undefined;
-    process.kill(stopping, 'SIGTERM');
-    await waitFor(async () => !(await answers(port)), 10_000);
+    const running = child;
+    child = undefined;
+    if (running?.pid === undefined || running.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    process.kill(running.pid, 'SIGTERM');
+    await exited;
   };
 
   await start();
@@ -60,6 +74,7 @@ export async function startRedisServer(): Promise<{ url: string; restart(): Prom
     },
     async stop() {
       await stop();
+      process.removeListener('exit', killOnExit);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
