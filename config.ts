@@ -35,6 +35,16 @@ const envSchema = z.object({
 
   ADMIN_API_TOKEN: z.string().optional(),
 
+  /** Product search. The alias is what the API reads and the sync writes; reindex swaps what it points to. */
+  ELASTICSEARCH_URL: z.string().url().default('http://127.0.0.1:59200'),
+  SEARCH_INDEX: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'a lower-case index alias').default('products'),
+  /** How often stock changes are pushed to the index (the debounce for hot skus). */
+  SEARCH_STOCK_SYNC_MS: z.coerce.number().int().min(100).default(1_000),
+  /** A search slower than this falls back to PostgreSQL. */
+  SEARCH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
+  /** Schedule that makes sure the sync runs and drains the outbox (missed signals, crashes). */
+  SEARCH_SWEEP_SECONDS: z.coerce.number().int().positive().default(60),
+
   CART_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 24 * 3600),
   CART_MAX_QUANTITY_PER_LINE: z.coerce.number().int().positive().default(100),
   CART_MAX_LINES: z.coerce.number().int().positive().default(100),
@@ -90,6 +100,7 @@ export interface Config {
   redisUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   adminApiToken: string;
+  search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
   cart: { ttlSeconds: number; maxQuantityPerLine: number; maxLines: number };
   checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
   payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
@@ -152,6 +163,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiUrl: e.TEMPORAL_UI_URL,
     },
     adminApiToken,
+    search: {
+      url: e.ELASTICSEARCH_URL,
+      alias: e.SEARCH_INDEX,
+      stockSyncMs: e.SEARCH_STOCK_SYNC_MS,
+      timeoutMs: e.SEARCH_TIMEOUT_MS,
+      sweepSeconds: e.SEARCH_SWEEP_SECONDS,
+    },
     cart: {
       ttlSeconds: e.CART_TTL_SECONDS,
       maxQuantityPerLine: e.CART_MAX_QUANTITY_PER_LINE,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, jsonb, pgSchema, text, timestamp, char } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, index, jsonb, pgSchema, text, timestamp, char } from 'drizzle-orm/pg-core';
 
 export const catalog = pgSchema('catalog');
 
@@ -31,3 +31,19 @@ export const products = catalog.table(
 
 export type Product = typeof products.$inferSelect;
 export type NewProduct = typeof products.$inferInsert;
+
+/**
+ * Product changes not yet in the search index: one row per committed write, inserted in the
+ * same transaction as the product change, deleted once the index holds that version (or a
+ * newer one). A crash between commit and index write leaves the row here for the next drain.
+ */
+export const searchOutbox = catalog.table(
+  'search_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sku: text('sku').notNull(),
+    version: bigint('version', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('search_outbox_sku_idx').on(t.sku)],
+);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 export const inventory = pgSchema('inventory');
 
@@ -11,9 +11,12 @@ export const stock = inventory.table(
     onHand: integer('on_hand').notNull().default(0),
     reserved: integer('reserved').notNull().default(0),
     sold: integer('sold').notNull().default(0),
+    /** Bumped with updated_at by a trigger on every change (the search index orders stock updates by it). */
+    version: bigint('version', { mode: 'number' }).notNull().default(1),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    index('stock_updated_at_idx').on(t.updatedAt),
     check('stock_on_hand_non_negative', sql`${t.onHand} >= 0`),
     check('stock_reserved_non_negative', sql`${t.reserved} >= 0`),
     check('stock_reserved_within_on_hand', sql`${t.reserved} <= ${t.onHand}`),

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, ilike, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
-import { products, type Product } from '../schema/catalog';
+import { products, searchOutbox, type Product } from '../schema/catalog';
 
 export type ProductSort = 'relevance' | 'price_asc' | 'price_desc' | 'newest' | 'name';
 
@@ -98,13 +98,50 @@ export function isUsableCursor(query: Pick<ProductQuery, 'sort' | 'q'>, cursor: 
 }
 
 /** One page of active products, keyset-paginated; one query. */
-export async function listProducts(db: DbOrTx, query: ProductQuery): Promise<{ items: Product[]; next?: ProductCursor }> {
+type Filters = Pick<ProductQuery, 'q' | 'category' | 'minPrice' | 'maxPrice' | 'skus'>;
+
+function filterConditions(query: Filters, omit: { category?: boolean; price?: boolean } = {}): SQL[] {
   const conditions: SQL[] = [eq(products.active, true)];
   if (query.q) conditions.push(sql`${searchVector} @@ plainto_tsquery('english', ${query.q})`);
-  if (query.category) conditions.push(eq(products.category, query.category));
-  if (query.minPrice !== undefined) conditions.push(gte(products.priceAmount, query.minPrice));
-  if (query.maxPrice !== undefined) conditions.push(lte(products.priceAmount, query.maxPrice));
+  if (query.category && !omit.category) conditions.push(eq(products.category, query.category));
+  if (query.minPrice !== undefined && !omit.price) conditions.push(gte(products.priceAmount, query.minPrice));
+  if (query.maxPrice !== undefined && !omit.price) conditions.push(lte(products.priceAmount, query.maxPrice));
   if (query.skus) conditions.push(query.skus.length ? inArray(products.sku, query.skus) : sql`false`);
+  return conditions;
+}
+
+/** Price facet buckets in minor units (the same as the search index's). */
+export const PRICE_FACET_BUCKETS: { from?: number; to?: number }[] = [
+  { to: 1_000 },
+  { from: 1_000, to: 2_500 },
+  { from: 2_500, to: 5_000 },
+  { from: 5_000, to: 10_000 },
+  { from: 10_000 },
+];
+
+/**
+ * Category counts and price buckets for a search, each counted without its own filter (so
+ * picking a category still shows the others), as the search index computes them.
+ */
+export async function productFacets(db: DbOrTx, query: Filters) {
+  const buckets = PRICE_FACET_BUCKETS.map((b, i) => sql`count(*) filter (where ${b.from === undefined ? sql`true` : sql`${products.priceAmount} >= ${b.from}`} and ${b.to === undefined ? sql`true` : sql`${products.priceAmount} < ${b.to}`})::int as ${sql.raw(`b${i}`)}`);
+  const [categories, [prices]] = await Promise.all([
+    db
+      .select({ value: products.category, count: sql<number>`count(*)::int` })
+      .from(products)
+      .where(and(...filterConditions(query, { category: true }), sql`${products.category} is not null`))
+      .groupBy(products.category)
+      .orderBy(asc(products.category)),
+    db.execute<Record<string, number>>(sql`select ${sql.join(buckets, sql`, `)} from ${products} where ${and(...filterConditions(query, { price: true }))}`).then((r) => r.rows),
+  ]);
+  return {
+    category: categories.filter((c): c is { value: string; count: number } => c.value !== null),
+    price: PRICE_FACET_BUCKETS.map((b, i) => ({ ...b, count: Number(prices?.[`b${i}`] ?? 0) })),
+  };
+}
+
+export async function listProducts(db: DbOrTx, query: ProductQuery): Promise<{ items: Product[]; next?: ProductCursor }> {
+  const conditions = filterConditions(query);
 
   const key = sortKey(query.sort, query.q);
   if (query.cursor) {
@@ -161,7 +198,8 @@ export interface ProductInput {
 
 /**
  * Creates or updates a product. Its version (and updatedAt) move only when something
- * changed, so writing the same product twice is a no-op.
+ * changed, so writing the same product twice is a no-op. A change and its search-outbox
+ * row commit in one transaction: the index can lag, never miss a version.
  */
 export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Product> {
   const values = {
@@ -174,29 +212,100 @@ export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Produc
     currency: p.currency,
     active: p.active ?? true,
   };
-  const [row] = await db
-    .insert(products)
-    .values(values)
-    .onConflictDoUpdate({
-      target: products.sku,
-      set: {
-        name: sql`excluded.name`,
-        description: sql`excluded.description`,
-        category: sql`excluded.category`,
-        attributes: sql`excluded.attributes`,
-        priceAmount: sql`excluded.price_amount`,
-        currency: sql`excluded.currency`,
-        active: sql`excluded.active`,
-        version: sql`${products.version} + 1`,
-        updatedAt: sql`now()`,
-      },
-      setWhere: sql`(${products.name}, ${products.description}, ${products.category}, ${products.attributes}, ${products.priceAmount}, ${products.currency}, ${products.active})
-        is distinct from (excluded.name, excluded.description, excluded.category, excluded.attributes, excluded.price_amount, excluded.currency, excluded.active)`,
-    })
-    .returning();
-  const current = row ?? (await getProduct(db, p.sku));
-  if (!current) throw new Error(`upsert of ${p.sku} returned nothing`);
-  return current;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(products)
+      .values(values)
+      .onConflictDoUpdate({
+        target: products.sku,
+        set: {
+          name: sql`excluded.name`,
+          description: sql`excluded.description`,
+          category: sql`excluded.category`,
+          attributes: sql`excluded.attributes`,
+          priceAmount: sql`excluded.price_amount`,
+          currency: sql`excluded.currency`,
+          active: sql`excluded.active`,
+          version: sql`${products.version} + 1`,
+          updatedAt: sql`now()`,
+        },
+        setWhere: sql`(${products.name}, ${products.description}, ${products.category}, ${products.attributes}, ${products.priceAmount}, ${products.currency}, ${products.active})
+          is distinct from (excluded.name, excluded.description, excluded.category, excluded.attributes, excluded.price_amount, excluded.currency, excluded.active)`,
+      })
+      .returning();
+    if (row) {
+      await tx.insert(searchOutbox).values({ sku: row.sku, version: row.version });
+      return row;
+    }
+    const current = await getProduct(tx, p.sku);
+    if (!current) throw new Error(`upsert of ${p.sku} returned nothing`);
+    return current;
+  });
+}
+
+/** Takes a product off sale (not listed, not sold); undefined when there is no such sku. */
+export async function deactivateProduct(db: DbOrTx, sku: string): Promise<Product | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(products)
+      .set({ active: false, version: sql`${products.version} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(products.sku, sku), eq(products.active, true)))
+      .returning();
+    if (row) {
+      await tx.insert(searchOutbox).values({ sku: row.sku, version: row.version });
+      return row;
+    }
+    return getProduct(tx, sku);
+  });
+}
+
+// ---- search outbox -----------------------------------------------------------------
+
+export interface OutboxBatch {
+  /** Highest outbox id in the batch: everything up to it is covered once the batch is indexed. */
+  upTo: number;
+  skus: string[];
+}
+
+/** The oldest pending changes, at most `limit` rows, as the distinct skus they touch. */
+export async function pendingSearchChanges(db: DbOrTx, limit: number): Promise<OutboxBatch | undefined> {
+  const rows = await db.select({ id: searchOutbox.id, sku: searchOutbox.sku }).from(searchOutbox).orderBy(asc(searchOutbox.id)).limit(limit);
+  const last = rows[rows.length - 1];
+  if (!last) return undefined;
+  return { upTo: last.id, skus: [...new Set(rows.map((r) => r.sku))] };
+}
+
+/**
+ * Removes drained outbox rows of these skus up to `upTo`. Rows written after the batch was
+ * read have higher ids and stay, so a change that raced the drain is drained next time.
+ */
+export async function markSearchChangesIndexed(db: DbOrTx, batch: OutboxBatch): Promise<number> {
+  const rows = await db
+    .delete(searchOutbox)
+    .where(and(lte(searchOutbox.id, batch.upTo), inArray(searchOutbox.sku, batch.skus)))
+    .returning({ id: searchOutbox.id });
+  return rows.length;
+}
+
+export async function searchOutboxDepth(db: DbOrTx): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(searchOutbox);
+  return row?.n ?? 0;
+}
+
+/** Every sku in sku order, a page at a time (reindex, audits). */
+export async function productPage(db: DbOrTx, after: string | undefined, limit: number): Promise<Product[]> {
+  return db
+    .select()
+    .from(products)
+    .where(after === undefined ? undefined : gt(products.sku, after))
+    .orderBy(asc(products.sku))
+    .limit(limit);
+}
+
+/** Skus whose catalog data changed at or after `since`. */
+export async function productsChangedSince(db: DbOrTx, since: Date): Promise<string[]> {
+  const rows = await db.select({ sku: products.sku }).from(products).where(gte(products.updatedAt, since));
+  return rows.map((r) => r.sku);
 }
 
 // ---- pricing -----------------------------------------------------------------------

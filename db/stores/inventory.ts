@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
 import { stock } from '../schema/inventory';
 
@@ -7,13 +7,27 @@ export interface StockLevel {
   onHand: number;
   reserved: number;
   available: number;
+  /** Moves on every change of this row (a trigger): orders updates sent to the search index. */
+  version: number;
 }
+
+const level = (r: typeof stock.$inferSelect): StockLevel => ({ sku: r.sku, onHand: r.onHand, reserved: r.reserved, available: r.onHand - r.reserved, version: r.version });
 
 /** Stock levels of the given skus in one query; a sku without a row has none. */
 export async function stockLevels(db: DbOrTx, skus: string[]): Promise<Map<string, StockLevel>> {
   if (skus.length === 0) return new Map();
   const rows = await db.select().from(stock).where(inArray(stock.sku, skus));
-  return new Map(rows.map((r) => [r.sku, { sku: r.sku, onHand: r.onHand, reserved: r.reserved, available: r.onHand - r.reserved }]));
+  return new Map(rows.map((r) => [r.sku, level(r)]));
+}
+
+/**
+ * Stock rows changed at or after `since` (oldest first, at most `limit`), and the newest
+ * change time seen. Callers re-read a little before their last watermark: a transaction that
+ * committed late can carry an earlier time.
+ */
+export async function stockChangedSince(db: DbOrTx, since: Date, limit: number): Promise<{ levels: StockLevel[]; newest?: Date }> {
+  const rows = await db.select().from(stock).where(gte(stock.updatedAt, since)).orderBy(asc(stock.updatedAt)).limit(limit);
+  return { levels: rows.map(level), newest: rows[rows.length - 1]?.updatedAt };
 }
 
 /** Skus with something available to sell (for the in-stock filter). */
@@ -41,7 +55,7 @@ export async function setOnHand(db: DbOrTx, sku: string, onHand: number): Promis
     .set({ onHand, updatedAt: sql`now()` })
     .where(and(eq(stock.sku, sku), sql`${stock.reserved} <= ${onHand}`))
     .returning();
-  if (row) return { status: 'ok', level: { sku, onHand: row.onHand, reserved: row.reserved, available: row.onHand - row.reserved } };
-  const level = (await stockLevels(db, [sku])).get(sku) ?? { sku, onHand: 0, reserved: 0, available: 0 };
-  return { status: 'below_reserved', level };
+  if (row) return { status: 'ok', level: level(row) };
+  const current = (await stockLevels(db, [sku])).get(sku) ?? { sku, onHand: 0, reserved: 0, available: 0, version: 0 };
+  return { status: 'below_reserved', level: current };
 }
