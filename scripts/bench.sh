@@ -7,8 +7,8 @@ bash scripts/bootstrap.sh
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-bench.XXXXXX")"
 chmod 755 "$DATA"
 export ORDERLY_DATA_DIR="$DATA" PG_PORT="${PG_PORT:-55532}" REDIS_PORT="${REDIS_PORT:-56479}" TEMPORAL_PORT="${TEMPORAL_PORT:-7333}"
-export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8333}" SMTP_PORT="${SMTP_PORT:-1125}" MAIL_UI_PORT="${MAIL_UI_PORT:-1180}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12211}"
-export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 SERVICES="postgres redis temporal smtp"
+export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8333}" SMTP_PORT="${SMTP_PORT:-1125}" MAIL_UI_PORT="${MAIL_UI_PORT:-1180}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12211}" ES_PORT="${ES_PORT:-59201}"
+export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 SERVICES="postgres redis temporal elasticsearch smtp"
 cleanup() { bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
 trap cleanup EXIT INT TERM
 bash scripts/services.sh start

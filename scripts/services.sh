@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Starts or stops Orderly's backing services as project-local processes:
-#   PostgreSQL 15, Redis (AOF on), the Temporal dev server, a local SMTP catcher, stripe-mock.
+#   PostgreSQL 15, Redis (AOF on), the Temporal dev server, Elasticsearch 8.19 (jar-launched),
+#   a local SMTP catcher, stripe-mock.
 # Usage: scripts/services.sh start|stop|status|env
 # Settings (env): ORDERLY_DATA_DIR (default .data/dev), PG_PORT, REDIS_PORT, TEMPORAL_PORT,
-#   TEMPORAL_UI_PORT, SMTP_PORT, MAIL_UI_PORT, STRIPE_MOCK_PORT, TEMPORAL_PERSIST (1 = keep
+#   TEMPORAL_UI_PORT, ES_PORT, SMTP_PORT, MAIL_UI_PORT, STRIPE_MOCK_PORT, TEMPORAL_PERSIST (1 = keep
 #   Temporal history in a SQLite file under the data dir), SERVICES (subset to run).
 # Each process is tracked by a pid file in the data dir; stop kills only those pids.
 set -euo pipefail
@@ -17,8 +18,9 @@ TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 SMTP_PORT="${SMTP_PORT:-1025}"
 MAIL_UI_PORT="${MAIL_UI_PORT:-1080}"
 STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12111}"
+ES_PORT="${ES_PORT:-59200}"
 TEMPORAL_PERSIST="${TEMPORAL_PERSIST:-1}"
-SERVICES="${SERVICES:-postgres redis temporal smtp stripe}"
+SERVICES="${SERVICES:-postgres redis temporal elasticsearch smtp stripe}"
 
 mkdir -p "$DATA"
 DATA="$(cd "$DATA" && pwd)"
@@ -102,6 +104,15 @@ start_stripe() {
   wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$STRIPE_MOCK_PORT" || { tail -20 "$DATA/stripe-mock.log" >&2; die "stripe-mock failed to start"; }
 }
 
+start_elasticsearch() {
+  running "$DATA/elasticsearch.pid" && return 0
+  bash "$ROOT/scripts/elasticsearch/build.sh" "$TOOLS/elasticsearch"
+  local pid
+  pid=$(bash "$ROOT/scripts/elasticsearch/start.sh" "$TOOLS/elasticsearch" "$ES_PORT" "$DATA/elasticsearch" "$DATA/elasticsearch.log") \
+    || die "elasticsearch failed to start (log: $DATA/elasticsearch.log)"
+  echo "$pid" >"$DATA/elasticsearch.pid"
+}
+
 write_env() {
   cat >"$DATA/services.env" <<ENV
 export DATABASE_URL=postgres://orderly@127.0.0.1:$PG_PORT/orderly
@@ -112,6 +123,7 @@ export SMTP_HOST=127.0.0.1
 export SMTP_PORT=$SMTP_PORT
 export MAIL_UI_URL=http://127.0.0.1:$MAIL_UI_PORT
 export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
+export ELASTICSEARCH_URL=http://127.0.0.1:$ES_PORT
 export ORDERLY_DATA_DIR=$DATA
 ENV
 }
@@ -123,6 +135,7 @@ case "${1:-}" in
     has postgres && start_postgres
     has redis && start_redis
     has temporal && start_temporal
+    has elasticsearch && start_elasticsearch
     has smtp && start_smtp
     has stripe && start_stripe
     write_env
@@ -132,12 +145,13 @@ case "${1:-}" in
     # SERVICES narrows it too (the fault harness restarts one service at a time)
     if has smtp; then stop_pidfile "$DATA/smtp.pid" smtp; fi
     if has stripe; then stop_pidfile "$DATA/stripe-mock.pid" stripe-mock; fi
+    if has elasticsearch; then stop_pidfile "$DATA/elasticsearch.pid" elasticsearch; fi
     if has temporal; then stop_pidfile "$DATA/temporal.pid" temporal; fi
     if has redis; then stop_pidfile "$DATA/redis.pid" redis; fi
     if has postgres; then stop_postgres; fi
     ;;
   status)
-    for f in postgres redis temporal smtp stripe-mock; do
+    for f in postgres redis temporal elasticsearch smtp stripe-mock; do
       if running "$DATA/$f.pid"; then echo "$f: running (pid $(cat "$DATA/$f.pid"))"; else echo "$f: stopped"; fi
     done
     ;;

@@ -10,12 +10,12 @@ bash scripts/bootstrap.sh
 
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/orderly-test.XXXXXX")"
 chmod 755 "$DATA"
-read -r PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT < <(node -e '
+read -r PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT ES_PORT < <(node -e '
   const net = require("net");
   (async () => {
     const ports = [];
     const servers = [];
-    while (ports.length < 6) {
+    while (ports.length < 7) {
       const s = net.createServer();
       await new Promise((r) => s.listen(0, "127.0.0.1", r));
       const p = s.address().port;
@@ -26,7 +26,7 @@ read -r PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT
     servers.forEach((s) => s.close());
     console.log(ports.join(" "));
   })();')
-export ORDERLY_DATA_DIR="$DATA" PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT
+export ORDERLY_DATA_DIR="$DATA" PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT ES_PORT
 export TEMPORAL_UI_PORT=$((TEMPORAL_PORT + 1000 > 65000 ? TEMPORAL_PORT - 1000 : TEMPORAL_PORT + 1000))
 export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 PG_FAST=1
 
