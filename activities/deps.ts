@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import type { CartStore } from '../db/stores/cart';
+import type { SearchIndex } from '../db/stores/search-index';
 import type { Logger } from '../logger';
 import type { Mailer } from './gateways/mailer';
 import type { PaymentGateway } from './gateways/payment-gateway';
@@ -14,6 +15,8 @@ export interface ActivityDeps {
   carts: CartStore;
   gateway: PaymentGateway;
   mailer: Mailer;
+  /** The catalog's search index (Elasticsearch). */
+  search: SearchIndex;
   /** For activities that start or signal workflows (the cart-recovery sweep). */
   temporal?: Client;
 }

@@ -7,6 +7,7 @@ import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
 import { refundActivities } from './refunds';
+import { searchActivities } from './search';
 
 export type { ActivityDeps } from './deps';
 
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...notificationActivities(deps),
     ...refundActivities(deps),
     ...cartRecoveryActivities(deps),
+    ...searchActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

@@ -1,10 +1,12 @@
 import express from 'express';
 import { CartStore } from '../db/stores/cart';
+import { SearchIndex } from '../db/stores/search-index';
 import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { openApiDocument } from './openapi';
 import { adminRouter } from './routes/admin';
+import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
 import { healthRouter } from './routes/health';
@@ -14,7 +16,8 @@ import { refundsRouter } from './routes/refunds';
 import { unsubscribeRouter } from './routes/unsubscribe';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(given: AppDeps): express.Express {
+  const deps: AppDeps = { ...given, search: given.search ?? new SearchIndex(given.config) };
   const app = express();
   const carts = new CartStore(deps.redis, deps.dbs.cart, deps.config.cart);
   const admin = requireAdmin(deps.config);
@@ -32,7 +35,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
   app.use('/orders/:orderId/refunds', refundsRouter(deps));
   app.use('/orders', ordersRouter(deps, admin));
-  app.use('/admin', admin, adminRouter(deps));
+  app.use('/admin', admin, adminRouter(deps), adminProductsRouter(deps));
   app.use('/unsubscribe', unsubscribeRouter(deps));
 
   app.use(notFoundRoute);

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
+import type { SearchIndex } from '../db/stores/search-index';
 import type { Logger } from '../logger';
 
 /** Everything the HTTP edge needs, built once in server.ts (or a test) and passed in. */
@@ -11,4 +12,6 @@ export interface AppDeps {
   dbs: Databases;
   redis: Redis;
   temporal: Client;
+  /** Product search; built from config when absent. */
+  search?: SearchIndex;
 }

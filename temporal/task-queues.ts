@@ -4,3 +4,6 @@ export const HOLD_SWEEP_SCHEDULE_ID = 'sweep-expired-holds';
 export const refundWorkflowId = (refundId: string) => `refund-${refundId}`;
 export const cartRecoveryWorkflowId = (cartId: string) => `cart-recovery-${cartId}`;
 export const CART_RECOVERY_SWEEP_SCHEDULE_ID = 'cart-recovery-sweep';
+/** One sync per index alias: a single writer keeps the index in the catalog's order. */
+export const searchSyncWorkflowId = (alias: string) => `search-sync-${alias}`;
+export const SEARCH_SYNC_SWEEP_SCHEDULE_ID = 'search-sync-sweep';

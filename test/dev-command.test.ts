@@ -29,10 +29,10 @@ const alive = (pid: number) => {
 };
 
 describe('npm run dev (scripts/dev.sh)', () => {
-  it('brings the whole service up (health 200 with all three checks), then stops every process it started', async () => {
+  it('brings the whole service up (health 200 with every check ok, the seed catalog searchable in Elasticsearch), then stops every process it started', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-dev-'));
     fs.chmodSync(dataDir, 0o755);
-    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe] = await freePorts(8);
+    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe, es] = await freePorts(9);
     const dev = spawn('bash', [path.join(ROOT, 'scripts/dev.sh')], {
       cwd: ROOT,
       env: {
@@ -47,11 +47,13 @@ describe('npm run dev (scripts/dev.sh)', () => {
         SMTP_PORT: String(smtp),
         MAIL_UI_PORT: String(mailUi),
         STRIPE_MOCK_PORT: String((stripe ?? 40000) % 60000),
+        ES_PORT: String(es),
         PG_FAST: '1',
         LOG_LEVEL: 'warn',
         DATABASE_URL: '',
         REDIS_URL: '',
         TEMPORAL_ADDRESS: '',
+        ELASTICSEARCH_URL: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -75,13 +77,24 @@ describe('npm run dev (scripts/dev.sh)', () => {
         }
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok' } } });
+      expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok', search: 'ok' } } });
       expect(output).toContain('Temporal UI');
       const seeded = await (await fetch(`http://127.0.0.1:${api}/products?limit=100`)).json();
       expect((seeded as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(30);
+      // the worker's search sync indexes the seed catalog (the outbox the seed filled)
+      let engine: string | null = null;
+      let found = 0;
+      const searchDeadline = Date.now() + 30_000;
+      while (Date.now() < searchDeadline && !(engine === 'elasticsearch' && found > 0)) {
+        const res = await fetch(`http://127.0.0.1:${api}/products?q=coffee`);
+        engine = res.headers.get('x-search-engine');
+        found = ((await res.json()) as { items: unknown[] }).items.length;
+        if (!(engine === 'elasticsearch' && found > 0)) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect({ engine, found: found > 0 }).toEqual({ engine: 'elasticsearch', found: true });
 
       const pids = Object.fromEntries(
-        ['api', 'worker', 'temporal', 'redis', 'postgres', 'smtp', 'stripe-mock'].map((f) => [
+        ['api', 'worker', 'temporal', 'elasticsearch', 'redis', 'postgres', 'smtp', 'stripe-mock'].map((f) => [
           f,
           Number(fs.readFileSync(path.join(dataDir, `${f}.pid`), 'utf8').split('\n')[0]),
         ]),

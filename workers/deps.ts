@@ -6,6 +6,7 @@ import { createMailer } from '../activities/gateways/mailer';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import { CartStore } from '../db/stores/cart';
+import { SearchIndex } from '../db/stores/search-index';
 import type { Logger } from '../logger';
 
 /** Wires the activities' dependencies from config and the open connections. */
@@ -15,5 +16,6 @@ export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: D
     carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),
     gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment }),
     mailer: createMailer(base.config.mail),
+    search: new SearchIndex(base.config),
   };
 }

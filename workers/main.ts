@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
+import { kickSearchSync } from '../activities/search';
 import { ensureSchedules } from '../temporal/schedules';
 import { buildActivityDeps } from './deps';
 import { createWorker } from './worker';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   const client = await connectTemporal(config);
   try {
     await ensureSchedules(client, config);
+    // The search sync is long-running; make sure it is (its Schedule would within a minute).
+    await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
     const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
     await worker.run();

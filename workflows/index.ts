@@ -3,3 +3,4 @@ export { checkoutWorkflow } from './checkout';
 export { sweepExpiredHoldsWorkflow } from './hold-sweep';
 export { refundWorkflow } from './refund';
 export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery';
+export { searchSyncWorkflow, searchSyncSweepWorkflow } from './search-sync';

@@ -143,3 +143,26 @@ export interface CartRecoveryView {
 /** The cart changed (the API sends it on every write): the reminder clock restarts. */
 export const cartChangedSignal = defineSignal<[{ version: number; updatedAt: number }]>('cartChanged');
 export const cartRecoveryStatusQuery = defineQuery<CartRecoveryView>('status');
+
+// ---- catalog search sync ----------------------------------------------------------------
+
+export interface SearchSyncInput {
+  /** How long the sync sleeps when nothing signals it (the stock-change debounce). */
+  stockSyncMs: number;
+  /** Stock changes at or after this time (ISO) are not in the index yet; absent = all. */
+  stockSince?: string;
+}
+
+export interface SearchSyncResult {
+  /** Documents written because of catalog changes (the outbox) and stock changes. */
+  products: number;
+  stock: number;
+  /** Documents the index already held at that version or newer. */
+  stale: number;
+  /** The batch was full: call again at once. */
+  more: boolean;
+  stockSince?: string;
+}
+
+/** Something changed in the catalog: drain the outbox now rather than at the next tick. */
+export const searchChangedSignal = defineSignal('searchChanged');

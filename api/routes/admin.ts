@@ -26,7 +26,8 @@ export function adminRouter({ dbs, temporal }: AppDeps): Router {
         onHand: result.level.onHand,
       });
     }
-    res.json(result.level);
+    const { onHand: counted, reserved, available } = result.level;
+    res.json({ sku, onHand: counted, reserved, available });
   });
 
   /** The checkout workflow of an order, if it is parked waiting for support. */

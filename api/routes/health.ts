@@ -20,18 +20,21 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'down'> {
   }
 }
 
-/** Checks every backing service for real; 503 when one is down. */
-export function healthRouter({ dbs, redis, temporal }: AppDeps): Router {
+/** Checks every backing service for real; 503 when one the API cannot work without is down. */
+export function healthRouter({ dbs, redis, temporal, search }: AppDeps): Router {
   const router = Router();
   router.get('/', async (_req, res) => {
-    const [postgres, redisCheck, temporalCheck] = await Promise.all([
+    const [postgres, redisCheck, temporalCheck, searchCheck] = await Promise.all([
       check(() => dbs.ping()),
       check(() => redis.ping()),
       check(() => temporal.workflowService.getSystemInfo({})),
+      search ? search.healthy().then((up) => (up ? 'ok' : 'down')) : Promise.resolve('down' as const),
     ]);
-    const checks = { postgres, redis: redisCheck, temporal: temporalCheck };
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks });
+    const checks = { postgres, redis: redisCheck, temporal: temporalCheck, search: searchCheck };
+    // Search down is degraded, not down: /products answers from PostgreSQL meanwhile.
+    const essential = postgres === 'ok' && redisCheck === 'ok' && temporalCheck === 'ok';
+    const ok = essential && searchCheck === 'ok';
+    res.status(essential ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks, ...(searchCheck === 'ok' ? {} : { search: 'degraded: answering from PostgreSQL full-text search' }) });
   });
   return router;
 }

@@ -43,3 +43,38 @@ export const suggestQuerySchema = z.object({ q: plainText(100).transform((s) => 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');
 
 export const setInventoryBodySchema = z.object({ onHand: z.number().int().min(0).max(1_000_000_000) }).strict();
+
+/** ISO 4217 codes as the runtime's ICU knows them. */
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+const attributeKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, 'an attribute name: a letter, then letters, digits or _');
+
+/** PUT /admin/products/:sku — the whole product (a PUT replaces; omitted optionals are cleared). */
+export const productBodySchema = z
+  .object({
+    name: plainText(200)
+      .transform((s) => s.trim())
+      .pipe(z.string().min(1, 'required')),
+    description: z
+      .string()
+      .max(5_000)
+      .refine((s) => !s.includes('\u0000'), 'must not contain NUL')
+      .default(''),
+    category: plainText(100)
+      .transform((s) => s.trim())
+      .pipe(z.string().min(1))
+      .nullable()
+      .optional(),
+    attributes: z
+      .record(attributeKey, z.union([plainText(200), z.number().finite(), z.boolean()]))
+      .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes')
+      .default({}),
+    price: z
+      .object({
+        amount: z.number().int('integer minor units (cents)').min(0).max(1_000_000_000_00),
+        currency: z.string().refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)'),
+      })
+      .strict(),
+    active: z.boolean().default(true),
+  })
+  .strict();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { Redis } from 'ioredis';
@@ -21,7 +22,7 @@ export interface TestDeps extends AppDeps {
  * REDIS_URL of a stopped server.
  */
 export async function createTestDeps(env: Record<string, string> = {}): Promise<TestDeps> {
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', ...env });
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', SEARCH_INDEX: `t-${randomBytes(5).toString('hex')}`, ...env });
   const logger = createLogger('silent');
   const dbs = createDatabases(config);
   // Fail fast against a stopped Redis instead of queueing commands until it returns.

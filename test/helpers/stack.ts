@@ -8,6 +8,7 @@ import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { upsertProduct } from '../../db/stores/catalog';
+import { SearchIndex } from '../../db/stores/search-index';
 import { setOnHand } from '../../db/stores/inventory';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
@@ -26,6 +27,8 @@ export interface Stack {
   dbs: Databases;
   redis: Redis;
   temporal: Client;
+  /** The suite's search index (its own alias on the test node). */
+  search: SearchIndex;
   activityDeps?: ActivityDeps;
   worker?: Worker;
   http(method: string, path: string, opts?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<HttpResult>;
@@ -41,13 +44,16 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     ...process.env,
     ORDERLY_MODE: 'test',
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('stack'),
+    // An index alias of its own: suites share the Elasticsearch node, never an index.
+    SEARCH_INDEX: `t-${randomBytes(5).toString('hex')}`,
     ...opts.env,
   });
   const logger = createLogger('silent');
   const dbs = createDatabases(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
-  const app = createApp({ config, logger, dbs, redis, temporal });
+  const search = new SearchIndex(config);
+  const app = createApp({ config, logger, dbs, redis, temporal, search });
   const server = app.listen(0);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -58,7 +64,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   let activityDeps: ActivityDeps | undefined;
   if (opts.worker) {
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-    activityDeps = buildActivityDeps({ config, logger, dbs, redis, temporal });
+    activityDeps = { ...buildActivityDeps({ config, logger, dbs, redis, temporal }), search };
     worker = await createWorker({ connection: nativeConnection, config, deps: activityDeps, workflowBundle: workflowBundle() });
     workerRun = worker.run();
   }
@@ -69,6 +75,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     dbs,
     redis,
     temporal,
+    search,
     activityDeps,
     worker,
     async http(method, path, o = {}) {
@@ -97,6 +104,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
         await workerRun;
       }
       activityDeps?.mailer.close();
+      await search.close();
       await nativeConnection?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
