@@ -151,6 +151,8 @@ export interface SearchSyncInput {
   stockSyncMs: number;
   /** Stock changes at or after this time (ISO) are not in the index yet; absent = all. */
   stockSince?: string;
+  /** Ticks before continue-as-new (default 500). */
+  ticksPerRun?: number;
 }
 
 export interface SearchSyncResult {

@@ -9,7 +9,7 @@ const search = proxyActivities<OrderlyActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 
-/** Ticks per run before continue-as-new keeps the history short. */
+/** Ticks per run before continue-as-new keeps the history short (input.ticksPerRun overrides). */
 const TICKS_PER_RUN = 500;
 
 /**
@@ -25,7 +25,8 @@ export async function searchSyncWorkflow(input: SearchSyncInput): Promise<void> 
     wake = true;
   });
   let stockSince = input.stockSince;
-  for (let tick = 0; tick < TICKS_PER_RUN && !workflowInfo().continueAsNewSuggested; tick++) {
+  const ticks = input.ticksPerRun ?? TICKS_PER_RUN;
+  for (let tick = 0; tick < ticks && !workflowInfo().continueAsNewSuggested; tick++) {
     if (!wake) await condition(() => wake, input.stockSyncMs);
     wake = false;
     const result = await search.syncSearchIndex({ stockSince });
