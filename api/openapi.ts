@@ -13,6 +13,9 @@ const pathParam = (name: string) => ({ name, in: 'path', required: true, schema:
 const query = (name: string, schema: Schema) => ({ name, in: 'query', required: false, schema });
 const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
 const bearer = [{ adminToken: [] }];
+const adminProduct = {
+  allOf: [{ $ref: '#/components/schemas/Product' }, { type: 'object', properties: { active: { type: 'boolean' }, version: { type: 'integer', description: 'moves with every change' } } }],
+};
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -125,17 +128,32 @@ export const openApiDocument = {
   paths: {
     '/health': {
       get: {
-        summary: 'Checks PostgreSQL, Redis and Temporal',
+        summary: 'Checks PostgreSQL, Redis, Temporal and the search engine',
+        description: 'Search down is `degraded` with a 200 (product search answers from PostgreSQL meanwhile); PostgreSQL, Redis or Temporal down is a 503.',
         responses: {
-          '200': ok('all up', { type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object' } } }),
-          '503': ok('one is down', { type: 'object' }),
+          '200': ok('up, or degraded with search down', {
+            type: 'object',
+            properties: {
+              status: { type: 'string', enum: ['ok', 'degraded'] },
+              checks: {
+                type: 'object',
+                properties: Object.fromEntries(['postgres', 'redis', 'temporal', 'search'].map((k) => [k, { type: 'string', enum: ['ok', 'down'] }])),
+              },
+            },
+          }),
+          '503': ok('PostgreSQL, Redis or Temporal is down', { type: 'object' }),
         },
       },
     },
     '/products': {
       get: {
-        summary: 'Lists and searches active products',
-        description: 'Empty parameters count as absent; unknown parameters are a 400. limit defaults to 20 (at most 100). available = on hand - reserved.',
+        summary: 'Lists and searches active products (Elasticsearch; PostgreSQL full text when it is down)',
+        description:
+          'Full text over name, category, attributes and description (typo tolerant), filters, facets, sort and cursor paging. ' +
+          'Empty parameters count as absent; unknown parameters are a 400. limit defaults to 20 (at most 100). ' +
+          'available = on hand - reserved, read live; the inStock filter and facets follow the index (about a second behind). ' +
+          'Answers carry ETag and Cache-Control (a matching If-None-Match gets a 304) and X-Search-Engine: elasticsearch | postgres ' +
+          '(with X-Search-Degraded: true on the fallback). A cursor only works with the sort, and the engine, that issued it.',
         parameters: [
           query('q', { type: 'string', maxLength: 200 }),
           query('category', { type: 'string' }),
@@ -155,7 +173,7 @@ export const openApiDocument = {
               nextCursor: { type: ['string', 'null'], description: 'opaque; pass it back with the same sort and search to get the next page' },
               facets: {
                 type: 'object',
-                description: 'optional; not computed by the PostgreSQL catalog yet',
+                description: 'category counts (without the category filter) and price buckets in minor units (without the price filter)',
                 properties: {
                   category: { type: 'array', items: { type: 'object', properties: { value: { type: 'string' }, count: { type: 'integer' } } } },
                   price: { type: 'array', items: { type: 'object', properties: { from: { type: 'integer' }, to: { type: 'integer' }, count: { type: 'integer' } } } },
@@ -304,8 +322,9 @@ export const openApiDocument = {
     '/admin/products/{sku}': {
       put: {
         summary: 'Operations: create or update a product',
-        description: 'In the contract (API.md) but not served yet: answers 404 not_found until it is implemented.',
-        'x-orderly-status': 'planned',
+        description:
+          'Replaces the product (omitted optional fields are cleared). The version moves only when something changed; the change and its ' +
+          'search-outbox row commit together, and the search index has it within about a second.',
         security: bearer,
         parameters: [pathParam('sku')],
         requestBody: {
@@ -323,15 +342,13 @@ export const openApiDocument = {
             },
           }),
         },
-        responses: { '200': ok('the product', ref('Product')), ...errors(400, 401, 403) },
+        responses: { '200': ok('the product', adminProduct), ...errors(400, 401, 403) },
       },
       delete: {
-        summary: 'Operations: deactivate a product (no longer listed or sold)',
-        description: 'In the contract (API.md) but not served yet: answers 404 not_found until it is implemented.',
-        'x-orderly-status': 'planned',
+        summary: 'Operations: deactivate a product (no longer listed, suggested or sold)',
         security: bearer,
         parameters: [pathParam('sku')],
-        responses: { '200': ok('the product', ref('Product')), ...errors(401, 403, 404) },
+        responses: { '200': ok('the product', adminProduct), ...errors(400, 401, 403, 404) },
       },
     },
     '/admin/inventory/{sku}': {

@@ -11,7 +11,7 @@ import { createProduct, startStack, type Stack } from '../helpers/stack';
  * worker, so nothing else writes while it counts.
  */
 const COUNT_ROWS = `select
-  (select count(*) from catalog.products) + (select count(*) from inventory.stock) + (select count(*) from inventory.holds)
+  (select count(*) from catalog.products) + (select coalesce(sum(version), 0) from catalog.products) + (select count(*) from catalog.search_outbox) + (select count(*) from inventory.stock) + (select count(*) from inventory.holds)
   + (select count(*) from cart.carts) + (select coalesce(sum(version), 0) from cart.carts)
   + (select count(*) from orders.checkouts) + (select count(*) from orders.orders) + (select count(*) from orders.order_events)
   + (select count(*) from payment.payments) + (select count(*) from payment.refunds) + (select count(*) from notification.opt_outs)
@@ -62,7 +62,7 @@ describe('generated requests (fast-check)', () => {
       .tuple(
         fc.constantFrom(
           '/products', '/products/{}', '/products/suggest', '/carts', '/carts/{}', '/carts/{}/lines/{}', '/checkouts', '/checkouts/{}',
-          '/orders', '/orders/{}', '/orders/{}/refunds', '/admin/inventory/{}', '/admin/orders/{}/retry', '/admin/orders/{}/cancel',
+          '/orders', '/orders/{}', '/orders/{}/refunds', '/admin/inventory/{}', '/admin/products/{}', '/admin/orders/{}/retry', '/admin/orders/{}/cancel',
           '/unsubscribe', '/health', '/openapi.json', '/nowhere',
         ),
         fc.array(segment, { minLength: 2, maxLength: 2 }),
@@ -88,6 +88,19 @@ describe('generated requests (fast-check)', () => {
         }, { requiredKeys: [] })
         .map((v) => ({ json: v })),
       fc.record({ amount: fc.option(money, { nil: undefined }), reason: fc.option(fc.string(), { nil: undefined }), onHand: fc.option(fc.integer(), { nil: undefined }) }, { requiredKeys: [] }).map((v) => ({ json: v })),
+      fc
+        .record(
+          {
+            name: fc.oneof(fc.string({ maxLength: 30 }), fc.constant('Fuzzed mug'), fc.integer()),
+            description: fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+            category: fc.option(fc.oneof(fc.string({ maxLength: 10 }), fc.constant(null)), { nil: undefined }),
+            attributes: fc.option(fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())), fc.jsonValue({ maxDepth: 2 })), { nil: undefined }),
+            price: money,
+            active: fc.option(fc.oneof(fc.boolean(), fc.string({ maxLength: 4 })), { nil: undefined }),
+          },
+          { requiredKeys: [] },
+        )
+        .map((v) => ({ json: v })),
       fc.string({ maxLength: 50 }).map((raw) => ({ raw })),
     );
     const headers = fc.record(
