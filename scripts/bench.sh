@@ -14,4 +14,10 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
+# BENCH_ONLY=checkout|search runs one part
+if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
+fi
+if [ "${BENCH_ONLY:-search}" = search ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/search.ts
+fi
