@@ -151,7 +151,17 @@ describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
     const sku = await createProduct(stack.dbs, { onHand: 5 });
     const cartId = await cartWith([[sku, 1]]);
     const pending = checkout(cartId, 'slow-1', { paymentToken: 'tok_timeout' });
-    // while it runs, another key for the same cart is a second checkout: refused
+    // once its workflow runs (not before: the first to start would win), another key for
+    // the same cart is a second checkout: refused
+    for (let i = 0; i < 100; i++) {
+      const started = await stack.temporal.workflow
+        .getHandle(`checkout-${cartId}`)
+        .describe()
+        .then(() => true)
+        .catch(() => false);
+      if (started) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     let other;
     for (let i = 0; i < 50; i++) {
       other = await checkout(cartId, 'slow-2', { paymentToken: 'tok_timeout' });
