@@ -21,6 +21,7 @@ import { stock } from '../db/schema/inventory';
 import { eq, sql } from 'drizzle-orm';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
+import { WORKER_TUNING } from '../workers/worker';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -69,7 +70,7 @@ async function main() {
     taskQueue: 'bench',
     workflowsPath: require.resolve('./workflows'),
     activities: { ...createActivities(deps), noop: async () => undefined },
-    maxConcurrentActivityTaskExecutions: 200,
+    ...WORKER_TUNING,
   });
   const running = worker.run();
   const app = createApp({ config, logger, dbs, redis, temporal: client });
@@ -86,23 +87,49 @@ async function main() {
   await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
   await setOnHand(dbs.inventory, sku, 1_000_000);
 
+  // cart operations at concurrency 10, first, on an idle worker (no checkout still finishing)
+  const cartIds: string[] = [];
+  for (let i = 0; i < 10; i++) cartIds.push((await post('/carts', {})).body.id as string);
+  // warm-up, untimed: the pools open their connections and the JIT settles
+  await runLevel(10, 300, async (i) => {
+    const id = cartIds[i % 10] as string;
+    if (i % 2 === 0) await post(`/carts/${id}/lines/${sku}`, { quantity: 1 });
+    else await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
+  });
+  const writes: number[] = [];
+  const reads: number[] = [];
+  const cartOps = await runLevel(10, 1000, async (i) => {
+    const id = cartIds[i % 10] as string;
+    const t = performance.now();
+    if (i % 2 === 0) {
+      await post(`/carts/${id}/lines/${sku}`, { quantity: (i % 5) + 1 });
+      writes.push(performance.now() - t);
+    } else {
+      await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
+      reads.push(performance.now() - t);
+    }
+  });
+
   const rows: Record<string, unknown>[] = [];
   for (const { concurrency, requests } of LEVELS) {
-    const baseline = await runLevel(concurrency, requests, async (i) => {
-      const id = `baseline-${run}-${concurrency}-${i}`;
-      const start = new WithStartWorkflowOperation('baselineWorkflow', {
-        workflowId: id,
-        taskQueue: 'bench',
-        args: [BEFORE, AFTER],
-        workflowIdConflictPolicy: 'USE_EXISTING',
+    const bareBaseline = (localBefore: boolean) =>
+      runLevel(concurrency, requests, async (i) => {
+        const id = `baseline-${run}-${localBefore ? 'local' : 'remote'}-${concurrency}-${i}`;
+        const start = new WithStartWorkflowOperation('baselineWorkflow', {
+          workflowId: id,
+          taskQueue: 'bench',
+          args: [BEFORE, AFTER, localBefore],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        const handle = await client.workflow.startUpdateWithStart('baselineDone', {
+          args: [id],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+          startWorkflowOperation: start,
+        });
+        await handle.result();
       });
-      const handle = await client.workflow.startUpdateWithStart('baselineDone', {
-        args: [id],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-        startWorkflowOperation: start,
-      });
-      await handle.result();
-    });
+    const baseline = await bareBaseline(false);
+    const localBaseline = await bareBaseline(true);
     // carts are made before the clock starts: the checkout is what is measured
     const carts: string[] = [];
     for (let i = 0; i < requests; i++) {
@@ -125,6 +152,10 @@ async function main() {
       baselineP99ms: +baseline.p99.toFixed(0),
       throughputRatio: +(checkout.perSecond / baseline.perSecond).toFixed(2),
       p50Ratio: +(checkout.p50 / baseline.p50).toFixed(2),
+      localBaselinePerSecond: +localBaseline.perSecond.toFixed(1),
+      localBaselineP50ms: +localBaseline.p50.toFixed(0),
+      ratioVsLocalBaseline: +(checkout.perSecond / localBaseline.perSecond).toFixed(2),
+      p50RatioVsLocalBaseline: +(checkout.p50 / localBaseline.p50).toFixed(2),
     });
   }
 
@@ -179,23 +210,24 @@ async function main() {
     holdP99ms: +holdRate.p99.toFixed(1),
   };
 
-  // cart operations at concurrency 10
-  const cartIds: string[] = [];
-  for (let i = 0; i < 10; i++) cartIds.push((await post('/carts', {})).body.id as string);
-  const cartOps = await runLevel(10, 1000, async (i) => {
-    const id = cartIds[i % 10] as string;
-    if (i % 2 === 0) await post(`/carts/${id}/lines/${sku}`, { quantity: (i % 5) + 1 });
-    else await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
-  });
-
   const result = {
     at: new Date().toISOString(),
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, Temporal CLI dev server (in-memory)`,
-    shape: `checkout: ${BEFORE} activities before the answer, ${AFTER} after; baseline: the same number of no-op activities, update-with-start`,
+    shape: `checkout: ${BEFORE} local activities before the answer, ${AFTER} activities after; baseline: the same number of no-op activities (all regular), update-with-start; local baseline: the same with the ${BEFORE} before the answer local`,
     checkout: rows,
     flashSale: { ...flash, stockAfter: flashStock },
     inventory,
-    cartOperations: { concurrency: 10, requests: 1000, perSecond: +cartOps.perSecond.toFixed(0), p50ms: +cartOps.p50.toFixed(1), p99ms: +cartOps.p99.toFixed(1) },
+    cartOperations: {
+      concurrency: 10,
+      requests: 1000,
+      perSecond: +cartOps.perSecond.toFixed(0),
+      p50ms: +cartOps.p50.toFixed(1),
+      p99ms: +cartOps.p99.toFixed(1),
+      addUpdateP50ms: +pct(writes, 50).toFixed(1),
+      addUpdateP99ms: +pct(writes, 99).toFixed(1),
+      getP50ms: +pct(reads, 50).toFixed(1),
+      getP99ms: +pct(reads, 99).toFixed(1),
+    },
   };
   console.log(`\n${result.machine}\n${result.shape}\n`);
   console.table(rows);

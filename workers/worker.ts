@@ -9,8 +9,19 @@ export interface CreateWorkerOptions {
   taskQueue?: string;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: { codePath: string };
-  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>;
+  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
 }
+
+/**
+ * Slots sized for I/O-bound work (docs/performance.md): a checkout's workflow task stays open
+ * while its local activities wait on PostgreSQL and the gateway, so workflow-task slots (the
+ * SDK's default is 40) were the queue at 50 concurrent checkouts.
+ */
+export const WORKER_TUNING = {
+  maxConcurrentActivityTaskExecutions: 100,
+  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentLocalActivityExecutions: 200,
+} satisfies Partial<WorkerOptions>;
 
 /** One worker polls the task queue for every workflow and activity of the service. */
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
@@ -20,7 +31,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue ?? opts.config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(opts.deps),
-    maxConcurrentActivityTaskExecutions: 100,
+    ...WORKER_TUNING,
     ...opts.tuning,
   });
 }
