@@ -47,12 +47,13 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
     return cart;
   }
 
+  /** Changes a line and answers with the priced cart (pricing runs beside the backup write). */
   async function setLine(cart: StoredCart, sku: string, quantity: number) {
     try {
-      const updated = await carts.setLine(cart.id, sku, quantity);
-      if (!updated) throw new AppError('not_found', 'no such cart');
-      await restartRecovery(updated);
-      return updated;
+      const changed = await carts.setLine(cart.id, sku, quantity, present);
+      if (!changed) throw new AppError('not_found', 'no such cart');
+      await restartRecovery(changed.cart);
+      return changed.alongside;
     } catch (err) {
       if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);
       throw err;
@@ -72,21 +73,21 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
   router.put('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
     const { quantity } = parse(lineBody, req.body, 'line');
-    const cart = await load(req.params.cartId);
+    // the cart (Redis) and the product (PostgreSQL) are independent reads: one round trip
+    const [cart, product] = await Promise.all([load(req.params.cartId), quantity > 0 ? getProduct(dbs.catalog, sku) : undefined]);
     if (quantity > 0) {
-      const product = await getProduct(dbs.catalog, sku);
       if (!product || !product.active) throw new AppError('not_found', 'no such product');
       if (product.currency !== cart.currency) {
         throw new AppError('invalid_request', `this product is priced in ${product.currency}, the cart in ${cart.currency}`);
       }
     }
-    res.json(await present(await setLine(cart, sku, quantity)));
+    res.json(await setLine(cart, sku, quantity));
   });
 
   router.delete('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
     const cart = await load(req.params.cartId);
-    res.json(await present(await setLine(cart, sku, 0)));
+    res.json(await setLine(cart, sku, 0));
   });
 
   return router;

@@ -102,14 +102,22 @@ export class CartStore {
     return this.restore(id);
   }
 
-  /** Sets a line's quantity (0 removes it). Null when there is no such cart. */
-  async setLine(id: string, sku: string, quantity: number): Promise<StoredCart | null> {
+  /**
+   * Sets a line's quantity (0 removes it). Null when there is no such cart. `alongside` runs
+   * on the changed cart while its PostgreSQL backup is written (the API prices it meanwhile);
+   * the call returns once both are done, so the backup is never behind the answer.
+   */
+  async setLine(id: string, sku: string, quantity: number): Promise<StoredCart | null>;
+  async setLine<T>(id: string, sku: string, quantity: number, alongside: (cart: StoredCart) => Promise<T>): Promise<{ cart: StoredCart; alongside: T } | null>;
+  async setLine<T>(id: string, sku: string, quantity: number, alongside?: (cart: StoredCart) => Promise<T>) {
     const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), new Date().toISOString()];
-    return this.mutate(id, () => this.eval(SET_LINE, id, args));
+    const changed = await this.mutate(id, () => this.eval(SET_LINE, id, args), alongside);
+    if (!changed) return null;
+    return alongside ? changed : changed.cart;
   }
 
   async clear(id: string): Promise<StoredCart | null> {
-    return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()]));
+    return (await this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()])))?.cart ?? null;
   }
 
   private async eval(script: string, id: string, args: string[]): Promise<string | null> {
@@ -123,7 +131,7 @@ export class CartStore {
     }
   }
 
-  private async mutate(id: string, run: () => Promise<string | null>): Promise<StoredCart | null> {
+  private async mutate<T>(id: string, run: () => Promise<string | null>, alongside?: (cart: StoredCart) => Promise<T>): Promise<{ cart: StoredCart; alongside: T } | null> {
     let raw = await run();
     if (raw === null) {
       if (!(await this.restore(id))) return null;
@@ -131,8 +139,8 @@ export class CartStore {
       if (raw === null) return null;
     }
     const cart = decode(raw);
-    await this.persist(cart);
-    return cart;
+    const [, extra] = await Promise.all([this.persist(cart), alongside ? alongside(cart) : (undefined as T)]);
+    return { cart, alongside: extra };
   }
 
   /** Copies the Postgres backup into Redis, unless someone else already did. */
