@@ -48,7 +48,10 @@ export async function getCheckout(db: DbOrTx, checkoutId: string): Promise<Check
 
 /**
  * Claims a pending checkout for a workflow run. Returns undefined when the run may go on,
- * or the finished checkout when it was already closed (a late duplicate start).
+ * or the finished checkout when another run already closed it (a late duplicate start).
+ * The same run claiming again goes on whatever the status: its steps before the answer are
+ * local activities, so a worker that dies mid-way leaves them to be re-run from the claim
+ * by the same run, after they may have placed the order (every step is idempotent).
  */
 export async function claimCheckout(db: Db, checkoutId: string, runId: string): Promise<Checkout | undefined> {
   const [claimed] = await db
@@ -59,6 +62,7 @@ export async function claimCheckout(db: Db, checkoutId: string, runId: string): 
   if (claimed) return undefined;
   const existing = await getCheckout(db, checkoutId);
   if (!existing) throw new Error(`no checkout ${checkoutId}`);
+  if (existing.runId === runId) return undefined;
   return existing;
 }
 

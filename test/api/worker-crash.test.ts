@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { and, eq, like } from 'drizzle-orm';
+import { and, eq, inArray, like } from 'drizzle-orm';
 import { stock } from '../../db/schema/inventory';
+import { orders } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
 import { checkoutStatusQuery } from '../../workflows/messages';
 import { uniqueTaskQueue } from '../helpers/temporal';
@@ -72,4 +73,96 @@ describe('a worker killed in the middle of a checkout', () => {
     const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
     expect(level).toMatchObject({ onHand: 2, reserved: 0, sold: 2 });
   }, 120_000);
+
+  it.each(['holdStock', 'authorizePayment', 'createOrder'])(
+    'SIGKILL while a local step before the answer runs (%s): a new worker finishes the checkout exactly once',
+    async (step) => {
+      const queue = uniqueTaskQueue(`crash-${step}`);
+      const local = await startStack({ env: { TEMPORAL_TASK_QUEUE: queue, CHECKOUT_WAIT_MS: '60000' } });
+      try {
+        const first = startWorkerProcess(queue, { FAULT_PAUSE_BEFORE: step, FAULT_PAUSE_MS: '120000' });
+        workers.push(first);
+        const sku = await createProduct(local.dbs, { onHand: 4 });
+        const cartId = (await local.http('POST', '/carts', { body: {} })).body.id as string;
+        await local.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } });
+        const placing = local.http('POST', '/checkouts', {
+          headers: { 'Idempotency-Key': `crash-${step}` },
+          body: { cartId, email: 'crash@example.com', paymentToken: 'tok_visa' },
+        });
+        const handle = local.temporal.workflow.getHandle(`checkout-${cartId}`);
+        // the local step is paused inside the workflow task: wait until the run exists, then a bit
+        await until(async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined), 30_000);
+        await new Promise((r) => setTimeout(r, 1_500));
+        first.kill('SIGKILL');
+        await new Promise((r) => first.once('exit', r));
+        workers.push(startWorkerProcess(queue));
+
+        const placed = await placing;
+        expect(placed.status).toBe(201);
+        await handle.result();
+        const order = await local.http('GET', `/orders/${placed.body.orderId}`);
+        expect(order.body).toMatchObject({ status: 'paid' });
+        const ops = await local.dbs.payment
+          .select()
+          .from(localGatewayOperations)
+          .where(and(like(localGatewayOperations.idempotencyKey, `%/${placed.body.checkoutId}/%`)));
+        expect(ops.map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
+        const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
+        expect(level).toMatchObject({ onHand: 3, reserved: 0, sold: 1 });
+      } finally {
+        await local.close();
+      }
+    },
+    120_000,
+  );
+
+  it('SIGKILL with many checkouts in flight (paused before capture): every one ends placed and paid, once', async () => {
+    const queue = uniqueTaskQueue('crash-many');
+    const local = await startStack({ env: { TEMPORAL_TASK_QUEUE: queue, CHECKOUT_WAIT_MS: '3000' } });
+    try {
+      const first = startWorkerProcess(queue, { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '4000' });
+      workers.push(first);
+      const sku = await createProduct(local.dbs, { onHand: 100 });
+      const carts: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const cartId = (await local.http('POST', '/carts', { body: {} })).body.id as string;
+        await local.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } });
+        carts.push(cartId);
+      }
+      const posting = Promise.all(
+        carts.map((cartId, i) =>
+          local.http('POST', '/checkouts', { headers: { 'Idempotency-Key': `many-${i}` }, body: { cartId, email: 'crash@example.com', paymentToken: 'tok_visa' } }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 2_500));
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      workers.push(startWorkerProcess(queue));
+      await posting;
+      const results = await Promise.all(
+        carts.map((cartId) =>
+          local.temporal.workflow
+            .getHandle(`checkout-${cartId}`)
+            .result()
+            .then((r) => (r as { status: string }).status),
+        ),
+      );
+      expect(results.filter((s) => s === 'placed')).toHaveLength(20);
+      const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
+      expect(level).toMatchObject({ onHand: 80, reserved: 0, sold: 20 });
+      // every order paid; one authorization and one capture per checkout, nothing else
+      const placedOrders = await local.dbs.order.select().from(orders).where(inArray(orders.cartId, carts));
+      expect(placedOrders.map((o) => o.status)).toEqual(Array(20).fill('paid'));
+      const ops = (
+        await Promise.all(
+          placedOrders.map((o) => local.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${o.checkoutId}/%`))),
+        )
+      ).flat();
+      expect(ops.filter((o) => o.operation === 'authorize')).toHaveLength(20);
+      expect(ops.filter((o) => o.operation === 'capture')).toHaveLength(20);
+      expect(ops.filter((o) => o.operation !== 'authorize' && o.operation !== 'capture')).toEqual([]);
+    } finally {
+      await local.close();
+    }
+  }, 150_000);
 });
