@@ -17,3 +17,6 @@ source "$DATA/services.env"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 "${TSX[@]}" db/migrate.ts
 "${TSX[@]}" bench/faults.ts
+# Bad input at scale: the property test's long run (FUZZ_RUNS generated requests, default
+# 20,000) against this stack: no 5xx, contract error shape, no write from a rejected request.
+FUZZ_RUNS="${FUZZ_RUNS:-20000}" "$ROOT/node_modules/.bin/jest" --runInBand test/api/fuzz.test.ts
