@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { getProduct, priceLines } from '../../db/stores/catalog';
-import { TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
+import { CurrencyMismatchError, TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
 import { signalCartRecovery } from '../../activities/cart-recovery';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -47,15 +47,20 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
     return cart;
   }
 
-  /** Changes a line and answers with the priced cart (pricing runs beside the backup write). */
-  async function setLine(cart: StoredCart, sku: string, quantity: number) {
+  /**
+   * Changes a line and answers with the priced cart: the Lua script checks the cart exists
+   * and its currency, and pricing runs beside the backup write (two round trips after the
+   * product read, not four).
+   */
+  async function setLine(cartId: string, sku: string, quantity: number, currency?: string) {
     try {
-      const changed = await carts.setLine(cart.id, sku, quantity, present);
+      const changed = await carts.setLine(cartId, sku, quantity, present, { currency });
       if (!changed) throw new AppError('not_found', 'no such cart');
       await restartRecovery(changed.cart);
       return changed.alongside;
     } catch (err) {
       if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);
+      if (err instanceof CurrencyMismatchError) throw new AppError('invalid_request', `this product is priced in ${currency ?? '?'}, the cart in ${err.cartCurrency}`);
       throw err;
     }
   }
@@ -73,21 +78,19 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
   router.put('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
     const { quantity } = parse(lineBody, req.body, 'line');
-    // the cart (Redis) and the product (PostgreSQL) are independent reads: one round trip
-    const [cart, product] = await Promise.all([load(req.params.cartId), quantity > 0 ? getProduct(dbs.catalog, sku) : undefined]);
+    const cartId = parse(cartIdSchema, req.params.cartId, 'cart id');
+    let currency: string | undefined;
     if (quantity > 0) {
+      const product = await getProduct(dbs.catalog, sku);
       if (!product || !product.active) throw new AppError('not_found', 'no such product');
-      if (product.currency !== cart.currency) {
-        throw new AppError('invalid_request', `this product is priced in ${product.currency}, the cart in ${cart.currency}`);
-      }
+      currency = product.currency;
     }
-    res.json(await setLine(cart, sku, quantity));
+    res.json(await setLine(cartId, sku, quantity, currency));
   });
 
   router.delete('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
-    const cart = await load(req.params.cartId);
-    res.json(await setLine(cart, sku, 0));
+    res.json(await setLine(parse(cartIdSchema, req.params.cartId, 'cart id'), sku, 0));
   });
 
   return router;

@@ -18,15 +18,25 @@ export interface StoredCart {
 
 export class TooManyLinesError extends Error {}
 
+/** The line's product is priced in another currency than the cart. */
+export class CurrencyMismatchError extends Error {
+  constructor(readonly cartCurrency: string) {
+    super(`the cart is in ${cartCurrency}`);
+  }
+}
+
 /**
  * Changes one line atomically inside Redis: the whole cart is one JSON value, so two
  * concurrent writers never lose each other's lines. Returns nil when the key is missing
- * (expired, flushed): the caller restores it from Postgres and tries again.
+ * (expired, flushed): the caller restores it from Postgres and tries again. ARGV[6], when
+ * not empty, is the line's currency: a cart in another one refuses the line (so the API
+ * needs no separate read of the cart first).
  */
 const SET_LINE = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
+if ARGV[6] ~= '' and cart.currency ~= ARGV[6] then return redis.error_reply('CURRENCY_MISMATCH ' .. tostring(cart.currency)) end
 local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lines, found = {}, false
 if type(cart.lines) == 'table' then
@@ -108,9 +118,15 @@ export class CartStore {
    * the call returns once both are done, so the backup is never behind the answer.
    */
   async setLine(id: string, sku: string, quantity: number): Promise<StoredCart | null>;
-  async setLine<T>(id: string, sku: string, quantity: number, alongside: (cart: StoredCart) => Promise<T>): Promise<{ cart: StoredCart; alongside: T } | null>;
-  async setLine<T>(id: string, sku: string, quantity: number, alongside?: (cart: StoredCart) => Promise<T>) {
-    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), new Date().toISOString()];
+  async setLine<T>(
+    id: string,
+    sku: string,
+    quantity: number,
+    alongside: (cart: StoredCart) => Promise<T>,
+    opts?: { currency?: string },
+  ): Promise<{ cart: StoredCart; alongside: T } | null>;
+  async setLine<T>(id: string, sku: string, quantity: number, alongside?: (cart: StoredCart) => Promise<T>, opts: { currency?: string } = {}) {
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), new Date().toISOString(), opts.currency ?? ''];
     const changed = await this.mutate(id, () => this.eval(SET_LINE, id, args), alongside);
     if (!changed) return null;
     return alongside ? changed : changed.cart;
@@ -127,6 +143,8 @@ export class CartStore {
       if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
         throw new TooManyLinesError(`a cart holds at most ${this.options.maxLines} lines`);
       }
+      const mismatch = err instanceof Error ? /CURRENCY_MISMATCH (\S+)/.exec(err.message) : null;
+      if (mismatch) throw new CurrencyMismatchError(mismatch[1] as string);
       throw err;
     }
   }
