@@ -28,29 +28,25 @@ import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 
 /** Store calls: short, retried with backoff, business errors are non-retryable failures. */
-const stores = proxyActivities<OrderlyActivities>({
+const STORE_CALLS = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
-});
+} as const;
 /** Gateway calls: a timeout may hide a success, so every call carries an idempotency key. */
-const gateway = proxyActivities<OrderlyActivities>({
+const GATEWAY_CALLS = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 6 },
-});
+} as const;
+const stores = proxyActivities<OrderlyActivities>(STORE_CALLS);
+const gateway = proxyActivities<OrderlyActivities>(GATEWAY_CALLS);
 /**
  * The steps before the storefront's answer as local activities: they run inside the workflow
  * task, so the five of them cost one server round trip instead of five (docs/performance.md).
  * Same timeouts and retries; a worker that dies mid-step leaves the workflow task to time out
  * and another worker re-runs the step, which every step tolerates (idempotency keys, claims).
  */
-const localStores = proxyLocalActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
-});
-const localGateway = proxyLocalActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 6 },
-});
+const localStores = proxyLocalActivities<OrderlyActivities>(STORE_CALLS);
+const localGateway = proxyLocalActivities<OrderlyActivities>(GATEWAY_CALLS);
 /** Compensations must eventually happen: retried without limit. */
 const undo = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '10s',

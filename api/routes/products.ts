@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { getProduct, isUsableCursor, listProducts, productFacets, suggestProducts, type ProductCursor, type ProductSort } from '../../db/stores/catalog';
 import { skusInStock, stockLevels } from '../../db/stores/inventory';
-import { SearchIndex, SearchUnavailableError, type SearchHit } from '../../db/stores/search-index';
+import { SearchIndex, SearchUnavailableError } from '../../db/stores/search-index';
 import type { Product } from '../../db/schema/catalog';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -48,7 +48,7 @@ function pgCursor(c: Cursor, query: { sort: ProductSort; q?: string }): ProductC
 const SEARCH_RETRY_AFTER_MS = 2_000;
 
 /** The storefront's Product shape: catalog data plus availability from inventory. */
-export function presentProduct(p: Product, available: number) {
+export function presentProduct(p: Pick<Product, 'sku' | 'name' | 'description' | 'category' | 'attributes' | 'priceAmount' | 'currency'>, available: number) {
   return {
     sku: p.sku,
     name: p.name,
@@ -56,18 +56,6 @@ export function presentProduct(p: Product, available: number) {
     ...(p.category ? { category: p.category } : {}),
     attributes: p.attributes,
     price: { amount: p.priceAmount, currency: p.currency },
-    available,
-  };
-}
-
-function presentHit(h: SearchHit, available: number) {
-  return {
-    sku: h.sku,
-    name: h.name,
-    description: h.description,
-    ...(h.category ? { category: h.category } : {}),
-    attributes: h.attributes,
-    price: { amount: h.price, currency: h.currency },
     available,
   };
 }
@@ -99,7 +87,7 @@ export function productsRouter({ dbs, config, logger, search: injected }: AppDep
     const page = await search.search({ ...query, after: cursor?.a });
     const levels = await stockLevels(dbs.inventory, page.items.map((p) => p.sku));
     return {
-      items: page.items.map((h) => presentHit(h, levels.get(h.sku)?.available ?? 0)),
+      items: page.items.map((h) => presentProduct({ ...h, priceAmount: h.price }, levels.get(h.sku)?.available ?? 0)),
       nextCursor: page.after ? encodeCursor({ e: 'es', o: query.sort, a: page.after }) : null,
       facets: page.facets,
     };
