@@ -3,7 +3,9 @@
  * workflow of the same shape on the same Temporal server, measured in the same run;
  * cart operation latency. Prints a table and writes bench/results/latest.json.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
@@ -87,28 +89,52 @@ async function main() {
   await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
   await setOnHand(dbs.inventory, sku, 1_000_000);
 
-  // cart operations at concurrency 10, first, on an idle worker (no checkout still finishing)
+  // Cart operations at concurrency 10, first (no checkout still finishing), against the API
+  // in a process of its own, as it runs in production: the load generator must not share
+  // the server's event loop.
+  const cartApiPort = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const cartApi = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../api/server.ts')], {
+    env: { ...process.env, PORT: String(cartApiPort), LOG_LEVEL: 'silent', ORDERLY_MODE: 'test' },
+    stdio: 'ignore',
+  });
+  const cartBase = `http://127.0.0.1:${cartApiPort}`;
+  for (let i = 0; i < 150; i++) {
+    const up = await fetch(`${cartBase}/health`).then(() => true, () => false);
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const cartPut = (id: string, quantity: number) =>
+    fetch(`${cartBase}/carts/${id}/lines/${sku}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ quantity }) }).then((r) => r.arrayBuffer());
   const cartIds: string[] = [];
-  for (let i = 0; i < 10; i++) cartIds.push((await post('/carts', {})).body.id as string);
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`${cartBase}/carts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    cartIds.push(((await res.json()) as { id: string }).id);
+  }
   // warm-up, untimed: the pools open their connections and the JIT settles
-  await runLevel(10, 300, async (i) => {
+  await runLevel(10, 500, async (i) => {
     const id = cartIds[i % 10] as string;
-    if (i % 2 === 0) await post(`/carts/${id}/lines/${sku}`, { quantity: 1 });
-    else await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
+    if (i % 2 === 0) await cartPut(id, 1);
+    else await fetch(`${cartBase}/carts/${id}`).then((r) => r.arrayBuffer());
   });
   const writes: number[] = [];
   const reads: number[] = [];
-  const cartOps = await runLevel(10, 1000, async (i) => {
+  const cartOps = await runLevel(10, 2000, async (i) => {
     const id = cartIds[i % 10] as string;
     const t = performance.now();
     if (i % 2 === 0) {
-      await post(`/carts/${id}/lines/${sku}`, { quantity: (i % 5) + 1 });
+      await cartPut(id, (i % 5) + 1);
       writes.push(performance.now() - t);
     } else {
-      await fetch(`${base}/carts/${id}`).then((r) => r.arrayBuffer());
+      await fetch(`${cartBase}/carts/${id}`).then((r) => r.arrayBuffer());
       reads.push(performance.now() - t);
     }
   });
+  cartApi.kill('SIGTERM');
 
   const rows: Record<string, unknown>[] = [];
   for (const { concurrency, requests } of LEVELS) {
@@ -219,7 +245,8 @@ async function main() {
     inventory,
     cartOperations: {
       concurrency: 10,
-      requests: 1000,
+      requests: 2000,
+      api: 'its own process',
       perSecond: +cartOps.perSecond.toFixed(0),
       p50ms: +cartOps.p50.toFixed(1),
       p99ms: +cartOps.p99.toFixed(1),
