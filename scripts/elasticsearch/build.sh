@@ -18,7 +18,11 @@ command -v javac >/dev/null || { echo "build.sh: javac not found (a JDK 17+)" >&
 echo "[elasticsearch] fetching jars from Maven Central" >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$work/jars" >&2
+if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$work/jars" >"$work/mvn.log" 2>&1; then
+  cat "$work/mvn.log" >&2
+  echo "build.sh: fetching the Elasticsearch jars failed" >&2
+  exit 1
+fi
 
 staging="$DEST.staging"
 rm -rf "$staging"
