@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, between, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config';
@@ -17,6 +18,16 @@ export interface StoredCart {
 }
 
 export class TooManyLinesError extends Error {}
+
+const shas = new Map<string, string>();
+const sha1 = (script: string): string => {
+  let sha = shas.get(script);
+  if (!sha) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  return sha;
+};
 
 /** The line's product is priced in another currency than the cart. */
 export class CurrencyMismatchError extends Error {
@@ -136,9 +147,15 @@ export class CartStore {
     return (await this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()])))?.cart ?? null;
   }
 
+  /** EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted, flushed). */
   private async eval(script: string, id: string, args: string[]): Promise<string | null> {
     try {
-      return (await this.redis.eval(script, 1, key(id), ...args)) as string | null;
+      try {
+        return (await this.redis.evalsha(sha1(script), 1, key(id), ...args)) as string | null;
+      } catch (err) {
+        if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+        return (await this.redis.eval(script, 1, key(id), ...args)) as string | null;
+      }
     } catch (err) {
       if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
         throw new TooManyLinesError(`a cart holds at most ${this.options.maxLines} lines`);

@@ -163,14 +163,38 @@ export async function listProducts(db: DbOrTx, query: ProductQuery): Promise<{ i
   return { items: page.map((r) => r.product), next };
 }
 
+/**
+ * The two hottest catalog reads (every cart write and read) as prepared statements: built
+ * once per handle, parsed once per connection.
+ */
+const prepared = new WeakMap<DbOrTx, ReturnType<typeof prepare>>();
+function prepare(db: DbOrTx) {
+  return {
+    one: db.select().from(products).where(eq(products.sku, sql.placeholder('sku'))).prepare('catalog_product'),
+    many: db
+      .select()
+      .from(products)
+      .where(sql`${products.sku} = any(${sql.placeholder('skus')}::text[])`)
+      .prepare('catalog_products'),
+  };
+}
+function statements(db: DbOrTx) {
+  let s = prepared.get(db);
+  if (!s) {
+    s = prepare(db);
+    prepared.set(db, s);
+  }
+  return s;
+}
+
 export async function getProduct(db: DbOrTx, sku: string): Promise<Product | undefined> {
-  const [row] = await db.select().from(products).where(eq(products.sku, sku));
+  const [row] = await statements(db).one.execute({ sku });
   return row;
 }
 
 export async function getProducts(db: DbOrTx, skus: string[]): Promise<Map<string, Product>> {
   if (skus.length === 0) return new Map();
-  const rows = await db.select().from(products).where(inArray(products.sku, skus));
+  const rows = await statements(db).many.execute({ skus });
   return new Map(rows.map((p) => [p.sku, p]));
 }
 
