@@ -85,8 +85,14 @@ const envSchema = z.object({
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
   /** The local gateway fails its next N calls (500s or hangs) after start. */
-  GATEWAY_FAULT_MODE: z.enum(['500', 'timeout', 'reject']).optional(),
+  GATEWAY_FAULT_MODE: z.enum(['500', 'timeout', 'reject', 'lost']).optional(),
   GATEWAY_FAULT_COUNT: z.coerce.number().int().min(0).default(0),
+  /** Only these gateway operations fail (comma-separated: authorize,capture,void,refund); default all. */
+  GATEWAY_FAULT_OPERATIONS: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
+    .pipe(z.array(z.enum(['authorize', 'capture', 'void', 'refund'])).optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -106,7 +112,11 @@ export interface Config {
   payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
-  faults: { pauseBefore?: string; pauseMs: number; gateway?: { mode: '500' | 'timeout' | 'reject'; count: number } };
+  faults: {
+    pauseBefore?: string;
+    pauseMs: number;
+    gateway?: { mode: '500' | 'timeout' | 'reject' | 'lost'; count: number; operations?: ('authorize' | 'capture' | 'void' | 'refund')[] };
+  };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
 }
 
@@ -202,7 +212,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : {
             pauseBefore: e.FAULT_PAUSE_BEFORE,
             pauseMs: e.FAULT_PAUSE_MS,
-            gateway: e.GATEWAY_FAULT_MODE ? { mode: e.GATEWAY_FAULT_MODE, count: e.GATEWAY_FAULT_COUNT } : undefined,
+            gateway: e.GATEWAY_FAULT_MODE
+              ? { mode: e.GATEWAY_FAULT_MODE, count: e.GATEWAY_FAULT_COUNT, operations: e.GATEWAY_FAULT_OPERATIONS }
+              : undefined,
           },
   };
 }

@@ -1,4 +1,4 @@
-import { getPaymentByCheckout, recordAuthorization, recordCapture, recordFullRefund, recordVoid } from '../db/stores/payments';
+import { getPaymentByCheckout, recordAuthorization, recordCapture, syncPaymentFromGateway } from '../db/stores/payments';
 import type { Money } from '../workflows/messages';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
@@ -9,6 +9,13 @@ export interface AuthorizeRequest {
   idempotencyKey: string;
   amount: Money;
   paymentToken: string;
+}
+
+/** What a compensation did with the customer's money, as the gateway confirmed it. */
+export interface MoneyReturned {
+  action: 'none' | 'voided' | 'refunded';
+  amount: number;
+  currency: string;
 }
 
 export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
@@ -62,41 +69,46 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     },
 
     /**
-     * Compensation of authorizePayment. An authorization we never recorded (the call timed
-     * out after succeeding, then the retries ran out) is found by replaying the authorize
-     * request under its own idempotency key, which returns the same authorization.
+     * Compensation of authorizePayment, and support's cancel. Asks the gateway what really
+     * happened (our ledger may have missed a reply) and returns the money: captured →
+     * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizeRequest }): Promise<void> {
+    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizeRequest }): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
-      if (payment && payment.status !== 'authorized') return;
-      const ref = payment?.gatewayRef ?? (await replayAuthorization(req.authorization));
-      if (!ref) return;
-      try {
-        await gateway.void({ idempotencyKey: req.idempotencyKey, ref });
-      } catch (err) {
-        if (!(err instanceof PaymentRejectedError)) throw err;
-        logger.warn({ checkoutId: req.checkoutId, reason: err.reason }, 'void refused by the gateway');
-      }
-      await recordVoid(dbs.payment, req.checkoutId);
+      const ref =
+        payment?.gatewayRef ??
+        (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
+      if (!ref) return { action: 'none', amount: 0, currency: req.authorization.amount.currency };
+      return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
     },
 
-    /** Compensation of capturePayment: refunds what was captured, if anything was. */
-    async refundPayment(req: { checkoutId: string; idempotencyKey: string; reason: string }): Promise<void> {
+    /** Compensation of capturePayment: the same gateway-first return of the money. */
+    async refundPayment(req: { checkoutId: string; idempotencyKey: string; reason: string }): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
-      if (!payment) return;
-      const refundable = payment.capturedAmount - payment.refundedAmount - payment.refundPendingAmount;
-      if (refundable <= 0) return;
-      await gateway.refund({ idempotencyKey: req.idempotencyKey, ref: payment.gatewayRef, amount: refundable, currency: payment.currency });
-      await recordFullRefund(dbs.payment, req.checkoutId);
+      if (!payment) return { action: 'none', amount: 0, currency: 'XXX' };
+      return returnMoney(req.checkoutId, payment.gatewayRef, { voidKey: `${req.idempotencyKey}/void`, refundKey: req.idempotencyKey });
     },
   };
 
-  async function replayAuthorization(req: AuthorizeRequest): Promise<string | undefined> {
-    try {
-      return (await authorizeAtGateway(req)).ref;
-    } catch (err) {
-      if (err instanceof PaymentDeclinedError || err instanceof PaymentRejectedError) return undefined;
-      throw err;
+  async function returnMoney(checkoutId: string, ref: string, keys: { voidKey: string; refundKey: string }): Promise<MoneyReturned> {
+    const before = await gateway.lookupPayment(ref);
+    if (!before) return { action: 'none', amount: 0, currency: 'XXX' };
+    let result: MoneyReturned = { action: 'none', amount: 0, currency: before.currency };
+    const refundable = before.captured - before.refunded;
+    if (refundable > 0) {
+      await gateway.refund({ idempotencyKey: keys.refundKey, ref, amount: refundable, currency: before.currency });
+      result = { action: 'refunded', amount: refundable, currency: before.currency };
+    } else if (before.captured === 0 && before.authorized > 0 && !before.voided) {
+      await gateway.void({ idempotencyKey: keys.voidKey, ref });
+      result = { action: 'voided', amount: before.authorized, currency: before.currency };
+    } else if (before.captured > 0) {
+      result = { action: 'refunded', amount: before.refunded, currency: before.currency };
+    } else if (before.voided) {
+      result = { action: 'voided', amount: before.authorized, currency: before.currency };
     }
+    const after = await gateway.lookupPayment(ref);
+    if (after) await syncPaymentFromGateway(dbs.payment, checkoutId, gateway.name, after);
+    logger.info({ checkoutId, action: result.action, amount: result.amount }, 'payment returned per the gateway');
+    return result;
   }
 }

@@ -8,6 +8,7 @@ import {
   type AuthorizeRequest,
   type Authorization,
   type CaptureRequest,
+  type GatewayPayment,
   type PaymentGateway,
   type RefundRequest,
   type VoidRequest,
@@ -21,13 +22,18 @@ const DECLINES: Record<string, string> = {
 const SLOW_TOKEN = 'tok_timeout';
 
 export interface LocalGatewayFaults {
-  /** The next `count` calls fail: with a 500, by hanging past the caller's timeout, or refused. */
+  /**
+   * The next `count` calls fail: with a 500, by hanging past the caller's timeout, refused,
+   * or `lost`: the operation happens and then the reply is lost (the caller sees a 500).
+   */
   count: number;
-  mode: '500' | 'timeout' | 'reject';
+  mode: GatewayFaultMode;
   /** Only these operations fail (default: all). */
-  operations?: ('authorize' | 'capture' | 'void' | 'refund')[];
+  operations?: GatewayOperation[];
 }
 
+export type GatewayFaultMode = '500' | 'timeout' | 'reject' | 'lost';
+type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund';
 type Operation = typeof ops.$inferSelect;
 
 /**
@@ -48,8 +54,39 @@ export class LocalGateway implements PaymentGateway {
     this.faults = faults && faults.count > 0 ? { ...faults } : null;
   }
 
-  async authorize(req: AuthorizeRequest): Promise<Authorization> {
-    await this.injectFault('authorize');
+  authorize(req: AuthorizeRequest): Promise<Authorization> {
+    return this.withFaults('authorize', () => this.doAuthorize(req));
+  }
+
+  capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
+    return this.withFaults('capture', () => this.doCapture(req));
+  }
+
+  void(req: VoidRequest): Promise<void> {
+    return this.withFaults('void', () => this.doVoid(req));
+  }
+
+  refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
+    return this.withFaults('refund', () => this.doRefund(req));
+  }
+
+  async lookupPayment(ref: string): Promise<GatewayPayment | undefined> {
+    const state = await this.state(ref);
+    if (state.authorized === 0) return undefined;
+    return { ref, ...state };
+  }
+
+  async findAuthorization(req: { idempotencyKey: string; reference: string }): Promise<string | undefined> {
+    const op = await this.find(req.idempotencyKey);
+    return op && op.operation === 'authorize' && op.outcome === 'authorized' ? op.paymentRef : undefined;
+  }
+
+  async findRefund(req: { ref: string; idempotencyKey: string }): Promise<{ refundRef: string; amount: number } | undefined> {
+    const op = await this.find(req.idempotencyKey);
+    return op && op.operation === 'refund' && op.paymentRef === req.ref ? { refundRef: `lre_${op.idempotencyKey}`, amount: op.amount } : undefined;
+  }
+
+  private async doAuthorize(req: AuthorizeRequest): Promise<Authorization> {
     const decline = DECLINES[req.paymentToken];
     const op = await this.record(req.idempotencyKey, {
       operation: 'authorize',
@@ -64,8 +101,7 @@ export class LocalGateway implements PaymentGateway {
     return { ref: op.paymentRef, amount: op.amount, currency: op.currency };
   }
 
-  async capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
-    await this.injectFault('capture');
+  private async doCapture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
     const state = await this.state(req.ref);
     const replay = await this.find(req.idempotencyKey);
     if (replay) return { ref: replay.paymentRef, amount: replay.amount };
@@ -77,16 +113,14 @@ export class LocalGateway implements PaymentGateway {
     return { ref: op.paymentRef, amount: op.amount };
   }
 
-  async void(req: VoidRequest): Promise<void> {
-    await this.injectFault('void');
+  private async doVoid(req: VoidRequest): Promise<void> {
     const state = await this.state(req.ref);
     if (state.voided || !state.authorized) return;
     if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
     await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided' });
   }
 
-  async refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
-    await this.injectFault('refund');
+  private async doRefund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
     const replay = await this.find(req.idempotencyKey);
     if (replay) return { refundRef: `lre_${replay.idempotencyKey}`, amount: replay.amount };
     const state = await this.state(req.ref);
@@ -127,11 +161,16 @@ export class LocalGateway implements PaymentGateway {
     };
   }
 
-  private async injectFault(operation: 'authorize' | 'capture' | 'void' | 'refund'): Promise<void> {
+  /** Runs one operation through the injected faults (dev and fault harness only). */
+  private async withFaults<T>(operation: GatewayOperation, run: () => Promise<T>): Promise<T> {
     const f = this.faults;
-    if (!f || (f.operations && !f.operations.includes(operation))) return;
+    if (!f || (f.operations && !f.operations.includes(operation))) return run();
     f.count -= 1;
     if (f.count <= 0) this.faults = null;
+    if (f.mode === 'lost') {
+      await run();
+      throw new GatewayUnavailableError('local gateway fault injected: the reply was lost after the operation');
+    }
     if (f.mode === 'timeout') await sleep(this.options.slowResponseMs);
     if (f.mode === 'reject') throw new PaymentRejectedError('local gateway fault injected: refused');
     throw new GatewayUnavailableError('local gateway fault injected: 500');

@@ -34,6 +34,17 @@ export interface RefundRequest {
   currency: string;
 }
 
+/** What the gateway itself says about one payment: the truth our ledger is corrected from. */
+export interface GatewayPayment {
+  ref: string;
+  currency: string;
+  /** Minor units: authorized (0 when never authorized), captured, refunded so far. */
+  authorized: number;
+  captured: number;
+  refunded: number;
+  voided: boolean;
+}
+
 export interface PaymentGateway {
   readonly name: 'local' | 'stripe';
   authorize(req: AuthorizeRequest): Promise<Authorization>;
@@ -41,6 +52,15 @@ export interface PaymentGateway {
   /** Idempotent: voiding a voided authorization succeeds. */
   void(req: VoidRequest): Promise<void>;
   refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }>;
+  /** The payment as the gateway sees it, or undefined when it has none under this ref. */
+  lookupPayment(ref: string): Promise<GatewayPayment | undefined>;
+  /**
+   * The payment an authorize call made under this idempotency key (our `reference` is the
+   * checkout id), if that call reached the gateway; undefined when it never did.
+   */
+  findAuthorization(req: { idempotencyKey: string; reference: string }): Promise<string | undefined>;
+  /** The refund made under this idempotency key, if that call reached the gateway. */
+  findRefund(req: { ref: string; idempotencyKey: string }): Promise<{ refundRef: string; amount: number } | undefined>;
 }
 
 /** The issuer said no: a business outcome, never retried. */

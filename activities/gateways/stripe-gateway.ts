@@ -7,6 +7,7 @@ import {
   type AuthorizeRequest,
   type Authorization,
   type CaptureRequest,
+  type GatewayPayment,
   type PaymentGateway,
   type RefundRequest,
   type VoidRequest,
@@ -62,9 +63,44 @@ export class StripeGateway implements PaymentGateway {
 
   async refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
     const refund = await call(() =>
-      this.client.refunds.create({ payment_intent: req.ref, amount: req.amount }, { idempotencyKey: req.idempotencyKey }),
+      this.client.refunds.create(
+        { payment_intent: req.ref, amount: req.amount, metadata: { idempotency_key: req.idempotencyKey } },
+        { idempotencyKey: req.idempotencyKey },
+      ),
     );
     return { refundRef: refund.id, amount: refund.amount };
+  }
+
+  async lookupPayment(ref: string): Promise<GatewayPayment | undefined> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await call(() => this.client.paymentIntents.retrieve(ref, { expand: ['latest_charge'] }));
+    } catch (err) {
+      if (err instanceof PaymentRejectedError && err.reason === 'resource_missing') return undefined;
+      throw err;
+    }
+    const charge = typeof intent.latest_charge === 'object' && intent.latest_charge ? intent.latest_charge : undefined;
+    const captured = intent.status === 'succeeded' ? intent.amount_received : 0;
+    const authorized = ['requires_capture', 'succeeded', 'canceled'].includes(intent.status) ? intent.amount : 0;
+    return {
+      ref: intent.id,
+      currency: intent.currency.toUpperCase(),
+      authorized,
+      captured,
+      refunded: charge?.amount_refunded ?? 0,
+      voided: intent.status === 'canceled',
+    };
+  }
+
+  async findAuthorization(req: { idempotencyKey: string; reference: string }): Promise<string | undefined> {
+    const found = await call(() => this.client.paymentIntents.search({ query: `metadata['reference']:'${req.reference}'`, limit: 10 }));
+    return found.data.find((i) => i.metadata?.reference === req.reference)?.id;
+  }
+
+  async findRefund(req: { ref: string; idempotencyKey: string }): Promise<{ refundRef: string; amount: number } | undefined> {
+    const list = await call(() => this.client.refunds.list({ payment_intent: req.ref, limit: 100 }));
+    const refund = list.data.find((r) => r.metadata?.idempotency_key === req.idempotencyKey);
+    return refund ? { refundRef: refund.id, amount: refund.amount } : undefined;
   }
 }
 

@@ -16,6 +16,9 @@ export const outbox = notificationSchema.table(
     payload: jsonb('payload').notNull().default({}),
     status: text('status').$type<'pending' | 'sent'>().notNull().default('pending'),
     messageId: text('message_id'),
+    /** A send in progress holds the row until then: an overlapping attempt waits instead of sending too. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    leaseToken: text('lease_token'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },

@@ -3,6 +3,14 @@ import { bigint, bigserial, char, check, index, integer, jsonb, pgSchema, primar
 
 export const orderSchema = pgSchema('orders');
 
+/** A priced cart as stored with its checkout (the shape of workflows' PricedCart). */
+export interface FrozenCart {
+  cartId: string;
+  currency: string;
+  lines: { sku: string; name: string; quantity: number; unitPrice: { amount: number; currency: string }; lineTotal: { amount: number; currency: string } }[];
+  total: { amount: number; currency: string };
+}
+
 export interface StoredFailure {
   code: string;
   message: string;
@@ -28,6 +36,11 @@ export const checkouts = orderSchema.table(
     totalAmount: bigint('total_amount', { mode: 'number' }),
     currency: char('currency', { length: 3 }),
     failure: jsonb('failure').$type<StoredFailure>(),
+    /**
+     * The priced cart this checkout decided on, written once by its first pricing (first
+     * write wins): every re-run of a step reuses it instead of re-reading the live cart.
+     */
+    frozenCart: jsonb('frozen_cart').$type<FrozenCart>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -72,11 +85,38 @@ export const orderLines = orderSchema.table(
     quantity: integer('quantity').notNull(),
     unitPriceAmount: bigint('unit_price_amount', { mode: 'number' }).notNull(),
     lineTotalAmount: bigint('line_total_amount', { mode: 'number' }).notNull(),
+    /** Units refunded (summed over every refund of the order) and, of those, put back in stock. */
+    refundedQuantity: integer('refunded_quantity').notNull().default(0),
+    restockedQuantity: integer('restocked_quantity').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.orderId, t.sku] }),
     check('order_lines_quantity_positive', sql`${t.quantity} > 0`),
     check('order_lines_total', sql`${t.lineTotalAmount} = ${t.unitPriceAmount} * ${t.quantity}`),
+    check('order_lines_refunded_within_sold', sql`${t.refundedQuantity} >= 0 and ${t.refundedQuantity} <= ${t.quantity}`),
+    check('order_lines_restocked_within_refunded', sql`${t.restockedQuantity} >= 0 and ${t.restockedQuantity} <= ${t.refundedQuantity}`),
+  ],
+);
+
+/**
+ * The line quantities one refund took from its order (its idempotency record): a refund
+ * claims its lines once, and the order_lines checks bound the sum over all refunds.
+ */
+export const refundLineClaims = orderSchema.table(
+  'refund_line_claims',
+  {
+    refundId: text('refund_id').notNull(),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    sku: text('sku').notNull(),
+    quantity: integer('quantity').notNull(),
+    restockQuantity: integer('restock_quantity').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.refundId, t.sku] }),
+    check('refund_line_claims_quantities', sql`${t.quantity} >= 0 and ${t.restockQuantity} >= 0 and ${t.restockQuantity} <= ${t.quantity}`),
   ],
 );
 

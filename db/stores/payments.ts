@@ -55,19 +55,57 @@ export async function recordCapture(db: Db, checkoutId: string, orderId: string,
     .where(and(eq(payments.checkoutId, checkoutId), eq(payments.status, 'authorized')));
 }
 
-export async function recordVoid(db: Db, checkoutId: string): Promise<void> {
-  await db
-    .update(payments)
-    .set({ status: 'voided', updatedAt: sql`now()` })
-    .where(and(eq(payments.checkoutId, checkoutId), eq(payments.status, 'authorized')));
+/** What the gateway says about a payment (see activities/gateways/payment-gateway.ts). */
+export interface GatewayView {
+  ref: string;
+  currency: string;
+  authorized: number;
+  captured: number;
+  refunded: number;
+  voided: boolean;
 }
 
-/** Records a refund of everything still refundable (compensation of a captured checkout). */
-export async function recordFullRefund(db: Db, checkoutId: string): Promise<void> {
+function statusFrom(g: GatewayView): Payment['status'] {
+  if (g.captured === 0) return g.voided ? 'voided' : 'authorized';
+  if (g.refunded >= g.captured) return 'refunded';
+  return g.refunded > 0 ? 'partially_refunded' : 'captured';
+}
+
+/**
+ * Corrects our ledger from the gateway's own answer (the gateway is the truth about money):
+ * creates the row for an authorization we never recorded, and sets every amount and the
+ * status to what the gateway says. Refund reservations still pending stay, within what is
+ * left to refund.
+ */
+export async function syncPaymentFromGateway(db: Db, checkoutId: string, gateway: string, g: GatewayView): Promise<Payment> {
+  const status = statusFrom(g);
   await db
-    .update(payments)
-    .set({ status: 'refunded', refundedAmount: sql`${payments.capturedAmount}`, updatedAt: sql`now()` })
-    .where(and(eq(payments.checkoutId, checkoutId), eq(payments.refundPendingAmount, 0)));
+    .insert(payments)
+    .values({
+      id: randomId('pay'),
+      checkoutId,
+      gateway,
+      gatewayRef: g.ref,
+      status,
+      currency: g.currency,
+      authorizedAmount: g.authorized,
+      capturedAmount: g.captured,
+      refundedAmount: g.refunded,
+    })
+    .onConflictDoUpdate({
+      target: payments.checkoutId,
+      set: {
+        status,
+        authorizedAmount: g.authorized,
+        capturedAmount: g.captured,
+        refundedAmount: g.refunded,
+        refundPendingAmount: sql`greatest(0, least(${payments.refundPendingAmount}, ${g.captured - g.refunded}))`,
+        updatedAt: sql`now()`,
+      },
+    });
+  const payment = await getPaymentByCheckout(db, checkoutId);
+  if (!payment) throw new Error(`payment of checkout ${checkoutId} vanished`);
+  return payment;
 }
 
 // ---- refunds ---------------------------------------------------------------------------
@@ -199,7 +237,7 @@ export async function failRefund(db: Db, refundId: string, failure: { code: stri
     if (failed) {
       await tx
         .update(payments)
-        .set({ refundPendingAmount: sql`${payments.refundPendingAmount} - ${failed.amount}`, updatedAt: sql`now()` })
+        .set({ refundPendingAmount: sql`greatest(0, ${payments.refundPendingAmount} - ${failed.amount})`, updatedAt: sql`now()` })
         .where(eq(payments.id, failed.paymentId));
     }
   });
