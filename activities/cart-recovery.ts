@@ -6,9 +6,7 @@ import { isOptedOut, sendOnce, unsubscribeToken } from '../db/stores/notificatio
 import { cartRecoveryWorkflowId } from '../temporal/task-queues';
 import { cartChangedSignal, type CartRecoveryInput, type ReminderResult } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
-import { formatMoney, render } from './templates/render';
-
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+import { escapeHtml, formatMoney, render } from './templates/render';
 
 /** Starts (or tells) the cart's recovery workflow that the cart is at `version`. */
 export async function signalCartRecovery(
@@ -54,7 +52,7 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
       const vars = {
         total: formatMoney(priced.total.amount, priced.total.currency),
         lines: priced.lines.map(lineText).join('\n'),
-        linesHtml: priced.lines.map((l) => `<li>${escape(lineText(l))}</li>`).join(''),
+        linesHtml: priced.lines.map((l) => `<li>${escapeHtml(lineText(l))}</li>`).join(''),
         cartUrl: `${config.storefrontUrl}/cart/${encodeURIComponent(cart.id)}`,
         unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, cart.email)}`,
         discount: req.discountCode ? `Use code ${req.discountCode} at checkout for a discount.` : '',

@@ -12,7 +12,8 @@ function load(name: string): string {
   return text;
 }
 
-const escapeHtml = (s: string) =>
+/** The one HTML escaper of the templates and the fragments activities build for them. */
+export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** Fills `{{name}}` placeholders; values are HTML-escaped in .html templates. `{{{name}}}` is raw. */
