@@ -16,7 +16,15 @@ SERVICES="postgres redis temporal elasticsearch smtp" bash scripts/services.sh s
 source "$DATA/services.env"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 "${TSX[@]}" db/migrate.ts
-"${TSX[@]}" bench/faults.ts
+# FAULT_SCENARIOS=<substring>[,<substring>] runs only the matching scenarios (and skips the
+# long fuzz and model runs); FAULT_CHECKOUTS sets the checkouts per scenario (default 30).
+rc=0
+"${TSX[@]}" bench/faults.ts || rc=$?
+if [ -n "${FAULT_SCENARIOS:-}" ]; then exit "$rc"; fi
 # Bad input at scale: the property test's long run (FUZZ_RUNS generated requests, default
 # 20,000) against this stack: no 5xx, contract error shape, no write from a rejected request.
-FUZZ_RUNS="${FUZZ_RUNS:-20000}" "$ROOT/node_modules/.bin/jest" --runInBand test/api/fuzz.test.ts
+FUZZ_RUNS="${FUZZ_RUNS:-20000}" "$ROOT/node_modules/.bin/jest" --runInBand test/api/fuzz.test.ts || rc=$?
+# Interleavings at scale: the model-based test's long run (MODEL_RUNS random command
+# sequences, default 100, against the real stores, Temporal and the local gateway).
+MODEL_RUNS="${MODEL_RUNS:-100}" MODEL_COMMANDS="${MODEL_COMMANDS:-20}" "$ROOT/node_modules/.bin/jest" --runInBand test/model/checkout-model.test.ts || rc=$?
+exit "$rc"
