@@ -81,6 +81,11 @@ const envSchema = z.object({
   CART_RECOVERY_SWEEP_SECONDS: z.coerce.number().int().positive().default(300),
   UNSUBSCRIBE_SECRET: z.string().min(16).optional(),
 
+  /** Reconciliation Schedule: how often, how far back, and how old a checkout must be to be touched. */
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
+  RECONCILE_LOOKBACK_HOURS: z.coerce.number().int().positive().default(48),
+  RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).default(120),
+
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
@@ -118,6 +123,7 @@ export interface Config {
     gateway?: { mode: '500' | 'timeout' | 'reject' | 'lost'; count: number; operations?: ('authorize' | 'capture' | 'void' | 'refund')[] };
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
+  reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -205,6 +211,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       discountCode: e.CART_REMINDER_DISCOUNT_CODE,
       sweepSeconds: e.CART_RECOVERY_SWEEP_SECONDS,
       unsubscribeSecret: e.UNSUBSCRIBE_SECRET ?? 'dev-unsubscribe-secret-not-for-production',
+    },
+    reconcile: {
+      intervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+      lookbackHours: e.RECONCILE_LOOKBACK_HOURS,
+      graceSeconds: e.RECONCILE_GRACE_SECONDS,
     },
     faults:
       e.ORDERLY_MODE === 'production'

@@ -6,6 +6,7 @@ import { inventoryActivities } from './inventory';
 import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
+import { reconcileActivities } from './reconcile';
 import { refundActivities } from './refunds';
 import { searchActivities } from './search';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...refundActivities(deps),
     ...cartRecoveryActivities(deps),
     ...searchActivities(deps),
+    ...reconcileActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

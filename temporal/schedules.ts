@@ -1,12 +1,12 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './task-queues';
+import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './task-queues';
 
 /**
  * Creates the operations schedules if they do not exist yet (safe at every start-up and
  * from several processes at once). Operations pause or trigger them from the Web UI.
  */
-export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery' | 'search'>): Promise<void> {
+export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery' | 'search' | 'reconcile'>): Promise<void> {
   const every = async (scheduleId: string, workflowType: string, seconds: number, purpose: string) => {
     try {
       await client.schedule.create({
@@ -37,5 +37,11 @@ export async function ensureSchedules(client: Client, config: Pick<Config, 'temp
     'searchSyncSweepWorkflow',
     config.search.sweepSeconds,
     'search index: make sure the sync workflow runs and drains the catalog outbox',
+  );
+  await every(
+    RECONCILE_SCHEDULE_ID,
+    'reconcileWorkflow',
+    config.reconcile.intervalSeconds,
+    'reconciliation: gateway vs payments, orders and stock holds; repairs what is safe, parks the rest for support',
   );
 }

@@ -7,3 +7,5 @@ export const CART_RECOVERY_SWEEP_SCHEDULE_ID = 'cart-recovery-sweep';
 /** One sync per index alias: a single writer keeps the index in the catalog's order. */
 export const searchSyncWorkflowId = (alias: string) => `search-sync-${alias}`;
 export const SEARCH_SYNC_SWEEP_SCHEDULE_ID = 'search-sync-sweep';
+/** Compares gateway, payments, orders and holds; repairs what is safe, parks the rest (workflows/reconcile.ts). */
+export const RECONCILE_SCHEDULE_ID = 'reconcile';

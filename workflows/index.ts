@@ -4,3 +4,4 @@ export { sweepExpiredHoldsWorkflow } from './hold-sweep';
 export { refundWorkflow } from './refund';
 export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery';
 export { searchSyncWorkflow, searchSyncSweepWorkflow } from './search-sync';
+export { reconcileWorkflow } from './reconcile';

@@ -1,0 +1,271 @@
+import { allHandlersFinished, condition, continueAsNew, defineQuery, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { OrderlyActivities } from '../activities';
+import type { CheckoutCursor, LedgerView, PaymentFacts, ReconcileCheckout, ReconcileRefund } from '../activities/reconcile';
+import type { GatewayPayment } from '../activities/gateways/payment-gateway';
+
+/** Reads: a failure past the budget fails this run (visible in the Web UI); the Schedule starts the next. */
+const facts = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+/** Repairs: each is idempotent; one that still fails is counted and tried again by the next run. */
+const repairs = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+const PAGE_SIZE = 50;
+/** Pages per run before continue-as-new keeps the history bounded. */
+const PAGES_PER_RUN = 20;
+const REFUNDS_PER_RUN = 200;
+const PARKED_LISTED = 50;
+
+export interface ReconcileSummary {
+  /** Checkouts and pending refunds looked at. */
+  inspected: number;
+  repaired: { voided: number; refunded: number; released: number; ledgerCorrected: number; checkoutsFailed: number; refundsSettled: number };
+  /** Left for support (order `needs_attention` or a note in its history). */
+  parked: number;
+  /** Repairs that failed past their retries: the next run tries again. */
+  errors: number;
+  /** The first parked checkouts, for the Web UI. */
+  parkedCheckouts: { checkoutId: string; orderId: string | null; reason: string }[];
+  runs: number;
+}
+
+export interface ReconcileInput {
+  pageSize?: number;
+  pagesPerRun?: number;
+  /** Carried across continue-as-new. */
+  cursor?: CheckoutCursor;
+  summary?: ReconcileSummary;
+}
+
+export const reconcileStatusQuery = defineQuery<ReconcileSummary>('status');
+
+export interface CheckoutFacts {
+  checkout: ReconcileCheckout;
+  running: boolean;
+  payment: PaymentFacts;
+  holds: string[];
+}
+
+export interface CheckoutPlan {
+  why: string;
+  returnMoney?: 'void' | 'refund';
+  correctLedger: boolean;
+  releaseHold: boolean;
+  failCheckout: boolean;
+  /** transition: order → needs_attention; note: a line in its history (its status cannot move); already: it waits for support. */
+  park?: { reason: string; how: 'transition' | 'note' | 'already' };
+}
+
+/** The ledger status the gateway's amounts mean (as db/stores/payments.ts syncPaymentFromGateway sets it). */
+function statusOf(g: GatewayPayment): string {
+  if (g.captured === 0) return g.voided ? 'voided' : 'authorized';
+  if (g.refunded >= g.captured) return 'refunded';
+  return g.refunded > 0 ? 'partially_refunded' : 'captured';
+}
+
+/** Our row differs from the gateway. A refund in flight (pending amount) owns the difference: not ours to fix. */
+export function ledgerDiffers(ledger: LedgerView | null, g: GatewayPayment): boolean {
+  if (!ledger) return true;
+  if (ledger.refundPending > 0) return false;
+  return ledger.authorized !== g.authorized || ledger.captured !== g.captured || ledger.refunded !== g.refunded || ledger.status !== statusOf(g);
+}
+
+/** Money the gateway holds for a checkout that has no order to pay for. */
+function outstanding(g: GatewayPayment | null): 'void' | 'refund' | undefined {
+  if (!g) return undefined;
+  if (g.captured - g.refunded > 0) return 'refund';
+  if (g.captured === 0 && g.authorized > 0 && !g.voided) return 'void';
+  return undefined;
+}
+
+const PAID = ['paid', 'partially_refunded', 'refunded', 'fulfilled'];
+
+/** What to do about one checkout: repair what is safe, park what needs a human, never guess. */
+export function decideCheckout(f: CheckoutFacts): CheckoutPlan {
+  const nothing = { correctLedger: false, releaseHold: false, failCheckout: false };
+  if (f.running) return { ...nothing, why: 'its workflow is still running' };
+  const { checkout } = f;
+  const g = f.payment.gateway;
+  const ledgerOff = g !== null && ledgerDiffers(f.payment.ledger, g);
+  const order = checkout.orderStatus;
+  const park = (reason: string): CheckoutPlan['park'] => ({
+    reason,
+    how: order === 'needs_attention' ? 'already' : checkout.orderCanPark ? 'transition' : 'note',
+  });
+  const unknownToGateway = !g && f.payment.ledger ? park('our ledger has a payment the gateway does not know') : undefined;
+
+  if (order === null || order === 'failed' || order === 'cancelled') {
+    const returnMoney = outstanding(g);
+    return {
+      why: order ? `the order is ${order}` : 'the checkout has no order',
+      returnMoney,
+      correctLedger: !returnMoney && ledgerOff,
+      releaseHold: f.holds.includes('held'),
+      failCheckout: checkout.status === 'pending',
+      park: unknownToGateway,
+    };
+  }
+  if (PAID.includes(order)) {
+    const noCapture = !g || g.captured === 0;
+    return { ...nothing, why: `the order is ${order}`, correctLedger: ledgerOff, park: noCapture ? park(`the order is ${order} but the gateway shows no capture`) : undefined };
+  }
+  if (order === 'placed') {
+    return {
+      ...nothing,
+      why: 'the order is placed and no workflow runs it',
+      correctLedger: ledgerOff,
+      park: park('the checkout workflow ended after the order was placed (terminated?): capture, stock commit or confirmation may be missing'),
+    };
+  }
+  if (order === 'needs_attention') return { ...nothing, why: 'the order waits for support', correctLedger: ledgerOff, park: park('waits for support') };
+  return { ...nothing, why: `unknown order status ${order}` };
+}
+
+export type RefundPlan = 'leave' | 'complete' | 'fail';
+
+/** A pending refund whose workflow ended: the gateway says whether it happened. */
+export function decideRefund(f: { running: boolean; refundRef: string | null }): RefundPlan {
+  if (f.running) return 'leave';
+  return f.refundRef ? 'complete' : 'fail';
+}
+
+function money(amount: number, currency: string): string {
+  try {
+    const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
+  } catch {
+    return `${amount} ${currency} (minor units)`;
+  }
+}
+
+function emptySummary(): ReconcileSummary {
+  return {
+    inspected: 0,
+    repaired: { voided: 0, refunded: 0, released: 0, ledgerCorrected: 0, checkoutsFailed: 0, refundsSettled: 0 },
+    parked: 0,
+    errors: 0,
+    parkedCheckouts: [],
+    runs: 0,
+  };
+}
+
+async function repairCheckout(f: CheckoutFacts, plan: CheckoutPlan, summary: ReconcileSummary): Promise<void> {
+  const { checkoutId, workflowId, orderId } = f.checkout;
+  const g = f.payment.gateway;
+  const key = (step: string) => `${workflowId}/${checkoutId}/${step}`;
+  const done: string[] = [];
+  let returned = g?.voided ? 'the authorization was voided' : g && g.refunded > 0 ? 'the payment was refunded' : 'nothing was charged';
+  if (plan.returnMoney && g) {
+    const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: { amount: g.authorized, currency: g.currency }, paymentToken: '' };
+    const result = await repairs.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization });
+    if (result.action !== 'none') {
+      returned = `${result.action === 'voided' ? 'the authorization of' : 'the payment of'} ${money(result.amount, result.currency)} was ${result.action}`;
+      summary.repaired[result.action] += 1;
+      done.push(returned);
+    }
+  } else if (plan.correctLedger && g) {
+    const { status } = await repairs.correctLedgerFromGateway({ checkoutId, gatewayRef: g.ref });
+    summary.repaired.ledgerCorrected += 1;
+    done.push(`the payment ledger was corrected from the gateway (${status})`);
+  }
+  if (plan.releaseHold) {
+    await repairs.releaseStock(checkoutId);
+    summary.repaired.released += 1;
+    done.push('the stock hold was released');
+  }
+  if (plan.failCheckout) {
+    await repairs.recordCheckoutFailure({ checkoutId, failure: { code: 'checkout_failed', message: `the checkout did not complete; ${returned}` } });
+    summary.repaired.checkoutsFailed += 1;
+  }
+  if (orderId && done.length > 0) await repairs.noteOrderEvent({ orderId, type: 'reconciled', reason: `reconciliation: ${done.join('; ')}` });
+  if (plan.park) {
+    summary.parked += 1;
+    if (summary.parkedCheckouts.length < PARKED_LISTED) summary.parkedCheckouts.push({ checkoutId, orderId, reason: plan.park.reason });
+    if (plan.park.how === 'transition') await repairs.markOrderNeedsAttention({ checkoutId, reason: `reconciliation: ${plan.park.reason}` });
+    if (plan.park.how === 'note' && orderId) await repairs.noteOrderEvent({ orderId, type: 'reconciled', reason: `needs attention: ${plan.park.reason}` });
+  }
+}
+
+async function reconcileCheckouts(page: ReconcileCheckout[], summary: ReconcileSummary): Promise<void> {
+  const ids = page.map((c) => c.checkoutId);
+  const [running, payments, holds] = await Promise.all([
+    facts.workflowsRunning(page.map((c) => ({ workflowId: c.workflowId, runId: c.runId }))),
+    facts.paymentFacts(page.map((c) => ({ checkoutId: c.checkoutId, workflowId: c.workflowId }))),
+    facts.holdsOfCheckouts(ids),
+  ]);
+  for (const [i, checkout] of page.entries()) {
+    summary.inspected += 1;
+    const f: CheckoutFacts = {
+      checkout,
+      running: running[i] ?? true,
+      payment: payments[checkout.checkoutId] ?? { ledger: null, gateway: null },
+      holds: holds[checkout.checkoutId] ?? [],
+    };
+    const plan = decideCheckout(f);
+    try {
+      await repairCheckout(f, plan, summary);
+    } catch (err) {
+      summary.errors += 1;
+      log.warn('reconciliation of a checkout failed; the next run tries again', { checkoutId: checkout.checkoutId, why: plan.why, error: String(err) });
+    }
+  }
+}
+
+async function reconcileRefunds(summary: ReconcileSummary): Promise<void> {
+  const pending: ReconcileRefund[] = await facts.listPendingRefunds({ limit: REFUNDS_PER_RUN });
+  if (pending.length === 0) return;
+  const running = await facts.workflowsRunning(pending.map((r) => ({ workflowId: r.workflowId })));
+  for (const [i, refund] of pending.entries()) {
+    summary.inspected += 1;
+    const { refundId, orderId } = refund;
+    try {
+      const { refundRef } = running[i] ? { refundRef: null } : await facts.lookupRefundAtGateway({ refundId, gatewayRef: refund.gatewayRef });
+      const plan = decideRefund({ running: running[i] ?? true, refundRef });
+      if (plan === 'leave') continue;
+      let note: string;
+      if (plan === 'complete' && refundRef) {
+        const { fullyRefunded } = await repairs.completeLostRefund({ refundId, refundRef });
+        const { moved } = await repairs.recordRefundOnOrder({ orderId, refundId, fullyRefunded });
+        note = `refund ${refundId} of ${money(refund.amount, refund.currency)} was made by the gateway (its reply was lost): recorded as succeeded${moved ? '' : '; the order status was left for support'}`;
+      } else {
+        await repairs.failLostRefund({ refundId });
+        note = `refund ${refundId} of ${money(refund.amount, refund.currency)} never reached the gateway: failed, its reservation released`;
+      }
+      summary.repaired.refundsSettled += 1;
+      await repairs.noteOrderEvent({ orderId, type: 'reconciled', reason: `reconciliation: ${note}` });
+    } catch (err) {
+      summary.errors += 1;
+      log.warn('reconciliation of a refund failed; the next run tries again', { refundId, error: String(err) });
+    }
+  }
+}
+
+/**
+ * Started by the `reconcile` Schedule. For recent checkouts (RECONCILE_LOOKBACK_HOURS, none
+ * younger than RECONCILE_GRACE_SECONDS) and pending refunds, compares what the gateway, our
+ * payment rows, the orders and the stock holds say, repairs the safe mismatches and parks the
+ * rest for support (docs/support.md). Repairs a terminated checkout or refund workflow.
+ */
+export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<ReconcileSummary> {
+  const pageSize = input.pageSize ?? PAGE_SIZE;
+  const pagesPerRun = input.pagesPerRun ?? PAGES_PER_RUN;
+  const summary = input.summary ?? emptySummary();
+  summary.runs += 1;
+  setHandler(reconcileStatusQuery, () => summary);
+
+  if (!input.summary) await reconcileRefunds(summary);
+  let cursor = input.cursor;
+  for (let page = 0; page < pagesPerRun; page++) {
+    const checkouts = await facts.listCheckoutsToReconcile({ after: cursor, limit: pageSize });
+    await reconcileCheckouts(checkouts, summary);
+    const last = checkouts[checkouts.length - 1];
+    if (!last || checkouts.length < pageSize) return summary;
+    cursor = last.cursor;
+  }
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof reconcileWorkflow>({ pageSize, pagesPerRun, cursor, summary });
+}
