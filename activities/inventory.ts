@@ -1,4 +1,4 @@
-import { commitHold, holdStock as holdStockInStore, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
+import { commitHold, HoldMismatch, holdStock as holdStockInStore, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 
@@ -6,7 +6,11 @@ export function inventoryActivities({ dbs, config }: ActivityDeps) {
   return {
     /** Holds every line's stock, all or nothing; out of stock is a business failure. */
     async holdStock(req: { holdId: string; lines: StockLine[] }): Promise<{ expiresAt: string }> {
-      const result = await holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds);
+      const result = await holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds).catch((err: unknown) => {
+        // never retried: the same hold asked with other lines is a bug to surface, not to repeat
+        if (err instanceof HoldMismatch) throw businessFailure('hold_mismatch', err.message);
+        throw err;
+      });
       if (result.status === 'out_of_stock') {
         throw businessFailure('out_of_stock', 'not enough stock for some items', { items: result.shortages });
       }

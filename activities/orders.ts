@@ -1,5 +1,5 @@
 import type { CheckoutFailure, CheckoutOutcome, Money, PricedCart } from '../workflows/messages';
-import { claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
+import { addOrderEvent, claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 
 export interface CreateOrderRequest {
@@ -19,7 +19,8 @@ export function orderActivities({ dbs }: ActivityDeps) {
       if (!done) return null;
       const total: Money | undefined =
         done.totalAmount !== null && done.currency ? { amount: done.totalAmount, currency: done.currency } : undefined;
-      if (done.status === 'placed' && done.orderId && total) {
+      // an order placed means the storefront was answered "placed": that answer stands
+      if (done.orderId && total) {
         return { status: 'placed', checkoutId, orderId: done.orderId, total };
       }
       return {
@@ -75,6 +76,11 @@ export function orderActivities({ dbs }: ActivityDeps) {
     async cancelOrder(req: { checkoutId: string; reason: string }): Promise<void> {
       const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
       if (orderId) await transitionOrder(dbs.order, orderId, 'cancelled', req.reason);
+    },
+
+    /** A line in the order's history that changes nothing (e.g. a cancel request ignored). */
+    async noteOrderEvent(req: { orderId: string; type: string; reason: string }): Promise<void> {
+      await addOrderEvent(dbs.order, req.orderId, req.type, req.reason);
     },
 
     async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money }): Promise<void> {

@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
+import type { MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import {
@@ -52,11 +53,39 @@ const undo = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+/**
+ * After the storefront's answer the order stands: its store steps retry without a limit
+ * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.
+ */
+const afterAnswer = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
 /** After the order is paid, side effects that must not undo it. */
 const followUp = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 });
+
+const MONEY_RANK: Record<MoneyReturned['action'], number> = { none: 0, voided: 1, refunded: 2 };
+
+function formatMoney(amount: number, currency: string): string {
+  try {
+    const format = new Intl.NumberFormat('en', { style: 'currency', currency });
+    return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+  } catch {
+    return `${amount} ${currency} (minor units)`;
+  }
+}
+
+/** The failure as the customer reads it: what happened to their money, as the gateway confirmed. */
+function withMoney(message: string, money: MoneyReturned): string {
+  const sum = formatMoney(money.amount, money.currency);
+  const base = message.replace(/; nothing was charged$/, '');
+  if (money.action === 'refunded') return `${base}; ${sum} was refunded to your payment method`;
+  if (money.action === 'voided') return `${base}; the authorization of ${sum} was released and nothing was charged`;
+  return `${base}; nothing was charged`;
+}
 
 function sameMoney(a: Money, b: Money): boolean {
   return a.amount === b.amount && a.currency === b.currency;
@@ -78,10 +107,14 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   const view: CheckoutStatusView = { checkoutId, cartId: input.cartId, step: 'claiming', compensations: [] };
   let outcome: CheckoutOutcome | undefined;
   let total: Money | undefined;
+  let money: MoneyReturned = { action: 'none', amount: 0, currency: input.expectedTotal?.currency ?? 'XXX' };
 
   const enter = (step: CheckoutStep) => {
     view.step = step;
     view.compensations = saga.names;
+  };
+  const returned = (result: MoneyReturned | undefined) => {
+    if (result && MONEY_RANK[result.action] >= MONEY_RANK[money.action]) money = result;
   };
 
   setHandler(checkoutStatusQuery, () => view);
@@ -114,21 +147,30 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
   // Histories recorded before local activities replay on the old path (test/histories).
   const local = patched('checkout-local-pre-answer-steps');
-  const before = local ? localStores : stores;
-  const beforeGateway = local ? localGateway : gateway;
-
-  const previous = await before.claimCheckout(checkoutId, runId);
-  if (previous) return finish(previous);
+  const preAnswer = local ? localStores : stores;
+  const preAnswerGateway = local ? localGateway : gateway;
+  // Frozen inputs, the point of no return and the failure notice (issue 13).
+  const frozenInputs = patched('checkout-frozen-inputs');
+  // A cancel request is honoured before the order is placed and recorded-and-ignored after.
+  CancellationScope.current().cancelRequested.catch(() => {
+    view.cancelRequested = true;
+  });
 
   let orderId: string | undefined;
+  // Parking happens after the answer: its store writes retry like every post-answer step.
   const parking = new Parking({
     view,
-    onPark: (reason) => stores.markOrderNeedsAttention({ checkoutId, reason }),
-    onResume: () => stores.resumeOrder({ checkoutId }),
+    onPark: (reason) => afterAnswer.markOrderNeedsAttention({ checkoutId, reason }),
+    onResume: () => afterAnswer.resumeOrder({ checkoutId }),
   });
   try {
+    const previous = await preAnswer.claimCheckout(checkoutId, runId);
+    if (previous) return await finish(previous);
+
     enter('pricing');
-    const cart = await before.priceCart(input.cartId);
+    const cart = frozenInputs
+      ? await preAnswer.freezeCart({ checkoutId, cartId: input.cartId })
+      : await preAnswer.priceCart(input.cartId);
     total = cart.total;
     if (input.expectedTotal && !sameMoney(input.expectedTotal, cart.total)) {
       throw ApplicationFailure.nonRetryable('the cart total changed since it was shown', 'price_changed', {
@@ -139,12 +181,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
     enter('holding_stock');
     saga.add('releaseStock', () => undo.releaseStock(checkoutId));
-    await before.holdStock({ holdId: checkoutId, lines: stockLines(cart) });
+    await preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart) });
 
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };
-    saga.add('voidPayment', () => undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization }));
-    await beforeGateway.authorizePayment(authorization);
+    saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization })));
+    await preAnswerGateway.authorizePayment(authorization);
 
     enter('creating_order');
     saga.add('failOrder', () =>
@@ -152,58 +194,75 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         ? undo.cancelOrder({ checkoutId, reason: parking.cancelReason })
         : undo.failOrder({ checkoutId, reason: 'checkout compensated' }),
     );
-    orderId = (
-      await before.createOrder({
-        checkoutId,
-        cartId: input.cartId,
-        email: input.email,
-        customerId: input.customerId,
-        shippingAddress: input.shippingAddress,
-        cart,
-      })
-    ).orderId;
+    const placed = await preAnswer.createOrder({
+      checkoutId,
+      cartId: input.cartId,
+      email: input.email,
+      customerId: input.customerId,
+      shippingAddress: input.shippingAddress,
+      cart,
+    });
+    orderId = placed.orderId;
     view.orderId = orderId;
     upsertSearchAttributes([
       { key: OrderIdKey, value: orderId },
       { key: CheckoutStatusKey, value: 'placed' },
     ]);
-    // The storefront gets its answer here; capture, stock commit and email continue.
+    // The storefront gets its answer here. From now on the order stands: a cancel request is
+    // recorded and ignored, an outage is retried, and only support (a parked step's cancel)
+    // can undo it.
     outcome = { status: 'placed', checkoutId, orderId, total: cart.total };
+    const done = outcome;
+    const paidOrderId = orderId;
+    return await CancellationScope.nonCancellable(async () => {
+      enter('capturing_payment');
+      saga.add('refundPayment', async () =>
+        returned(await undo.refundPayment({ checkoutId, idempotencyKey: key('refund'), reason: 'checkout compensated' })),
+      );
+      // A capture refused after authorization is for a human to decide, not to compensate.
+      await parking.run(() => gateway.capturePayment({ checkoutId, orderId: paidOrderId, idempotencyKey: key('capture'), amount: cart.total }));
 
-    enter('capturing_payment');
-    saga.add('refundPayment', () => undo.refundPayment({ checkoutId, idempotencyKey: key('refund'), reason: 'checkout compensated' }));
-    const placedOrderId = orderId;
-    // A capture refused after authorization is for a human to decide, not to compensate.
-    await parking.run(() => gateway.capturePayment({ checkoutId, orderId: placedOrderId, idempotencyKey: key('capture'), amount: cart.total }));
+      enter('committing_stock');
+      await parking.run(() => afterAnswer.commitStock(checkoutId));
+      await parking.run(() => afterAnswer.markOrderPaid(paidOrderId));
+      saga.clear();
+      upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'paid' }]);
 
-    enter('committing_stock');
-    await stores.commitStock(checkoutId);
-    await stores.markOrderPaid(orderId);
-    saga.clear();
-    upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'paid' }]);
-
-    enter('clearing_cart');
-    await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
-    enter('sending_confirmation');
-    await followUp
-      .sendOrderConfirmation({ orderId, checkoutId, email: input.email, cart })
-      .catch((err: unknown) => log.warn('confirmation not sent', { error: String(err) }));
-
-    enter('completed');
-    return await finish(outcome);
-  } catch (err) {
-    const failure =
-      err instanceof CancelledBySupport ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` } : toCheckoutFailure(err);
-    enter('compensating');
-    const result: CheckoutOutcome = { status: 'failed', checkoutId, total, failure };
-    await CancellationScope.nonCancellable(async () => {
-      await saga.compensate();
-      await undo.recordCheckoutFailure({ checkoutId, failure, total });
+      enter('clearing_cart');
+      await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
+      enter('sending_confirmation');
+      await followUp
+        .sendOrderConfirmation({ orderId: paidOrderId, checkoutId, email: input.email, cart })
+        .catch((err: unknown) => log.warn('confirmation not sent', { error: String(err) }));
+      if (view.cancelRequested && frozenInputs) {
+        await stores.noteOrderEvent({ orderId: paidOrderId, type: 'cancel_request_ignored', reason: 'a cancel request arrived after the order was placed and paid for' });
+      }
+      enter('completed');
+      return finish(done);
     });
-    upsertSearchAttributes([{ key: CheckoutStatusKey, value: err instanceof CancelledBySupport ? 'cancelled' : 'failed' }]);
-    enter('failed');
-    view.compensations = [];
-    // A cancelled workflow still answers its pending updates before it closes.
-    return await CancellationScope.nonCancellable(() => finish(result));
+  } catch (err) {
+    const cancelled = err instanceof CancelledBySupport;
+    const failure = cancelled ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` } : toCheckoutFailure(err);
+    enter('compensating');
+    return await CancellationScope.nonCancellable(async () => {
+      await saga.compensate();
+      const told = { ...failure, message: withMoney(failure.message, money) };
+      await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
+      upsertSearchAttributes([{ key: CheckoutStatusKey, value: cancelled ? 'cancelled' : 'failed' }]);
+      if (frozenInputs) {
+        await undo.unlockCart({ cartId: input.cartId, checkoutId });
+        // The customer already had an answer (the 201, or a 202 they are polling): tell them.
+        const answered = orderId !== undefined || (input.answerBy !== undefined && Date.now() >= input.answerBy);
+        if (answered) {
+          await followUp
+            .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
+            .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
+        }
+      }
+      enter('failed');
+      view.compensations = [];
+      // A cancelled workflow still answers its pending updates before it closes.
+      return finish({ status: 'failed', checkoutId, total, failure: told });
+    });
   }
 }

@@ -32,6 +32,8 @@ export interface CheckoutInput {
   paymentToken: string;
   shippingAddress?: Record<string, string>;
   expectedTotal?: Money;
+  /** When (ms) the API stops waiting for the answer: a failure after it is emailed. */
+  answerBy?: number;
 }
 
 export interface CheckoutFailure {
@@ -68,6 +70,8 @@ export interface CheckoutStatusView {
   lastError?: string;
   compensations: string[];
   outcome?: CheckoutOutcome;
+  /** A cancel request arrived; after the order was placed it is recorded and ignored. */
+  cancelRequested?: boolean;
 }
 
 /** Submits the checkout and answers once the order is placed (steps 1–4) or has failed. */
@@ -88,11 +92,16 @@ export interface RefundInput {
   orderId: string;
   email: string;
   amount: Money;
-  /** Lines to put back in stock, when the request asked for a restock. */
+  /** Lines to put back in stock, when the request asked for a restock (before line claims). */
   restockLines?: { sku: string; quantity: number }[];
+  /**
+   * The order-line units this refund takes (and how many of them go back to stock), claimed
+   * by the API and claimed again, idempotently, by the workflow's first step.
+   */
+  lines?: { sku: string; quantity: number; restock: number }[];
 }
 
-export type RefundStep = 'refunding' | 'recording' | 'restocking' | 'updating_order' | 'emailing' | 'needs_attention' | 'succeeded' | 'failed';
+export type RefundStep = 'claiming' | 'releasing' | 'refunding' | 'recording' | 'restocking' | 'updating_order' | 'emailing' | 'needs_attention' | 'succeeded' | 'failed';
 
 export interface RefundStatusView {
   refundId: string;

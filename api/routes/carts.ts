@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { getProduct, priceLines } from '../../db/stores/catalog';
-import { CurrencyMismatchError, TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
+import { CartLockedError, CurrencyMismatchError, TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
 import { signalCartRecovery } from '../../activities/cart-recovery';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -60,6 +60,11 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
       return changed.alongside;
     } catch (err) {
       if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);
+      if (err instanceof CartLockedError) {
+        throw new AppError('checkout_in_progress', 'a checkout of this cart is running; its lines cannot change until it ends', {
+          checkoutId: err.checkoutId,
+        });
+      }
       if (err instanceof CurrencyMismatchError) throw new AppError('invalid_request', `this product is priced in ${currency ?? '?'}, the cart in ${err.cartCurrency}`);
       throw err;
     }

@@ -41,6 +41,7 @@ function checkoutView(v: Omit<CheckoutView, 'statusUrl'>): CheckoutView {
   return view;
 }
 
+/** GET /checkouts/:id: where the checkout stands now (a placed order may since have failed). */
 function viewOf(row: Checkout): CheckoutView {
   return checkoutView({
     checkoutId: row.checkoutId,
@@ -49,6 +50,17 @@ function viewOf(row: Checkout): CheckoutView {
     total: row.totalAmount !== null && row.currency ? { amount: row.totalAmount, currency: row.currency } : undefined,
     failure: row.failure ?? undefined,
   });
+}
+
+/**
+ * What a replay of the same POST answers: the original answer. A checkout that placed an
+ * order answered 201 with it, and keeps answering so after a later failure or cancel.
+ */
+function answeredViewOf(row: Checkout): CheckoutView {
+  if (row.orderId && row.totalAmount !== null && row.currency) {
+    return checkoutView({ checkoutId: row.checkoutId, status: 'placed', orderId: row.orderId, total: { amount: row.totalAmount, currency: row.currency } });
+  }
+  return viewOf(row);
 }
 
 function viewOfOutcome(outcome: CheckoutOutcome): CheckoutView {
@@ -83,6 +95,7 @@ function timeout(ms: number): Promise<'timeout'> {
  */
 async function runCheckout(client: Client, taskQueue: string, checkout: Checkout, body: CheckoutBody, waitMs: number): Promise<CheckoutOutcome | 'timeout'> {
   const input: CheckoutInput = {
+    answerBy: Date.now() + waitMs,
     checkoutId: checkout.checkoutId,
     cartId: body.cartId,
     email: body.email,
@@ -150,7 +163,12 @@ export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
     if (checkout.requestHash !== hash) {
       throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
     }
-    if (checkout.status !== 'pending') return answer(res, viewOf(checkout), checkout.failure?.details);
+    if (checkout.status !== 'pending') return answer(res, answeredViewOf(checkout), checkout.failure?.details);
+    // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
+    const holder = await carts.lock(body.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000);
+    if (holder && holder !== checkout.checkoutId) {
+      throw new AppError('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
+    }
 
     const outcome = await runCheckout(temporal, config.temporal.taskQueue, checkout, body, config.checkout.waitMs);
     if (outcome === 'timeout') return answer(res, viewOf(checkout));

@@ -15,9 +15,19 @@ export interface StoredCart {
   version: number;
   createdAt: string;
   updatedAt: string;
+  /** The checkout running on this cart and until when (ms) it holds the cart (Redis only). */
+  checkoutId?: string;
+  lockedUntil?: number;
 }
 
 export class TooManyLinesError extends Error {}
+
+/** A checkout of this cart is running: its lines cannot change until it ends. */
+export class CartLockedError extends Error {
+  constructor(readonly checkoutId: string) {
+    super(`checkout ${checkoutId} of this cart is running`);
+  }
+}
 
 const shas = new Map<string, string>();
 const sha1 = (script: string): string => {
@@ -47,6 +57,7 @@ const SET_LINE = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
+if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[7]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
 if ARGV[6] ~= '' and cart.currency ~= ARGV[6] then return redis.error_reply('CURRENCY_MISMATCH ' .. tostring(cart.currency)) end
 local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lines, found = {}, false
@@ -80,11 +91,40 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
 cart.lines = {}
+cart.checkoutId = nil
+cart.lockedUntil = nil
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[2]
 local out = cjson.encode(cart)
 redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[1]))
 return out
+`;
+
+/**
+ * A checkout takes the cart for itself (until a deadline, so a lock whose checkout died
+ * ends by itself); another live checkout's lock is left alone and named in the answer.
+ */
+const LOCK = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if cart.checkoutId and cart.checkoutId ~= ARGV[1] and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[3]) then return cart.checkoutId end
+cart.checkoutId = ARGV[1]
+cart.lockedUntil = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
+return ARGV[1]
+`;
+
+/** Ends the lock of one checkout (a failed one); another checkout's lock is left alone. */
+const UNLOCK = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local cart = cjson.decode(raw)
+if cart.checkoutId ~= ARGV[1] then return 0 end
+cart.checkoutId = nil
+cart.lockedUntil = nil
+redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
+return 1
 `;
 
 const key = (id: string) => `cart:${id}`;
@@ -137,7 +177,8 @@ export class CartStore {
     opts?: { currency?: string },
   ): Promise<{ cart: StoredCart; alongside: T } | null>;
   async setLine<T>(id: string, sku: string, quantity: number, alongside?: (cart: StoredCart) => Promise<T>, opts: { currency?: string } = {}) {
-    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), new Date().toISOString(), opts.currency ?? ''];
+    const now = new Date();
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime())];
     const changed = await this.mutate(id, () => this.eval(SET_LINE, id, args), alongside);
     if (!changed) return null;
     return alongside ? changed : changed.cart;
@@ -145,6 +186,21 @@ export class CartStore {
 
   async clear(id: string): Promise<StoredCart | null> {
     return (await this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()])))?.cart ?? null;
+  }
+
+  /**
+   * Locks the cart for a checkout until `untilMs`: cart writes answer CartLockedError
+   * meanwhile. Returns the checkout holding the lock (another one's, if it is still live),
+   * or null when there is no such cart.
+   */
+  async lock(id: string, checkoutId: string, untilMs: number): Promise<string | null> {
+    const run = () => this.eval(LOCK, id, [checkoutId, String(untilMs), String(Date.now())]);
+    const holder = (await run()) ?? ((await this.restore(id)) ? await run() : null);
+    return holder;
+  }
+
+  async unlock(id: string, checkoutId: string): Promise<void> {
+    await this.eval(UNLOCK, id, [checkoutId]);
   }
 
   /** EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted, flushed). */
@@ -160,6 +216,8 @@ export class CartStore {
       if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
         throw new TooManyLinesError(`a cart holds at most ${this.options.maxLines} lines`);
       }
+      const locked = err instanceof Error ? /CHECKOUT_IN_PROGRESS (\S+)/.exec(err.message) : null;
+      if (locked) throw new CartLockedError(locked[1] as string);
       const mismatch = err instanceof Error ? /CURRENCY_MISMATCH (\S+)/.exec(err.message) : null;
       if (mismatch) throw new CurrencyMismatchError(mismatch[1] as string);
       throw err;

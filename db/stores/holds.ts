@@ -21,6 +21,20 @@ class OutOfStock extends Error {
   }
 }
 
+/** A hold id asked again with other lines than its first time: refused, never re-reserved. */
+export class HoldMismatch extends Error {
+  constructor(readonly holdId: string) {
+    super(`stock hold ${holdId} exists with other lines`);
+    this.name = 'HoldMismatch';
+  }
+}
+
+function sameLines(existing: StockLine[], wanted: StockLine[]): boolean {
+  if (existing.length !== wanted.length) return false;
+  const have = new Map(existing.map((h) => [h.sku, h.quantity]));
+  return wanted.every((l) => have.get(l.sku) === l.quantity);
+}
+
 /** Sums lines of the same SKU and orders them by SKU, so concurrent holds lock rows in one order. */
 function normalize(lines: StockLine[]): StockLine[] {
   const bySku = new Map<string, number>();
@@ -32,7 +46,8 @@ function normalize(lines: StockLine[]): StockLine[] {
  * Holds stock for every line, all or nothing. Each SKU is reserved by one conditional
  * UPDATE (`on_hand - reserved >= qty`), never read-then-write. The hold rows go in first:
  * a retry racing a timed-out attempt blocks on their primary key and then finds them, so
- * one hold id never reserves twice.
+ * one hold id never reserves twice; a repeat with other lines is refused (HoldMismatch)
+ * and rolls back whatever rows it inserted.
  */
 export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number): Promise<HoldResult> {
   const wanted = normalize(lines);
@@ -44,8 +59,10 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
         .values(wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt })))
         .onConflictDoNothing()
         .returning({ sku: holds.sku });
-      if (inserted.length === 0) {
+      if (inserted.length < wanted.length) {
+        // A repeat of this hold: it must ask for exactly the lines it asked for the first time.
         const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
+        if (!sameLines(existing, wanted)) throw new HoldMismatch(holdId);
         return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
       }
       const short = new Map<string, number>();

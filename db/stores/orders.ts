@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
-import { checkouts, orderEvents, orderLines, orders, type Checkout, type StoredFailure } from '../schema/order';
+import { checkouts, orderEvents, orderLines, orders, type Checkout, type FrozenCart, type StoredFailure } from '../schema/order';
 import { IllegalOrderTransition, statusesLeadingTo, type OrderStatus } from './order-lifecycle';
 
 // ---- checkouts -------------------------------------------------------------------------
@@ -66,6 +66,31 @@ export async function claimCheckout(db: Db, checkoutId: string, runId: string): 
   return existing;
 }
 
+/**
+ * Stores the priced cart a checkout decided on, once: the first write wins and every later
+ * call (a re-run of the step after a crash, with the live cart changed or not) gets the
+ * stored one back, so a re-run repeats the first decision instead of re-deciding.
+ */
+export async function freezeCheckoutCart(db: Db, checkoutId: string, cart: FrozenCart): Promise<FrozenCart> {
+  await db
+    .update(checkouts)
+    .set({ frozenCart: cart, updatedAt: sql`now()` })
+    .where(and(eq(checkouts.checkoutId, checkoutId), sql`${checkouts.frozenCart} is null`));
+  const frozen = await getFrozenCart(db, checkoutId);
+  if (!frozen) throw new Error(`no checkout ${checkoutId}`);
+  return frozen;
+}
+
+export async function getFrozenCart(db: DbOrTx, checkoutId: string): Promise<FrozenCart | undefined> {
+  const [row] = await db.select({ frozenCart: checkouts.frozenCart }).from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
+  return row?.frozenCart ?? undefined;
+}
+
+/**
+ * The checkout failed or was cancelled. An order it placed keeps its id here: the
+ * storefront's original answer (201 with that order) is what a replay of the same request
+ * gets, while GET /checkouts/:id shows the current state.
+ */
 export async function failCheckout(
   db: Db,
   checkoutId: string,
@@ -148,6 +173,16 @@ function mergeLines(lines: NewOrderLine[]): NewOrderLine[] {
     bySku.set(l.sku, seen ? { ...seen, quantity: seen.quantity + l.quantity, lineTotal: seen.lineTotal + l.lineTotal } : { ...l });
   }
   return [...bySku.values()];
+}
+
+/**
+ * A note in an order's history that changes no status (support actions, ignored requests).
+ * Written once per (order, type, reason): a retried activity adds no second line.
+ */
+export async function addOrderEvent(db: Db, orderId: string, type: string, reason: string): Promise<void> {
+  await db.execute(sql`insert into orders.order_events (order_id, type, reason)
+    select ${orderId}, ${type}, ${reason}
+    where not exists (select 1 from orders.order_events where order_id = ${orderId} and type = ${type} and reason = ${reason})`);
 }
 
 /**
