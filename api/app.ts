@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import express from 'express';
 import { CartStore } from '../db/stores/cart';
 import { SearchIndex } from '../db/stores/search-index';
@@ -5,6 +6,7 @@ import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { openApiDocument } from './openapi';
+import { answerUnparsableRequests, checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
 import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
@@ -24,7 +26,8 @@ export function createApp(given: AppDeps): express.Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '64kb', strict: true }));
+  // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
+  app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
   app.get('/openapi.json', (_req, res) => {
@@ -40,5 +43,10 @@ export function createApp(given: AppDeps): express.Express {
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));
+
+  // Requests Node's HTTP parser refuses never reach the app: every server it listens with
+  // (api/server.ts, the tests' stack) answers them in the contract's error shape too.
+  const listen = app.listen.bind(app) as (...args: unknown[]) => Server;
+  app.listen = ((...args: unknown[]) => answerUnparsableRequests(listen(...args))) as typeof app.listen;
   return app;
 }

@@ -16,11 +16,14 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 422,
   cart_empty: 422,
   refund_exceeds_captured: 422,
+  refund_exceeds_sold: 422,
   checkout_cancelled: 409,
   order_not_parked: 409,
   checkout_failed: 502,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  headers_too_large: 431,
+  request_timeout: 408,
   rate_limited: 429,
   service_unavailable: 503,
   internal_error: 500,
@@ -50,35 +53,27 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new AppError('not_found', `no route for ${req.method} ${req.path}`));
 };
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
+/** The contract's error body (shared/API.md): `{ error: { code, message, details? } }`. */
+export function errorBody(appError: AppError): { error: { code: ErrorCode; message: string; details?: unknown } } {
+  const body: { error: { code: ErrorCode; message: string; details?: unknown } } = { error: { code: appError.code, message: appError.message } };
+  if (appError.details !== undefined) body.error.details = appError.details;
+  return body;
 }
 
-/** The one place errors become HTTP answers. Unknown errors are a 500 with no internals. */
+/**
+ * The one place errors become HTTP answers. Malformed requests were turned into AppErrors
+ * at the edge (request-guards.ts); anything else is our fault: a 500 with no internals.
+ */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let appError: AppError;
     if (err instanceof AppError) {
       appError = err;
     } else {
-      const parserType = (err as BodyParserError | null)?.type;
-      if (parserType === 'entity.parse.failed') {
-        appError = new AppError('invalid_request', 'request body is not valid JSON');
-      } else if (parserType === 'entity.too.large') {
-        appError = new AppError('payload_too_large', 'request body is too large');
-      } else if (parserType === 'encoding.unsupported' || parserType === 'charset.unsupported') {
-        appError = new AppError('invalid_request', 'unsupported body encoding');
-      } else {
-        logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
-        appError = new AppError('internal_error', 'internal error');
-      }
+      logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+      appError = new AppError('internal_error', 'internal error');
     }
     if (res.headersSent) return;
-    const body: { error: { code: string; message: string; details?: unknown } } = {
-      error: { code: appError.code, message: appError.message },
-    };
-    if (appError.details !== undefined) body.error.details = appError.details;
-    res.status(appError.status).json(body);
+    res.status(appError.status).json(errorBody(appError));
   };
 }

@@ -10,7 +10,11 @@ export function requireIdempotencyKey(req: Request): string {
     throw new AppError('idempotency_key_required', 'this request needs an Idempotency-Key header');
   }
   if (!idempotencyKeySchema.safeParse(key).success) {
-    throw new AppError('invalid_request', 'Idempotency-Key must be 1–255 printable ASCII characters');
+    // Node hands header bytes over as latin1, so a non-ASCII key fails here, as does a
+    // repeated header (joined with ", "); control characters never get this far (the HTTP
+    // parser refuses them, see request-guards.ts).
+    const message = 'Idempotency-Key must be 1–255 printable ASCII characters, without spaces';
+    throw new AppError('invalid_request', message, [{ field: 'Idempotency-Key', message }]);
   }
   return key;
 }

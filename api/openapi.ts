@@ -24,7 +24,9 @@ export const openApiDocument = {
     version: '0.1.0',
     description:
       'Durable checkout, refunds and cart recovery on Temporal. Money is integer minor units plus an ISO 4217 currency. ' +
-      'Every non-2xx answer is { error: { code, message, details } }.',
+      'Every non-2xx answer is { error: { code, message, details } }. ' +
+      'Malformed input is refused before any route: a path or query that does not percent-decode to UTF-8 text without control characters is a 400 invalid_request, ' +
+      'a non-empty body that is not JSON in UTF-8 (application/json or a +json type) a 415 unsupported_media_type, on every method.',
   },
   components: {
     securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' } },
@@ -50,6 +52,7 @@ export const openApiDocument = {
                   'price_changed', 'checkout_in_progress', 'inventory_conflict', 'payment_declined', 'idempotency_key_reused',
                   'cart_empty', 'refund_exceeds_captured', 'payload_too_large', 'rate_limited', 'checkout_cancelled',
                   'checkout_failed', 'order_not_parked', 'unsupported_media_type', 'internal_error', 'service_unavailable',
+                  'headers_too_large', 'request_timeout',
                 ],
               },
               message: { type: 'string' },
@@ -369,3 +372,33 @@ export const openApiDocument = {
     },
   },
 } as const;
+
+type DescribedOperation = { requestBody?: unknown; responses: Record<string, unknown> };
+
+/**
+ * The edge refuses malformed input for every route alike (api/request-guards.ts), so every
+ * operation, including ones added later, is described with the same 400 and, when it takes
+ * a body, 415 (an operation's own description of its 400 stays).
+ */
+function describeMalformedInput(doc: { components: Record<string, unknown>; paths: Record<string, Record<string, DescribedOperation>> }): void {
+  doc.components.responses = {
+    MalformedRequest: {
+      description:
+        'invalid_request: bad fields (details: the field errors), or a malformed request: a path or query that does not percent-decode to UTF-8 ' +
+        'text without control characters, a JSON body that is not UTF-8 or holds a NUL or an unpaired surrogate (details[].field: path, query, ' +
+        'headers, Idempotency-Key, (body) or the field)',
+      content: json(ref('Error')),
+    },
+    UnsupportedMediaType: {
+      description: 'unsupported_media_type: a non-empty body that is not application/json (or +json) in UTF-8',
+      content: json(ref('Error')),
+    },
+  };
+  for (const operations of Object.values(doc.paths)) {
+    for (const op of Object.values(operations)) {
+      op.responses['400'] ??= { $ref: '#/components/responses/MalformedRequest' };
+      if (op.requestBody) op.responses['415'] ??= { $ref: '#/components/responses/UnsupportedMediaType' };
+    }
+  }
+}
+describeMalformedInput(openApiDocument as unknown as Parameters<typeof describeMalformedInput>[0]);
