@@ -64,11 +64,23 @@ export function errorCode(res?: HttpResult): string | undefined {
 }
 
 const cartOf = (r: Real, index: number) => r.carts[index % r.carts.length] as Real['carts'][number];
+/** A cart that has seen a checkout, if any (refunds, cancels and support act on those). */
+const busyCartOf = (r: Real, index: number) => {
+  const busy = r.carts.filter((c) => c.keys.length > 0);
+  return busy.length ? (busy[index % busy.length] as Real['carts'][number]) : cartOf(r, index);
+};
 
 /** The newest order of a cart, with its lines, from the order store. */
-async function latestOrder(r: Real, cartId: string): Promise<{ id: string; lines: { sku: string; quantity: number }[] } | undefined> {
-  const { rows } = await r.stack.dbs.order.execute(sql`select id from orders.orders where cart_id = ${cartId} order by created_at desc limit 1`);
-  const id = (rows[0] as { id?: string } | undefined)?.id;
+async function latestOrder(r: Real, cartId: string, waitPaidMs = 0): Promise<{ id: string; lines: { sku: string; quantity: number }[] } | undefined> {
+  const deadline = Date.now() + waitPaidMs;
+  let row: { id?: string; status?: string } | undefined;
+  for (;;) {
+    const { rows } = await r.stack.dbs.order.execute(sql`select id, status from orders.orders where cart_id = ${cartId} order by created_at desc limit 1`);
+    row = rows[0] as typeof row;
+    if ((row && row.status !== 'placed') || Date.now() > deadline) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const id = row?.id;
   if (!id) return undefined;
   const lines = await r.stack.dbs.order.execute(sql`select sku, quantity from orders.order_lines where order_id = ${id} order by sku`);
   return { id, lines: lines.rows as { sku: string; quantity: number }[] };
@@ -151,8 +163,8 @@ class Refund implements Cmd {
   constructor(readonly cart: number, readonly what: RefundKind, readonly concurrent: number) {}
   check = (m: Readonly<Model>) => m.carts > 0;
   async run(_m: Model, r: Real): Promise<void> {
-    const c = cartOf(r, this.cart);
-    const order = await latestOrder(r, c.id);
+    const c = busyCartOf(r, this.cart);
+    const order = await latestOrder(r, c.id, 3000);
     if (!order) return void note(r, `refund on cart ${c.id}: no order, skipped`);
     let body: Record<string, unknown>;
     if (this.what.kind === 'amount') {
@@ -178,7 +190,7 @@ class Support implements Cmd {
   constructor(readonly cart: number, readonly action: 'retry' | 'cancel') {}
   check = (m: Readonly<Model>) => m.carts > 0;
   async run(_m: Model, r: Real): Promise<void> {
-    const c = cartOf(r, this.cart);
+    const c = busyCartOf(r, this.cart);
     const order = await latestOrder(r, c.id);
     if (!order) return void note(r, `support ${this.action} on cart ${c.id}: no order, skipped`);
     const body = this.action === 'cancel' ? { reason: 'model: support cancel' } : undefined;
@@ -192,7 +204,7 @@ class TemporalCancel implements Cmd {
   constructor(readonly cart: number) {}
   check = (m: Readonly<Model>) => m.carts > 0;
   async run(_m: Model, r: Real): Promise<void> {
-    const c = cartOf(r, this.cart);
+    const c = busyCartOf(r, this.cart);
     const outcome = await r.stack.temporal.workflow
       .getHandle(`checkout-${c.id}`)
       .cancel()
@@ -254,14 +266,17 @@ export function commandArbitraries(): fc.Arbitrary<Cmd>[] {
     .tuple(cart, fc.option(fc.nat(3), { freq: 3 }), fc.constantFrom<1 | 2>(1, 1, 2), fc.constantFrom<'tok_visa' | 'tok_chargeDeclined'>('tok_visa', 'tok_visa', 'tok_visa', 'tok_chargeDeclined'), fc.boolean())
     .map(([c, reuse, dup, token, bg]) => new Checkout(c, reuse ?? undefined, dup, token, bg));
   // carts and checkouts weigh more: most other commands act on them
+  const lineRefund = fc.tuple(cart, fc.nat(3), fc.constantFrom(1, 1, 3)).map(([c, line, n]) => new Refund(c, { kind: 'lines', line, quantity: 1, restock: true }, n));
   return [
     newCart,
     newCart,
     checkout,
     checkout,
+    checkout,
+    lineRefund,
     fc.tuple(cart, product, fc.integer({ min: 0, max: 3 })).map(([c, p, q]) => new SetLine(c, p, q)),
     checkout,
-    fc.tuple(cart, fc.nat(3), fc.constantFrom(1, 1, 3)).map(([c, line, n]) => new Refund(c, { kind: 'lines', line, quantity: 1, restock: true }, n)),
+    lineRefund,
     fc
       .tuple(cart, fc.oneof(fc.record({ kind: fc.constant('lines' as const), line: fc.nat(3), quantity: fc.integer({ min: 1, max: 2 }), restock: fc.boolean() }), fc.record({ kind: fc.constant('amount' as const), amount: fc.constantFrom(100, 450, 2500) })), fc.integer({ min: 1, max: 2 }))
       .map(([c, what, n]) => new Refund(c, what, n)),
