@@ -24,8 +24,9 @@ const input = (checkoutId: string): CheckoutInput => ({
   paymentToken: 'tok_visa',
 });
 
-type Step = 'priceCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'commitStock';
-const COMPENSATIONS = ['releaseStock', 'voidPayment', 'failOrder', 'refundPayment', 'recordCheckoutFailure'];
+type Step = 'freezeCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'commitStock';
+const COMPENSATIONS = ['releaseStock', 'voidPayment', 'failOrder', 'refundPayment', 'recordCheckoutFailure', 'unlockCart'];
+const NOTHING_RETURNED = { action: 'none', amount: 0, currency: 'USD' };
 
 /** Activities that record each call and fail at the named step. */
 function fakeActivities(failAt: Step | undefined, calls: string[], failure = ApplicationFailure.nonRetryable('injected', 'injected_fault')) {
@@ -38,7 +39,7 @@ function fakeActivities(failAt: Step | undefined, calls: string[], failure = App
     };
   const activities: Partial<Record<keyof OrderlyActivities, (...args: never[]) => Promise<unknown>>> = {
     claimCheckout: step('claimCheckout', null),
-    priceCart: step('priceCart', cart),
+    freezeCart: step('freezeCart', cart),
     holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
     authorizePayment: step('authorizePayment', { paymentRef: 'pay_1' }),
     createOrder: step('createOrder', { orderId: 'ord_1' }),
@@ -48,9 +49,12 @@ function fakeActivities(failAt: Step | undefined, calls: string[], failure = App
     clearCart: step('clearCart', undefined),
     sendOrderConfirmation: step('sendOrderConfirmation', undefined),
     releaseStock: step('releaseStock', undefined),
-    voidPayment: step('voidPayment', undefined),
+    voidPayment: step('voidPayment', NOTHING_RETURNED),
     failOrder: step('failOrder', undefined),
-    refundPayment: step('refundPayment', undefined),
+    refundPayment: step('refundPayment', NOTHING_RETURNED),
+    unlockCart: step('unlockCart', undefined),
+    sendCheckoutFailureNotice: step('sendCheckoutFailureNotice', { sent: true }),
+    noteOrderEvent: step('noteOrderEvent', undefined),
     recordCheckoutFailure: step('recordCheckoutFailure', undefined),
     markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
     resumeOrder: step('resumeOrder', undefined),
@@ -88,7 +92,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     expect(outcome).toEqual({ status: 'placed', checkoutId: 'chk_ok', orderId: 'ord_1', total: cart.total });
     expect(compensations).toEqual([]);
     expect(calls).toEqual([
-      'claimCheckout', 'priceCart', 'holdStock', 'authorizePayment', 'createOrder',
+      'claimCheckout', 'freezeCart', 'holdStock', 'authorizePayment', 'createOrder',
       'capturePayment', 'commitStock', 'markOrderPaid', 'clearCart', 'sendOrderConfirmation',
     ]);
   });
@@ -97,24 +101,116 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   // then timed out), so failing at step N runs N's compensation, then N-1 … 1. (A failed
   // capture parks the checkout for support instead: see the parking tests below.)
   it.each<[Step, string[]]>([
-    ['priceCart', []],
+    ['freezeCart', []],
     ['holdStock', ['releaseStock']],
     ['authorizePayment', ['voidPayment', 'releaseStock']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
-    ['commitStock', ['refundPayment', 'failOrder', 'voidPayment', 'releaseStock']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
-    expect(compensations).toEqual([...expected, 'recordCheckoutFailure']);
+    expect(compensations).toEqual([...expected, 'recordCheckoutFailure', 'unlockCart']);
     expect(outcome.status).toBe('failed');
     expect(calls).not.toContain('markOrderPaid');
     expect(calls).not.toContain('sendOrderConfirmation');
+    // answered synchronously with the failure: no email on top of it
+    expect(calls).not.toContain('sendCheckoutFailureNotice');
+  });
+
+  it('after the answer, a stock commit refused for a business reason parks the order instead of compensating it', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const activities = fakeActivities('commitStock', calls, ApplicationFailure.nonRetryable('the hold expired and the stock was sold', 'out_of_stock'));
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-commit-parked', args: [input('chk_commit_parked')] });
+      expect((await handle.executeUpdate(placeOrderUpdate, { args: [{ checkoutId: 'chk_commit_parked' }] })).status).toBe('placed');
+      await env.sleep('1 minute');
+      expect(await handle.query(checkoutStatusQuery)).toMatchObject({ step: 'needs_attention' });
+      expect(calls).not.toContain('refundPayment');
+      await handle.signal(cancelSignal, { reason: 'no stock left to ship' });
+      expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
+    });
+    expect(calls.filter((c) => COMPENSATIONS.includes(c) || c === 'cancelOrder')).toEqual([
+      'refundPayment', 'cancelOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart',
+    ]);
+    expect(calls).toContain('sendCheckoutFailureNotice');
+  });
+
+  it('after the answer, store steps that fail for an hour are retried until they succeed: the order is paid, nothing compensated', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    let commitFailures = 0;
+    let paidFailures = 0;
+    const activities = {
+      ...fakeActivities(undefined, calls),
+      commitStock: async () => {
+        calls.push('commitStock');
+        if (commitFailures++ < 30) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      },
+      markOrderPaid: async () => {
+        calls.push('markOrderPaid');
+        if (paidFailures++ < 30) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      },
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    const outcome = await worker.runUntil(
+      env.client.workflow.execute(checkoutWorkflow, { taskQueue, workflowId: 'checkout-outage', args: [input('chk_outage')] }),
+    );
+    expect(outcome).toMatchObject({ status: 'placed', orderId: 'ord_1' });
+    expect(calls.filter((c) => c === 'commitStock')).toHaveLength(31);
+    expect(calls.filter((c) => c === 'markOrderPaid')).toHaveLength(31);
+    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual([]);
+    expect(calls).toContain('sendOrderConfirmation');
+  });
+
+  it('a cancel request after the order is placed is recorded and ignored: the order is captured, paid and confirmed', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    let captureAttempts = 0;
+    const activities = {
+      ...fakeActivities(undefined, calls),
+      capturePayment: async () => {
+        calls.push('capturePayment');
+        if (captureAttempts++ < 2) throw new Error('gateway answered 503');
+      },
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-cancel-late', args: [input('chk_cancel_late')] });
+      expect((await handle.executeUpdate(placeOrderUpdate, { args: [{ checkoutId: 'chk_cancel_late' }] })).status).toBe('placed');
+      await handle.cancel();
+      expect(await handle.result()).toMatchObject({ status: 'placed', orderId: 'ord_1' });
+      expect((await handle.query(checkoutStatusQuery)).cancelRequested).toBe(true);
+    });
+    expect(calls).toEqual(expect.arrayContaining(['markOrderPaid', 'sendOrderConfirmation', 'noteOrderEvent']));
+    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual([]);
+  });
+
+  it('a cancel request before the order exists compensates what was done', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const activities = {
+      ...fakeActivities(undefined, calls),
+      authorizePayment: async () => {
+        calls.push('authorizePayment');
+        throw new Error('gateway answered 503');
+      },
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-cancel-early', args: [input('chk_cancel_early')] });
+      while (!calls.includes('authorizePayment')) await new Promise((r) => setTimeout(r, 50));
+      await handle.cancel();
+      expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
+    });
+    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls).not.toContain('createOrder');
   });
 
   it('when the card is declined, the failure carries the decline code and the stock hold is released', async () => {
     const decline = ApplicationFailure.create({ type: 'payment_declined', message: 'declined', details: [{ declineCode: 'card_declined' }], nonRetryable: true });
     const { outcome, compensations } = await run('authorizePayment', 'chk_declined', decline);
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'payment_declined', details: { declineCode: 'card_declined' } } });
-    expect(compensations).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure']);
+    expect(compensations).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('when the expected total differs, it fails with price_changed before holding anything', async () => {
@@ -129,7 +225,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       }),
     );
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    expect(calls).toEqual(['claimCheckout', 'priceCart', 'recordCheckoutFailure']);
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
@@ -158,6 +254,15 @@ describe('checkout saga (time-skipping, fake activities)', () => {
         calls.push('capturePayment');
         throw new Error('gateway answered 503');
       },
+      refundPayment: async () => {
+        calls.push('refundPayment');
+        return { action: 'refunded', amount: 1750, currency: 'USD' };
+      },
+    };
+    const notices: unknown[] = [];
+    activities.sendCheckoutFailureNotice = async (...args: unknown[]) => {
+      notices.push(args[0]);
+      return { sent: true };
     };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
     await worker.runUntil(async () => {
@@ -175,7 +280,11 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     });
     expect(calls.filter((c) => COMPENSATIONS.includes(c) || c === 'cancelOrder')).toEqual([
-      'refundPayment', 'cancelOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure',
+      'refundPayment', 'cancelOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart',
+    ]);
+    // the customer had a 201: one email saying the order was cancelled and the money refunded
+    expect(notices).toEqual([
+      expect.objectContaining({ orderId: 'ord_1', failure: expect.objectContaining({ code: 'checkout_cancelled' }), money: { action: 'refunded', amount: 1750, currency: 'USD' } }),
     ]);
   });
 
