@@ -60,9 +60,10 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
         .onConflictDoNothing()
         .returning({ sku: holds.sku });
       if (inserted.length < wanted.length) {
-        // A repeat of this hold: it must ask for exactly the lines it asked for the first time.
+        // A repeat of this hold: it must ask for exactly the lines it asked for the first time
+        // (some lines new and some not is another line set too).
         const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
-        if (!sameLines(existing, wanted)) throw new HoldMismatch(holdId);
+        if (inserted.length > 0 || !sameLines(existing, wanted)) throw new HoldMismatch(holdId);
         return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
       }
       const short = new Map<string, number>();

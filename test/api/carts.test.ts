@@ -107,7 +107,7 @@ describe('carts', () => {
       ['missing quantity', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: {} })],
       ['unknown field', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: { quantity: 1, price: 1 } })],
       ['body is an array', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), body: [1] })],
-      ['body is not JSON', 400, 'invalid_request', () => ({ method: 'PUT', path: line(), rawBody: 'quantity=1', headers: { 'content-type': 'text/plain' } })],
+      ['body is not JSON', 415, 'unsupported_media_type', () => ({ method: 'PUT', path: line(), rawBody: 'quantity=1', headers: { 'content-type': 'text/plain' } })],
       ['oversized body (over 64 kB)', 413, 'payload_too_large', () => ({ method: 'PUT', path: line(), rawBody: JSON.stringify({ quantity: 1, pad: 'x'.repeat(70_000) }) })],
       ['unknown sku', 404, 'not_found', () => ({ method: 'PUT', path: `/carts/${id}/lines/NOPE-${Date.now()}`, body: { quantity: 1 } })],
       ['malformed sku', 400, 'invalid_request', () => ({ method: 'PUT', path: `/carts/${id}/lines/${encodeURIComponent('a b;drop')}`, body: { quantity: 1 } })],

@@ -1,0 +1,126 @@
+import { eq, sql } from 'drizzle-orm';
+import type { LocalGateway } from '../../activities/gateways/local-gateway';
+import { createActivities } from '../../activities';
+import { holds, stock } from '../../db/schema/inventory';
+import { outbox } from '../../db/schema/notification';
+import { payments } from '../../db/schema/payment';
+import { openCheckout } from '../../db/stores/orders';
+import { eventually } from '../helpers/eventually';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+/**
+ * Regression tests for the paths issue 13 found broken: a gateway reply lost after the side
+ * effect, a failure after the 201, re-runs of the local steps with a changed cart.
+ */
+describe('money and stock under lost replies, late failures and re-runs (real stack)', () => {
+  let stack: Stack;
+  let gateway: LocalGateway;
+  const admin = { Authorization: 'Bearer dev-admin-token' };
+  beforeAll(async () => {
+    stack = await startStack({ worker: true, env: { CHECKOUT_WAIT_MS: '30000' } });
+    gateway = stack.activityDeps?.gateway as LocalGateway;
+  });
+  afterEach(() => gateway?.setFaults(null));
+  afterAll(async () => {
+    gateway?.setFaults(null);
+    await stack?.close();
+  });
+
+  async function cartWith(lines: [string, number][], email?: string): Promise<string> {
+    const cart = await stack.http('POST', '/carts', { body: email ? { email } : {} });
+    for (const [sku, quantity] of lines) expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity } })).status).toBe(200);
+    return cart.body.id as string;
+  }
+
+  const paymentOf = async (checkoutId: string) => (await stack.dbs.payment.select().from(payments).where(eq(payments.checkoutId, checkoutId)))[0];
+
+  it('a capture that went through but whose reply was lost, then cancelled by support: refunded at the gateway, ledger = gateway, one email, the POST still replays its 201', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
+    const email = `lost-capture-${Date.now()}@example.com`;
+    const cartId = await cartWith([[sku, 2]], email);
+    // the first capture happens at the gateway and its reply is lost; every retry is then refused
+    gateway.setFaults({ count: 1, mode: 'lost', operations: ['capture'] });
+    const body = { cartId, email, paymentToken: 'tok_visa' };
+    const placed = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-capture' }, body });
+    expect(placed.status).toBe(201);
+    const { checkoutId, orderId } = placed.body as { checkoutId: string; orderId: string };
+    const ref = (await eventually(() => paymentOf(checkoutId), 10_000, 'the authorization'))!.gatewayRef;
+    await eventually(async () => ((await gateway.state(ref)).captured > 0 ? true : undefined), 10_000, 'the capture at the gateway');
+    gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['capture'] });
+    await eventually(async () => ((await stack.http('GET', `/orders/${orderId}`)).body.status === 'needs_attention' ? true : undefined), 30_000, 'parked');
+    expect((await paymentOf(checkoutId))?.status).toBe('authorized'); // our ledger never heard of the capture
+
+    // the cart stays locked while its checkout runs
+    const edit = await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } });
+    expect(edit.status).toBe(409);
+    expect(edit.body.error).toMatchObject({ code: 'checkout_in_progress', details: { checkoutId } });
+
+    gateway.setFaults(null);
+    expect((await stack.http('POST', `/admin/orders/${orderId}/cancel`, { headers: admin, body: { reason: 'customer asked' } })).status).toBe(202);
+    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result();
+
+    const atGateway = await gateway.state(ref);
+    expect(atGateway).toMatchObject({ captured: 1600, refunded: 1600 });
+    expect(await paymentOf(checkoutId)).toMatchObject({ status: 'refunded', capturedAmount: 1600, refundedAmount: 1600, refundPendingAmount: 0 });
+    expect((await stack.http('GET', `/orders/${orderId}`)).body.status).toBe('cancelled');
+    expect((await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0]).toMatchObject({ onHand: 5, reserved: 0, sold: 0 });
+
+    const now = (await stack.http('GET', `/checkouts/${checkoutId}`)).body;
+    expect(now).toMatchObject({ status: 'failed', orderId, failure: { code: 'checkout_cancelled' } });
+    expect(now.failure.message).toMatch(/refunded/);
+    expect(now.failure.message).not.toMatch(/nothing was charged/);
+    const replay = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-capture' }, body });
+    expect(replay.status).toBe(201);
+    expect(replay.body).toEqual(placed.body);
+
+    const notices = await stack.dbs.notification.select().from(outbox).where(eq(outbox.idempotencyKey, `checkout-failed:${checkoutId}`));
+    expect(notices).toEqual([expect.objectContaining({ status: 'sent', recipient: email })]);
+    // and the cart is the customer's again
+    expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
+  }, 90_000);
+
+  it('an authorization whose reply was lost and then declined on retry is voided by compensation, found through the gateway', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 500, onHand: 3 });
+    const cartId = await cartWith([[sku, 1]]);
+    // authorize happens, its reply is lost; the retries are refused: the saga compensates
+    gateway.setFaults({ count: 1, mode: 'lost', operations: ['authorize'] });
+    setTimeout(() => gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['authorize'] }), 300).unref();
+    const res = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-auth' }, body: { cartId, email: 'a@example.com', paymentToken: 'tok_visa' } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    const checkoutId = res.body.error.details.checkoutId as string;
+    gateway.setFaults(null);
+    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result();
+    const ops = await stack.dbs.payment.execute(sql`select operation, payment_ref from local_gateway.operations where idempotency_key like ${`%/${checkoutId}/%`} order by created_at`);
+    const rows = ops.rows as { operation: string; payment_ref: string }[];
+    expect(rows.map((r) => r.operation)).toEqual(['authorize', 'void']);
+    const ref = rows[0]!.payment_ref;
+    expect(await gateway.state(ref)).toMatchObject({ voided: true, captured: 0 });
+    expect(await paymentOf(checkoutId)).toMatchObject({ gatewayRef: ref, status: 'voided' });
+    expect((await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0]).toMatchObject({ reserved: 0 });
+  }, 60_000);
+
+  it('a re-run of the pricing step after the cart changed repeats the first decision; a hold asked again with other lines is refused', async () => {
+    const a = await createProduct(stack.dbs, { priceAmount: 300, onHand: 10 });
+    const b = await createProduct(stack.dbs, { priceAmount: 900, onHand: 10 });
+    const cartId = await cartWith([[a, 2]]);
+    const { checkout } = await openCheckout(stack.dbs.order, { cartId, idempotencyKey: 'rerun', requestHash: 'h', email: 'r@example.com', workflowId: `checkout-${cartId}` });
+    const activities = createActivities(stack.activityDeps!);
+    const first = await activities.freezeCart({ checkoutId: checkout.checkoutId, cartId });
+    expect(first.total).toEqual({ amount: 600, currency: 'USD' });
+
+    // the worker dies; meanwhile the cart changes (a quantity and a new SKU)
+    await stack.activityDeps!.carts.setLine(cartId, a, 5);
+    await stack.activityDeps!.carts.setLine(cartId, b, 1);
+    const again = await activities.freezeCart({ checkoutId: checkout.checkoutId, cartId });
+    expect(again).toEqual(first);
+
+    const holdId = checkout.checkoutId;
+    await activities.holdStock({ holdId, lines: [{ sku: a, quantity: 2 }] });
+    await activities.holdStock({ holdId, lines: [{ sku: a, quantity: 2 }] }); // the same re-run: nothing more held
+    await expect(activities.holdStock({ holdId, lines: [{ sku: a, quantity: 2 }, { sku: b, quantity: 1 }] })).rejects.toMatchObject({ type: 'hold_mismatch' });
+    await expect(activities.holdStock({ holdId, lines: [{ sku: a, quantity: 5 }] })).rejects.toMatchObject({ type: 'hold_mismatch' });
+    const reserved = await stack.dbs.inventory.select({ sku: stock.sku, reserved: stock.reserved }).from(stock).where(sql`${stock.sku} in (${a}, ${b})`);
+    expect(Object.fromEntries(reserved.map((r) => [r.sku, r.reserved]))).toEqual({ [a]: 2, [b]: 0 });
+    expect(await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, holdId))).toHaveLength(1);
+  });
+});
