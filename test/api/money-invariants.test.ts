@@ -6,6 +6,7 @@ import { outbox } from '../../db/schema/notification';
 import { payments } from '../../db/schema/payment';
 import { openCheckout } from '../../db/stores/orders';
 import { eventually } from '../helpers/eventually';
+import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 /**
@@ -57,7 +58,9 @@ describe('money and stock under lost replies, late failures and re-runs (real st
 
     gateway.setFaults(null);
     expect((await stack.http('POST', `/admin/orders/${orderId}/cancel`, { headers: admin, body: { reason: 'customer asked' } })).status).toBe(202);
-    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result();
+    const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
+    await handle.result();
+    await recordHistory(handle, 'checkoutWorkflow', 'lost-capture-parked-then-cancelled');
 
     const atGateway = await gateway.state(ref);
     expect(atGateway).toMatchObject({ captured: 1600, refunded: 1600 });
