@@ -82,6 +82,27 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
   }, 90_000);
 
+  it('a Temporal cancel (Web UI) after the 201 is recorded and ignored: the order is captured, paid and stays placed for the storefront', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 700, onHand: 4 });
+    const cartId = await cartWith([[sku, 1]]);
+    gateway.setFaults({ count: 2, mode: '500', operations: ['capture'] });
+    const body = { cartId, email: 'late-cancel@example.com', paymentToken: 'tok_visa' };
+    const placed = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'late-cancel' }, body });
+    expect(placed.status).toBe(201);
+    const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
+    await handle.cancel();
+    expect(await handle.result()).toMatchObject({ status: 'placed', orderId: placed.body.orderId });
+    await recordHistory(handle, 'checkoutWorkflow', 'cancel-requested-after-answer');
+    const order = (await stack.http('GET', `/orders/${placed.body.orderId}`)).body;
+    expect(order.status).toBe('paid');
+    expect(order.events.map((e: { type: string }) => e.type)).toContain('cancel_request_ignored');
+    expect((await stack.http('GET', `/checkouts/${placed.body.checkoutId}`)).body).toMatchObject({ status: 'placed' });
+    expect((await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'late-cancel' }, body })).status).toBe(201);
+    expect(await paymentOf(placed.body.checkoutId)).toMatchObject({ status: 'captured', capturedAmount: 700 });
+    const described = await handle.describe();
+    expect(described.searchAttributes.CheckoutStatus).toEqual(['paid']);
+  }, 60_000);
+
   it('an authorization whose reply was lost and then declined on retry is voided by compensation, found through the gateway', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 500, onHand: 3 });
     const cartId = await cartWith([[sku, 1]]);
