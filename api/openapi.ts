@@ -223,14 +223,20 @@ export const openApiDocument = {
     '/carts/{cartId}/lines/{sku}': {
       put: {
         summary: 'Sets a line quantity (0 removes it)',
+        description: 'While a checkout of the cart runs, its lines cannot change: 409 checkout_in_progress with details.checkoutId.',
         parameters: [pathParam('cartId'), pathParam('sku')],
         requestBody: {
           required: true,
           content: json({ type: 'object', required: ['quantity'], additionalProperties: false, properties: { quantity: { type: 'integer', minimum: 0 } } }),
         },
-        responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404, 413) },
+        responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404, 409, 413) },
       },
-      delete: { summary: 'Removes a line', parameters: [pathParam('cartId'), pathParam('sku')], responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404) } },
+      delete: {
+        summary: 'Removes a line',
+        description: 'While a checkout of the cart runs: 409 checkout_in_progress with details.checkoutId.',
+        parameters: [pathParam('cartId'), pathParam('sku')],
+        responses: { '200': ok('the cart', ref('Cart')), ...errors(400, 404, 409) },
+      },
     },
     '/checkouts': {
       post: {
@@ -238,7 +244,9 @@ export const openApiDocument = {
         description:
           '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure. ' +
           'Failures carry details.checkoutId; out_of_stock details.items = [{ sku, requested, available }]; ' +
-          'price_changed details.lines and details.total; payment_declined details.declineCode.',
+          'price_changed details.lines and details.total; payment_declined details.declineCode. ' +
+          'A replay with the same key and body answers the original status and body: a checkout that answered 201 keeps ' +
+          'answering 201 after a later failure or cancel (its current state is at GET /checkouts/{checkoutId}).',
         parameters: [idempotencyKey],
         requestBody: {
           required: true,
