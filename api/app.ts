@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import express from 'express';
 import { CartStore } from '../db/stores/cart';
 import { SearchIndex } from '../db/stores/search-index';
@@ -6,7 +5,7 @@ import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { openApiDocument } from './openapi';
-import { answerUnparsableRequests, checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
+import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
 import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
@@ -43,10 +42,5 @@ export function createApp(given: AppDeps): express.Express {
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));
-
-  // Requests Node's HTTP parser refuses never reach the app: every server it listens with
-  // (api/server.ts, the tests' stack) answers them in the contract's error shape too.
-  const listen = app.listen.bind(app) as (...args: unknown[]) => Server;
-  app.listen = ((...args: unknown[]) => answerUnparsableRequests(listen(...args))) as typeof app.listen;
   return app;
 }

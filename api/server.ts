@@ -5,6 +5,7 @@ import { createDatabases } from '../db/client';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { createApp } from './app';
+import { answerUnparsableRequests } from './request-guards';
 
 /** The API process: builds its dependencies once, listens, and shuts down cleanly. */
 async function main(): Promise<void> {
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   const app = createApp({ config, logger, dbs, redis, temporal });
 
   const server: Server = app.listen(config.port, () => logger.info({ port: config.port }, 'api listening'));
+  // Requests Node's HTTP parser refuses never reach the app: answer them in the error shape too.
+  answerUnparsableRequests(server);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

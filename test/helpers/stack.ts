@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
+import { answerUnparsableRequests } from '../../api/request-guards';
 import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
@@ -54,7 +55,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
   const search = new SearchIndex(config);
   const app = createApp({ config, logger, dbs, redis, temporal, search });
-  const server = app.listen(0);
+  const server = answerUnparsableRequests(app.listen(0));
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
