@@ -2,25 +2,52 @@ import { restock } from '../db/stores/holds';
 import { sendOnce } from '../db/stores/notification';
 import { completeRefund, failRefund, getPaymentByCheckout, getRefund } from '../db/stores/payments';
 import { getOrderCheckoutId, transitionOrder } from '../db/stores/orders';
+import { claimRefundLines, releaseRefundLines, type ClaimOutcome, type RefundLineClaim } from '../db/stores/refund-lines';
 import type { Money } from '../workflows/messages';
 import { PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 import { formatMoney, render } from './templates/render';
 
+/** The one idempotency key of a refund's gateway call: the refund and its lookup use it. */
+const gatewayKey = (refundId: string) => `refund-${refundId}/gateway`;
+
 export function refundActivities({ dbs, gateway, mailer, config }: ActivityDeps) {
+  async function refundAndPayment(refundId: string) {
+    const refund = await getRefund(dbs.payment, refundId);
+    if (!refund) throw businessFailure('not_found', `no refund ${refundId}`);
+    const checkoutId = await getOrderCheckoutId(dbs.order, refund.orderId);
+    const payment = checkoutId ? await getPaymentByCheckout(dbs.payment, checkoutId) : undefined;
+    if (!payment) throw businessFailure('not_found', `no payment for order ${refund.orderId}`);
+    return { refund, payment };
+  }
+
   return {
+    /** Takes the refund's order-line units (idempotent per refund; bounded by what was sold). */
+    async claimRefundLines(req: { refundId: string; orderId: string; lines: RefundLineClaim[] }): Promise<ClaimOutcome> {
+      return claimRefundLines(dbs.order, req);
+    },
+
+    /** Compensation of claimRefundLines: the units go back to refundable, once. */
+    async releaseRefundLines(req: { refundId: string }): Promise<{ released: RefundLineClaim[] }> {
+      return { released: await releaseRefundLines(dbs.order, req.refundId) };
+    },
+
+    /** Asks the gateway whether the refund happened (its reply may have been lost). */
+    async findRefundAtGateway(refundId: string): Promise<{ gatewayRef: string | null }> {
+      const { refund, payment } = await refundAndPayment(refundId);
+      if (refund.status === 'succeeded' && refund.gatewayRef) return { gatewayRef: refund.gatewayRef };
+      const found = await gateway.findRefund({ ref: payment.gatewayRef, idempotencyKey: gatewayKey(refundId) });
+      return { gatewayRef: found?.refundRef ?? null };
+    },
+
     /** The gateway refund, keyed by the refund id: a retry never refunds twice. */
     async refundAtGateway(refundId: string): Promise<{ gatewayRef: string }> {
-      const refund = await getRefund(dbs.payment, refundId);
-      if (!refund) throw businessFailure('not_found', `no refund ${refundId}`);
+      const { refund, payment } = await refundAndPayment(refundId);
       if (refund.status === 'succeeded' && refund.gatewayRef) return { gatewayRef: refund.gatewayRef };
-      const checkoutId = await getOrderCheckoutId(dbs.order, refund.orderId);
-      const payment = checkoutId ? await getPaymentByCheckout(dbs.payment, checkoutId) : undefined;
-      if (!payment) throw businessFailure('not_found', `no payment for order ${refund.orderId}`);
       try {
         const result = await gateway.refund({
-          idempotencyKey: `refund-${refundId}/gateway`,
+          idempotencyKey: gatewayKey(refundId),
           ref: payment.gatewayRef,
           amount: refund.amount,
           currency: refund.currency,

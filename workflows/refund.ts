@@ -1,4 +1,15 @@
-import { ApplicationFailure, ActivityFailure, condition, log, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
 import { RefundStatusKey } from '../temporal/search-attributes';
 import { cancelSignal, refundStatusQuery, retrySignal, type RefundInput, type RefundOutcome, type RefundStatusView, type RefundStep } from './messages';
@@ -13,10 +24,18 @@ const stores = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+/** Asking the gateway before a release: nothing is released until it has answered. */
+const lookup = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
 const followUp = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 });
+
+/** Line claims, cancel-safe release (ask the gateway first), completion after the refund is non-cancellable. */
+export const REFUND_LINE_CLAIMS_PATCH = 'refund-line-claims-and-safe-cancel';
 
 function reasonOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -24,9 +43,12 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * One refund request. Its amount was reserved against the capture when the API opened it
- * (db/stores/payments.ts openRefund). The gateway refund is retried; when retries cannot fix
- * it, the refund is parked for support (`retry` or `cancel` signal), never silently dropped.
+ * One refund request. Its amount was reserved against the capture, and its order-line units
+ * claimed, when the API opened it; the first step claims the lines again (idempotent), so a
+ * crash between the API's two writes is repaired. The gateway refund is retried; when
+ * retries cannot fix it, the refund is parked for support (`retry` or `cancel` signal).
+ * A cancel (signal or Temporal cancel request) asks the gateway before releasing anything:
+ * a refund the gateway made is recorded as succeeded, and from then on cancels are ignored.
  */
 export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome> {
   const { refundId, orderId } = input;
@@ -36,7 +58,6 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
   const enter = (step: RefundStep) => {
     view.step = step;
   };
-
   setHandler(refundStatusQuery, () => view);
   setHandler(retrySignal, () => {
     retryRequested = true;
@@ -44,7 +65,96 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
   setHandler(cancelSignal, ({ reason }) => {
     cancelReason = reason || 'cancelled by support';
   });
+  if (!patched(REFUND_LINE_CLAIMS_PATCH)) return legacyRefund(input, view, enter, () => ({ retryRequested, cancelReason }), () => (retryRequested = false));
 
+  const root = CancellationScope.current();
+  const cancelled = () => cancelReason !== undefined || root.consideredCancelled;
+  const nonCancellable = <T>(fn: () => Promise<T>) => CancellationScope.nonCancellable(fn);
+  let restockLines: { sku: string; quantity: number }[] = [];
+
+  /** The gateway did not refund (it says so): the reservation and the line claims go back. */
+  async function release(failure: { code: string; message: string }): Promise<RefundOutcome> {
+    enter('releasing');
+    await nonCancellable(async () => {
+      await stores.releaseRefundLines({ refundId });
+      await stores.releaseRefund({ refundId, failure });
+    });
+    upsertSearchAttributes([{ key: RefundStatusKey, value: 'failed' }]);
+    enter('failed');
+    return { refundId, status: 'failed', failure };
+  }
+
+  /** Before releasing on a cancel, ask the gateway: a lost reply may hide a refund it made. */
+  async function settleCancel(): Promise<string | RefundOutcome> {
+    const found = await nonCancellable(() => lookup.findRefundAtGateway(refundId));
+    if (found.gatewayRef) {
+      log.warn('refund cancelled after the gateway made it: recording it as succeeded', { refundId });
+      return found.gatewayRef;
+    }
+    return release({ code: 'refund_cancelled', message: cancelReason ?? 'cancelled (workflow cancel request)' });
+  }
+
+  async function refundOrCancel(): Promise<string | RefundOutcome> {
+    enter('claiming');
+    const claim = await nonCancellable(() => stores.claimRefundLines({ refundId, orderId, lines: input.lines ?? [] }));
+    if (claim.status === 'exceeds_sold') return release({ code: 'refund_exceeds_sold', message: 'the lines exceed what is left to refund' });
+    if (claim.status === 'released') return release({ code: 'refund_cancelled', message: 'the refund gave its lines back already' });
+    restockLines = claim.lines.filter((l) => l.restock > 0).map((l) => ({ sku: l.sku, quantity: l.restock }));
+    for (;;) {
+      if (cancelled()) return settleCancel();
+      enter('refunding');
+      try {
+        // never abandoned mid-call: a cancel waits for the gateway's answer, then decides
+        return (await nonCancellable(() => gateway.refundAtGateway(refundId))).gatewayRef;
+      } catch (err) {
+        view.lastError = reasonOf(err);
+      }
+      enter('needs_attention');
+      view.waitingFor = 'a retry or cancel signal from support';
+      upsertSearchAttributes([{ key: RefundStatusKey, value: 'needs_attention' }]);
+      log.warn('refund parked for support', { refundId, error: view.lastError });
+      try {
+        await condition(() => retryRequested || cancelReason !== undefined);
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+      }
+      view.waitingFor = undefined;
+      retryRequested = false;
+      if (!cancelled()) upsertSearchAttributes([{ key: RefundStatusKey, value: 'pending' }]);
+    }
+  }
+
+  const settled = await refundOrCancel();
+  if (typeof settled !== 'string') return settled;
+  // the gateway refunded: the point of no return, cancel requests are ignored from here
+  return nonCancellable(async () => {
+    enter('recording');
+    const { fullyRefunded } = await stores.recordRefund({ refundId, gatewayRef: settled });
+    if (restockLines.length > 0) {
+      enter('restocking');
+      await stores.restockRefund({ refundId, lines: restockLines });
+    }
+    enter('updating_order');
+    await stores.markOrderRefunded({ orderId, refundId, fullyRefunded });
+    upsertSearchAttributes([{ key: RefundStatusKey, value: 'succeeded' }]);
+    enter('emailing');
+    await followUp
+      .sendRefundEmail({ refundId, orderId, email: input.email, amount: input.amount })
+      .catch((err: unknown) => log.warn('refund email not sent', { error: String(err) }));
+    enter('succeeded');
+    return { refundId, status: 'succeeded' as const };
+  });
+}
+
+/** Refunds started before REFUND_LINE_CLAIMS_PATCH: their recorded commands, unchanged. */
+async function legacyRefund(
+  input: RefundInput,
+  view: RefundStatusView,
+  enter: (step: RefundStep) => void,
+  signals: () => { retryRequested: boolean; cancelReason?: string },
+  clearRetry: () => void,
+): Promise<RefundOutcome> {
+  const { refundId, orderId } = input;
   let gatewayRef: string | undefined;
   while (!gatewayRef) {
     enter('refunding');
@@ -56,8 +166,9 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
       view.waitingFor = 'a retry or cancel signal from support';
       upsertSearchAttributes([{ key: RefundStatusKey, value: 'needs_attention' }]);
       log.warn('refund parked for support', { refundId, error: view.lastError });
-      await condition(() => retryRequested || cancelReason !== undefined);
+      await condition(() => signals().retryRequested || signals().cancelReason !== undefined);
       view.waitingFor = undefined;
+      const cancelReason = signals().cancelReason;
       if (cancelReason !== undefined) {
         const failure = { code: 'refund_cancelled', message: cancelReason };
         await stores.releaseRefund({ refundId, failure });
@@ -65,11 +176,10 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
         enter('failed');
         return { refundId, status: 'failed', failure };
       }
-      retryRequested = false;
+      clearRetry();
       upsertSearchAttributes([{ key: RefundStatusKey, value: 'pending' }]);
     }
   }
-
   enter('recording');
   const { fullyRefunded } = await stores.recordRefund({ refundId, gatewayRef });
   if (input.restockLines?.length) {

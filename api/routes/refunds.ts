@@ -2,12 +2,14 @@ import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
 import { loadOrders, type OrderView } from '../../db/stores/orders';
-import { listRefunds, openRefund, RefundExceedsCaptured } from '../../db/stores/payments';
+import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../../db/stores/payments';
+import { claimRefundLines, refundableLines, type LineShortfall, type RefundableLine, type RefundLineClaim } from '../../db/stores/refund-lines';
 import type { Refund } from '../../db/schema/payment';
 import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from '../../temporal/search-attributes';
 import { refundWorkflowId } from '../../temporal/task-queues';
 import type { RefundInput, RefundOutcome } from '../../workflows/messages';
 import type { refundWorkflow } from '../../workflows/refund';
+import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
@@ -27,25 +29,45 @@ function present(r: Refund, status?: RefundOutcome['status'] | 'pending') {
   };
 }
 
-/** The amount a request asks for, from what was paid for the order's lines. Undefined = all. */
-function requestedAmount(order: OrderView, body: RefundBody): number | undefined {
-  if (body.amount) {
-    if (body.amount.currency !== order.currency) {
-      throw new AppError('invalid_request', `the order was paid in ${order.currency}`, [{ field: 'amount.currency', message: 'currency mismatch' }]);
-    }
-    return body.amount.amount;
+interface RefundPlan {
+  /** Minor units; undefined = everything still refundable (openRefund decides). */
+  amount?: number;
+  lines: RefundLineClaim[];
+}
+
+function exceedsSold(shortfalls: LineShortfall[]): AppError {
+  return new AppError('refund_exceeds_sold', 'a line would be refunded beyond what is left of what was sold', shortfalls);
+}
+
+/**
+ * What a request takes: `lines` → those units (amount = price paid × units unless `amount`
+ * is given too); neither → a full refund of what is left (every line's remaining units, the
+ * remaining captured amount); `amount` only → money only, no units. Checked here for a
+ * clear answer; the bound itself is the claim (db/stores/refund-lines.ts).
+ */
+function planRefund(order: OrderView, soldLines: RefundableLine[], body: RefundBody, checkBounds = true): RefundPlan {
+  if (body.amount && body.amount.currency !== order.currency) {
+    throw new AppError('invalid_request', `the order was paid in ${order.currency}`, [{ field: 'amount.currency', message: 'currency mismatch' }]);
   }
-  if (!body.lines) return undefined;
+  if (!body.lines) {
+    if (body.amount) return { amount: body.amount.amount, lines: [] };
+    const left = soldLines.filter((l) => l.refunded < l.quantity);
+    return { lines: left.map((l) => ({ sku: l.sku, quantity: l.quantity - l.refunded, restock: body.restock ? l.quantity - l.refunded : 0 })) };
+  }
+  const wanted = new Map<string, number>();
+  for (const line of body.lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity);
   let amount = 0;
-  for (const line of body.lines) {
-    const paid = order.lines.find((l) => l.sku === line.sku);
-    if (!paid) throw new AppError('invalid_request', `the order has no line ${line.sku}`, [{ field: 'lines', message: `unknown sku ${line.sku}` }]);
-    if (line.quantity > paid.quantity) {
-      throw new AppError('invalid_request', `the order has ${paid.quantity} of ${line.sku}`, [{ field: 'lines', message: 'quantity above what was ordered' }]);
-    }
-    amount += paid.unitPriceAmount * line.quantity;
+  const shortfalls: LineShortfall[] = [];
+  for (const [sku, quantity] of wanted) {
+    const paid = soldLines.find((l) => l.sku === sku);
+    if (!paid) throw new AppError('invalid_request', `the order has no line ${sku}`, [{ field: 'lines', message: `unknown sku ${sku}` }]);
+    const refundable = paid.quantity - paid.refunded;
+    if (checkBounds && quantity > refundable) shortfalls.push({ sku, requested: quantity, refundable });
+    amount += paid.unitPriceAmount * quantity;
   }
-  return amount;
+  if (shortfalls.length > 0) throw exceedsSold(shortfalls);
+  const lines = [...wanted].map(([sku, quantity]) => ({ sku, quantity, restock: body.restock ? quantity : 0 }));
+  return { amount: body.amount?.amount ?? amount, lines };
 }
 
 async function runRefund(client: Client, taskQueue: string, input: RefundInput, waitMs: number): Promise<RefundOutcome | undefined> {
@@ -70,18 +92,28 @@ async function runRefund(client: Client, taskQueue: string, input: RefundInput, 
   return Promise.race([handle.result(), timer]);
 }
 
+const refundableOf = (soldLines: RefundableLine[], sku: string) => {
+  const line = soldLines.find((l) => l.sku === sku);
+  return line ? line.quantity - line.refunded : 0;
+};
+
+/** The actor recorded for the shared admin credential (there are no per-person accounts yet). */
+const SUPPORT_ACTOR = 'support';
+
 export function refundsRouter({ dbs, temporal, config }: AppDeps): Router {
   const router = Router({ mergeParams: true });
-  const orderIdOf = (params: Record<string, string>) => parse(z.string().min(1).max(100), params.orderId, 'order id');
+  const orderIdOf = (params: { orderId?: unknown }) => parse(z.string().min(1).max(100), params.orderId, 'order id');
 
-  router.post('/', async (req, res) => {
+  // refunds are a support action; the order's holder may still read them (GET below)
+  router.post('/', requireAdmin(config), async (req, res) => {
     const orderId = orderIdOf(req.params);
     const key = requireIdempotencyKey(req);
     const body = parse(refundBodySchema, req.body, 'refund');
     const [order] = await loadOrders(dbs.order, [orderId]);
     if (!order) throw new AppError('not_found', 'no such order');
-    const amount = requestedAmount(order, body);
-    const restockLines = body.restock ? (body.lines ?? order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }))) : undefined;
+    // a retry of a refund already opened is answered from its own record: its units are already taken
+    const known = (await listRefunds(dbs.payment, orderId)).some((r) => r.idempotencyKey === key);
+    const plan = planRefund(order, await refundableLines(dbs.order, orderId), body, !known);
 
     let opened;
     try {
@@ -90,7 +122,7 @@ export function refundsRouter({ dbs, temporal, config }: AppDeps): Router {
         checkoutId: order.checkoutId,
         idempotencyKey: key,
         requestHash: requestHash(body),
-        amount,
+        amount: plan.amount,
         reason: body.reason,
         lines: body.lines,
         restock: body.restock,
@@ -107,16 +139,43 @@ export function refundsRouter({ dbs, temporal, config }: AppDeps): Router {
     if (refund.requestHash !== requestHash(body)) {
       throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
     }
-    if (refund.status !== 'pending') return res.status(201).json(present(refund));
+    if (refund.status !== 'pending') return answerSettled(refund);
+
+    // the units are claimed before the gateway is ever called; a loser of a race gets 422
+    const claim = await claimRefundLines(dbs.order, {
+      refundId: refund.id,
+      orderId,
+      lines: plan.lines,
+      requestedBy: { actor: SUPPORT_ACTOR, reason: body.reason },
+    });
+    if (claim.status === 'exceeds_sold') {
+      await failRefund(dbs.payment, refund.id, { code: 'refund_exceeds_sold', message: 'the lines exceed what is left to refund' });
+      throw exceedsSold(claim.shortfalls);
+    }
+    if (claim.status === 'released') {
+      const settled = await getRefund(dbs.payment, refund.id);
+      if (settled && settled.status !== 'pending') return answerSettled(settled);
+    }
 
     const outcome = await runRefund(
       temporal,
       config.temporal.taskQueue,
-      { refundId: refund.id, orderId, email: order.email, amount: { amount: refund.amount, currency: refund.currency }, restockLines },
+      { refundId: refund.id, orderId, email: order.email, amount: { amount: refund.amount, currency: refund.currency }, lines: claim.status === 'claimed' ? claim.lines : [] },
       config.checkout.waitMs,
     );
     if (!outcome) return res.status(202).json(present(refund, 'pending'));
+    if (outcome.status === 'failed' && outcome.failure?.code === 'refund_exceeds_sold') return answerSettled(refund, outcome.failure);
     res.status(201).json(present(refund, outcome.status));
+
+    /** A refund already settled: the same answer as its first request had. */
+    async function answerSettled(r: Refund, failure = r.failure as { code?: string } | null) {
+      if (r.status === 'failed' && failure?.code === 'refund_exceeds_sold') {
+        const soldLines = await refundableLines(dbs.order, orderId);
+        const asked = r.lines ?? soldLines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
+        throw exceedsSold(asked.map((l) => ({ sku: l.sku, requested: l.quantity, refundable: refundableOf(soldLines, l.sku) })));
+      }
+      return res.status(201).json(present(r));
+    }
   });
 
   router.get('/', async (req, res) => {

@@ -14,7 +14,7 @@ export const refundBodySchema = z
     reason: z.string().trim().min(1).max(500),
   })
   .strict()
-  .refine((b) => !(b.amount && b.lines), { message: 'give amount or lines, not both', path: ['amount'] })
-  .refine((b) => !(b.restock && b.amount), { message: 'restock needs lines (or a full refund)', path: ['restock'] });
+  // amount only = money only: no line is refunded, so there is nothing to restock
+  .refine((b) => !(b.restock && b.amount && !b.lines), { message: 'restock needs lines (or a full refund: neither amount nor lines)', path: ['restock'] });
 
 export type RefundBody = z.infer<typeof refundBodySchema>;
