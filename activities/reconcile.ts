@@ -2,7 +2,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { HoldStatus } from '../db/schema/inventory';
 import { canTransition, IllegalOrderTransition, ORDER_STATUSES, type OrderStatus } from '../db/stores/order-lifecycle';
 import { transitionOrder } from '../db/stores/orders';
+import { restock } from '../db/stores/holds';
 import { completeRefund, failRefund, getPaymentsByCheckouts, syncPaymentFromGateway } from '../db/stores/payments';
+import { refundClaims, releaseRefundLines } from '../db/stores/refund-lines';
 import { checkoutsCreatedBetween, holdStatuses, pendingRefundsBetween, type CheckoutCursor, type CheckoutToReconcile, type PendingRefund } from '../db/stores/reconcile';
 import { refundWorkflowId } from '../temporal/task-queues';
 import type { ActivityDeps } from './deps';
@@ -106,16 +108,21 @@ export function reconcileActivities({ dbs, gateway, temporal, config }: Activity
       return { refundRef: found?.refundRef ?? null };
     },
 
+    /** The gateway made it: recorded as refunded, and the units it claimed for restock go back (once). */
     async completeLostRefund(req: { refundId: string; refundRef: string }): Promise<{ fullyRefunded: boolean }> {
       const payment = await completeRefund(dbs.payment, req.refundId, req.refundRef);
+      const restockLines = (await refundClaims(dbs.order, req.refundId)).filter((c) => c.restock > 0).map((c) => ({ sku: c.sku, quantity: c.restock }));
+      if (restockLines.length > 0) await restock(dbs.inventory, req.refundId, restockLines);
       return { fullyRefunded: payment.refundedAmount >= payment.capturedAmount };
     },
 
+    /** It never reached the gateway: the amount reservation and the claimed line units are given back. */
     async failLostRefund(req: { refundId: string }): Promise<void> {
       await failRefund(dbs.payment, req.refundId, {
         code: 'refund_failed',
         message: 'the refund never reached the payment gateway and its workflow ended; closed by reconciliation',
       });
+      await releaseRefundLines(dbs.order, req.refundId);
     },
 
     /** The order follows a refund reconciliation completed; false when its status cannot (it is noted instead). */

@@ -53,6 +53,11 @@ async function storedClaims(db: DbOrTx, refundId: string) {
   return db.select().from(refundLineClaims).where(eq(refundLineClaims.refundId, refundId)).orderBy(refundLineClaims.sku);
 }
 
+/** What one refund claimed (empty when it never claimed). */
+export async function refundClaims(db: DbOrTx, refundId: string): Promise<RefundLineClaim[]> {
+  return (await storedClaims(db, refundId)).map((r) => ({ sku: r.sku, quantity: r.quantity, restock: r.restockQuantity }));
+}
+
 function outcomeOf(rows: (typeof refundLineClaims.$inferSelect)[]): ClaimOutcome {
   const lines = rows.map((r) => ({ sku: r.sku, quantity: r.quantity, restock: r.restockQuantity }));
   // a release zeroes the claim rows (a tombstone): the refund can never claim again
