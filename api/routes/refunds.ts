@@ -89,7 +89,10 @@ async function runRefund(client: Client, taskQueue: string, input: RefundInput, 
   });
   if (!handle) return undefined;
   const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), waitMs).unref());
-  return Promise.race([handle.result(), timer]);
+  const result = handle.result();
+  // the wait may be given up (the 202 answer, a shutdown): its rejection is nobody's error
+  result.catch(() => undefined);
+  return Promise.race([result, timer]);
 }
 
 const refundableOf = (soldLines: RefundableLine[], sku: string) => {

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -55,7 +56,18 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
   const search = new SearchIndex(config);
   const app = createApp({ config, logger, dbs, redis, temporal, search });
-  const server = answerUnparsableRequests(app.listen(0));
+  // Every Temporal call a request starts — also one still waiting after the answer left (a
+  // checkout or refund answered 202) — runs under this signal: close aborts them before it
+  // closes the connection, so none retries on a closed channel after the suite.
+  const requestCalls = new AbortController();
+  const server = answerUnparsableRequests(
+    createServer((req, res) => {
+      void temporal.withAbortSignal(requestCalls.signal, () => {
+        app(req, res);
+        return new Promise<void>((resolve) => res.once('close', () => resolve()));
+      });
+    }).listen(0, '127.0.0.1'),
+  );
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -109,6 +121,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
       await nativeConnection?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      requestCalls.abort();
       await temporal.connection.close();
       redis.disconnect();
       await dbs.close();
