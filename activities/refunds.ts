@@ -1,7 +1,8 @@
 import { restock } from '../db/stores/holds';
 import { sendOnce } from '../db/stores/notification';
-import { completeRefund, failRefund, getPaymentByCheckout, getRefund } from '../db/stores/payments';
-import { getOrderCheckoutId, transitionOrder } from '../db/stores/orders';
+import { IllegalOrderTransition } from '../db/stores/order-lifecycle';
+import { completeRefund, failRefund, getPaymentByCheckout, getRefund, syncPaymentFromGateway } from '../db/stores/payments';
+import { addOrderEvent, getOrderCheckoutId, transitionOrder } from '../db/stores/orders';
 import { claimRefundLines, releaseRefundLines, type ClaimOutcome, type RefundLineClaim } from '../db/stores/refund-lines';
 import type { Money } from '../workflows/messages';
 import { PaymentRejectedError } from './gateways/payment-gateway';
@@ -59,10 +60,17 @@ export function refundActivities({ dbs, gateway, mailer, config }: ActivityDeps)
       }
     },
 
-    /** Moves the reserved amount to refunded; says whether the whole capture is now refunded. */
+    /**
+     * Records the refund as succeeded (what is still reserved for it moves to refunded), then
+     * re-reads the payment at the gateway and corrects the ledger to it: the gateway is the
+     * truth, and a sync meanwhile (support's cancel, reconciliation) may already have counted
+     * this refund. fullyRefunded = the synced ledger has refunded the whole capture.
+     */
     async recordRefund(req: { refundId: string; gatewayRef: string }): Promise<{ fullyRefunded: boolean }> {
-      const payment = await completeRefund(dbs.payment, req.refundId, req.gatewayRef);
-      return { fullyRefunded: payment.refundedAmount === payment.capturedAmount };
+      let payment = await completeRefund(dbs.payment, req.refundId, req.gatewayRef);
+      const view = await gateway.lookupPayment(payment.gatewayRef);
+      if (view) payment = await syncPaymentFromGateway(dbs.payment, payment.checkoutId, gateway.name, view);
+      return { fullyRefunded: payment.capturedAmount > 0 && payment.refundedAmount >= payment.capturedAmount };
     },
 
     /** Compensation: the refund ends failed and its reservation is released. */
@@ -74,8 +82,20 @@ export function refundActivities({ dbs, gateway, mailer, config }: ActivityDeps)
       return { returned: await restock(dbs.inventory, req.refundId, req.lines) };
     },
 
+    /**
+     * paid/fulfilled/partially_refunded → partially_refunded or refunded. An order that moved
+     * meanwhile to a status that cannot become refunded (needs_attention set by
+     * reconciliation, cancelled by support) keeps its status: the refund is noted in its
+     * history instead — retrying cannot make an illegal transition legal.
+     */
     async markOrderRefunded(req: { orderId: string; refundId: string; fullyRefunded: boolean }): Promise<void> {
-      await transitionOrder(dbs.order, req.orderId, req.fullyRefunded ? 'refunded' : 'partially_refunded', `refund ${req.refundId}`);
+      const to = req.fullyRefunded ? 'refunded' : 'partially_refunded';
+      try {
+        await transitionOrder(dbs.order, req.orderId, to, `refund ${req.refundId}`);
+      } catch (err) {
+        if (!(err instanceof IllegalOrderTransition)) throw err;
+        await addOrderEvent(dbs.order, req.orderId, 'refund_recorded', `refund ${req.refundId} succeeded; the order stays ${err.from} (it cannot become ${to})`);
+      }
     },
 
     async sendRefundEmail(req: { refundId: string; orderId: string; email: string; amount: Money }): Promise<{ sent: boolean }> {

@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   refund_exceeds_sold: 422,
   checkout_cancelled: 409,
   order_not_parked: 409,
+  order_not_refundable: 409,
   checkout_failed: 502,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -51,7 +51,7 @@ export const openApiDocument = {
                   'invalid_request', 'idempotency_key_required', 'unauthorized', 'forbidden', 'not_found', 'out_of_stock',
                   'price_changed', 'checkout_in_progress', 'inventory_conflict', 'payment_declined', 'idempotency_key_reused',
                   'cart_empty', 'refund_exceeds_captured', 'refund_exceeds_sold', 'payload_too_large', 'rate_limited', 'checkout_cancelled',
-                  'checkout_failed', 'order_not_parked', 'unsupported_media_type', 'internal_error', 'service_unavailable',
+                  'checkout_failed', 'order_not_parked', 'order_not_refundable', 'unsupported_media_type', 'internal_error', 'service_unavailable',
                   'headers_too_large', 'request_timeout',
                 ],
               },
@@ -284,7 +284,7 @@ export const openApiDocument = {
     '/orders/{orderId}/refunds': {
       post: {
         summary: 'Support: refunds an order: full (neither amount nor lines: what is left), partial (amount, money only) or per line (lines, optional amount and restock); a refund workflow per request',
-        description: 'The amount is reserved against what was captured and the line units are claimed against what was sold (summed over all refunds) before the gateway is called. An amount that does not fit answers 422 refund_exceeds_captured (details.refundable); a line above what is left answers 422 refund_exceeds_sold (details: [{ sku, requested, refundable }]); restock with an amount and no lines is a 400. An order not captured yet has nothing to refund: support cancels it instead (POST /admin/orders/{orderId}/cancel voids the authorization).',
+        description: 'The amount is reserved against what was captured and the line units are claimed against what was sold (summed over all refunds) before the gateway is called. An amount that does not fit answers 422 refund_exceeds_captured (details.refundable); a line above what is left answers 422 refund_exceeds_sold (details: [{ sku, requested, refundable }]); restock with an amount and no lines is a 400. An order whose sale was not committed and paid (status other than paid, fulfilled, partially_refunded, refunded) answers 409 order_not_refundable (details.status): support cancels a parked order instead (POST /admin/orders/{orderId}/cancel returns the money).',
         security: bearer,
         parameters: [pathParam('orderId'), idempotencyKey],
         requestBody: {
@@ -299,7 +299,7 @@ export const openApiDocument = {
             },
           }),
         },
-        responses: { '201': ok('refund', ref('Refund')), '202': ok('refund pending', ref('Refund')), ...errors(400, 401, 403, 404, 422) },
+        responses: { '201': ok('refund', ref('Refund')), '202': ok('refund pending', ref('Refund')), ...errors(400, 401, 403, 404, 409, 422) },
       },
       get: {
         summary: 'Refunds of an order',

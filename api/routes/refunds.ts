@@ -100,6 +100,14 @@ const refundableOf = (soldLines: RefundableLine[], sku: string) => {
   return line ? line.quantity - line.refunded : 0;
 };
 
+/**
+ * Orders whose sale was committed and paid for. Any other order has nothing that a refund
+ * may give back (a parked or placed order's units were never sold to it): support cancels a
+ * parked order instead (POST /admin/orders/:orderId/cancel returns the money). A refunded
+ * order is listed so that a new refund gets the precise 422 (nothing left to refund).
+ */
+const REFUNDABLE_ORDER_STATUSES: ReadonlySet<string> = new Set(['paid', 'fulfilled', 'partially_refunded', 'refunded']);
+
 /** The actor recorded for the shared admin credential (there are no per-person accounts yet). */
 const SUPPORT_ACTOR = 'support';
 
@@ -116,6 +124,11 @@ export function refundsRouter({ dbs, temporal, config }: AppDeps): Router {
     if (!order) throw new AppError('not_found', 'no such order');
     // a retry of a refund already opened is answered from its own record: its units are already taken
     const known = (await listRefunds(dbs.payment, orderId)).some((r) => r.idempotencyKey === key);
+    if (!known && !REFUNDABLE_ORDER_STATUSES.has(order.status)) {
+      throw new AppError('order_not_refundable', `an order that is ${order.status} has no committed sale to refund; a parked order is cancelled instead`, {
+        status: order.status,
+      });
+    }
     const plan = planRefund(order, await refundableLines(dbs.order, orderId), body, !known);
 
     let opened;

@@ -180,7 +180,9 @@ export async function releaseExpiredHolds(db: Db, limit: number): Promise<number
 
 /**
  * Returns refunded units to stock exactly once per (restock id, sku): the restock row is
- * the idempotency key, and stock only moves when that row is new.
+ * the idempotency key, and stock only moves when that row is new. Only units that were sold
+ * come back: `sold` is not clamped, so restocking more than was sold breaks the `sold >= 0`
+ * CHECK and fails loudly (nothing is written) instead of minting stock.
  */
 export async function restock(db: Db, restockId: string, lines: StockLine[]): Promise<number> {
   return db.transaction(async (tx) => {
@@ -190,7 +192,7 @@ export async function restock(db: Db, restockId: string, lines: StockLine[]): Pr
       if (!fresh) continue;
       await tx
         .update(stock)
-        .set({ onHand: sql`${stock.onHand} + ${line.quantity}`, sold: sql`greatest(${stock.sold} - ${line.quantity}, 0)`, updatedAt: sql`now()` })
+        .set({ onHand: sql`${stock.onHand} + ${line.quantity}`, sold: sql`${stock.sold} - ${line.quantity}`, updatedAt: sql`now()` })
         .where(eq(stock.sku, line.sku));
       returned += line.quantity;
     }

@@ -199,7 +199,13 @@ export async function listRefunds(db: DbOrTx, orderId: string): Promise<Refund[]
   return db.select().from(refunds).where(eq(refunds.orderId, orderId)).orderBy(refunds.createdAt);
 }
 
-/** Pending → succeeded, moving the reserved amount to refunded, once. Returns the payment. */
+/**
+ * Pending → succeeded, moving the reserved amount to refunded, once. Returns the payment.
+ * The ledger may have been corrected from the gateway meanwhile (syncPaymentFromGateway
+ * lowers or clears the reservation and may already count this refund as refunded): only what
+ * is still pending moves, and refunded never exceeds the capture. The caller then re-reads
+ * the gateway, which is the truth, and syncs (activities/refunds.ts recordRefund).
+ */
 export async function completeRefund(db: Db, refundId: string, gatewayRef: string): Promise<Payment> {
   return db.transaction(async (tx) => {
     const [done] = await tx
@@ -213,9 +219,9 @@ export async function completeRefund(db: Db, refundId: string, gatewayRef: strin
       await tx
         .update(payments)
         .set({
-          refundPendingAmount: sql`${payments.refundPendingAmount} - ${done.amount}`,
-          refundedAmount: sql`${payments.refundedAmount} + ${done.amount}`,
-          status: sql`case when ${payments.refundedAmount} + ${done.amount} = ${payments.capturedAmount} then 'refunded' else 'partially_refunded' end`,
+          refundPendingAmount: sql`greatest(0, ${payments.refundPendingAmount} - ${done.amount})`,
+          refundedAmount: sql`least(${payments.capturedAmount}, ${payments.refundedAmount} + least(${payments.refundPendingAmount}, ${done.amount}))`,
+          status: sql`case when ${payments.refundedAmount} + least(${payments.refundPendingAmount}, ${done.amount}) >= ${payments.capturedAmount} then 'refunded' else 'partially_refunded' end`,
           updatedAt: sql`now()`,
         })
         .where(eq(payments.id, done.paymentId));
