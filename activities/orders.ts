@@ -1,5 +1,5 @@
 import type { CheckoutFailure, CheckoutOutcome, Money, PricedCart } from '../workflows/messages';
-import { addOrderEvent, claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
+import { abandonCheckout, addOrderEvent, claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 
 export interface CreateOrderRequest {
@@ -81,6 +81,11 @@ export function orderActivities({ dbs }: ActivityDeps) {
     /** A line in the order's history that changes nothing (e.g. a cancel request ignored). */
     async noteOrderEvent(req: { orderId: string; type: string; reason: string }): Promise<void> {
       await addOrderEvent(dbs.order, req.orderId, req.type, req.reason);
+    },
+
+    /** Reconciliation: closes a pending checkout whose run is gone, if no new run took it meanwhile. */
+    async abandonCheckout(req: { checkoutId: string; seenRunId: string | null; failure: CheckoutFailure }): Promise<{ closed: boolean }> {
+      return { closed: await abandonCheckout(dbs.order, req.checkoutId, req.seenRunId, req.failure) };
     },
 
     async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money }): Promise<void> {

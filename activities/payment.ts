@@ -61,9 +61,11 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
           currency: req.amount.currency,
         });
       } catch (err) {
-        // retrying cannot change a refusal: the workflow parks the checkout for support
-        if (err instanceof PaymentRejectedError) throw businessFailure('capture_refused', err.message);
-        throw err;
+        if (!(err instanceof PaymentRejectedError)) throw err;
+        // A refusal may be the gateway telling us it already captured (an earlier reply lost):
+        // ask it. Otherwise retrying cannot change a refusal: the workflow parks for support.
+        const atGateway = await gateway.lookupPayment(payment.gatewayRef);
+        if (!atGateway || atGateway.captured < req.amount.amount) throw businessFailure('capture_refused', err.message);
       }
       await recordCapture(dbs.payment, req.checkoutId, req.orderId, req.amount.amount);
     },

@@ -110,7 +110,10 @@ export function reconcileActivities({ dbs, gateway, temporal, config }: Activity
 
     /** The gateway made it: recorded as refunded, and the units it claimed for restock go back (once). */
     async completeLostRefund(req: { refundId: string; refundRef: string }): Promise<{ fullyRefunded: boolean }> {
-      const payment = await completeRefund(dbs.payment, req.refundId, req.refundRef);
+      let payment = await completeRefund(dbs.payment, req.refundId, req.refundRef);
+      // the ledger follows the gateway (other refunds may have moved it meanwhile)
+      const atGateway = await gateway.lookupPayment(payment.gatewayRef);
+      if (atGateway) payment = await syncPaymentFromGateway(dbs.payment, payment.checkoutId, gateway.name, atGateway);
       const restockLines = (await refundClaims(dbs.order, req.refundId)).filter((c) => c.restock > 0).map((c) => ({ sku: c.sku, quantity: c.restock }));
       if (restockLines.length > 0) await restock(dbs.inventory, req.refundId, restockLines);
       return { fullyRefunded: payment.refundedAmount >= payment.capturedAmount };

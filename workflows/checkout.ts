@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   log,
   patched,
@@ -60,6 +61,11 @@ const undo = proxyActivities<OrderlyActivities>({
 const afterAnswer = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+/** Emails the customer must get (confirmation, failure notice): retried until they go (the outbox sends once). */
+const mail = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 /** After the order is paid, side effects that must not undo it. */
 const followUp = proxyActivities<OrderlyActivities>({
@@ -155,6 +161,16 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   CancellationScope.current().cancelRequested.catch(() => {
     view.cancelRequested = true;
   });
+  /**
+   * A step before the answer runs to its end even when a cancel arrives meanwhile (cut short,
+   * its effect — an order, an authorization — could land after its compensation ran); the
+   * cancel is honoured as soon as it returns.
+   */
+  const beforeAnswer = async <T>(run: () => Promise<T>): Promise<T> => {
+    const result = await CancellationScope.nonCancellable(run);
+    if (view.cancelRequested) throw new CancelledFailure('the checkout was cancelled');
+    return result;
+  };
 
   let orderId: string | undefined;
   // Parking happens after the answer: its store writes retry like every post-answer step.
@@ -164,13 +180,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     onResume: () => afterAnswer.resumeOrder({ checkoutId }),
   });
   try {
-    const previous = await preAnswer.claimCheckout(checkoutId, runId);
+    const previous = await beforeAnswer(() => preAnswer.claimCheckout(checkoutId, runId));
     if (previous) return await finish(previous);
 
     enter('pricing');
-    const cart = frozenInputs
-      ? await preAnswer.freezeCart({ checkoutId, cartId: input.cartId })
-      : await preAnswer.priceCart(input.cartId);
+    const cart = await beforeAnswer(() =>
+      frozenInputs ? preAnswer.freezeCart({ checkoutId, cartId: input.cartId }) : preAnswer.priceCart(input.cartId),
+    );
     total = cart.total;
     if (input.expectedTotal && !sameMoney(input.expectedTotal, cart.total)) {
       throw ApplicationFailure.nonRetryable('the cart total changed since it was shown', 'price_changed', {
@@ -181,12 +197,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
     enter('holding_stock');
     saga.add('releaseStock', () => undo.releaseStock(checkoutId));
-    await preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart) });
+    await beforeAnswer(() => preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart) }));
 
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };
     saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization })));
-    await preAnswerGateway.authorizePayment(authorization);
+    await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
 
     enter('creating_order');
     saga.add('failOrder', () =>
@@ -194,14 +210,16 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         ? undo.cancelOrder({ checkoutId, reason: parking.cancelReason })
         : undo.failOrder({ checkoutId, reason: 'checkout compensated' }),
     );
-    const placed = await preAnswer.createOrder({
-      checkoutId,
-      cartId: input.cartId,
-      email: input.email,
-      customerId: input.customerId,
-      shippingAddress: input.shippingAddress,
-      cart,
-    });
+    const placed = await beforeAnswer(() =>
+      preAnswer.createOrder({
+        checkoutId,
+        cartId: input.cartId,
+        email: input.email,
+        customerId: input.customerId,
+        shippingAddress: input.shippingAddress,
+        cart,
+      }),
+    );
     orderId = placed.orderId;
     view.orderId = orderId;
     upsertSearchAttributes([
@@ -220,7 +238,15 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         returned(await undo.refundPayment({ checkoutId, idempotencyKey: key('refund'), reason: 'checkout compensated' })),
       );
       // A capture refused after authorization is for a human to decide, not to compensate.
-      await parking.run(() => gateway.capturePayment({ checkoutId, orderId: paidOrderId, idempotencyKey: key('capture'), amount: cart.total }));
+      // Each support retry is a new decision with a key of its own (a gateway replays a stored refusal for the same key).
+      await parking.run(() =>
+        gateway.capturePayment({
+          checkoutId,
+          orderId: paidOrderId,
+          idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
+          amount: cart.total,
+        }),
+      );
 
       enter('committing_stock');
       await parking.run(() => afterAnswer.commitStock(checkoutId));
@@ -231,7 +257,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       enter('clearing_cart');
       await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
       enter('sending_confirmation');
-      await followUp
+      await mail
         .sendOrderConfirmation({ orderId: paidOrderId, checkoutId, email: input.email, cart })
         .catch((err: unknown) => log.warn('confirmation not sent', { error: String(err) }));
       if (view.cancelRequested && frozenInputs) {
@@ -242,7 +268,11 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     });
   } catch (err) {
     const cancelled = err instanceof CancelledBySupport;
-    const failure = cancelled ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` } : toCheckoutFailure(err);
+    const failure = cancelled
+      ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` }
+      : view.cancelRequested
+        ? { code: 'checkout_cancelled', message: 'the checkout was cancelled' }
+        : toCheckoutFailure(err);
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       await saga.compensate();
@@ -254,7 +284,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
         const answered = orderId !== undefined || (input.answerBy !== undefined && Date.now() >= input.answerBy);
         if (answered) {
-          await followUp
+          await mail
             .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
             .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
         }

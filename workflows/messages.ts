@@ -72,6 +72,8 @@ export interface CheckoutStatusView {
   outcome?: CheckoutOutcome;
   /** A cancel request arrived; after the order was placed it is recorded and ignored. */
   cancelRequested?: boolean;
+  /** Support signals that arrived while nothing waited for support (recorded, not acted on). */
+  ignoredSignals?: string[];
 }
 
 /** Submits the checkout and answers once the order is placed (steps 1–4) or has failed. */

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, defineQuery, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
 import type { CheckoutCursor, LedgerView, PaymentFacts, ReconcileCheckout, ReconcileRefund } from '../activities/reconcile';
 import type { GatewayPayment } from '../activities/gateways/payment-gateway';
@@ -158,6 +158,17 @@ async function repairCheckout(f: CheckoutFacts, plan: CheckoutPlan, summary: Rec
   const g = f.payment.gateway;
   const key = (step: string) => `${workflowId}/${checkoutId}/${step}`;
   const done: string[] = [];
+  // A pending checkout is closed first, and only if no new run took it since the facts were
+  // read (a replayed request restarts a terminated checkout): the money is never returned
+  // under a live run.
+  if (plan.failCheckout && patched('reconcile-closes-before-repair')) {
+    const { closed } = await repairs.abandonCheckout({
+      checkoutId,
+      seenRunId: f.checkout.runId,
+      failure: { code: 'checkout_failed', message: 'the checkout did not complete; closed by reconciliation' },
+    });
+    if (!closed) return;
+  }
   let returned = g?.voided ? 'the authorization was voided' : g && g.refunded > 0 ? 'the payment was refunded' : 'nothing was charged';
   if (plan.returnMoney && g) {
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: { amount: g.authorized, currency: g.currency }, paymentToken: '' };

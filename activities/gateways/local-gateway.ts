@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client';
+import type { Db, DbOrTx } from '../../db/client';
 import { localGatewayOperations as ops } from '../../db/schema/payment';
 import {
   GatewayUnavailableError,
@@ -101,51 +101,69 @@ export class LocalGateway implements PaymentGateway {
     return { ref: op.paymentRef, amount: op.amount, currency: op.currency };
   }
 
-  private async doCapture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
-    const state = await this.state(req.ref);
-    const replay = await this.find(req.idempotencyKey);
-    if (replay) return { ref: replay.paymentRef, amount: replay.amount };
-    if (!state.authorized) throw new PaymentRejectedError('no such authorization');
-    if (state.voided) throw new PaymentRejectedError('the authorization was voided');
-    if (state.captured > 0) throw new PaymentRejectedError('already captured');
-    if (req.amount > state.authorized) throw new PaymentRejectedError('capture exceeds the authorization');
-    const op = await this.record(req.idempotencyKey, { operation: 'capture', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'captured' });
-    return { ref: op.paymentRef, amount: op.amount };
+  private doCapture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
+    return this.onePaymentAtATime(req.ref, async (db) => {
+      const state = await this.state(req.ref, db);
+      const replay = await this.find(req.idempotencyKey, db);
+      if (replay) return { ref: replay.paymentRef, amount: replay.amount };
+      if (!state.authorized) throw new PaymentRejectedError('no such authorization');
+      if (state.voided) throw new PaymentRejectedError('the authorization was voided');
+      if (state.captured > 0) throw new PaymentRejectedError('already captured');
+      if (req.amount > state.authorized) throw new PaymentRejectedError('capture exceeds the authorization');
+      const op = await this.record(req.idempotencyKey, { operation: 'capture', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'captured' }, db);
+      return { ref: op.paymentRef, amount: op.amount };
+    });
   }
 
-  private async doVoid(req: VoidRequest): Promise<void> {
-    const state = await this.state(req.ref);
-    if (state.voided || !state.authorized) return;
-    if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
-    await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided' });
+  private doVoid(req: VoidRequest): Promise<void> {
+    return this.onePaymentAtATime(req.ref, async (db) => {
+      const state = await this.state(req.ref, db);
+      if (state.voided || !state.authorized) return;
+      if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
+      await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided' }, db);
+    });
   }
 
-  private async doRefund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
-    const replay = await this.find(req.idempotencyKey);
-    if (replay) return { refundRef: `lre_${replay.idempotencyKey}`, amount: replay.amount };
-    const state = await this.state(req.ref);
-    if (req.amount <= 0 || req.amount > state.captured - state.refunded) throw new PaymentRejectedError('refund exceeds what is captured');
-    const op = await this.record(req.idempotencyKey, { operation: 'refund', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'refunded' });
-    return { refundRef: `lre_${op.idempotencyKey}`, amount: op.amount };
+  private doRefund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
+    return this.onePaymentAtATime(req.ref, async (db) => {
+      const replay = await this.find(req.idempotencyKey, db);
+      if (replay) return { refundRef: `lre_${replay.idempotencyKey}`, amount: replay.amount };
+      const state = await this.state(req.ref, db);
+      if (req.amount <= 0 || req.amount > state.captured - state.refunded) throw new PaymentRejectedError('refund exceeds what is captured');
+      const op = await this.record(req.idempotencyKey, { operation: 'refund', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'refunded' }, db);
+      return { refundRef: `lre_${op.idempotencyKey}`, amount: op.amount };
+    });
+  }
+
+  /**
+   * A processor checks and changes one payment atomically: operations on the same payment
+   * run one at a time (a transaction-scoped advisory lock on its ref), so two refunds under
+   * different keys can never together exceed the capture.
+   */
+  private onePaymentAtATime<T>(ref: string, run: (db: DbOrTx) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`local-gateway:${ref}`}))`);
+      return run(tx);
+    });
   }
 
   /** Stores the operation under its key, or returns what that key stored first. */
-  private async record(idempotencyKey: string, values: Omit<typeof ops.$inferInsert, 'idempotencyKey'>): Promise<Operation & { fresh: boolean }> {
-    const [inserted] = await this.db.insert(ops).values({ idempotencyKey, ...values }).onConflictDoNothing().returning();
+  private async record(idempotencyKey: string, values: Omit<typeof ops.$inferInsert, 'idempotencyKey'>, db: DbOrTx = this.db): Promise<Operation & { fresh: boolean }> {
+    const [inserted] = await db.insert(ops).values({ idempotencyKey, ...values }).onConflictDoNothing().returning();
     if (inserted) return { ...inserted, fresh: true };
-    const existing = await this.find(idempotencyKey);
+    const existing = await this.find(idempotencyKey, db);
     if (!existing) throw new GatewayUnavailableError('ledger row vanished');
     return { ...existing, fresh: false };
   }
 
-  private async find(idempotencyKey: string): Promise<Operation | undefined> {
-    const [row] = await this.db.select().from(ops).where(eq(ops.idempotencyKey, idempotencyKey));
+  private async find(idempotencyKey: string, db: DbOrTx = this.db): Promise<Operation | undefined> {
+    const [row] = await db.select().from(ops).where(eq(ops.idempotencyKey, idempotencyKey));
     return row;
   }
 
   /** What the ledger says about one payment. */
-  async state(ref: string): Promise<{ authorized: number; captured: number; refunded: number; voided: boolean; currency: string }> {
-    const rows = await this.db
+  async state(ref: string, db: DbOrTx = this.db): Promise<{ authorized: number; captured: number; refunded: number; voided: boolean; currency: string }> {
+    const rows = await db
       .select({ operation: ops.operation, amount: sql<number>`sum(${ops.amount})::bigint`, currency: sql<string>`max(${ops.currency})` })
       .from(ops)
       .where(and(eq(ops.paymentRef, ref), sql`${ops.outcome} <> 'declined'`))

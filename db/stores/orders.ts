@@ -87,6 +87,26 @@ export async function getFrozenCart(db: DbOrTx, checkoutId: string): Promise<Fro
 }
 
 /**
+ * Reconciliation closes a checkout whose workflow is gone, but only if nothing moved it since
+ * it looked: still pending and still claimed by the run it saw (a replayed request may have
+ * started a new run meanwhile). True when it closed it — only then may it return the money.
+ */
+export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: string | null, failure: StoredFailure): Promise<boolean> {
+  const closed = await db
+    .update(checkouts)
+    .set({ status: 'failed', failure, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(checkouts.checkoutId, checkoutId),
+        eq(checkouts.status, 'pending'),
+        seenRunId === null ? sql`${checkouts.runId} is null` : eq(checkouts.runId, seenRunId),
+      ),
+    )
+    .returning({ checkoutId: checkouts.checkoutId });
+  return closed.length > 0;
+}
+
+/**
  * The checkout failed or was cancelled. An order it placed keeps its id here: the
  * storefront's original answer (201 with that order) is what a replay of the same request
  * gets, while GET /checkouts/:id shows the current state.

@@ -192,6 +192,7 @@ describe('reconcileWorkflow (real Temporal server, activities recorded)', () => 
     checkouts: CheckoutFacts[],
     refunds: { refund: ReconcileRefund; running: boolean; refundRef: string | null }[],
     input: { pageSize?: number; pagesPerRun?: number } = {},
+    taken = new Set<string>(),
   ) {
     const calls: string[] = [];
     const byId = new Map(checkouts.map((f) => [f.checkout.checkoutId, f]));
@@ -227,6 +228,10 @@ describe('reconcileWorkflow (real Temporal server, activities recorded)', () => 
         return { status: 'captured' };
       },
       releaseStock: record('release'),
+      // a checkout in `taken` was claimed by a new run after the facts were read
+      async abandonCheckout(req: { checkoutId: string }) {
+        return { closed: !taken.has(req.checkoutId) };
+      },
       recordCheckoutFailure: record('failCheckout'),
       markOrderNeedsAttention: record('park:transition'),
       async noteOrderEvent(req: { orderId: string; type: string; reason: string }) {
@@ -318,5 +323,16 @@ describe('reconcileWorkflow (real Temporal server, activities recorded)', () => 
     const { summary, calls } = await run(facts, [], { pageSize: 2, pagesPerRun: 1 });
     expect(summary).toMatchObject({ inspected: 5, runs: 3, repaired: { voided: 5, checkoutsFailed: 5 } });
     expect(calls.filter((c) => c.startsWith('void:'))).toEqual(facts.map((f) => `void:${f.checkout.checkoutId}`));
+  });
+
+  it('a pending checkout that a new run took after the facts were read is left alone: no money returned, no hold released', async () => {
+    const taken = factsOf({
+      name: '',
+      facts: { checkout: checkout({ checkoutId: 'chk_taken', status: 'pending', workflowId: 'checkout-taken', cursor: { createdAt: 'x', checkoutId: 'chk_taken' } }), running: false, payment: { gateway: gw() }, holds: ['held'] },
+      expect: [],
+    });
+    const { summary, calls } = await run([taken], [], {}, new Set(['chk_taken']));
+    expect(calls).toEqual([]);
+    expect(summary.repaired).toMatchObject({ voided: 0, released: 0, checkoutsFailed: 0 });
   });
 });
