@@ -31,7 +31,8 @@ const lookup = proxyActivities<OrderlyActivities>({
 });
 const followUp = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+  // the customer must get it: retried until SMTP is back (the outbox sends it once)
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 
 /** Line claims, cancel-safe release (ask the gateway first), completion after the refund is non-cancellable. */
