@@ -39,16 +39,15 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
     const email = `lost-capture-${Date.now()}@example.com`;
     const cartId = await cartWith([[sku, 2]], email);
-    // the first capture happens at the gateway and its reply is lost; every retry is then refused
-    gateway.setFaults({ count: 1, mode: 'lost', operations: ['capture'] });
+    // the capture happens at the gateway and every reply is lost: past its retry budget it parks
+    gateway.setFaults({ count: 1_000, mode: 'lost', operations: ['capture'] });
     const body = { cartId, email, paymentToken: 'tok_visa' };
     const placed = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-capture' }, body });
     expect(placed.status).toBe(201);
     const { checkoutId, orderId } = placed.body as { checkoutId: string; orderId: string };
     const ref = (await eventually(() => paymentOf(checkoutId), 10_000, 'the authorization'))!.gatewayRef;
     await eventually(async () => ((await gateway.state(ref)).captured > 0 ? true : undefined), 10_000, 'the capture at the gateway');
-    gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['capture'] });
-    await eventually(async () => ((await stack.http('GET', `/orders/${orderId}`)).body.status === 'needs_attention' ? true : undefined), 30_000, 'parked');
+    await eventually(async () => ((await stack.http('GET', `/orders/${orderId}`)).body.status === 'needs_attention' ? true : undefined), 60_000, 'parked');
     expect((await paymentOf(checkoutId))?.status).toBe('authorized'); // our ledger never heard of the capture
 
     // the cart stays locked while its checkout runs
@@ -81,6 +80,22 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     // and the cart is the customer's again
     expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
   }, 90_000);
+
+  it('a capture whose reply was lost and whose retry is refused: the gateway says it was captured, so the order is paid, captured once', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 650, onHand: 2 });
+    const cartId = await cartWith([[sku, 1]]);
+    gateway.setFaults({ count: 1, mode: 'lost', operations: ['capture'] });
+    const placed = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-then-refused' }, body: { cartId, email: 'lr@example.com', paymentToken: 'tok_visa' } });
+    expect(placed.status).toBe(201);
+    const ref = (await eventually(() => paymentOf(placed.body.checkoutId), 10_000, 'the authorization'))!.gatewayRef;
+    await eventually(async () => ((await gateway.state(ref)).captured > 0 ? true : undefined), 10_000, 'the capture at the gateway');
+    gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['capture'] });
+    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result();
+    gateway.setFaults(null);
+    expect((await stack.http('GET', `/orders/${placed.body.orderId}`)).body.status).toBe('paid');
+    expect(await gateway.state(ref)).toMatchObject({ captured: 650, refunded: 0 });
+    expect(await paymentOf(placed.body.checkoutId)).toMatchObject({ status: 'captured', capturedAmount: 650 });
+  }, 60_000);
 
   it('a Temporal cancel (Web UI) after the 201 is recorded and ignored: the order is captured, paid and stays placed for the storefront', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 700, onHand: 4 });
