@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import type { CartStore } from '../db/stores/cart';
-import type { SearchIndex } from '../db/stores/search-index';
+import type { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 import type { Mailer } from './gateways/mailer';
 import type { PaymentGateway } from './gateways/payment-gateway';

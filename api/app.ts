@@ -1,10 +1,11 @@
 import express from 'express';
 import { CartStore } from '../db/stores/cart';
-import { SearchIndex } from '../db/stores/search-index';
+import { SearchIndex } from '../db/search-engine/search-index';
 import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { openApiDocument } from './openapi';
+import { methodNotAllowed } from './openapi/method-not-allowed';
 import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
 import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
@@ -40,6 +41,7 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/admin', admin, adminRouter(deps), adminProductsRouter(deps));
   app.use('/unsubscribe', unsubscribeRouter(deps));
 
+  app.use(methodNotAllowed(openApiDocument.paths as Record<string, Record<string, unknown>>));
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));
   return app;

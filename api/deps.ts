@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
-import type { SearchIndex } from '../db/stores/search-index';
+import type { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 
 /** Everything the HTTP edge needs, built once in server.ts (or a test) and passed in. */

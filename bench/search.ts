@@ -18,7 +18,7 @@ import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { holdStock, releaseHold } from '../db/stores/holds';
 import { setOnHand } from '../db/stores/inventory';
-import { SearchIndex } from '../db/stores/search-index';
+import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
 import { searchSyncWorkflowId } from '../temporal/task-queues';

@@ -6,7 +6,7 @@ import { createMailer } from '../activities/gateways/mailer';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import { CartStore } from '../db/stores/cart';
-import { SearchIndex } from '../db/stores/search-index';
+import { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 
 /** Wires the activities' dependencies from config and the open connections. */

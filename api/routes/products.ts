@@ -1,8 +1,12 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { getProduct, isUsableCursor, listProducts, productFacets, suggestProducts, type ProductCursor, type ProductSort } from '../../db/stores/catalog';
+import { getProduct } from '../../db/stores/catalog';
+import { isUsableCursor, type ProductCursor, type ProductSort } from '../../db/stores/catalog-cursors';
+import { productFacets } from '../../db/stores/catalog-facets';
+import { listProducts, suggestProducts } from '../../db/stores/catalog-search';
 import { skusInStock, stockLevels } from '../../db/stores/inventory';
-import { SearchIndex, SearchUnavailableError } from '../../db/stores/search-index';
+import { SearchUnavailableError } from '../../db/search-engine/queries';
+import { SearchIndex } from '../../db/search-engine/search-index';
 import type { Product } from '../../db/schema/catalog';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';

@@ -10,7 +10,7 @@ import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { upsertProduct } from '../../db/stores/catalog';
-import { SearchIndex } from '../../db/stores/search-index';
+import { SearchIndex } from '../../db/search-engine/search-index';
 import { setOnHand } from '../../db/stores/inventory';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';

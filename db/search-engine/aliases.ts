@@ -1,0 +1,49 @@
+import { errors } from '@elastic/elasticsearch';
+import type { estypes } from '@elastic/elasticsearch';
+import type { SearchEngine } from './engine';
+import { INDEX_MAPPINGS, INDEX_SETTINGS } from './mapping';
+
+/**
+ * The alias readers and the sync go through, and the concrete indices behind it:
+ * `npm run reindex` builds a fresh index and swaps the alias to it in one step.
+ */
+
+/** The concrete index the alias points to, if any. */
+export async function liveIndex({ client, alias }: SearchEngine): Promise<string | undefined> {
+  try {
+    const res = await client.indices.getAlias({ name: alias });
+    return Object.keys(res)[0];
+  } catch (err) {
+    if (err instanceof errors.ResponseError && err.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** A new, empty index with our mapping, named after the alias and a suffix. */
+export async function createIndex({ client, alias }: SearchEngine, suffix: string): Promise<string> {
+  const index = `${alias}-${suffix}`;
+  await client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS });
+  return index;
+}
+
+/** Creates the first index and its alias when there is none (safe to race: one wins). */
+export async function ensureIndex(engine: SearchEngine): Promise<string> {
+  const live = await liveIndex(engine);
+  if (live) return live;
+  const index = `${engine.alias}-initial`;
+  try {
+    await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS, aliases: { [engine.alias]: {} } });
+  } catch (err) {
+    if (!(err instanceof errors.ResponseError && err.body && JSON.stringify(err.body).includes('resource_already_exists'))) throw err;
+  }
+  return (await liveIndex(engine)) ?? index;
+}
+
+/** Points the alias at `index` in one atomic step; returns the index it pointed to before. */
+export async function swapAlias(engine: SearchEngine, index: string): Promise<string | undefined> {
+  const previous = await liveIndex(engine);
+  const actions: estypes.IndicesUpdateAliasesAction[] = [{ add: { index, alias: engine.alias, is_write_index: true } }];
+  if (previous && previous !== index) actions.unshift({ remove: { index: previous, alias: engine.alias } });
+  await engine.client.indices.updateAliases({ actions });
+  return previous;
+}

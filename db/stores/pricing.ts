@@ -1,0 +1,48 @@
+import type { DbOrTx } from '../client';
+import { getProducts } from './catalog';
+
+export interface LineRef {
+  sku: string;
+  quantity: number;
+}
+
+export interface PricedLine {
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPrice: { amount: number; currency: string };
+  lineTotal: { amount: number; currency: string };
+}
+
+export interface PricedLines {
+  lines: PricedLine[];
+  total: { amount: number; currency: string };
+  /** Skus no longer sold (unknown, inactive, or priced in another currency). */
+  unavailable: string[];
+}
+
+/**
+ * Prices lines from the catalog as it is now (carts store no prices). Integer minor
+ * units throughout; a line of a product no longer sold is left out and reported.
+ */
+export async function priceLines(db: DbOrTx, lines: LineRef[], currency: string): Promise<PricedLines> {
+  const catalog = await getProducts(db, [...new Set(lines.map((l) => l.sku))]);
+  const priced: PricedLine[] = [];
+  const unavailable: string[] = [];
+  for (const line of lines) {
+    const p = catalog.get(line.sku);
+    if (!p || !p.active || p.currency !== currency) {
+      unavailable.push(line.sku);
+      continue;
+    }
+    priced.push({
+      sku: p.sku,
+      name: p.name,
+      quantity: line.quantity,
+      unitPrice: { amount: p.priceAmount, currency },
+      lineTotal: { amount: p.priceAmount * line.quantity, currency },
+    });
+  }
+  const amount = priced.reduce((sum, l) => sum + l.lineTotal.amount, 0);
+  return { lines: priced, total: { amount, currency }, unavailable };
+}
