@@ -207,9 +207,13 @@ function buildScenarios(): Scenario[] {
     {
       // the store activity budget is 10 attempts over ~30 s: 45 s down outlasts it
       name: 'PostgreSQL down 45 s between the answer and paid',
-      workerEnv: { FAULT_PAUSE_BEFORE: 'commitStock', FAULT_PAUSE_MS: '8000' },
+      workerEnv: { FAULT_PAUSE_BEFORE: 'commitStock', FAULT_PAUSE_MS: '10000' },
       fault: async (ctx) => {
-        await sleep(4000);
+        // down once the storefront has its answers (the worker's start-up varies): the orders
+        // are placed and their workflows wait before commitStock
+        const expected = Math.floor(ctx.carts.length * 0.8);
+        for (const deadline = Date.now() + 30_000; ctx.placed.size < expected && Date.now() < deadline; ) await sleep(100);
+        ctx.notes.push(`${ctx.placed.size} answered placed when PostgreSQL stopped`);
         services('stop', 'postgres');
         await sleep(45_000);
         services('start', 'postgres');
