@@ -1,0 +1,81 @@
+/**
+ * Every failure code of the service, once (shared/API.md error codes). The value is the
+ * HTTP status when the code answers a request; `null` marks a code that never does: a
+ * failure an activity reports to its workflow, or one recorded on a refund for support.
+ * A code not in this list is a type error wherever a code is written.
+ */
+export const FAILURE_CODES = {
+  invalid_request: 400,
+  idempotency_key_required: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  out_of_stock: 409,
+  price_changed: 409,
+  checkout_in_progress: 409,
+  inventory_conflict: 409,
+  payment_declined: 402,
+  idempotency_key_reused: 422,
+  cart_empty: 422,
+  refund_exceeds_captured: 422,
+  refund_exceeds_sold: 422,
+  checkout_cancelled: 409,
+  order_not_parked: 409,
+  order_not_refundable: 409,
+  checkout_failed: 502,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  headers_too_large: 431,
+  request_timeout: 408,
+  rate_limited: 429,
+  service_unavailable: 503,
+  internal_error: 500,
+  // activity → workflow failures (support's parking reasons), never an HTTP answer
+  hold_mismatch: null,
+  payment_missing: null,
+  capture_refused: null,
+  refund_rejected: null,
+  // a refund's recorded outcome (GET /refunds shows it in the body, not as an error)
+  refund_cancelled: null,
+  refund_failed: null,
+} as const satisfies Record<string, number | null>;
+
+export type FailureCode = keyof typeof FAILURE_CODES;
+
+/** The codes a request can be answered with, and their HTTP status. */
+export type ErrorCode = { [C in FailureCode]: (typeof FAILURE_CODES)[C] extends number ? C : never }[FailureCode];
+export type ErrorStatus = { readonly [C in ErrorCode]: (typeof FAILURE_CODES)[C] };
+
+export const ERROR_STATUS = Object.fromEntries(
+  Object.entries(FAILURE_CODES).filter(([, status]) => status !== null),
+) as ErrorStatus;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code);
+}
+
+export function isFailureCode(code: unknown): code is FailureCode {
+  return typeof code === 'string' && Object.hasOwn(FAILURE_CODES, code);
+}
+
+/**
+ * The business failures a checkout reports to the storefront as they are; any other
+ * failure becomes `checkout_failed` (nothing internal leaks).
+ */
+export const CHECKOUT_BUSINESS_FAILURES = [
+  'price_changed',
+  'out_of_stock',
+  'payment_declined',
+  'cart_empty',
+  'not_found',
+  'invalid_request',
+] as const satisfies readonly ErrorCode[];
+
+export type CheckoutBusinessFailure = (typeof CHECKOUT_BUSINESS_FAILURES)[number];
+
+export function isCheckoutBusinessFailure(code: unknown): code is CheckoutBusinessFailure {
+  return typeof code === 'string' && (CHECKOUT_BUSINESS_FAILURES as readonly string[]).includes(code);
+}
