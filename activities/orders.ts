@@ -1,4 +1,6 @@
-import type { CheckoutFailure, CheckoutOutcome, Money, PricedCart } from '../workflows/messages';
+import type { PricedCart } from '../domain/cart';
+import type { CheckoutFailure, CheckoutOutcome } from '../domain/checkout';
+import type { Money } from '../domain/money';
 import { abandonCheckout, addOrderEvent, claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 

@@ -1,10 +1,11 @@
 import { getPaymentByCheckout, recordAuthorization, recordCapture, syncPaymentFromGateway } from '../db/stores/payments';
-import type { Money } from '../workflows/messages';
+import type { Money } from '../domain/money';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 
-export interface AuthorizeRequest {
+/** The authorizePayment activity's input (the gateway's own request is gateways' AuthorizeRequest). */
+export interface AuthorizePaymentInput {
   checkoutId: string;
   idempotencyKey: string;
   amount: Money;
@@ -19,7 +20,7 @@ export interface MoneyReturned {
 }
 
 export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
-  const authorizeAtGateway = (req: AuthorizeRequest) =>
+  const authorizeAtGateway = (req: AuthorizePaymentInput) =>
     gateway.authorize({
       idempotencyKey: req.idempotencyKey,
       amount: req.amount.amount,
@@ -30,7 +31,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
 
   return {
     /** Authorizes the total; a decline is a business failure, a gateway outage is retried. */
-    async authorizePayment(req: AuthorizeRequest): Promise<{ paymentRef: string }> {
+    async authorizePayment(req: AuthorizePaymentInput): Promise<{ paymentRef: string }> {
       try {
         const auth = await authorizeAtGateway(req);
         await recordAuthorization(dbs.payment, {
@@ -75,7 +76,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizeRequest }): Promise<MoneyReturned> {
+    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       const ref =
         payment?.gatewayRef ??

@@ -1,36 +1,9 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ERROR_STATUS, type ErrorCode } from '../domain/failures';
 import type { Logger } from '../logger';
 
-/** The machine-readable error codes of the storefront contract (shared/API.md). */
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  idempotency_key_required: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  out_of_stock: 409,
-  price_changed: 409,
-  checkout_in_progress: 409,
-  inventory_conflict: 409,
-  payment_declined: 402,
-  idempotency_key_reused: 422,
-  cart_empty: 422,
-  refund_exceeds_captured: 422,
-  refund_exceeds_sold: 422,
-  checkout_cancelled: 409,
-  order_not_parked: 409,
-  order_not_refundable: 409,
-  checkout_failed: 502,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  headers_too_large: 431,
-  request_timeout: 408,
-  rate_limited: 429,
-  service_unavailable: 503,
-  internal_error: 500,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
+/** The machine-readable error codes and their HTTP status: derived from the one list (domain/failures.ts). */
+export { ERROR_STATUS, isErrorCode, type ErrorCode } from '../domain/failures';
 
 export class AppError extends Error {
   readonly status: number;
@@ -44,10 +17,6 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.status = status ?? ERROR_STATUS[code];
   }
-}
-
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && code in ERROR_STATUS;
 }
 
 export const notFoundRoute: RequestHandler = (req, _res, next) => {

@@ -16,16 +16,10 @@ import type { OrderlyActivities } from '../activities';
 import type { MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
-import {
-  checkoutStatusQuery,
-  placeOrderUpdate,
-  type CheckoutInput,
-  type CheckoutOutcome,
-  type CheckoutStatusView,
-  type CheckoutStep,
-  type Money,
-  type PricedCart,
-} from './messages';
+import type { PricedCart } from '../domain/cart';
+import type { CheckoutOutcome } from '../domain/checkout';
+import type { Money } from '../domain/money';
+import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView, type CheckoutStep } from './messages';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 

@@ -1,15 +1,6 @@
 import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import type { CheckoutFailure } from './messages';
-
-/** Failure types the storefront understands (shared/API.md error codes). */
-const BUSINESS_FAILURES = new Set([
-  'price_changed',
-  'out_of_stock',
-  'payment_declined',
-  'cart_empty',
-  'not_found',
-  'invalid_request',
-]);
+import type { CheckoutFailure } from '../domain/checkout';
+import { isCheckoutBusinessFailure } from '../domain/failures';
 
 /** Maps whatever stopped a workflow to the failure the storefront and support see. */
 export function toCheckoutFailure(err: unknown): CheckoutFailure {
@@ -20,9 +11,10 @@ export function toCheckoutFailure(err: unknown): CheckoutFailure {
       : err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
         ? err.cause
         : undefined;
-  if (app?.type && BUSINESS_FAILURES.has(app.type)) {
+  const code = app?.type;
+  if (app && isCheckoutBusinessFailure(code)) {
     const details: unknown = app.details?.[0];
-    return details === undefined ? { code: app.type, message: app.message } : { code: app.type, message: app.message, details };
+    return details === undefined ? { code, message: app.message } : { code, message: app.message, details };
   }
   return { code: 'checkout_failed', message: 'the checkout could not be completed; nothing was charged' };
 }

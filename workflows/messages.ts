@@ -1,28 +1,11 @@
 /**
  * Signals, updates and queries of every workflow, defined once and imported by both the
- * API and the workflows, plus the plain data types that cross that boundary.
+ * API and the workflows, and the payloads they carry (workflow inputs, views, outcomes).
+ * Domain types (money, carts, failure codes) live in domain/.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-
-export interface Money {
-  amount: number;
-  currency: string;
-}
-
-export interface PricedLine {
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPrice: Money;
-  lineTotal: Money;
-}
-
-export interface PricedCart {
-  cartId: string;
-  currency: string;
-  lines: PricedLine[];
-  total: Money;
-}
+import type { CheckoutOutcome } from '../domain/checkout';
+import type { Money } from '../domain/money';
 
 export interface CheckoutInput {
   checkoutId: string;
@@ -35,16 +18,6 @@ export interface CheckoutInput {
   /** When (ms) the API stops waiting for the answer: a failure after it is emailed. */
   answerBy?: number;
 }
-
-export interface CheckoutFailure {
-  code: string;
-  message: string;
-  details?: unknown;
-}
-
-export type CheckoutOutcome =
-  | { status: 'placed'; checkoutId: string; orderId: string; total: Money }
-  | { status: 'failed'; checkoutId: string; total?: Money; failure: CheckoutFailure };
 
 export type CheckoutStep =
   | 'claiming'
@@ -137,11 +110,6 @@ export interface CartRecoveryInput {
   doneSteps?: number;
 }
 
-export type ReminderResult =
-  | { status: 'sent' | 'already_sent' | 'skipped_unavailable' }
-  | { status: 'stop'; reason: 'no_cart' | 'emptied' | 'opted_out' }
-  | { status: 'stale'; version: number; updatedAt: number };
-
 export interface CartRecoveryView {
   cartId: string;
   version: number;
@@ -164,17 +132,6 @@ export interface SearchSyncInput {
   stockSince?: string;
   /** Ticks before continue-as-new (default 500). */
   ticksPerRun?: number;
-}
-
-export interface SearchSyncResult {
-  /** Documents written because of catalog changes (the outbox) and stock changes. */
-  products: number;
-  stock: number;
-  /** Documents the index already held at that version or newer. */
-  stale: number;
-  /** The batch was full: call again at once. */
-  more: boolean;
-  stockSince?: string;
 }
 
 /** Something changed in the catalog: drain the outbox now rather than at the next tick. */

@@ -3,7 +3,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { OrderlyActivities } from '../../activities';
 import { checkoutWorkflow } from '../../workflows/checkout';
-import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type PricedCart } from '../../workflows/messages';
+import type { PricedCart } from '../../domain/cart';
+import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, type CheckoutInput } from '../../workflows/messages';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const cart: PricedCart = {

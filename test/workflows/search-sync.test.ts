@@ -2,7 +2,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { searchSyncSweepWorkflow, searchSyncWorkflow } from '../../workflows/search-sync';
-import { searchChangedSignal, type SearchSyncResult } from '../../workflows/messages';
+import type { SearchSyncResult } from '../../activities/search';
+import { searchChangedSignal } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
