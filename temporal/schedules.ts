@@ -1,13 +1,14 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './task-queues';
+import type { WorkflowName } from './workflows';
 
 /**
  * Creates the operations schedules if they do not exist yet (safe at every start-up and
  * from several processes at once). Operations pause or trigger them from the Web UI.
  */
 export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery' | 'search' | 'reconcile'>): Promise<void> {
-  const every = async (scheduleId: string, workflowType: string, seconds: number, purpose: string) => {
+  const every = async (scheduleId: string, workflowType: WorkflowName, seconds: number, purpose: string) => {
     try {
       await client.schedule.create({
         scheduleId,

@@ -4,7 +4,7 @@ import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
-import { kickSearchSync } from '../activities/search';
+import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
 import { buildActivityDeps } from './deps';
 import { createWorker } from './worker';

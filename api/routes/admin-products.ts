@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { kickSearchSync } from '../../activities/search';
+import { kickSearchSync } from '../../temporal/search-sync';
 import { deactivateProduct, upsertProduct } from '../../db/stores/catalog';
 import { stockLevels } from '../../db/stores/inventory';
 import type { Product } from '../../db/schema/catalog';

@@ -1,26 +1,20 @@
-import {
-  WithStartWorkflowOperation,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateStage,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { CartStore } from '../../db/stores/cart';
 import { findCheckoutByKey, getCheckout, openCheckout } from '../../db/stores/orders';
 import type { Checkout } from '../../db/schema/order';
-import { CartIdKey, CheckoutStatusKey, CustomerEmailKey } from '../../temporal/search-attributes';
+import type { CheckoutOutcome } from '../../domain/checkout';
+import type { Money } from '../../domain/money';
+import { checkoutStartOperation } from '../../temporal/checkout';
 import { checkoutWorkflowId } from '../../temporal/task-queues';
-import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutOutcome, type CheckoutStatusView } from '../../workflows/messages';
-import type { checkoutWorkflow } from '../../workflows/checkout';
+import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from '../../workflows/messages';
 import type { AppDeps } from '../deps';
 import { AppError, isErrorCode } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
 import { checkoutBodySchema, type CheckoutBody } from '../schemas/checkouts';
 import { parse } from '../validate';
-
-type Money = { amount: number; currency: string };
 
 interface CheckoutView {
   checkoutId: string;
@@ -104,18 +98,7 @@ async function runCheckout(client: Client, taskQueue: string, checkout: Checkout
     shippingAddress: body.shippingAddress,
     expectedTotal: body.expectedTotal,
   };
-  const start = new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
-    workflowId: checkout.workflowId,
-    taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: CartIdKey, value: body.cartId },
-      { key: CustomerEmailKey, value: body.email },
-      { key: CheckoutStatusKey, value: 'pending' },
-    ],
-  });
+  const start = checkoutStartOperation(taskQueue, checkout.workflowId, input);
   const outcome = (async () => {
     const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
       args: [{ checkoutId: checkout.checkoutId }],

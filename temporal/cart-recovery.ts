@@ -1,0 +1,21 @@
+import type { Client } from '@temporalio/client';
+import { cartChangedSignal, type CartRecoveryInput } from '../workflows/messages';
+import { cartRecoveryWorkflowId } from './task-queues';
+import { signalWithStartWorkflow } from './workflows';
+
+/** Starts (or tells) the cart's recovery workflow that the cart is at `version`. */
+export async function signalCartRecovery(
+  client: Client,
+  taskQueue: string,
+  recovery: { offsetsMinutes: number[]; discountCode?: string },
+  cart: { id: string; version: number; updatedAt: number },
+): Promise<void> {
+  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, ...recovery };
+  await signalWithStartWorkflow(client, 'cartRecoveryWorkflow', {
+    workflowId: cartRecoveryWorkflowId(cart.id),
+    taskQueue,
+    args: [input],
+    signal: cartChangedSignal,
+    signalArgs: [{ version: cart.version, updatedAt: cart.updatedAt }],
+  });
+}
