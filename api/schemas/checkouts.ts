@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAYMENT_TOKEN_DESCRIPTION, PAYMENT_TOKEN_PATTERN } from '../../domain/payment-token';
 
 export const moneySchema = z
   .object({
@@ -10,7 +11,7 @@ export const moneySchema = z
 /** Gateway tokens or payment-method ids only: a card number never reaches the service. */
 export const paymentTokenSchema = z
   .string()
-  .regex(/^(tok|pm)_[A-Za-z0-9_]{1,250}$/, 'a payment token (tok_…) or payment method id (pm_…)');
+  .regex(PAYMENT_TOKEN_PATTERN, PAYMENT_TOKEN_DESCRIPTION);
 
 export const checkoutBodySchema = z
   .object({

@@ -1,4 +1,5 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { stockLines } from '../../domain/cart';
 import type { Db, DbOrTx } from '../client';
 import { holds, restocks, stock, type HoldStatus } from '../schema/inventory';
 
@@ -37,9 +38,7 @@ function sameLines(existing: StockLine[], wanted: StockLine[]): boolean {
 
 /** Sums lines of the same SKU and orders them by SKU, so concurrent holds lock rows in one order. */
 function normalize(lines: StockLine[]): StockLine[] {
-  const bySku = new Map<string, number>();
-  for (const l of lines) bySku.set(l.sku, (bySku.get(l.sku) ?? 0) + l.quantity);
-  return [...bySku].map(([sku, quantity]) => ({ sku, quantity })).sort((a, b) => (a.sku < b.sku ? -1 : 1));
+  return stockLines(lines).sort((a, b) => (a.sku < b.sku ? -1 : 1));
 }
 
 /**
