@@ -1,10 +1,21 @@
+import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
-  'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers',
-  'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
-];
+/** Every Node built-in, bare and with the node: prefix (node: only modules such as node:test included). */
+const nodeBuiltins = [...new Set(builtinModules.map((m) => m.replace(/^node:/, '')))].flatMap((m) => [m, `node:${m}`]);
+
+/** An import of a top-level folder (or a file in it) by a relative path from anywhere in the tree. */
+const folder = (name, except = []) => `^(\\.\\./)+${name}(/(?!(${['$', ...except.map((f) => `${f}$`)].join('|')})).*)?$`;
+const toActivities = {
+  regex: folder('activities'),
+  message: 'only the worker registers activities (workers/worker.ts, workers/deps.ts): Temporal client helpers live in temporal/',
+};
+const toWorkflows = { regex: folder('workflows'), message: 'activities and stores do not know workflows: shared types live in domain/' };
+const toWorkflowCode = {
+  regex: folder('workflows', ['messages']),
+  allowTypeImports: true,
+  message: 'outside the worker bundle, workflow code is imported as types only (start workflows through temporal/workflows.ts); messages.ts is shared',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'db/migrations/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -26,19 +37,58 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.flatMap((m) => [
-            { name: m, message: 'workflow code must be deterministic: no Node built-ins' },
-            { name: `node:${m}`, message: 'workflow code must be deterministic: no Node built-ins' },
-          ]),
+          paths: nodeBuiltins.map((name) => ({ name, message: 'workflow code must be deterministic: no Node built-ins' })),
           patterns: [
             { group: ['pg', 'ioredis', 'drizzle-orm', 'drizzle-orm/*', 'stripe', 'nodemailer', '@elastic/*', 'express', 'pino'], message: 'no I/O in workflows: call an activity' },
             { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflows import only @temporalio/workflow and @temporalio/common' },
             { group: ['../db/*', '../db', '../api/*', '../config'], message: 'workflows reach stores only through activities' },
             { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'import activities as types only (proxyActivities)' },
+            { group: ['../temporal/*', '!../temporal/search-attributes'], message: 'workflows use only the search attribute keys from temporal/' },
           ],
         },
       ],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'use uuid4() from @temporalio/workflow' }],
+    },
+  },
+  // Import boundaries: one direction of flow (docs/architecture.md).
+  {
+    files: ['api/**/*.ts', 'scripts/**/*.ts', 'workers/**/*.ts', 'temporal/**/*.ts'],
+    ignores: ['workers/worker.ts', 'workers/deps.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [toActivities, toWorkflowCode] }] },
+  },
+  {
+    files: ['workers/worker.ts', 'workers/deps.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [toWorkflowCode] }] },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [toWorkflows] }] },
+  },
+  {
+    files: ['db/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            toWorkflows,
+            { regex: `(${folder('activities')})|(${folder('api')})|(${folder('temporal')})`, message: 'stores are the bottom layer: they import only db/, domain/ and config' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The domain is plain data and pure functions, imported by every layer.
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'domain code is pure: no Node built-ins' })),
+          patterns: [{ group: ['../*', '!../domain', '!../domain/*', '@temporalio/*'], message: 'domain/ imports nothing but domain/' }],
+        },
+      ],
     },
   },
 );
