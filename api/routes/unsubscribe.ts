@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { optOut, verifyUnsubscribeToken } from '../../db/stores/notification';
+import { optOut, verifyUnsubscribeToken } from '../../db/stores/unsubscribe';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { parse } from '../validate';

@@ -3,7 +3,7 @@ import { createMailer, type Mailer } from '../../activities/gateways/mailer';
 import { notificationActivities, type CheckoutFailureNoticeRequest } from '../../activities/notifications';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
-import { SendInProgressError } from '../../db/stores/notification';
+import { SendInProgressError } from '../../db/stores/notification-outbox';
 
 interface Mail {
   to: string[];

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { outbox } from '../../db/schema/notification';
-import { sendOnce, SendInProgressError, type OutgoingMessage } from '../../db/stores/notification';
+import { sendOnce, SendInProgressError, type OutgoingMessage } from '../../db/stores/notification-outbox';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const never = () => new Promise<never>(() => undefined);

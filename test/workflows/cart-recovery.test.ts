@@ -5,7 +5,7 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { CartStore } from '../../db/stores/cart';
-import { isOptedOut, optOut } from '../../db/stores/notification';
+import { isOptedOut, optOut } from '../../db/stores/unsubscribe';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
 import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';

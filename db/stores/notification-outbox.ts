@@ -1,7 +1,7 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client';
-import { optOuts, outbox } from '../schema/notification';
+import { outbox } from '../schema/notification';
 
 export interface OutgoingMessage {
   idempotencyKey: string;
@@ -101,33 +101,4 @@ export async function sendOnce(
   // new holder's row (the message went out twice then, the case described above).
   await db.update(outbox).set({ status: 'sent', messageId, sentAt: sql`now()`, leaseUntil: null }).where(held);
   return { sent: true, messageId };
-}
-
-// ---- cart-reminder opt-outs ----------------------------------------------------------
-
-export async function optOut(db: Db, email: string): Promise<void> {
-  await db.insert(optOuts).values({ email: email.toLowerCase() }).onConflictDoNothing();
-}
-
-export async function isOptedOut(db: Db, email: string): Promise<boolean> {
-  const [row] = await db.select().from(optOuts).where(eq(optOuts.email, email.toLowerCase()));
-  return row !== undefined;
-}
-
-const sign = (secret: string, email: string) => createHmac('sha256', secret).update(`unsubscribe:${email.toLowerCase()}`).digest();
-
-/** An unsubscribe token: the email and an HMAC of it, so a link cannot be forged for another address. */
-export function unsubscribeToken(secret: string, email: string): string {
-  return `${Buffer.from(email.toLowerCase()).toString('base64url')}.${sign(secret, email).toString('base64url')}`;
-}
-
-/** The email a token was made for, or undefined when it is malformed or forged. */
-export function verifyUnsubscribeToken(secret: string, token: string): string | undefined {
-  const [emailPart, macPart, ...rest] = token.split('.');
-  if (!emailPart || !macPart || rest.length > 0) return undefined;
-  const email = Buffer.from(emailPart, 'base64url').toString('utf8');
-  const given = Buffer.from(macPart, 'base64url');
-  const expected = sign(secret, email);
-  if (!email.includes('@') || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  return email;
 }
