@@ -6,77 +6,23 @@ import {
   condition,
   log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { OrderlyActivities } from '../activities';
 import type { MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
-import type { PricedCart } from '../domain/cart';
+import { stockLines } from '../domain/cart';
 import type { CheckoutOutcome } from '../domain/checkout';
-import type { Money } from '../domain/money';
+import { formatMoney, type Money } from '../domain/money';
 import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView, type CheckoutStep } from './messages';
+import { afterAnswer, followUp, gateway, localGateway, localStores, mail, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 
-/** Store calls: short, retried with backoff, business errors are non-retryable failures. */
-const STORE_CALLS = {
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
-} as const;
-/** Gateway calls: a timeout may hide a success, so every call carries an idempotency key. */
-const GATEWAY_CALLS = {
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 6 },
-} as const;
-const stores = proxyActivities<OrderlyActivities>(STORE_CALLS);
-const gateway = proxyActivities<OrderlyActivities>(GATEWAY_CALLS);
-/**
- * The steps before the storefront's answer as local activities: they run inside the workflow
- * task, so the five of them cost one server round trip instead of five (docs/performance.md).
- * Same timeouts and retries; a worker that dies mid-step leaves the workflow task to time out
- * and another worker re-runs the step, which every step tolerates (idempotency keys, claims).
- */
-const localStores = proxyLocalActivities<OrderlyActivities>(STORE_CALLS);
-const localGateway = proxyLocalActivities<OrderlyActivities>(GATEWAY_CALLS);
-/** Compensations must eventually happen: retried without limit. */
-const undo = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
-});
-/**
- * After the storefront's answer the order stands: its store steps retry without a limit
- * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.
- */
-const afterAnswer = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-/** Emails the customer must get (confirmation, failure notice): retried until they go (the outbox sends once). */
-const mail = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
-});
-/** After the order is paid, side effects that must not undo it. */
-const followUp = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
-});
-
 const MONEY_RANK: Record<MoneyReturned['action'], number> = { none: 0, voided: 1, refunded: 2 };
 
-function formatMoney(amount: number, currency: string): string {
-  try {
-    const format = new Intl.NumberFormat('en', { style: 'currency', currency });
-    return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-  } catch {
-    return `${amount} ${currency} (minor units)`;
-  }
-}
 
 /** The failure as the customer reads it: what happened to their money, as the gateway confirmed. */
 function withMoney(message: string, money: MoneyReturned): string {
@@ -91,12 +37,6 @@ function sameMoney(a: Money, b: Money): boolean {
   return a.amount === b.amount && a.currency === b.currency;
 }
 
-/** Lines of the same SKU are summed before holding stock. */
-function stockLines(cart: PricedCart): { sku: string; quantity: number }[] {
-  const bySku = new Map<string, number>();
-  for (const line of cart.lines) bySku.set(line.sku, (bySku.get(line.sku) ?? 0) + line.quantity);
-  return [...bySku].map(([sku, quantity]) => ({ sku, quantity }));
-}
 
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOutcome> {
   const { workflowId, runId } = workflowInfo();
@@ -191,7 +131,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
     enter('holding_stock');
     saga.add('releaseStock', () => undo.releaseStock(checkoutId));
-    await beforeAnswer(() => preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart) }));
+    await beforeAnswer(() => preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart.lines) }));
 
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };

@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
+import { formatMoney } from '../domain/money';
 import type { CheckoutCursor, ReconcileCheckout, ReconcileRefund } from '../activities/reconcile';
 import { decideCheckout, decideRefund, type CheckoutFacts, type CheckoutPlan } from './reconcile-plan';
 
@@ -46,14 +47,6 @@ export interface ReconcileInput {
 export const reconcileStatusQuery = defineQuery<ReconcileSummary>('status');
 
 
-function money(amount: number, currency: string): string {
-  try {
-    const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-  } catch {
-    return `${amount} ${currency} (minor units)`;
-  }
-}
 
 function emptySummary(): ReconcileSummary {
   return {
@@ -87,7 +80,7 @@ async function repairCheckout(f: CheckoutFacts, plan: CheckoutPlan, summary: Rec
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: { amount: g.authorized, currency: g.currency }, paymentToken: '' };
     const result = await repairs.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization });
     if (result.action !== 'none') {
-      returned = `${result.action === 'voided' ? 'the authorization of' : 'the payment of'} ${money(result.amount, result.currency)} was ${result.action}`;
+      returned = `${result.action === 'voided' ? 'the authorization of' : 'the payment of'} ${formatMoney(result.amount, result.currency)} was ${result.action}`;
       summary.repaired[result.action] += 1;
       done.push(returned);
     }
@@ -154,10 +147,10 @@ async function reconcileRefunds(summary: ReconcileSummary): Promise<void> {
       if (plan === 'complete' && refundRef) {
         const { fullyRefunded } = await repairs.completeLostRefund({ refundId, refundRef });
         const { moved } = await repairs.recordRefundOnOrder({ orderId, refundId, fullyRefunded });
-        note = `refund ${refundId} of ${money(refund.amount, refund.currency)} was made by the gateway (its reply was lost): recorded as succeeded${moved ? '' : '; the order status was left for support'}`;
+        note = `refund ${refundId} of ${formatMoney(refund.amount, refund.currency)} was made by the gateway (its reply was lost): recorded as succeeded${moved ? '' : '; the order status was left for support'}`;
       } else {
         await repairs.failLostRefund({ refundId });
-        note = `refund ${refundId} of ${money(refund.amount, refund.currency)} never reached the gateway: failed, its reservation released`;
+        note = `refund ${refundId} of ${formatMoney(refund.amount, refund.currency)} never reached the gateway: failed, its reservation released`;
       }
       summary.repaired.refundsSettled += 1;
       await repairs.noteOrderEvent({ orderId, type: 'reconciled', reason: `reconciliation: ${note}` });

@@ -25,10 +25,4 @@ export function render(template: string, vars: Record<string, string>): string {
 }
 
 /** Minor units to a display string without floating point: 12345 USD → "123.45 USD". */
-export function formatMoney(amount: number, currency: string): string {
-  const negative = amount < 0;
-  const abs = Math.abs(amount);
-  const major = Math.floor(abs / 100);
-  const minor = String(abs % 100).padStart(2, '0');
-  return `${negative ? '-' : ''}${major}.${minor} ${currency}`;
-}
+export { formatMoney } from '../../domain/money';

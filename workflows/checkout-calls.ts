@@ -1,0 +1,50 @@
+/**
+ * How the checkout calls its activities: one proxy per kind of call, each with the timeouts
+ * and retries that kind needs (a card decline is never retried, an outage is).
+ */
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { OrderlyActivities } from '../activities';
+
+/** Store calls: short, retried with backoff, business errors are non-retryable failures. */
+const STORE_CALLS = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
+} as const;
+/** Gateway calls: a timeout may hide a success, so every call carries an idempotency key. */
+const GATEWAY_CALLS = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 6 },
+} as const;
+export const stores = proxyActivities<OrderlyActivities>(STORE_CALLS);
+export const gateway = proxyActivities<OrderlyActivities>(GATEWAY_CALLS);
+/**
+ * The steps before the storefront's answer as local activities: they run inside the workflow
+ * task, so the five of them cost one server round trip instead of five (docs/performance.md).
+ * Same timeouts and retries; a worker that dies mid-step leaves the workflow task to time out
+ * and another worker re-runs the step, which every step tolerates (idempotency keys, claims).
+ */
+export const localStores = proxyLocalActivities<OrderlyActivities>(STORE_CALLS);
+export const localGateway = proxyLocalActivities<OrderlyActivities>(GATEWAY_CALLS);
+/** Compensations must eventually happen: retried without limit. */
+export const undo = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+/**
+ * After the storefront's answer the order stands: its store steps retry without a limit
+ * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.
+ */
+export const afterAnswer = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+/** Emails the customer must get (confirmation, failure notice): retried until they go (the outbox sends once). */
+export const mail = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+/** After the order is paid, side effects that must not undo it. */
+export const followUp = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+});
