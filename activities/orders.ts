@@ -1,7 +1,8 @@
 import type { PricedCart } from '../domain/cart';
 import type { CheckoutFailure, CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
-import { abandonCheckout, addOrderEvent, claimCheckout as claim, createOrder as create, failCheckout, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
+import { abandonCheckout, claimCheckout as claim, failCheckout } from '../db/stores/checkouts';
+import { addOrderEvent, createOrder as create, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 
 export interface CreateOrderRequest {

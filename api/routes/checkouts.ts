@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { CartStore } from '../../db/stores/cart';
-import { findCheckoutByKey, getCheckout, openCheckout } from '../../db/stores/orders';
+import { findCheckoutByKey, getCheckout, openCheckout } from '../../db/stores/checkouts';
 import type { Checkout } from '../../db/schema/order';
 import type { CheckoutOutcome } from '../../domain/checkout';
 import type { Money } from '../../domain/money';

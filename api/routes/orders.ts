@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
-import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/orders';
+import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-views';
 import type { Payment } from '../../db/schema/payment';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';

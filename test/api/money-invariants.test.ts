@@ -4,7 +4,7 @@ import { createActivities } from '../../activities';
 import { holds, stock } from '../../db/schema/inventory';
 import { outbox } from '../../db/schema/notification';
 import { payments } from '../../db/schema/payment';
-import { openCheckout } from '../../db/stores/orders';
+import { openCheckout } from '../../db/stores/checkouts';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type Stack } from '../helpers/stack';

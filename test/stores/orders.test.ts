@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { claimCheckout, createOrder, openCheckout } from '../../db/stores/orders';
+import { claimCheckout, openCheckout } from '../../db/stores/checkouts';
+import { createOrder } from '../../db/stores/orders';
 import { createTestDeps, type TestDeps } from '../helpers/app';
 
 describe('claimCheckout', () => {

@@ -1,0 +1,127 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../client';
+import { randomId } from '../ids';
+import { checkouts, type Checkout, type FrozenCart, type StoredFailure } from '../schema/order';
+
+export interface OpenCheckoutInput {
+  cartId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  email: string;
+  workflowId: string;
+}
+
+/**
+ * Records a checkout request under its Idempotency-Key (unique per cart). The first
+ * caller creates it; every later caller with the same key gets the same row back.
+ */
+export async function openCheckout(db: Db, input: OpenCheckoutInput): Promise<{ checkout: Checkout; created: boolean }> {
+  const [created] = await db
+    .insert(checkouts)
+    .values({ checkoutId: randomId('chk'), ...input })
+    .onConflictDoNothing({ target: [checkouts.cartId, checkouts.idempotencyKey] })
+    .returning();
+  if (created) return { checkout: created, created: true };
+  const [existing] = await db
+    .select()
+    .from(checkouts)
+    .where(and(eq(checkouts.cartId, input.cartId), eq(checkouts.idempotencyKey, input.idempotencyKey)));
+  if (!existing) throw new Error('checkout vanished after an idempotency conflict');
+  return { checkout: existing, created: false };
+}
+
+export async function findCheckoutByKey(db: DbOrTx, cartId: string, idempotencyKey: string): Promise<Checkout | undefined> {
+  const [row] = await db
+    .select()
+    .from(checkouts)
+    .where(and(eq(checkouts.cartId, cartId), eq(checkouts.idempotencyKey, idempotencyKey)));
+  return row;
+}
+
+export async function getCheckout(db: DbOrTx, checkoutId: string): Promise<Checkout | undefined> {
+  const [row] = await db.select().from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
+  return row;
+}
+
+/**
+ * Claims a pending checkout for a workflow run. Returns undefined when the run may go on,
+ * or the finished checkout when another run already closed it (a late duplicate start).
+ * The same run claiming again goes on whatever the status: its steps before the answer are
+ * local activities, so a worker that dies mid-way leaves them to be re-run from the claim
+ * by the same run, after they may have placed the order (every step is idempotent).
+ */
+export async function claimCheckout(db: Db, checkoutId: string, runId: string): Promise<Checkout | undefined> {
+  const [claimed] = await db
+    .update(checkouts)
+    .set({ runId, updatedAt: sql`now()` })
+    .where(and(eq(checkouts.checkoutId, checkoutId), eq(checkouts.status, 'pending')))
+    .returning({ checkoutId: checkouts.checkoutId });
+  if (claimed) return undefined;
+  const existing = await getCheckout(db, checkoutId);
+  if (!existing) throw new Error(`no checkout ${checkoutId}`);
+  if (existing.runId === runId) return undefined;
+  return existing;
+}
+
+/**
+ * Stores the priced cart a checkout decided on, once: the first write wins and every later
+ * call (a re-run of the step after a crash, with the live cart changed or not) gets the
+ * stored one back, so a re-run repeats the first decision instead of re-deciding.
+ */
+export async function freezeCheckoutCart(db: Db, checkoutId: string, cart: FrozenCart): Promise<FrozenCart> {
+  await db
+    .update(checkouts)
+    .set({ frozenCart: cart, updatedAt: sql`now()` })
+    .where(and(eq(checkouts.checkoutId, checkoutId), sql`${checkouts.frozenCart} is null`));
+  const frozen = await getFrozenCart(db, checkoutId);
+  if (!frozen) throw new Error(`no checkout ${checkoutId}`);
+  return frozen;
+}
+
+export async function getFrozenCart(db: DbOrTx, checkoutId: string): Promise<FrozenCart | undefined> {
+  const [row] = await db.select({ frozenCart: checkouts.frozenCart }).from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
+  return row?.frozenCart ?? undefined;
+}
+
+/**
+ * Reconciliation closes a checkout whose workflow is gone, but only if nothing moved it since
+ * it looked: still pending and still claimed by the run it saw (a replayed request may have
+ * started a new run meanwhile). True when it closed it — only then may it return the money.
+ */
+export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: string | null, failure: StoredFailure): Promise<boolean> {
+  const closed = await db
+    .update(checkouts)
+    .set({ status: 'failed', failure, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(checkouts.checkoutId, checkoutId),
+        eq(checkouts.status, 'pending'),
+        seenRunId === null ? sql`${checkouts.runId} is null` : eq(checkouts.runId, seenRunId),
+      ),
+    )
+    .returning({ checkoutId: checkouts.checkoutId });
+  return closed.length > 0;
+}
+
+/**
+ * The checkout failed or was cancelled. An order it placed keeps its id here: the
+ * storefront's original answer (201 with that order) is what a replay of the same request
+ * gets, while GET /checkouts/:id shows the current state.
+ */
+export async function failCheckout(
+  db: Db,
+  checkoutId: string,
+  failure: StoredFailure,
+  total?: { amount: number; currency: string },
+): Promise<void> {
+  await db
+    .update(checkouts)
+    .set({
+      status: 'failed',
+      failure,
+      totalAmount: total?.amount ?? sql`${checkouts.totalAmount}`,
+      currency: total?.currency ?? sql`${checkouts.currency}`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(checkouts.checkoutId, checkoutId));
+}

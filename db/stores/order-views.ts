@@ -1,0 +1,52 @@
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx } from '../client';
+import { orderEvents, orderLines, orders } from '../schema/order';
+
+/** Orders as the API shows them (reads only). */
+
+export interface OrderView {
+  id: string;
+  checkoutId: string;
+  status: string;
+  email: string;
+  customerId: string | null;
+  currency: string;
+  totalAmount: number;
+  createdAt: Date;
+  lines: { sku: string; name: string; quantity: number; unitPriceAmount: number; lineTotalAmount: number }[];
+  events: { type: string; fromStatus: string | null; toStatus: string | null; reason: string | null; at: Date }[];
+}
+
+/** Loads orders with their lines and events: three queries however many orders. */
+export async function loadOrders(db: DbOrTx, ids: string[]): Promise<OrderView[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.select().from(orders).where(inArray(orders.id, ids)).orderBy(desc(orders.createdAt));
+  const lines = await db.select().from(orderLines).where(inArray(orderLines.orderId, ids)).orderBy(asc(orderLines.sku));
+  const events = await db.select().from(orderEvents).where(inArray(orderEvents.orderId, ids)).orderBy(asc(orderEvents.id));
+  return rows.map((o) => ({
+    id: o.id,
+    checkoutId: o.checkoutId,
+    status: o.status,
+    email: o.email,
+    customerId: o.customerId,
+    currency: o.currency,
+    totalAmount: o.totalAmount,
+    createdAt: o.createdAt,
+    lines: lines.filter((l) => l.orderId === o.id),
+    events: events.filter((e) => e.orderId === o.id),
+  }));
+}
+
+export async function findOrderIds(db: DbOrTx, filter: { email?: string; customerId?: string }, limit = 100): Promise<string[]> {
+  const conditions = [];
+  if (filter.email) conditions.push(eq(orders.email, filter.email));
+  if (filter.customerId) conditions.push(eq(orders.customerId, filter.customerId));
+  if (conditions.length === 0) return [];
+  const rows = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(...conditions))
+    .orderBy(desc(orders.createdAt))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
