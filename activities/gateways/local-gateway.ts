@@ -1,6 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../../db/client';
-import { localGatewayOperations as ops } from '../../db/schema/payment';
+import { findOperation, ledgerPayment, onePaymentAtATime, recordOperation, type LedgerOperation, type LedgerPayment } from '../../db/stores/local-gateway-ledger';
 import {
   GatewayUnavailableError,
   PaymentDeclinedError,
@@ -34,7 +33,6 @@ export interface LocalGatewayFaults {
 
 export type GatewayFaultMode = '500' | 'timeout' | 'reject' | 'lost';
 type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund';
-type Operation = typeof ops.$inferSelect;
 
 /**
  * A deterministic processor for dev and tests that keeps its own ledger (schema
@@ -135,48 +133,25 @@ export class LocalGateway implements PaymentGateway {
     });
   }
 
-  /**
-   * A processor checks and changes one payment atomically: operations on the same payment
-   * run one at a time (a transaction-scoped advisory lock on its ref), so two refunds under
-   * different keys can never together exceed the capture.
-   */
+  /** Operations on one payment run one at a time, as a processor's would (db/stores/local-gateway-ledger.ts). */
   private onePaymentAtATime<T>(ref: string, run: (db: DbOrTx) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`local-gateway:${ref}`}))`);
-      return run(tx);
-    });
+    return onePaymentAtATime(this.db, ref, run);
   }
 
-  /** Stores the operation under its key, or returns what that key stored first. */
-  private async record(idempotencyKey: string, values: Omit<typeof ops.$inferInsert, 'idempotencyKey'>, db: DbOrTx = this.db): Promise<Operation & { fresh: boolean }> {
-    const [inserted] = await db.insert(ops).values({ idempotencyKey, ...values }).onConflictDoNothing().returning();
-    if (inserted) return { ...inserted, fresh: true };
-    const existing = await this.find(idempotencyKey, db);
-    if (!existing) throw new GatewayUnavailableError('ledger row vanished');
-    return { ...existing, fresh: false };
+  /** Stores the operation under its key in the ledger, or returns what that key stored first. */
+  private async record(idempotencyKey: string, values: Parameters<typeof recordOperation>[2], db: DbOrTx = this.db): Promise<LedgerOperation & { fresh: boolean }> {
+    const op = await recordOperation(db, idempotencyKey, values);
+    if (!op) throw new GatewayUnavailableError('ledger row vanished');
+    return op;
   }
 
-  private async find(idempotencyKey: string, db: DbOrTx = this.db): Promise<Operation | undefined> {
-    const [row] = await db.select().from(ops).where(eq(ops.idempotencyKey, idempotencyKey));
-    return row;
+  private find(idempotencyKey: string, db: DbOrTx = this.db): Promise<LedgerOperation | undefined> {
+    return findOperation(db, idempotencyKey);
   }
 
   /** What the ledger says about one payment. */
-  async state(ref: string, db: DbOrTx = this.db): Promise<{ authorized: number; captured: number; refunded: number; voided: boolean; currency: string }> {
-    const rows = await db
-      .select({ operation: ops.operation, amount: sql<number>`sum(${ops.amount})::bigint`, currency: sql<string>`max(${ops.currency})` })
-      .from(ops)
-      .where(and(eq(ops.paymentRef, ref), sql`${ops.outcome} <> 'declined'`))
-      .groupBy(ops.operation);
-    const sum = (op: string) => Number(rows.find((r) => r.operation === op)?.amount ?? 0);
-    const any = rows.find((r) => r.operation === 'authorize');
-    return {
-      authorized: sum('authorize'),
-      captured: sum('capture'),
-      refunded: sum('refund'),
-      voided: rows.some((r) => r.operation === 'void'),
-      currency: any?.currency ?? 'USD',
-    };
+  state(ref: string, db: DbOrTx = this.db): Promise<LedgerPayment> {
+    return ledgerPayment(db, ref);
   }
 
   /** Runs one operation through the injected faults (dev and fault harness only). */
