@@ -1,7 +1,8 @@
 import { Router } from 'express';
-import { getProduct, priceLines } from '../../db/stores/catalog';
+import { getProduct } from '../../db/stores/catalog';
+import { priceLines } from '../../db/stores/pricing';
 import { CartLockedError, CurrencyMismatchError, TooManyLinesError, type CartStore, type StoredCart } from '../../db/stores/cart';
-import { signalCartRecovery } from '../../activities/cart-recovery';
+import { signalCartRecovery } from '../../temporal/cart-recovery';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
@@ -49,15 +50,15 @@ export function cartsRouter({ dbs, config, temporal, logger }: AppDeps, carts: C
 
   /**
    * Changes a line and answers with the priced cart: the Lua script checks the cart exists
-   * and its currency, and pricing runs beside the backup write (two round trips after the
-   * product read, not four).
+   * and its currency (no separate read of the cart first), then the changed cart is priced.
    */
   async function setLine(cartId: string, sku: string, quantity: number, currency?: string) {
     try {
-      const changed = await carts.setLine(cartId, sku, quantity, present, { currency });
+      const changed = await carts.setLine(cartId, sku, quantity, { currency });
       if (!changed) throw new AppError('not_found', 'no such cart');
-      await restartRecovery(changed.cart);
-      return changed.alongside;
+      const priced = await present(changed);
+      await restartRecovery(changed);
+      return priced;
     } catch (err) {
       if (err instanceof TooManyLinesError) throw new AppError('invalid_request', err.message);
       if (err instanceof CartLockedError) {

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * The Lua scripts that change a cart inside Redis (the whole cart is one JSON value, so each
+ * change is atomic), and the errors their replies stand for.
+ */
+
+export class TooManyLinesError extends Error {}
+
+/** A checkout of this cart is running: its lines cannot change until it ends. */
+export class CartLockedError extends Error {
+  constructor(readonly checkoutId: string) {
+    super(`checkout ${checkoutId} of this cart is running`);
+  }
+}
+
+/** The line's product is priced in another currency than the cart. */
+export class CurrencyMismatchError extends Error {
+  constructor(readonly cartCurrency: string) {
+    super(`the cart is in ${cartCurrency}`);
+  }
+}
+
+const shas = new Map<string, string>();
+const sha1 = (script: string): string => {
+  let sha = shas.get(script);
+  if (!sha) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  return sha;
+};
+
+/**
+ * Changes one line atomically inside Redis: the whole cart is one JSON value, so two
+ * concurrent writers never lose each other's lines. Returns nil when the key is missing
+ * (expired, flushed): the caller restores it from Postgres and tries again. ARGV[6], when
+ * not empty, is the line's currency: a cart in another one refuses the line (so the API
+ * needs no separate read of the cart first).
+ */
+export const SET_LINE = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[7]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
+if ARGV[6] ~= '' and cart.currency ~= ARGV[6] then return redis.error_reply('CURRENCY_MISMATCH ' .. tostring(cart.currency)) end
+local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lines, found = {}, false
+if type(cart.lines) == 'table' then
+  for _, l in ipairs(cart.lines) do
+    if l.sku == sku then
+      found = true
+      if qty > 0 then table.insert(lines, { sku = sku, quantity = qty }) end
+    else
+      table.insert(lines, l)
+    end
+  end
+end
+-- Removing a line the cart does not have changes nothing: no new version, no write.
+if not found and qty == 0 then return raw end
+if not found then
+  if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
+  table.insert(lines, { sku = sku, quantity = qty })
+end
+cart.lines = lines
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[5]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', ttl)
+return out
+`;
+
+/** Empties a cart (after a checkout) without touching its identity. */
+export const CLEAR = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+cart.lines = {}
+cart.checkoutId = nil
+cart.lockedUntil = nil
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[2]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[1]))
+return out
+`;
+
+/**
+ * A checkout takes the cart for itself (until a deadline, so a lock whose checkout died
+ * ends by itself); another live checkout's lock is left alone and named in the answer.
+ */
+export const LOCK = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if cart.checkoutId and cart.checkoutId ~= ARGV[1] and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[3]) then return cart.checkoutId end
+cart.checkoutId = ARGV[1]
+cart.lockedUntil = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
+return ARGV[1]
+`;
+
+/** Ends the lock of one checkout (a failed one); another checkout's lock is left alone. */
+export const UNLOCK = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local cart = cjson.decode(raw)
+if cart.checkoutId ~= ARGV[1] then return 0 end
+cart.checkoutId = nil
+cart.lockedUntil = nil
+redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
+return 1
+`;
+
+/** EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted, flushed). */
+export async function runCartScript(redis: Redis, script: string, key: string, args: string[], maxLines: number): Promise<string | null> {
+  try {
+    try {
+      return (await redis.evalsha(sha1(script), 1, key, ...args)) as string | null;
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      return (await redis.eval(script, 1, key, ...args)) as string | null;
+    }
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
+      throw new TooManyLinesError(`a cart holds at most ${maxLines} lines`);
+    }
+    const locked = err instanceof Error ? /CHECKOUT_IN_PROGRESS (\S+)/.exec(err.message) : null;
+    if (locked) throw new CartLockedError(locked[1] as string);
+    const mismatch = err instanceof Error ? /CURRENCY_MISMATCH (\S+)/.exec(err.message) : null;
+    if (mismatch) throw new CurrencyMismatchError(mismatch[1] as string);
+    throw err;
+  }
+}
