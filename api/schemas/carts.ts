@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import { plainText } from './catalog';
+import { ISO_CURRENCIES, PLAIN } from './json-schema';
 
 /** ISO 4217 codes as the runtime's ICU knows them (all three upper-case letters). */
-const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 export const createCartBodySchema = z
   .object({
     email: z.string().email().max(254).optional(),
-    customerId: plainText(100).pipe(z.string().min(1)).optional(),
+    customerId: plainText(100).pipe(z.string().min(1)).meta({ type: 'string', minLength: 1, maxLength: 100, pattern: PLAIN }).optional(),
     currency: z
       .string()
-      .refine((c) => ISO_CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)')
+      .refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)')
+      .meta({ enum: ISO_CURRENCIES })
       .default('USD'),
   })
   .strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BLANK_IS_ABSENT, documentAs, ISO_CURRENCIES, NOT_BLANK_PLAIN, PLAIN } from './json-schema';
 
 /**
  * Free text that reaches PostgreSQL: it cannot store NUL, and control characters are never
@@ -8,18 +9,25 @@ export const plainText = (max: number) =>
   z
     .string()
     .max(max)
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
+    .meta({ pattern: PLAIN });
+
+/** plainText that must keep a character once trimmed. */
+const requiredText = (max: number) => documentAs(plainText(max), { type: 'string', maxLength: max, pattern: NOT_BLANK_PLAIN });
 
 /** A query parameter sent empty (`?q=&limit=`) is the same as one left out. */
 const optional = <S extends z.ZodType>(schema: S) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional()).meta({ [BLANK_IS_ABSENT]: true });
 
 /** Plain decimal digits only: no signs, exponents, hex or fractions sneaking through Number(). */
-const wholeNumber = z
+const wholeNumber = documentAs(
+  z
   .string()
   .regex(/^\d{1,16}$/, 'a whole number')
   .transform(Number)
-  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER));
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER)),
+  { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+);
 
 export const productListQuerySchema = z
   .object({
@@ -29,7 +37,7 @@ export const productListQuerySchema = z
     maxPrice: optional(wholeNumber),
     inStock: optional(z.enum(['true', 'false']).transform((v) => v === 'true')),
     sort: optional(z.enum(['relevance', 'price_asc', 'price_desc', 'newest', 'name'])).transform((v) => v ?? 'relevance'),
-    limit: optional(wholeNumber.pipe(z.number().min(1).max(100))).transform((v) => v ?? 20),
+    limit: optional(documentAs(wholeNumber.pipe(z.number().min(1).max(100)), { type: 'integer', minimum: 1, maximum: 100 })).transform((v) => v ?? 20),
     cursor: optional(z.string().max(2_000)),
   })
   .strict()
@@ -38,7 +46,7 @@ export const productListQuerySchema = z
     path: ['minPrice'],
   });
 
-export const suggestQuerySchema = z.object({ q: plainText(100).transform((s) => s.trim()).pipe(z.string().min(1)) }).strict();
+export const suggestQuerySchema = z.object({ q: requiredText(100).transform((s) => s.trim()).pipe(z.string().min(1)) }).strict();
 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');
 
@@ -52,15 +60,16 @@ const attributeKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, 'an attrib
 /** PUT /admin/products/:sku — the whole product (a PUT replaces; omitted optionals are cleared). */
 export const productBodySchema = z
   .object({
-    name: plainText(200)
+    name: requiredText(200)
       .transform((s) => s.trim())
       .pipe(z.string().min(1, 'required')),
     description: z
       .string()
       .max(5_000)
       .refine((s) => !s.includes('\u0000'), 'must not contain NUL')
+      .meta({ pattern: '^[^\\u0000]*$' })
       .default(''),
-    category: plainText(100)
+    category: requiredText(100)
       .transform((s) => s.trim())
       .pipe(z.string().min(1))
       .nullable()
@@ -68,11 +77,15 @@ export const productBodySchema = z
     attributes: z
       .record(attributeKey, z.union([plainText(200), z.number().finite(), z.boolean()]))
       .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes')
+      .meta({ maxProperties: 50 })
       .default({}),
     price: z
       .object({
         amount: z.number().int('integer minor units (cents)').min(0).max(1_000_000_000_00),
-        currency: z.string().refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)'),
+        currency: z
+          .string()
+          .refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)')
+          .meta({ enum: ISO_CURRENCIES }),
       })
       .strict(),
     active: z.boolean().default(true),

@@ -1,0 +1,110 @@
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors';
+import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
+import { productBodySchema, productListQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
+import { checkoutBodySchema } from '../schemas/checkouts';
+import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
+import { refundBodySchema } from '../schemas/refunds';
+import * as out from '../schemas/responses';
+
+type Json = Record<string, unknown>;
+
+/** One operation: its schemas, its answers and the error codes of its own (the edge's are added). */
+export interface Route {
+  method: 'get' | 'post' | 'put' | 'delete';
+  url: string;
+  summary: string;
+  description?: string;
+  admin?: boolean;
+  idempotent?: boolean;
+  path?: Record<string, z.ZodType>;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  bodyRequired?: boolean;
+  /** Response shapes by a unique name, converted together (shared ones become components). */
+  answers: Record<string, z.ZodType>;
+  ok(refs: Record<string, Json>): Record<string, Json>;
+  errors?: ErrorCode[];
+}
+
+const answer = (description: string, schema: Json | undefined) => ({ description, content: { 'application/json': { schema } } });
+/** The largest quantity the line schema takes is configuration; the document states the default. */
+const MAX_QUANTITY_PER_LINE = 100; // CART_MAX_QUANTITY_PER_LINE's default (config.ts)
+
+export const ROUTES: Route[] = [
+  {
+    method: 'get', url: '/health', summary: 'Checks PostgreSQL, Redis, Temporal and the search engine',
+    description: 'Search down is `degraded` with a 200 (product search answers from PostgreSQL meanwhile); PostgreSQL, Redis or Temporal down is a 503.',
+    answers: { health: out.healthSchema },
+    ok: (r) => ({ '200': answer('up, or degraded with search down', r.health), '503': answer('PostgreSQL, Redis or Temporal is down', r.health) }),
+  },
+  {
+    method: 'get', url: '/products', summary: 'Lists and searches active products (Elasticsearch; PostgreSQL full text when it is down)',
+    description:
+      'Full text, filters, facets, sort and cursor paging. Blank parameters count as absent; unknown parameters are a 400; minPrice must not exceed maxPrice (a 400). ' +
+      'Answers carry ETag, Cache-Control and X-Search-Engine. A cursor only works with the sort, and the engine, that issued it (else a 400).',
+    query: productListQuerySchema, answers: { productPage: out.productPageSchema },
+    ok: (r) => ({ '200': answer('a page', r.productPage) }),
+  },
+  { method: 'get', url: '/products/suggest', summary: 'Autocomplete by name', query: suggestQuerySchema, answers: { suggestions: out.suggestionsSchema }, ok: (r) => ({ '200': answer('suggestions', r.suggestions) }) },
+  { method: 'get', url: '/products/{sku}', summary: 'One product', path: { sku: skuSchema }, answers: { product: out.productSchema }, ok: (r) => ({ '200': answer('the product', r.product) }), errors: ['not_found'] },
+  { method: 'post', url: '/carts', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }) },
+  { method: 'get', url: '/carts/{cartId}', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found'] },
+  {
+    method: 'put', url: '/carts/{cartId}/lines/{sku}', summary: 'Sets a line quantity (0 removes it)',
+    description: 'While a checkout of the cart runs, its lines cannot change: 409 checkout_in_progress with details.checkoutId.',
+    path: { cartId: cartIdSchema, sku: skuSchema }, body: setLineBodySchema(MAX_QUANTITY_PER_LINE), answers: { cart: out.cartSchema },
+    ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress'],
+  },
+  {
+    method: 'delete', url: '/carts/{cartId}/lines/{sku}', summary: 'Removes a line', path: { cartId: cartIdSchema, sku: skuSchema },
+    answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress'],
+  },
+  {
+    method: 'post', url: '/checkouts', summary: 'Checks a cart out (update-with-start of the checkout workflow)',
+    description:
+      '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure with details.checkoutId. ' +
+      'A replay with the same key and body answers the original status and body.',
+    idempotent: true, body: checkoutBodySchema, answers: { checkout: out.checkoutSchema },
+    ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('pending', r.checkout) }),
+    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'idempotency_key_reused', 'cart_empty', 'checkout_failed'],
+  },
+  { method: 'get', url: '/checkouts/{checkoutId}', summary: 'Where a checkout stands', path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema }, ok: (r) => ({ '200': answer('the checkout', r.checkout) }), errors: ['not_found'] },
+  {
+    method: 'get', url: '/orders', summary: 'Support: orders of a customer (email or customerId, at least one)', admin: true, query: ordersQuerySchema,
+    answers: { orders: out.itemsOf(out.orderSchema) }, ok: (r) => ({ '200': answer('orders', r.orders) }),
+  },
+  { method: 'get', url: '/orders/{orderId}', summary: 'An order with its payment and history', path: { orderId: orderIdSchema }, answers: { order: out.orderSchema }, ok: (r) => ({ '200': answer('the order', r.order) }), errors: ['not_found'] },
+  {
+    method: 'post', url: '/orders/{orderId}/refunds', admin: true, idempotent: true,
+    summary: 'Support: refunds an order: full (neither amount nor lines), partial (amount, money only) or per line (lines, optional amount and restock)',
+    description:
+      'The amount is reserved against what was captured and the line units claimed against what was sold before the gateway is called: 422 refund_exceeds_captured ' +
+      '(details.refundable) or refund_exceeds_sold; restock with an amount and no lines is a 400; an order whose sale was not committed and paid is 409 order_not_refundable.',
+    path: { orderId: orderIdSchema }, body: refundBodySchema, answers: { refund: out.refundSchema },
+    ok: (r) => ({ '201': answer('refund', r.refund), '202': answer('refund pending', r.refund) }),
+    errors: ['idempotency_key_required', 'not_found', 'order_not_refundable', 'idempotency_key_reused', 'refund_exceeds_captured', 'refund_exceeds_sold'],
+  },
+  { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
+  { method: 'get', url: '/unsubscribe', summary: 'Opts an email out of cart reminders (the signed link in every reminder)', query: unsubscribeQuerySchema, answers: { unsubscribed: out.unsubscribedSchema }, ok: (r) => ({ '200': answer('unsubscribed', r.unsubscribed) }) },
+  {
+    method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (signals `retry`)', admin: true, path: { orderId: orderIdSchema },
+    answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+  },
+  {
+    method: 'post', url: '/admin/orders/{orderId}/cancel', summary: 'Support: cancel a parked checkout; compensations run (void/refund, release stock)', admin: true,
+    path: { orderId: orderIdSchema }, body: cancelBodySchema, answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+  },
+  {
+    method: 'put', url: '/admin/products/{sku}', summary: 'Operations: create or update a product (omitted optional fields are cleared)', admin: true,
+    path: { sku: skuSchema }, body: productBodySchema, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }),
+  },
+  {
+    method: 'delete', url: '/admin/products/{sku}', summary: 'Operations: deactivate a product (no longer listed, suggested or sold)', admin: true,
+    path: { sku: skuSchema }, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }), errors: ['not_found'],
+  },
+  {
+    method: 'put', url: '/admin/inventory/{sku}', summary: 'Sets counted stock (below what is reserved: 409 inventory_conflict with the numbers)', admin: true,
+    path: { sku: skuSchema }, body: setInventoryBodySchema, answers: { stock: out.stockSchema }, ok: (r) => ({ '200': answer('stock', r.stock) }), errors: ['not_found', 'inventory_conflict'],
+  },
+];
