@@ -1,3 +1,7 @@
+import type { GatewayPayment } from '../../domain/payment';
+
+export type { GatewayPayment };
+
 /**
  * What the payment activities need from a processor. Amounts are integer minor units;
  * every call carries the caller's idempotency key (derived from workflow id + step), so a
@@ -34,16 +38,6 @@ export interface RefundRequest {
   currency: string;
 }
 
-/** What the gateway itself says about one payment: the truth our ledger is corrected from. */
-export interface GatewayPayment {
-  ref: string;
-  currency: string;
-  /** Minor units: authorized (0 when never authorized), captured, refunded so far. */
-  authorized: number;
-  captured: number;
-  refunded: number;
-  voided: boolean;
-}
 
 export interface PaymentGateway {
   readonly name: 'local' | 'stripe';

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
 import { payments, type Payment } from '../schema/payment';
+import type { GatewayPayment } from '../../domain/payment';
 
 export interface AuthorizationRecord {
   checkoutId: string;
@@ -55,17 +56,8 @@ export async function recordCapture(db: Db, checkoutId: string, orderId: string,
     .where(and(eq(payments.checkoutId, checkoutId), eq(payments.status, 'authorized')));
 }
 
-/** What the gateway says about a payment (see activities/gateways/payment-gateway.ts). */
-export interface GatewayView {
-  ref: string;
-  currency: string;
-  authorized: number;
-  captured: number;
-  refunded: number;
-  voided: boolean;
-}
 
-function statusFrom(g: GatewayView): Payment['status'] {
+function statusFrom(g: GatewayPayment): Payment['status'] {
   if (g.captured === 0) return g.voided ? 'voided' : 'authorized';
   if (g.refunded >= g.captured) return 'refunded';
   return g.refunded > 0 ? 'partially_refunded' : 'captured';
@@ -77,7 +69,7 @@ function statusFrom(g: GatewayView): Payment['status'] {
  * status to what the gateway says. Refund reservations still pending stay, within what is
  * left to refund.
  */
-export async function syncPaymentFromGateway(db: Db, checkoutId: string, gateway: string, g: GatewayView): Promise<Payment> {
+export async function syncPaymentFromGateway(db: Db, checkoutId: string, gateway: string, g: GatewayPayment): Promise<Payment> {
   const status = statusFrom(g);
   await db
     .insert(payments)
