@@ -3,9 +3,7 @@
  * workflow of the same shape on the same Temporal server, measured in the same run;
  * cart operation latency. Prints a table and writes bench/results/latest.json.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
@@ -24,6 +22,8 @@ import { eq, sql } from 'drizzle-orm';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
 import { WORKER_TUNING } from '../workers/worker';
+import { measureCartOperations } from './cart-operations';
+import { closeConnections, pct, runLevel } from './harness';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -35,29 +35,6 @@ const LEVELS = [
   { concurrency: 10, requests: 150 },
   { concurrency: 50, requests: 300 },
 ];
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-
-async function runLevel(concurrency: number, requests: number, one: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        const i = next++;
-        const t = performance.now();
-        await one(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  return { perSecond: requests / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99) };
-}
 
 async function main() {
   const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: 'bench', CHECKOUT_WAIT_MS: '30000' });
@@ -89,52 +66,7 @@ async function main() {
   await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
   await setOnHand(dbs.inventory, sku, 1_000_000);
 
-  // Cart operations at concurrency 10, first (no checkout still finishing), against the API
-  // in a process of its own, as it runs in production: the load generator must not share
-  // the server's event loop.
-  const cartApiPort = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-  const cartApi = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../api/server.ts')], {
-    env: { ...process.env, PORT: String(cartApiPort), LOG_LEVEL: 'silent', ORDERLY_MODE: 'test' },
-    stdio: 'ignore',
-  });
-  const cartBase = `http://127.0.0.1:${cartApiPort}`;
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`${cartBase}/health`).then(() => true, () => false);
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const cartPut = (id: string, quantity: number) =>
-    fetch(`${cartBase}/carts/${id}/lines/${sku}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ quantity }) }).then((r) => r.arrayBuffer());
-  const cartIds: string[] = [];
-  for (let i = 0; i < 10; i++) {
-    const res = await fetch(`${cartBase}/carts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    cartIds.push(((await res.json()) as { id: string }).id);
-  }
-  // warm-up, untimed: the pools open their connections and the JIT settles
-  await runLevel(10, 500, async (i) => {
-    const id = cartIds[i % 10] as string;
-    if (i % 2 === 0) await cartPut(id, 1);
-    else await fetch(`${cartBase}/carts/${id}`).then((r) => r.arrayBuffer());
-  });
-  const writes: number[] = [];
-  const reads: number[] = [];
-  const cartOps = await runLevel(10, 2000, async (i) => {
-    const id = cartIds[i % 10] as string;
-    const t = performance.now();
-    if (i % 2 === 0) {
-      await cartPut(id, (i % 5) + 1);
-      writes.push(performance.now() - t);
-    } else {
-      await fetch(`${cartBase}/carts/${id}`).then((r) => r.arrayBuffer());
-      reads.push(performance.now() - t);
-    }
-  });
-  cartApi.kill('SIGTERM');
+  const cartOperations = await measureCartOperations(sku);
 
   const rows: Record<string, unknown>[] = [];
   for (const { concurrency, requests } of LEVELS) {
@@ -243,18 +175,7 @@ async function main() {
     checkout: rows,
     flashSale: { ...flash, stockAfter: flashStock },
     inventory,
-    cartOperations: {
-      concurrency: 10,
-      requests: 2000,
-      api: 'its own process',
-      perSecond: +cartOps.perSecond.toFixed(0),
-      p50ms: +cartOps.p50.toFixed(1),
-      p99ms: +cartOps.p99.toFixed(1),
-      addUpdateP50ms: +pct(writes, 50).toFixed(1),
-      addUpdateP99ms: +pct(writes, 99).toFixed(1),
-      getP50ms: +pct(reads, 50).toFixed(1),
-      getP99ms: +pct(reads, 99).toFixed(1),
-    },
+    cartOperations,
   };
   console.log(`\n${result.machine}\n${result.shape}\n`);
   console.table(rows);
@@ -267,10 +188,7 @@ async function main() {
   worker.shutdown();
   await running;
   deps.mailer.close();
-  await native.close();
-  await client.connection.close();
-  redis.disconnect();
-  await dbs.close();
+  await closeConnections({ native, client, redis, dbs });
 }
 
 main().catch((err: unknown) => {

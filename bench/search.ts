@@ -22,6 +22,7 @@ import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
 import { searchSyncWorkflowId } from '../temporal/task-queues';
+import { closeConnections, pct, runLevel } from './harness';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -29,11 +30,6 @@ const UPDATES = Number(process.env.SEARCH_BENCH_UPDATES ?? 500);
 const CONCURRENCY = 10;
 const PRODUCTS = 100;
 const STORM_CHANGES = 2_000;
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 
 async function main() {
   const run = Date.now().toString(36);
@@ -84,24 +80,17 @@ async function main() {
   await foundByApi(skus[PRODUCTS - 1] as string, lastToken);
 
   const lags: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < UPDATES) {
-        const i = next++;
-        const sku = skus[i % PRODUCTS] as string;
-        // a random word no other product has: the search is typo-tolerant (2 edits), so
-        // counters like upd5 / upd105 would find the older version and flatter the lag
-        const token = `u${randomBytes(6).toString('hex')}`;
-        await put(sku, `Bench ${sku} ${token}`, 1000 + i);
-        const t = performance.now();
-        await foundByApi(sku, token);
-        lags.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const { perSecond } = await runLevel(CONCURRENCY, UPDATES, async (i) => {
+    const sku = skus[i % PRODUCTS] as string;
+    // a random word no other product has: the search is typo-tolerant (2 edits), so
+    // counters like upd5 / upd105 would find the older version and flatter the lag
+    const token = `u${randomBytes(6).toString('hex')}`;
+    await put(sku, `Bench ${sku} ${token}`, 1000 + i);
+    const t = performance.now();
+    await foundByApi(sku, token);
+    lags.push(performance.now() - t);
+  });
+  const seconds = UPDATES / perSecond;
 
   // Stock storm: 2,000 holds and releases on one SKU as fast as they go, then count how many
   // documents the sync wrote for it (the debounce: at most one per tick).
@@ -153,10 +142,7 @@ async function main() {
   server.close();
   server.closeAllConnections();
   await search.close();
-  await native.close();
-  await client.connection.close();
-  redis.disconnect();
-  await dbs.close();
+  await closeConnections({ native, client, redis, dbs });
 }
 
 main().catch((err: unknown) => {
