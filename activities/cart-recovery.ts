@@ -1,29 +1,17 @@
-import type { Client } from '@temporalio/client';
-import { priceLines } from '../db/stores/catalog';
+import { priceLines } from '../db/stores/pricing';
 import { recoverableCarts } from '../db/stores/cart';
 import { stockLevels } from '../db/stores/inventory';
-import { isOptedOut, sendOnce, unsubscribeToken } from '../db/stores/notification';
-import { cartRecoveryWorkflowId } from '../temporal/task-queues';
-import { cartChangedSignal, type CartRecoveryInput, type ReminderResult } from '../workflows/messages';
+import { sendOnce } from '../db/stores/notification-outbox';
+import { isOptedOut, unsubscribeToken } from '../db/stores/unsubscribe';
+import { signalCartRecovery } from '../temporal/cart-recovery';
 import type { ActivityDeps } from './deps';
 import { escapeHtml, formatMoney, render } from './templates/render';
 
-/** Starts (or tells) the cart's recovery workflow that the cart is at `version`. */
-export async function signalCartRecovery(
-  client: Client,
-  taskQueue: string,
-  recovery: { offsetsMinutes: number[]; discountCode?: string },
-  cart: { id: string; version: number; updatedAt: number },
-): Promise<void> {
-  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, ...recovery };
-  await client.workflow.signalWithStart('cartRecoveryWorkflow', {
-    workflowId: cartRecoveryWorkflowId(cart.id),
-    taskQueue,
-    args: [input],
-    signal: cartChangedSignal,
-    signalArgs: [{ version: cart.version, updatedAt: cart.updatedAt }],
-  });
-}
+/** What one reminder attempt found: sent (now or before), nothing to say, or a reason to stop or move the clock. */
+export type ReminderResult =
+  | { status: 'sent' | 'already_sent' | 'skipped_unavailable' }
+  | { status: 'stop'; reason: 'no_cart' | 'emptied' | 'opted_out' }
+  | { status: 'stale'; version: number; updatedAt: number };
 
 export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
   return {

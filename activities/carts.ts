@@ -1,6 +1,6 @@
-import { priceLines } from '../db/stores/catalog';
-import { freezeCheckoutCart, getFrozenCart } from '../db/stores/orders';
-import type { PricedCart } from '../workflows/messages';
+import { priceLines } from '../db/stores/pricing';
+import { freezeCheckoutCart, getFrozenCart } from '../db/stores/checkouts';
+import type { PricedCart } from '../domain/cart';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 

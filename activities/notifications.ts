@@ -1,5 +1,5 @@
-import { sendOnce } from '../db/stores/notification';
-import type { PricedCart } from '../workflows/messages';
+import { sendOnce } from '../db/stores/notification-outbox';
+import type { PricedCart } from '../domain/cart';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 import { escapeHtml, formatMoney, render } from './templates/render';

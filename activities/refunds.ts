@@ -1,10 +1,11 @@
 import { restock } from '../db/stores/holds';
-import { sendOnce } from '../db/stores/notification';
+import { sendOnce } from '../db/stores/notification-outbox';
 import { IllegalOrderTransition } from '../db/stores/order-lifecycle';
-import { completeRefund, failRefund, getPaymentByCheckout, getRefund, syncPaymentFromGateway } from '../db/stores/payments';
+import { getPaymentByCheckout, syncPaymentFromGateway } from '../db/stores/payments';
+import { completeRefund, failRefund, getRefund } from '../db/stores/refunds';
 import { addOrderEvent, getOrderCheckoutId, transitionOrder } from '../db/stores/orders';
 import { claimRefundLines, releaseRefundLines, type ClaimOutcome, type RefundLineClaim } from '../db/stores/refund-lines';
-import type { Money } from '../workflows/messages';
+import type { Money } from '../domain/money';
 import { PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';

@@ -1,11 +1,8 @@
-import type { Client } from '@temporalio/client';
-import type { Config } from '../config';
-import { getProducts, markSearchChangesIndexed, pendingSearchChanges } from '../db/stores/catalog';
-import { stockChangedSince, stockLevels } from '../db/stores/inventory';
-import { toSearchDocument, type SearchIndex } from '../db/stores/search-index';
-import type { Databases } from '../db/client';
-import { searchChangedSignal, type SearchSyncInput, type SearchSyncResult } from '../workflows/messages';
-import { searchSyncWorkflowId } from '../temporal/task-queues';
+import { markSearchChangesIndexed, pendingSearchChanges } from '../db/stores/search-outbox';
+import { stockChangedSince } from '../db/stores/inventory';
+import { currentDocuments } from '../db/stores/search-documents';
+import type { SearchIndex } from '../db/search-engine/search-index';
+import { kickSearchSync } from '../temporal/search-sync';
 import type { ActivityDeps } from './deps';
 
 /** Outbox rows per drain, and stock rows per tick. */
@@ -17,25 +14,15 @@ const STOCK_BATCH = 1_000;
  */
 const STOCK_OVERLAP_MS = 5_000;
 
-/**
- * Starts the sync for this alias if it is not running, and wakes it. Safe from anywhere
- * (API after a write, the sweep, worker start-up, reindex): one workflow per alias.
- */
-export async function kickSearchSync(client: Client, config: Pick<Config, 'search' | 'temporal'>): Promise<void> {
-  const input: SearchSyncInput = { stockSyncMs: config.search.stockSyncMs };
-  await client.workflow.signalWithStart('searchSyncWorkflow', {
-    workflowId: searchSyncWorkflowId(config.search.alias),
-    taskQueue: config.temporal.taskQueue,
-    args: [input],
-    signal: searchChangedSignal,
-    signalArgs: [],
-  });
-}
-
-/** Builds index documents for skus from the catalog and inventory as they are now (two queries). */
-export async function currentDocuments(dbs: Pick<Databases, 'catalog' | 'inventory'>, skus: string[]) {
-  const [products, levels] = await Promise.all([getProducts(dbs.catalog, skus), stockLevels(dbs.inventory, skus)]);
-  return [...products.values()].map((p) => toSearchDocument(p, levels.get(p.sku)));
+export interface SearchSyncResult {
+  /** Documents written because of catalog changes (the outbox) and stock changes. */
+  products: number;
+  stock: number;
+  /** Documents the index already held at that version or newer. */
+  stale: number;
+  /** The batch was full: call again at once. */
+  more: boolean;
+  stockSince?: string;
 }
 
 export function searchActivities({ dbs, search, temporal, config }: ActivityDeps & { search: SearchIndex }) {

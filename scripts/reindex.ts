@@ -1,11 +1,12 @@
 import { Client as TemporalClient } from '@temporalio/client';
-import { kickSearchSync, currentDocuments } from '../activities/search';
 import { loadConfig, type Config } from '../config';
 import { createDatabases, type Databases } from '../db/client';
 import { productPage, productsChangedSince } from '../db/stores/catalog';
 import { stockChangedSince } from '../db/stores/inventory';
-import { SearchIndex } from '../db/stores/search-index';
+import { currentDocuments } from '../db/stores/search-documents';
+import { SearchIndex } from '../db/search-engine/search-index';
 import { connectTemporal } from '../temporal/client';
+import { kickSearchSync } from '../temporal/search-sync';
 
 const PAGE = 1_000;
 /**

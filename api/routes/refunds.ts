@@ -1,14 +1,12 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
-import { loadOrders, type OrderView } from '../../db/stores/orders';
-import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../../db/stores/payments';
+import { loadOrders, type OrderView } from '../../db/stores/order-views';
+import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../../db/stores/refunds';
 import { claimRefundLines, refundableLines, type LineShortfall, type RefundableLine, type RefundLineClaim } from '../../db/stores/refund-lines';
 import type { Refund } from '../../db/schema/payment';
-import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from '../../temporal/search-attributes';
-import { refundWorkflowId } from '../../temporal/task-queues';
+import { startRefund } from '../../temporal/refund';
 import type { RefundInput, RefundOutcome } from '../../workflows/messages';
-import type { refundWorkflow } from '../../workflows/refund';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -71,18 +69,7 @@ function planRefund(order: OrderView, soldLines: RefundableLine[], body: RefundB
 }
 
 async function runRefund(client: Client, taskQueue: string, input: RefundInput, waitMs: number): Promise<RefundOutcome | undefined> {
-  const handle = await client.workflow.start<typeof refundWorkflow>('refundWorkflow', {
-    workflowId: refundWorkflowId(input.refundId),
-    taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    typedSearchAttributes: [
-      { key: OrderIdKey, value: input.orderId },
-      { key: CustomerEmailKey, value: input.email },
-      { key: RefundStatusKey, value: 'pending' },
-    ],
-  }).catch(async (err: unknown) => {
+  const handle = await startRefund(client, taskQueue, input).catch(async (err: unknown) => {
     // a finished refund's workflow id cannot be reused: answer from the store instead
     if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') return undefined;
     throw err;
