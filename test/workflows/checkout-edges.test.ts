@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { OrderlyActivities } from '../../activities';
 import { checkoutWorkflow } from '../../workflows/checkout';
 import type { PricedCart } from '../../domain/cart';
 import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, retrySignal, type CheckoutInput } from '../../workflows/messages';
+import { fakeCheckoutActivities } from '../helpers/checkout-fakes';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const cart: PricedCart = {
@@ -30,36 +30,7 @@ const until = async (probe: () => boolean, ms = 30_000) => {
 };
 
 function fakeActivities(calls: string[]) {
-  const step =
-    <T>(name: string, result: T) =>
-    async (): Promise<T> => {
-      calls.push(name);
-      return result;
-    };
-  const activities: Partial<Record<keyof OrderlyActivities, (...args: never[]) => Promise<unknown>>> = {
-    claimCheckout: step('claimCheckout', null),
-    freezeCart: step('freezeCart', cart),
-    holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
-    authorizePayment: step('authorizePayment', { paymentRef: 'pay_1' }),
-    createOrder: step('createOrder', { orderId: 'ord_1' }),
-    capturePayment: step('capturePayment', undefined),
-    commitStock: step('commitStock', undefined),
-    markOrderPaid: step('markOrderPaid', undefined),
-    clearCart: step('clearCart', undefined),
-    sendOrderConfirmation: step('sendOrderConfirmation', undefined),
-    releaseStock: step('releaseStock', undefined),
-    voidPayment: step('voidPayment', { action: 'none', amount: 0, currency: 'USD' }),
-    failOrder: step('failOrder', undefined),
-    refundPayment: step('refundPayment', { action: 'refunded', amount: 500, currency: 'USD' }),
-    unlockCart: step('unlockCart', undefined),
-    sendCheckoutFailureNotice: step('sendCheckoutFailureNotice', { sent: true }),
-    noteOrderEvent: step('noteOrderEvent', undefined),
-    recordCheckoutFailure: step('recordCheckoutFailure', undefined),
-    markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
-    resumeOrder: step('resumeOrder', undefined),
-    cancelOrder: step('cancelOrder', undefined),
-  };
-  return activities;
+  return fakeCheckoutActivities({ cart, calls, refunded: { action: 'refunded', amount: 500, currency: 'USD' } });
 }
 
 describe('checkout saga edges found by the adversarial review (time-skipping, fake activities)', () => {

@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { OrderlyActivities } from '../../activities';
 import { checkoutWorkflow } from '../../workflows/checkout';
 import type { PricedCart } from '../../domain/cart';
 import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, type CheckoutInput } from '../../workflows/messages';
+import { fakeCheckoutActivities } from '../helpers/checkout-fakes';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const cart: PricedCart = {
@@ -27,41 +27,10 @@ const input = (checkoutId: string): CheckoutInput => ({
 
 type Step = 'freezeCart' | 'holdStock' | 'authorizePayment' | 'createOrder' | 'commitStock';
 const COMPENSATIONS = ['releaseStock', 'voidPayment', 'failOrder', 'refundPayment', 'recordCheckoutFailure', 'unlockCart'];
-const NOTHING_RETURNED = { action: 'none', amount: 0, currency: 'USD' };
 
 /** Activities that record each call and fail at the named step. */
-function fakeActivities(failAt: Step | undefined, calls: string[], failure = ApplicationFailure.nonRetryable('injected', 'injected_fault')) {
-  const step = <T>(name: string, result: T) =>
-    async (...args: unknown[]): Promise<T> => {
-      calls.push(name);
-      void args;
-      if (name === failAt) throw failure;
-      return result;
-    };
-  const activities: Partial<Record<keyof OrderlyActivities, (...args: never[]) => Promise<unknown>>> = {
-    claimCheckout: step('claimCheckout', null),
-    freezeCart: step('freezeCart', cart),
-    holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
-    authorizePayment: step('authorizePayment', { paymentRef: 'pay_1' }),
-    createOrder: step('createOrder', { orderId: 'ord_1' }),
-    capturePayment: step('capturePayment', undefined),
-    commitStock: step('commitStock', undefined),
-    markOrderPaid: step('markOrderPaid', undefined),
-    clearCart: step('clearCart', undefined),
-    sendOrderConfirmation: step('sendOrderConfirmation', undefined),
-    releaseStock: step('releaseStock', undefined),
-    voidPayment: step('voidPayment', NOTHING_RETURNED),
-    failOrder: step('failOrder', undefined),
-    refundPayment: step('refundPayment', NOTHING_RETURNED),
-    unlockCart: step('unlockCart', undefined),
-    sendCheckoutFailureNotice: step('sendCheckoutFailureNotice', { sent: true }),
-    noteOrderEvent: step('noteOrderEvent', undefined),
-    recordCheckoutFailure: step('recordCheckoutFailure', undefined),
-    markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
-    resumeOrder: step('resumeOrder', undefined),
-    cancelOrder: step('cancelOrder', undefined),
-  };
-  return activities;
+function fakeActivities(failAt: Step | undefined, calls: string[], failure?: ApplicationFailure) {
+  return fakeCheckoutActivities({ cart, calls, failAt, failure });
 }
 
 describe('checkout saga (time-skipping, fake activities)', () => {

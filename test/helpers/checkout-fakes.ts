@@ -1,0 +1,52 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { OrderlyActivities } from '../../activities';
+import type { PricedCart } from '../../domain/cart';
+
+type Fake = (...args: never[]) => Promise<unknown>;
+const NOTHING_RETURNED = { action: 'none', amount: 0, currency: 'USD' };
+
+/**
+ * The checkout's activities as fakes for time-skipping workflow tests: each records its name
+ * in `calls` and answers like the real one would on success; `failAt` names the step that
+ * throws `failure` instead.
+ */
+export function fakeCheckoutActivities(opts: {
+  cart: PricedCart;
+  calls: string[];
+  failAt?: string;
+  failure?: ApplicationFailure;
+  refunded?: { action: string; amount: number; currency: string };
+}): Partial<Record<keyof OrderlyActivities, Fake>> {
+  const { cart, calls, failAt } = opts;
+  const failure = opts.failure ?? ApplicationFailure.nonRetryable('injected', 'injected_fault');
+  const step =
+    <T>(name: string, result: T) =>
+    async (): Promise<T> => {
+      calls.push(name);
+      if (name === failAt) throw failure;
+      return result;
+    };
+  return {
+    claimCheckout: step('claimCheckout', null),
+    freezeCart: step('freezeCart', cart),
+    holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
+    authorizePayment: step('authorizePayment', { paymentRef: 'pay_1' }),
+    createOrder: step('createOrder', { orderId: 'ord_1' }),
+    capturePayment: step('capturePayment', undefined),
+    commitStock: step('commitStock', undefined),
+    markOrderPaid: step('markOrderPaid', undefined),
+    clearCart: step('clearCart', undefined),
+    sendOrderConfirmation: step('sendOrderConfirmation', undefined),
+    releaseStock: step('releaseStock', undefined),
+    voidPayment: step('voidPayment', NOTHING_RETURNED),
+    failOrder: step('failOrder', undefined),
+    refundPayment: step('refundPayment', opts.refunded ?? NOTHING_RETURNED),
+    unlockCart: step('unlockCart', undefined),
+    sendCheckoutFailureNotice: step('sendCheckoutFailureNotice', { sent: true }),
+    noteOrderEvent: step('noteOrderEvent', undefined),
+    recordCheckoutFailure: step('recordCheckoutFailure', undefined),
+    markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
+    resumeOrder: step('resumeOrder', undefined),
+    cancelOrder: step('cancelOrder', undefined),
+  };
+}
