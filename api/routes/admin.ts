@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { getProduct } from '../../db/stores/catalog';
 import { setOnHand } from '../../db/stores/inventory';
 import { getCheckout } from '../../db/stores/checkouts';
@@ -9,6 +8,7 @@ import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { setInventoryBodySchema, skuSchema } from '../schemas/catalog';
 import { parse } from '../validate';
+import { cancelBodySchema, orderIdSchema } from '../schemas/orders';
 
 /** Operations routes (the caller mounts them behind requireAdmin). */
 export function adminRouter({ dbs, temporal }: AppDeps): Router {
@@ -48,15 +48,15 @@ export function adminRouter({ dbs, temporal }: AppDeps): Router {
   }
 
   router.post('/orders/:orderId/retry', async (req, res) => {
-    const orderId = parse(z.string().min(1).max(100), req.params.orderId, 'order id');
+    const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
     const { handle, status } = await parkedCheckout(orderId);
     await handle.signal(retrySignal);
     res.status(202).json({ orderId, action: 'retry', parkedBecause: status.lastError });
   });
 
   router.post('/orders/:orderId/cancel', async (req, res) => {
-    const orderId = parse(z.string().min(1).max(100), req.params.orderId, 'order id');
-    const { reason } = parse(z.object({ reason: z.string().trim().min(1).max(500) }).strict(), req.body ?? {}, 'cancel');
+    const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
+    const { reason } = parse(cancelBodySchema, req.body ?? {}, 'cancel');
     const { handle } = await parkedCheckout(orderId);
     await handle.signal(cancelSignal, { reason });
     res.status(202).json({ orderId, action: 'cancel', reason });

@@ -1,7 +1,6 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Router, type Response } from 'express';
-import { z } from 'zod';
 import type { CartStore } from '../../db/stores/cart';
 import { findCheckoutByKey, getCheckout, openCheckout } from '../../db/stores/checkouts';
 import type { Checkout } from '../../db/schema/order';
@@ -15,6 +14,7 @@ import { AppError, isErrorCode } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
 import { checkoutBodySchema, type CheckoutBody } from '../schemas/checkouts';
 import { parse } from '../validate';
+import { checkoutIdSchema } from '../schemas/orders';
 
 interface CheckoutView {
   checkoutId: string;
@@ -160,7 +160,7 @@ export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
   });
 
   router.get('/:checkoutId', async (req, res) => {
-    const checkoutId = parse(z.string().min(1).max(100), req.params.checkoutId, 'checkout id');
+    const checkoutId = parse(checkoutIdSchema, req.params.checkoutId, 'checkout id');
     const checkout = await getCheckout(dbs.order, checkoutId);
     if (!checkout) throw new AppError('not_found', 'no such checkout');
     const view = viewOf(checkout);

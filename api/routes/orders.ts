@@ -1,11 +1,11 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
 import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
 import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-views';
 import type { Payment } from '../../db/schema/payment';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { parse } from '../validate';
+import { orderIdSchema, ordersQuerySchema } from '../schemas/orders';
 
 const money = (amount: number, currency: string) => ({ amount, currency });
 
@@ -34,10 +34,6 @@ function present(order: OrderView, payment: Payment | undefined) {
   };
 }
 
-const orderIdSchema = z.string().min(1).max(100);
-const listQuerySchema = z
-  .object({ email: z.string().email().max(254).optional(), customerId: z.string().min(1).max(100).optional() })
-  .refine((q) => q.email !== undefined || q.customerId !== undefined, { message: 'give email or customerId' });
 
 export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Router {
   const { dbs } = deps;
@@ -53,7 +49,7 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
 
   // Support search across customers: admin credential only.
   router.get('/', requireAdmin, async (req, res) => {
-    const query = parse(listQuerySchema, req.query, 'query');
+    const query = parse(ordersQuerySchema, req.query, 'query');
     const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
     const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));
     const items = orders.map((o) => present(o, payments.get(o.checkoutId)));

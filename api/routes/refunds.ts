@@ -1,6 +1,5 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
-import { z } from 'zod';
 import { loadOrders, type OrderView } from '../../db/stores/order-views';
 import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../../db/stores/refunds';
 import { claimRefundLines, refundableLines, type LineShortfall, type RefundableLine, type RefundLineClaim } from '../../db/stores/refund-lines';
@@ -13,6 +12,7 @@ import { AppError } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
 import { refundBodySchema, type RefundBody } from '../schemas/refunds';
 import { parse } from '../validate';
+import { orderIdSchema } from '../schemas/orders';
 
 function present(r: Refund, status?: RefundOutcome['status'] | 'pending') {
   return {
@@ -100,7 +100,7 @@ const SUPPORT_ACTOR = 'support';
 
 export function refundsRouter({ dbs, temporal, config }: AppDeps): Router {
   const router = Router({ mergeParams: true });
-  const orderIdOf = (params: { orderId?: unknown }) => parse(z.string().min(1).max(100), params.orderId, 'order id');
+  const orderIdOf = (params: { orderId?: unknown }) => parse(orderIdSchema, params.orderId, 'order id');
 
   // refunds are a support action; the order's holder may still read them (GET below)
   router.post('/', requireAdmin(config), async (req, res) => {
