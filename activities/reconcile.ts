@@ -7,7 +7,7 @@ import { getPaymentsByCheckouts, syncPaymentFromGateway } from '../db/stores/pay
 import { completeRefund, failRefund } from '../db/stores/refunds';
 import { refundClaims, releaseRefundLines } from '../db/stores/refund-lines';
 import { checkoutsCreatedBetween, holdStatuses, pendingRefundsBetween, type CheckoutCursor, type CheckoutToReconcile, type PendingRefund } from '../db/stores/reconcile';
-import { refundWorkflowId } from '../temporal/task-queues';
+import { refundWorkflowId } from '../temporal/workflow-ids';
 import type { ActivityDeps } from './deps';
 import type { GatewayPayment } from './gateways/payment-gateway';
 

@@ -21,7 +21,7 @@ import { setOnHand } from '../db/stores/inventory';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
-import { searchSyncWorkflowId } from '../temporal/task-queues';
+import { searchSyncWorkflowId } from '../temporal/workflow-ids';
 import { closeConnections, pct, runLevel } from './harness';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

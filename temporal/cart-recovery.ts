@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { cartChangedSignal, type CartRecoveryInput } from '../workflows/messages';
-import { cartRecoveryWorkflowId } from './task-queues';
+import { cartRecoveryWorkflowId } from './workflow-ids';
 import { signalWithStartWorkflow } from './workflows';
 
 /** Starts (or tells) the cart's recovery workflow that the cart is at `version`. */

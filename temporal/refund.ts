@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { RefundInput } from '../workflows/messages';
 import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from './search-attributes';
-import { refundWorkflowId } from './task-queues';
+import { refundWorkflowId } from './workflow-ids';
 import { startWorkflow } from './workflows';
 
 /**

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './task-queues';
+import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './workflow-ids';
 import type { WorkflowName } from './workflows';
 
 /**

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { searchChangedSignal, type SearchSyncInput } from '../workflows/messages';
-import { searchSyncWorkflowId } from './task-queues';
+import { searchSyncWorkflowId } from './workflow-ids';
 import { signalWithStartWorkflow } from './workflows';
 
 /**

@@ -7,7 +7,7 @@ import type { Checkout } from '../../db/schema/order';
 import type { CheckoutOutcome } from '../../domain/checkout';
 import type { Money } from '../../domain/money';
 import { checkoutStartOperation } from '../../temporal/checkout';
-import { checkoutWorkflowId } from '../../temporal/task-queues';
+import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from '../../workflows/messages';
 import type { AppDeps } from '../deps';
 import { AppError, isErrorCode } from '../errors';

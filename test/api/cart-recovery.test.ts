@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { ensureSchedules } from '../../temporal/schedules';
-import { CART_RECOVERY_SWEEP_SCHEDULE_ID } from '../../temporal/task-queues';
+import { CART_RECOVERY_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { cartRecoveryStatusQuery } from '../../workflows/messages';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 

@@ -7,7 +7,7 @@ import { holds, stock } from '../../db/schema/inventory';
 import { checkouts, orderEvents, orders } from '../../db/schema/order';
 import { localGatewayOperations, payments, refunds } from '../../db/schema/payment';
 import { ensureSchedules } from '../../temporal/schedules';
-import { RECONCILE_SCHEDULE_ID } from '../../temporal/task-queues';
+import { RECONCILE_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { reconcileWorkflow, type ReconcileSummary } from '../../workflows/reconcile';
 import { createTestDatabase } from '../helpers/database';
 import { eventually } from '../helpers/eventually';

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
 import { commitHold, holdStock, releaseHold } from '../../db/stores/holds';
 import { ensureSchedules } from '../../temporal/schedules';
-import { HOLD_SWEEP_SCHEDULE_ID } from '../../temporal/task-queues';
+import { HOLD_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { sweepExpiredHoldsWorkflow } from '../../workflows/hold-sweep';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 

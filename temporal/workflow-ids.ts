@@ -1,4 +1,7 @@
-/** Workflow ids are readable and derived from business ids (support finds them by name). */
+/**
+ * Workflow and Schedule ids, readable and derived from business ids (support finds them by
+ * name). The task queue name is configuration: config.temporal.taskQueue (TEMPORAL_TASK_QUEUE).
+ */
 export const checkoutWorkflowId = (cartId: string) => `checkout-${cartId}`;
 export const HOLD_SWEEP_SCHEDULE_ID = 'sweep-expired-holds';
 export const refundWorkflowId = (refundId: string) => `refund-${refundId}`;
