@@ -1,0 +1,53 @@
+import type { Checkout } from '../db/schema/order';
+import type { CheckoutOutcome } from '../domain/checkout';
+import type { Money } from '../domain/money';
+
+/** A checkout as its caller sees it (shared/API.md): the body of POST and GET /checkouts. */
+export interface CheckoutView {
+  checkoutId: string;
+  status: 'pending' | 'placed' | 'failed';
+  orderId?: string;
+  total?: Money;
+  failure?: { code: string; message: string };
+  step?: string;
+  statusUrl: string;
+}
+
+/** One shape, one key order, whether the answer comes from the workflow or the store. */
+function checkoutView(v: Omit<CheckoutView, 'statusUrl'>): CheckoutView {
+  const view: CheckoutView = { checkoutId: v.checkoutId, status: v.status, statusUrl: `/checkouts/${v.checkoutId}` };
+  if (v.orderId) view.orderId = v.orderId;
+  if (v.total) view.total = v.total;
+  if (v.failure) view.failure = { code: v.failure.code, message: v.failure.message };
+  return view;
+}
+
+const totalOf = (row: Checkout): Money | undefined =>
+  row.totalAmount !== null && row.currency ? { amount: row.totalAmount, currency: row.currency } : undefined;
+
+/** Where the checkout stands now (a placed order may since have failed). */
+export function viewOfRow(row: Checkout): CheckoutView {
+  return checkoutView({
+    checkoutId: row.checkoutId,
+    status: row.status,
+    orderId: row.orderId ?? undefined,
+    total: totalOf(row),
+    failure: row.failure ?? undefined,
+  });
+}
+
+/**
+ * What a replay of the same POST answers: the original answer. A checkout that placed an
+ * order answered with it, and keeps answering so after a later failure or cancel.
+ */
+export function answeredViewOfRow(row: Checkout): CheckoutView {
+  const total = totalOf(row);
+  if (row.orderId && total) return checkoutView({ checkoutId: row.checkoutId, status: 'placed', orderId: row.orderId, total });
+  return viewOfRow(row);
+}
+
+export function viewOfOutcome(outcome: CheckoutOutcome): CheckoutView {
+  return outcome.status === 'placed'
+    ? checkoutView({ checkoutId: outcome.checkoutId, status: 'placed', orderId: outcome.orderId, total: outcome.total })
+    : checkoutView({ checkoutId: outcome.checkoutId, status: 'failed', total: outcome.total, failure: outcome.failure });
+}

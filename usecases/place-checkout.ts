@@ -1,0 +1,118 @@
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Checkout } from '../db/schema/order';
+import type { CartStore } from '../db/stores/cart';
+import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
+import type { CheckoutOutcome } from '../domain/checkout';
+import { isErrorCode, type ErrorCode } from '../domain/failures';
+import { checkoutStartOperation } from '../temporal/checkout';
+import { checkoutWorkflowId } from '../temporal/workflow-ids';
+import { placeOrderUpdate, type CheckoutInput } from '../workflows/messages';
+import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
+import type { UseCaseDeps } from './deps';
+import { rejected, type Rejected } from './result';
+
+/** A checkout request: what the customer sent, minus what the service assigns. */
+export type CheckoutRequest = Omit<CheckoutInput, 'checkoutId' | 'answerBy'>;
+
+export type PlaceCheckoutResult =
+  | { kind: 'placed'; view: CheckoutView }
+  | { kind: 'pending'; view: CheckoutView }
+  /** The checkout was refused or failed: `code` is its failure code (checkout_failed when it has none). */
+  | { kind: 'failed'; view: CheckoutView; code: ErrorCode; message: string; details: Record<string, unknown> }
+  | Rejected;
+
+function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutResult {
+  if (view.status === 'placed') return { kind: 'placed', view };
+  if (view.status === 'pending') return { kind: 'pending', view };
+  const code = view.failure?.code;
+  const extra = failureDetails && typeof failureDetails === 'object' ? failureDetails : {};
+  return {
+    kind: 'failed',
+    view,
+    code: isErrorCode(code) ? code : 'checkout_failed',
+    message: view.failure?.message ?? 'the checkout failed',
+    details: { checkoutId: view.checkoutId, ...extra },
+  };
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
+/**
+ * Starts the cart's checkout workflow (or attaches to it) and submits this checkout as an
+ * update. Waits at most `waitMs` for the order to be placed or refused.
+ */
+async function runCheckout(client: Client, taskQueue: string, checkout: Checkout, request: CheckoutRequest, waitMs: number): Promise<CheckoutOutcome | 'timeout' | Rejected> {
+  const input: CheckoutInput = {
+    answerBy: Date.now() + waitMs,
+    checkoutId: checkout.checkoutId,
+    cartId: request.cartId,
+    email: request.email,
+    customerId: request.customerId,
+    paymentToken: request.paymentToken,
+    shippingAddress: request.shippingAddress,
+    expectedTotal: request.expectedTotal,
+  };
+  const start = checkoutStartOperation(taskQueue, checkout.workflowId, input);
+  const outcome = (async () => {
+    const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
+      args: [{ checkoutId: checkout.checkoutId }],
+      updateId: `place-order-${checkout.checkoutId}`,
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+      startWorkflowOperation: start,
+    });
+    return handle.result();
+  })();
+  try {
+    return await Promise.race([outcome, timeout(waitMs)]);
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'checkout_in_progress') {
+      return rejected('checkout_in_progress', 'another checkout of this cart is running', cause.details?.[0]);
+    }
+    throw err;
+  } finally {
+    outcome.catch(() => undefined);
+  }
+}
+
+/**
+ * POST /checkouts: finds this request's checkout row (a retry) or opens one for a cart with
+ * lines, locks the cart's lines for it, and runs the cart's checkout workflow by
+ * update-with-start. Placed or failed within `config.checkout.waitMs`, else pending.
+ */
+export async function placeCheckout(
+  { dbs, temporal, config, carts }: UseCaseDeps & { carts: CartStore },
+  idempotency: { key: string; requestHash: string },
+  request: CheckoutRequest,
+): Promise<PlaceCheckoutResult> {
+  let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
+  if (!checkout) {
+    const cart = await carts.get(request.cartId);
+    if (!cart) return rejected('not_found', 'no such cart');
+    if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');
+    ({ checkout } = await openCheckout(dbs.order, {
+      cartId: request.cartId,
+      idempotencyKey: idempotency.key,
+      requestHash: idempotency.requestHash,
+      email: request.email,
+      workflowId: checkoutWorkflowId(request.cartId),
+    }));
+  }
+  if (checkout.requestHash !== idempotency.requestHash) {
+    return rejected('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+  }
+  if (checkout.status !== 'pending') return resultOf(answeredViewOfRow(checkout), checkout.failure?.details);
+  // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
+  const holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000);
+  if (holder && holder !== checkout.checkoutId) {
+    return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
+  }
+
+  const outcome = await runCheckout(temporal, config.temporal.taskQueue, checkout, request, config.checkout.waitMs);
+  if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
+  if ('kind' in outcome) return outcome;
+  return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
+}
