@@ -110,6 +110,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   // Parking happens after the answer: its store writes retry like every post-answer step.
   const parking = new Parking({
     view,
+    status: { key: CheckoutStatusKey, parked: 'needs_attention', resumed: 'placed' },
     onPark: (reason) => afterAnswer.markOrderNeedsAttention({ checkoutId, reason }),
     onResume: () => afterAnswer.resumeOrder({ checkoutId }),
   });

@@ -1,5 +1,13 @@
-import { ApplicationFailure, ActivityFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { CheckoutStatusKey } from '../temporal/search-attributes';
+import {
+  ApplicationFailure,
+  ActivityFailure,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { CheckoutStatusKey } from '../temporal/search-attributes';
 import { cancelSignal, retrySignal } from './messages';
 
 export class CancelledBySupport extends Error {
@@ -9,70 +17,119 @@ export class CancelledBySupport extends Error {
   }
 }
 
-function describe(err: unknown): string {
+/** What support reads about a failure: its type and message. */
+export function describeFailure(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : String(err);
 }
 
+/** A keyword search attribute key (CheckoutStatus, RefundStatus, …). */
+type KeywordKey = typeof CheckoutStatusKey;
+
+interface SupportView {
+  step: string;
+  waitingFor?: string;
+  lastError?: string;
+  ignoredSignals?: string[];
+}
+
 /**
- * "Parked, not failed": a step that retries cannot fix waits for a human instead of
- * failing or compensating on its own. Support sends `retry` (after fixing the cause) or
- * `cancel` (the caller's compensations run) from the Web UI or the admin API.
+ * "Parked, not failed", for any workflow: a step that retries cannot fix waits for a human
+ * instead of failing or compensating on its own. Support sends `retry` (after fixing the
+ * cause) or `cancel` from the Web UI or the admin API; the workflow's status search attribute
+ * (a parameter: CheckoutStatus, RefundStatus, …) shows `needs_attention` meanwhile. A
+ * decision counts only while something waits for one: a signal racing a retry that already
+ * resumed is recorded as ignored, never kept to fire at some later parking.
  */
-export class Parking {
+export class WaitForSupport {
+  private waiting = false;
   private retryRequested = false;
-  private parked = false;
   cancelReason: string | undefined;
   /** How many times support sent `retry` to a parked step (each retry is a new decision). */
   retries = 0;
 
   constructor(
-    private readonly hooks: {
-      onPark: (reason: string) => Promise<void>;
-      onResume: () => Promise<void>;
-      view: { step: string; waitingFor?: string; lastError?: string; ignoredSignals?: string[] };
+    private readonly opts: {
+      view: SupportView;
+      status: { key: KeywordKey; parked: string; resumed: string };
+      /** A Temporal cancel request while waiting counts as support's cancel (refunds); default: it does not. */
+      cancelRequestDecides?: boolean;
     },
   ) {
-    // A decision counts only while a step waits for one: a signal racing a retry that already
-    // resumed the step is recorded as ignored, never kept to fire at some later parking.
     setHandler(retrySignal, () => {
-      if (this.parked) this.retryRequested = true;
+      if (this.waiting) this.retryRequested = true;
       else this.ignore('retry');
     });
     setHandler(cancelSignal, ({ reason }) => {
-      if (this.parked) this.cancelReason = reason || 'cancelled by support';
+      if (this.waiting) this.cancelReason = reason || 'cancelled by support';
       else this.ignore('cancel');
     });
   }
 
   private ignore(signal: 'retry' | 'cancel'): void {
-    this.hooks.view.ignoredSignals = [...(this.hooks.view.ignoredSignals ?? []), signal];
+    this.opts.view.ignoredSignals = [...(this.opts.view.ignoredSignals ?? []), signal];
     log.warn('support signal ignored: the workflow was not waiting for support', { signal });
   }
 
-  /** Runs `step` until it succeeds; between failures, parks until support decides. */
+  /** Parks with `reason` until support decides; `whileWaiting` runs once parked (e.g. the order's status). */
+  async decide(reason: string, whileWaiting?: () => Promise<void>): Promise<'retry' | 'cancel'> {
+    const { view, status } = this.opts;
+    view.step = 'needs_attention';
+    view.waitingFor = 'a retry or cancel signal from support';
+    view.lastError = reason;
+    this.waiting = true;
+    upsertSearchAttributes([{ key: status.key, value: status.parked }]);
+    log.warn('parked for support', { reason });
+    await whileWaiting?.();
+    try {
+      await condition(() => this.retryRequested || this.cancelReason !== undefined);
+    } catch (err) {
+      if (!this.opts.cancelRequestDecides || !isCancellation(err)) throw err;
+      this.cancelReason ??= 'cancelled (workflow cancel request)';
+    }
+    this.waiting = false;
+    view.waitingFor = undefined;
+    if (this.cancelReason !== undefined) return 'cancel';
+    this.retryRequested = false;
+    this.retries += 1;
+    upsertSearchAttributes([{ key: status.key, value: status.resumed }]);
+    return 'retry';
+  }
+}
+
+/** The checkout's use of it: runs a step until it succeeds, parking between failures. */
+export class Parking {
+  readonly support: WaitForSupport;
+
+  constructor(
+    private readonly hooks: {
+      onPark: (reason: string) => Promise<void>;
+      onResume: () => Promise<void>;
+      view: SupportView;
+      status: { key: KeywordKey; parked: string; resumed: string };
+    },
+  ) {
+    this.support = new WaitForSupport({ view: hooks.view, status: hooks.status });
+  }
+
+  get cancelReason(): string | undefined {
+    return this.support.cancelReason;
+  }
+
+  get retries(): number {
+    return this.support.retries;
+  }
+
+  /** Runs `step` until it succeeds; between failures, parks until support decides (cancel → CancelledBySupport). */
   async run<T>(step: () => Promise<T>): Promise<T> {
     for (;;) {
       try {
         return await step();
       } catch (err) {
-        const reason = describe(err);
         const resumeStep = this.hooks.view.step;
-        this.hooks.view.step = 'needs_attention';
-        this.hooks.view.waitingFor = 'a retry or cancel signal from support';
-        this.hooks.view.lastError = reason;
-        this.parked = true;
-        upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'needs_attention' }]);
-        log.warn('parked for support', { reason });
-        await this.hooks.onPark(reason);
-        await condition(() => this.retryRequested || this.cancelReason !== undefined);
-        this.parked = false;
-        this.hooks.view.waitingFor = undefined;
-        if (this.cancelReason !== undefined) throw new CancelledBySupport(this.cancelReason);
-        this.retryRequested = false;
-        this.retries += 1;
+        const decision = await this.support.decide(describeFailure(err), () => this.hooks.onPark(describeFailure(err)));
+        if (decision === 'cancel') throw new CancelledBySupport(this.support.cancelReason ?? 'cancelled by support');
         this.hooks.view.step = resumeStep;
-        upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'placed' }]);
         await this.hooks.onResume();
       }
     }

@@ -1,9 +1,5 @@
 import {
-  ApplicationFailure,
-  ActivityFailure,
   CancellationScope,
-  condition,
-  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -12,7 +8,8 @@ import {
 } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
 import { RefundStatusKey } from '../temporal/search-attributes';
-import { cancelSignal, refundStatusQuery, retrySignal, type RefundInput, type RefundOutcome, type RefundStatusView, type RefundStep } from './messages';
+import { refundStatusQuery, type RefundInput, type RefundOutcome, type RefundStatusView, type RefundStep } from './messages';
+import { describeFailure, WaitForSupport } from './parking';
 
 /** The gateway call: transient errors retried with backoff; past the budget, a human decides. */
 const gateway = proxyActivities<OrderlyActivities>({
@@ -38,10 +35,6 @@ const followUp = proxyActivities<OrderlyActivities>({
 /** Line claims, cancel-safe release (ask the gateway first), completion after the refund is non-cancellable. */
 export const REFUND_LINE_CLAIMS_PATCH = 'refund-line-claims-and-safe-cancel';
 
-function reasonOf(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : String(err);
-}
 
 /**
  * One refund request. Its amount was reserved against the capture, and its order-line units
@@ -54,22 +47,19 @@ function reasonOf(err: unknown): string {
 export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome> {
   const { refundId, orderId } = input;
   const view: RefundStatusView = { refundId, orderId, step: 'refunding' };
-  let retryRequested = false;
-  let cancelReason: string | undefined;
   const enter = (step: RefundStep) => {
     view.step = step;
   };
   setHandler(refundStatusQuery, () => view);
-  setHandler(retrySignal, () => {
-    retryRequested = true;
+  const support = new WaitForSupport({
+    view,
+    status: { key: RefundStatusKey, parked: 'needs_attention', resumed: 'pending' },
+    cancelRequestDecides: true,
   });
-  setHandler(cancelSignal, ({ reason }) => {
-    cancelReason = reason || 'cancelled by support';
-  });
-  if (!patched(REFUND_LINE_CLAIMS_PATCH)) return legacyRefund(input, view, enter, () => ({ retryRequested, cancelReason }), () => (retryRequested = false));
+  if (!patched(REFUND_LINE_CLAIMS_PATCH)) return legacyRefund(input, view, enter, support);
 
   const root = CancellationScope.current();
-  const cancelled = () => cancelReason !== undefined || root.consideredCancelled;
+  const cancelled = () => support.cancelReason !== undefined || root.consideredCancelled;
   const nonCancellable = <T>(fn: () => Promise<T>) => CancellationScope.nonCancellable(fn);
   let restockLines: { sku: string; quantity: number }[] = [];
 
@@ -92,7 +82,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
       log.warn('refund cancelled after the gateway made it: recording it as succeeded', { refundId });
       return found.gatewayRef;
     }
-    return release({ code: 'refund_cancelled', message: cancelReason ?? 'cancelled (workflow cancel request)' });
+    return release({ code: 'refund_cancelled', message: support.cancelReason ?? 'cancelled (workflow cancel request)' });
   }
 
   async function refundOrCancel(): Promise<string | RefundOutcome> {
@@ -108,20 +98,9 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
         // never abandoned mid-call: a cancel waits for the gateway's answer, then decides
         return (await nonCancellable(() => gateway.refundAtGateway(refundId))).gatewayRef;
       } catch (err) {
-        view.lastError = reasonOf(err);
+        // past its retries: support decides (a cancel is settled at the top of the loop)
+        await support.decide(describeFailure(err));
       }
-      enter('needs_attention');
-      view.waitingFor = 'a retry or cancel signal from support';
-      upsertSearchAttributes([{ key: RefundStatusKey, value: 'needs_attention' }]);
-      log.warn('refund parked for support', { refundId, error: view.lastError });
-      try {
-        await condition(() => retryRequested || cancelReason !== undefined);
-      } catch (err) {
-        if (!isCancellation(err)) throw err;
-      }
-      view.waitingFor = undefined;
-      retryRequested = false;
-      if (!cancelled()) upsertSearchAttributes([{ key: RefundStatusKey, value: 'pending' }]);
     }
   }
 
@@ -148,13 +127,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
 }
 
 /** Refunds started before REFUND_LINE_CLAIMS_PATCH: their recorded commands, unchanged. */
-async function legacyRefund(
-  input: RefundInput,
-  view: RefundStatusView,
-  enter: (step: RefundStep) => void,
-  signals: () => { retryRequested: boolean; cancelReason?: string },
-  clearRetry: () => void,
-): Promise<RefundOutcome> {
+async function legacyRefund(input: RefundInput, view: RefundStatusView, enter: (step: RefundStep) => void, support: WaitForSupport): Promise<RefundOutcome> {
   const { refundId, orderId } = input;
   let gatewayRef: string | undefined;
   while (!gatewayRef) {
@@ -162,23 +135,13 @@ async function legacyRefund(
     try {
       gatewayRef = (await gateway.refundAtGateway(refundId)).gatewayRef;
     } catch (err) {
-      view.lastError = reasonOf(err);
-      enter('needs_attention');
-      view.waitingFor = 'a retry or cancel signal from support';
-      upsertSearchAttributes([{ key: RefundStatusKey, value: 'needs_attention' }]);
-      log.warn('refund parked for support', { refundId, error: view.lastError });
-      await condition(() => signals().retryRequested || signals().cancelReason !== undefined);
-      view.waitingFor = undefined;
-      const cancelReason = signals().cancelReason;
-      if (cancelReason !== undefined) {
-        const failure = { code: 'refund_cancelled', message: cancelReason };
+      if ((await support.decide(describeFailure(err))) === 'cancel') {
+        const failure = { code: 'refund_cancelled', message: support.cancelReason ?? 'cancelled by support' };
         await stores.releaseRefund({ refundId, failure });
         upsertSearchAttributes([{ key: RefundStatusKey, value: 'failed' }]);
         enter('failed');
         return { refundId, status: 'failed', failure };
       }
-      clearRetry();
-      upsertSearchAttributes([{ key: RefundStatusKey, value: 'pending' }]);
     }
   }
   enter('recording');
