@@ -50,6 +50,8 @@ const envSchema = z.object({
   CART_MAX_LINES: z.coerce.number().int().positive().default(100),
 
   CHECKOUT_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
+  /** How long POST /orders/:id/refunds waits before answering 202; absent = CHECKOUT_WAIT_MS. */
+  REFUND_WAIT_MS: z.coerce.number().int().min(0).optional(),
   STOCK_HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(15 * 60),
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().positive().default(5 * 60),
 
@@ -114,6 +116,7 @@ export interface Config {
   search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
   cart: { ttlSeconds: number; maxQuantityPerLine: number; maxLines: number };
   checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
+  refund: { waitMs: number };
   payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       holdTtlSeconds: e.STOCK_HOLD_TTL_SECONDS,
       holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
     },
+    refund: { waitMs: e.REFUND_WAIT_MS ?? e.CHECKOUT_WAIT_MS },
     payment: { gateway: e.PAYMENT_GATEWAY, stripeApiKey: e.STRIPE_API_KEY, stripeApiBase: e.STRIPE_API_BASE },
     mail: {
       host: e.SMTP_HOST,
