@@ -61,7 +61,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   setHandler(
     placeOrderUpdate,
     async () => {
-      await condition(() => outcome !== undefined);
+      // a cancel request must not fail the storefront's update: it gets the outcome the cancel led to
+      await CancellationScope.nonCancellable(() => condition(() => outcome !== undefined));
       return outcome as CheckoutOutcome;
     },
     {

@@ -118,6 +118,20 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     expect(described.searchAttributes.CheckoutStatus).toEqual(['paid']);
   }, 60_000);
 
+  it('a checkout cancelled from the Web UI as it starts, then the cart checked out again with a new key: never a 5xx, one live checkout', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 300, onHand: 5 });
+    const cartId = await cartWith([[sku, 1]]);
+    const body = { cartId, email: 'again@example.com', paymentToken: 'tok_visa' };
+    const first = stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'first' }, body });
+    const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
+    await eventually(() => handle.cancel().then(() => true).catch(() => undefined), 10_000, 'the cancel request');
+    const second = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'second' }, body });
+    const answers = [(await first).status, second.status];
+    expect(answers.every((s) => s < 500)).toBe(true);
+    const again = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'third' }, body });
+    expect(again.status).toBeLessThan(500);
+  }, 60_000);
+
   it('an authorization whose reply was lost and then declined on retry is voided by compensation, found through the gateway', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 500, onHand: 3 });
     const cartId = await cartWith([[sku, 1]]);

@@ -50,7 +50,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     SEARCH_INDEX: `t-${randomBytes(5).toString('hex')}`,
     ...opts.env,
   });
-  const logger = createLogger('silent');
+  const logger = createLogger((process.env.STACK_LOG_LEVEL as 'silent') ?? 'silent');
   const dbs = createDatabases(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });

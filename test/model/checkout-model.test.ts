@@ -76,7 +76,14 @@ describe('checkout model (fast-check commands against the real stack)', () => {
     const started = Date.now();
     console.log(`checkout model: seed ${SEED}, ${RUNS} runs of ≤ ${COMMANDS} commands, time limit ${TIME_LIMIT_MS} ms (MODEL_SEED=${SEED} replays it)`);
     try {
-      await fc.assert(property, { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false });
+      await fc.assert(property, {
+        numRuns: RUNS,
+        seed: SEED,
+        // MODEL_PATH (with MODEL_SEED) replays one reported counterexample directly
+        ...(process.env.MODEL_PATH ? { path: process.env.MODEL_PATH } : {}),
+        interruptAfterTimeLimit: TIME_LIMIT_MS,
+        markInterruptAsFailure: false,
+      });
     } catch (err) {
       // fast-check's report: the seed, the replay path and the shrunk command sequence
       console.error(`checkout model FAILED after ${runs} runs in ${Math.round((Date.now() - started) / 1000)} s\n${err instanceof Error ? err.message : String(err)}`);
