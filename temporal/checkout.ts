@@ -1,7 +1,11 @@
 import type { WithStartWorkflowOperation } from '@temporalio/client';
+import type { CheckoutState } from '../domain/checkout-lifecycle';
 import type { CheckoutInput } from '../workflows/messages';
 import { CartIdKey, CheckoutStatusKey, CustomerEmailKey } from './search-attributes';
 import { withStartOperation, type WorkflowOf } from './workflows';
+
+/** Every checkout starts pending (domain/checkout-lifecycle.ts); the workflow moves it from there. */
+const INITIAL_STATE: CheckoutState = 'pending';
 
 /**
  * The start half of a checkout's update-with-start: the running workflow of this id is
@@ -17,7 +21,7 @@ export function checkoutStartOperation(taskQueue: string, workflowId: string, in
     typedSearchAttributes: [
       { key: CartIdKey, value: input.cartId },
       { key: CustomerEmailKey, value: input.email },
-      { key: CheckoutStatusKey, value: 'pending' },
+      { key: CheckoutStatusKey, value: INITIAL_STATE },
     ],
   });
 }

@@ -16,7 +16,8 @@ import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
 import type { CheckoutOutcome } from '../domain/checkout';
 import { formatMoney, type Money } from '../domain/money';
-import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView, type CheckoutStep } from './messages';
+import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
+import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
 import { afterAnswer, followUp, gateway, localGateway, localStores, mail, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
@@ -52,6 +53,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   const enter = (step: CheckoutStep) => {
     view.step = step;
     view.compensations = saga.names;
+  };
+  // The checkout's state (domain/checkout-lifecycle.ts), shown to support as CheckoutStatus.
+  let state: CheckoutState = 'pending';
+  const moveTo = (to: CheckoutState, alongside: { key: typeof OrderIdKey; value: string }[] = []) => {
+    if (!canMoveCheckout(state, to)) log.error('checkout moved outside its lifecycle', { from: state, to });
+    state = to;
+    upsertSearchAttributes([...alongside, { key: CheckoutStatusKey, value: to }]);
   };
   const returned = (result: MoneyReturned | undefined) => {
     if (result && MONEY_RANK[result.action] >= MONEY_RANK[money.action]) money = result;
@@ -112,6 +120,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   const parking = new Parking({
     view,
     status: { key: CheckoutStatusKey, parked: 'needs_attention', resumed: 'placed' },
+    moveTo: (to) => moveTo(to as CheckoutState),
     onPark: (reason) => afterAnswer.markOrderNeedsAttention({ checkoutId, reason }),
     onResume: () => afterAnswer.resumeOrder({ checkoutId }),
   });
@@ -158,10 +167,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     );
     orderId = placed.orderId;
     view.orderId = orderId;
-    upsertSearchAttributes([
-      { key: OrderIdKey, value: orderId },
-      { key: CheckoutStatusKey, value: 'placed' },
-    ]);
+    moveTo('placed', [{ key: OrderIdKey, value: orderId }]);
     // The storefront gets its answer here. From now on the order stands: a cancel request is
     // recorded and ignored, an outage is retried, and only support (a parked step's cancel)
     // can undo it.
@@ -188,7 +194,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       await parking.run(() => afterAnswer.commitStock(checkoutId));
       await parking.run(() => afterAnswer.markOrderPaid(paidOrderId));
       saga.clear();
-      upsertSearchAttributes([{ key: CheckoutStatusKey, value: 'paid' }]);
+      moveTo('paid');
 
       enter('clearing_cart');
       await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
@@ -214,7 +220,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       await saga.compensate();
       const told = { ...failure, message: withMoney(failure.message, money) };
       await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
-      upsertSearchAttributes([{ key: CheckoutStatusKey, value: cancelled ? 'cancelled' : 'failed' }]);
+      moveTo(cancelled ? 'cancelled' : 'failed');
       if (frozenInputs) {
         await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.

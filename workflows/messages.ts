@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
+import type { CheckoutStep } from '../domain/checkout-lifecycle';
 
 export interface CheckoutInput {
   checkoutId: string;
@@ -19,20 +20,6 @@ export interface CheckoutInput {
   answerBy?: number;
 }
 
-export type CheckoutStep =
-  | 'claiming'
-  | 'pricing'
-  | 'holding_stock'
-  | 'authorizing_payment'
-  | 'creating_order'
-  | 'capturing_payment'
-  | 'committing_stock'
-  | 'clearing_cart'
-  | 'sending_confirmation'
-  | 'needs_attention'
-  | 'compensating'
-  | 'completed'
-  | 'failed';
 
 export interface CheckoutStatusView {
   checkoutId: string;

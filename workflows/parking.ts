@@ -54,6 +54,8 @@ export class WaitForSupport {
       status: { key: KeywordKey; parked: string; resumed: string };
       /** A Temporal cancel request while waiting counts as support's cancel (refunds); default: it does not. */
       cancelRequestDecides?: boolean;
+      /** How the workflow moves its status (default: upsert the status attribute). */
+      moveTo?: (status: string) => void;
     },
   ) {
     setHandler(retrySignal, () => {
@@ -64,6 +66,11 @@ export class WaitForSupport {
       if (this.waiting) this.cancelReason = reason || 'cancelled by support';
       else this.ignore('cancel');
     });
+  }
+
+  private setStatus(value: string): void {
+    if (this.opts.moveTo) this.opts.moveTo(value);
+    else upsertSearchAttributes([{ key: this.opts.status.key, value }]);
   }
 
   private ignore(signal: 'retry' | 'cancel'): void {
@@ -78,7 +85,7 @@ export class WaitForSupport {
     view.waitingFor = 'a retry or cancel signal from support';
     view.lastError = reason;
     this.waiting = true;
-    upsertSearchAttributes([{ key: status.key, value: status.parked }]);
+    this.setStatus(status.parked);
     log.warn('parked for support', { reason });
     await whileWaiting?.();
     try {
@@ -92,7 +99,7 @@ export class WaitForSupport {
     if (this.cancelReason !== undefined) return 'cancel';
     this.retryRequested = false;
     this.retries += 1;
-    upsertSearchAttributes([{ key: status.key, value: status.resumed }]);
+    this.setStatus(status.resumed);
     return 'retry';
   }
 }
@@ -107,9 +114,10 @@ export class Parking {
       onResume: () => Promise<void>;
       view: SupportView;
       status: { key: KeywordKey; parked: string; resumed: string };
+      moveTo?: (status: string) => void;
     },
   ) {
-    this.support = new WaitForSupport({ view: hooks.view, status: hooks.status });
+    this.support = new WaitForSupport({ view: hooks.view, status: hooks.status, moveTo: hooks.moveTo });
   }
 
   get cancelReason(): string | undefined {

@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
 import { checkouts, type Checkout, type FrozenCart, type StoredFailure } from '../schema/order';
+import { rowStatus } from '../../domain/checkout-lifecycle';
 
 export interface OpenCheckoutInput {
   cartId: string;
@@ -91,7 +92,7 @@ export async function getFrozenCart(db: DbOrTx, checkoutId: string): Promise<Fro
 export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: string | null, failure: StoredFailure): Promise<boolean> {
   const closed = await db
     .update(checkouts)
-    .set({ status: 'failed', failure, updatedAt: sql`now()` })
+    .set({ status: rowStatus('failed'), failure, updatedAt: sql`now()` })
     .where(
       and(
         eq(checkouts.checkoutId, checkoutId),
@@ -117,7 +118,7 @@ export async function failCheckout(
   await db
     .update(checkouts)
     .set({
-      status: 'failed',
+      status: rowStatus('failed'),
       failure,
       totalAmount: total?.amount ?? sql`${checkouts.totalAmount}`,
       currency: total?.currency ?? sql`${checkouts.currency}`,

@@ -4,6 +4,7 @@ import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
 import { checkouts, orderEvents, orderLines, orders } from '../schema/order';
 import { IllegalOrderTransition, statusesLeadingTo, type OrderStatus } from './order-lifecycle';
+import { rowStatus } from '../../domain/checkout-lifecycle';
 
 export interface NewOrderLine {
   sku: string;
@@ -54,7 +55,7 @@ export async function createOrder(db: Db, input: CreateOrderInput): Promise<stri
     await tx.insert(orderEvents).values({ orderId: id, type: 'order_placed', toStatus: 'placed' });
     await tx
       .update(checkouts)
-      .set({ status: 'placed', orderId: id, totalAmount: input.totalAmount, currency: input.currency, updatedAt: sql`now()` })
+      .set({ status: rowStatus('placed'), orderId: id, totalAmount: input.totalAmount, currency: input.currency, updatedAt: sql`now()` })
       .where(eq(checkouts.checkoutId, input.checkoutId));
     return id;
   });
