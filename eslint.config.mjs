@@ -57,6 +57,42 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [toActivities, toWorkflowCode] }] },
   },
   {
+    // Use cases sit between the edge and Temporal: stores, the search engine, temporal/ helpers
+    // and the domain; workflow code as types only (messages.ts is shared); never HTTP.
+    files: ['usecases/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            toActivities,
+            toWorkflowCode,
+            { regex: folder('api'), message: 'use cases know nothing of HTTP: return a result, the route maps it' },
+            { group: ['express', 'express/*'], message: 'use cases know nothing of HTTP: return a result, the route maps it' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Routes moved onto use cases: parse, call one use case, map its result (no store, no Temporal).
+    files: ['api/routes/checkouts.ts', 'api/routes/refunds.ts', 'api/routes/admin.ts', 'api/routes/carts.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            toActivities,
+            { regex: folder('workflows'), message: 'a route calls a use case (usecases/), which talks to Temporal' },
+            { regex: folder('temporal'), message: 'a route calls a use case (usecases/), which talks to Temporal' },
+            { regex: folder('db'), allowTypeImports: true, message: 'a route calls a use case (usecases/), which reaches the stores' },
+            { group: ['@temporalio/*'], message: 'a route calls a use case (usecases/), which talks to Temporal' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['workers/worker.ts', 'workers/deps.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [toWorkflowCode] }] },
   },
