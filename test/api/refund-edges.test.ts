@@ -175,9 +175,10 @@ describe('refund edges (real stack)', () => {
 
   it('a restock gives back only units that were sold: more than sold fails loudly and changes nothing', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 100, onHand: 1 });
-    await expect(restock(stack.dbs.inventory, 'edge-restock-unsold', [{ sku, quantity: 1 }])).rejects.toThrow();
+    const restockId = `edge-restock-unsold-${sku}`;
+    await expect(restock(stack.dbs.inventory, restockId, [{ sku, quantity: 1 }])).rejects.toThrow();
     expect(await stockOf(sku)).toEqual({ onHand: 1, reserved: 0, sold: 0 });
-    expect(await stack.dbs.inventory.select().from(restocks).where(eq(restocks.restockId, 'edge-restock-unsold'))).toEqual([]);
+    expect(await stack.dbs.inventory.select().from(restocks).where(eq(restocks.restockId, restockId))).toEqual([]);
   });
 
   it('a refund recorded after its order moved to a status that cannot become refunded keeps the status and notes the refund in the history, once', async () => {
