@@ -56,7 +56,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
     status: { key: RefundStatusKey, parked: 'needs_attention', resumed: 'pending' },
     cancelRequestDecides: true,
   });
-  if (!patched(REFUND_LINE_CLAIMS_PATCH)) return legacyRefund(input, view, enter, support);
+  if (!patched(REFUND_LINE_CLAIMS_PATCH)) return legacyRefund(input, enter, support);
 
   const root = CancellationScope.current();
   const cancelled = () => support.cancelReason !== undefined || root.consideredCancelled;
@@ -107,28 +107,12 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
   const settled = await refundOrCancel();
   if (typeof settled !== 'string') return settled;
   // the gateway refunded: the point of no return, cancel requests are ignored from here
-  return nonCancellable(async () => {
-    enter('recording');
-    const { fullyRefunded } = await stores.recordRefund({ refundId, gatewayRef: settled });
-    if (restockLines.length > 0) {
-      enter('restocking');
-      await stores.restockRefund({ refundId, lines: restockLines });
-    }
-    enter('updating_order');
-    await stores.markOrderRefunded({ orderId, refundId, fullyRefunded });
-    upsertSearchAttributes([{ key: RefundStatusKey, value: 'succeeded' }]);
-    enter('emailing');
-    await followUp
-      .sendRefundEmail({ refundId, orderId, email: input.email, amount: input.amount })
-      .catch((err: unknown) => log.warn('refund email not sent', { error: String(err) }));
-    enter('succeeded');
-    return { refundId, status: 'succeeded' as const };
-  });
+  return nonCancellable(() => recordAndTell(input, enter, settled, restockLines));
 }
 
 /** Refunds started before REFUND_LINE_CLAIMS_PATCH: their recorded commands, unchanged. */
-async function legacyRefund(input: RefundInput, view: RefundStatusView, enter: (step: RefundStep) => void, support: WaitForSupport): Promise<RefundOutcome> {
-  const { refundId, orderId } = input;
+async function legacyRefund(input: RefundInput, enter: (step: RefundStep) => void, support: WaitForSupport): Promise<RefundOutcome> {
+  const { refundId } = input;
   let gatewayRef: string | undefined;
   while (!gatewayRef) {
     enter('refunding');
@@ -144,11 +128,22 @@ async function legacyRefund(input: RefundInput, view: RefundStatusView, enter: (
       }
     }
   }
+  return recordAndTell(input, enter, gatewayRef, input.restockLines ?? []);
+}
+
+/** After the gateway refunded: record it, restock what was claimed, move the order, email the customer. */
+async function recordAndTell(
+  input: RefundInput,
+  enter: (step: RefundStep) => void,
+  gatewayRef: string,
+  restockLines: { sku: string; quantity: number }[],
+): Promise<RefundOutcome> {
+  const { refundId, orderId } = input;
   enter('recording');
   const { fullyRefunded } = await stores.recordRefund({ refundId, gatewayRef });
-  if (input.restockLines?.length) {
+  if (restockLines.length > 0) {
     enter('restocking');
-    await stores.restockRefund({ refundId, lines: input.restockLines });
+    await stores.restockRefund({ refundId, lines: restockLines });
   }
   enter('updating_order');
   await stores.markOrderRefunded({ orderId, refundId, fullyRefunded });
