@@ -80,10 +80,3 @@ export class PaymentRejectedError extends Error {
     this.name = 'PaymentRejectedError';
   }
 }
-
-const TOKEN = /^(tok|pm)_[A-Za-z0-9_]{1,250}$/;
-
-/** Accepts gateway tokens and payment-method ids only: a card number never gets in. */
-export function isValidPaymentToken(token: string): boolean {
-  return TOKEN.test(token);
-}

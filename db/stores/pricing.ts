@@ -1,18 +1,10 @@
 import type { DbOrTx } from '../client';
+import type { PricedLine, SkuQuantity } from '../../domain/cart';
 import { getProducts } from './catalog';
 
-export interface LineRef {
-  sku: string;
-  quantity: number;
-}
-
-export interface PricedLine {
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPrice: { amount: number; currency: string };
-  lineTotal: { amount: number; currency: string };
-}
+export type { PricedLine } from '../../domain/cart';
+/** A line to price: a SKU and a quantity. */
+export type LineRef = SkuQuantity;
 
 export interface PricedLines {
   lines: PricedLine[];
