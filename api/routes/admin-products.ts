@@ -7,7 +7,7 @@ import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { productBodySchema, skuSchema } from '../schemas/catalog';
 import { parse } from '../validate';
-import { presentProduct } from './products';
+import { presentProduct } from '../../usecases/search-products';
 
 /**
  * Catalog management (mounted behind requireAdmin). Each write commits the product and its
