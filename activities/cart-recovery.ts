@@ -4,33 +4,34 @@ import { stockLevels } from '../db/stores/inventory';
 import { sendOnce } from '../db/stores/notification-outbox';
 import { isOptedOut, unsubscribeToken } from '../db/stores/unsubscribe';
 import { signalCartRecovery } from '../temporal/cart-recovery';
+import { decideReminder, type ReminderDecision } from '../domain/cart-reminder';
 import type { ActivityDeps } from './deps';
 import { escapeHtml, formatMoney, render } from './templates/render';
 
 /** What one reminder attempt found: sent (now or before), nothing to say, or a reason to stop or move the clock. */
-export type ReminderResult =
-  | { status: 'sent' | 'already_sent' | 'skipped_unavailable' }
-  | { status: 'stop'; reason: 'no_cart' | 'emptied' | 'opted_out' }
-  | { status: 'stale'; version: number; updatedAt: number };
+export type ReminderResult = Exclude<ReminderDecision, { status: 'send' }> | { status: 'sent' | 'already_sent' };
 
 export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
   return {
     /**
      * Sends reminder `step` for the cart as it is now — current prices and availability —
-     * once per (cart, version, step). Decides from the stores, not from the workflow's memory:
-     * an emptied (checked-out) cart, an opt-out or a newer version stop or move the clock.
+     * once per (cart, version, step). Reads the facts from the stores at send time; the rule
+     * (stop, move the clock, skip, send) is domain/cart-reminder.ts decideReminder.
      */
     async sendCartReminder(req: { cartId: string; version: number; step: number; discountCode?: string }): Promise<ReminderResult> {
       const cart = await carts.get(req.cartId);
-      if (!cart || !cart.email) return { status: 'stop', reason: 'no_cart' };
-      if (cart.lines.length === 0) return { status: 'stop', reason: 'emptied' };
-      if (cart.version !== req.version) return { status: 'stale', version: cart.version, updatedAt: Date.parse(cart.updatedAt) };
-      if (await isOptedOut(dbs.notification, cart.email)) return { status: 'stop', reason: 'opted_out' };
-
-      const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
-      const levels = await stockLevels(dbs.inventory, priced.lines.map((l) => l.sku));
+      const email = cart?.email;
+      const priced = cart && cart.lines.length > 0 ? await priceLines(dbs.catalog, cart.lines, cart.currency) : undefined;
+      const levels = priced ? await stockLevels(dbs.inventory, priced.lines.map((l) => l.sku)) : new Map<string, { available: number }>();
       const available = (sku: string) => levels.get(sku)?.available ?? 0;
-      if (priced.lines.every((l) => available(l.sku) <= 0)) return { status: 'skipped_unavailable' };
+      const decision = decideReminder({
+        cart: cart ? { email, lineCount: cart.lines.length, version: cart.version, updatedAt: Date.parse(cart.updatedAt) } : null,
+        clockVersion: req.version,
+        optedOut: email ? await isOptedOut(dbs.notification, email) : false,
+        anyAvailable: (priced?.lines ?? []).some((l) => available(l.sku) > 0),
+      });
+      if (decision.status !== 'send') return decision;
+      if (!cart || !email || !priced) return { status: 'stop', reason: 'no_cart' };
 
       const lineText = (l: (typeof priced.lines)[number]) => {
         const left = available(l.sku);
@@ -42,13 +43,13 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         lines: priced.lines.map(lineText).join('\n'),
         linesHtml: priced.lines.map((l) => `<li>${escapeHtml(lineText(l))}</li>`).join(''),
         cartUrl: `${config.storefrontUrl}/cart/${encodeURIComponent(cart.id)}`,
-        unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, cart.email)}`,
+        unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, email)}`,
         discount: req.discountCode ? `Use code ${req.discountCode} at checkout for a discount.` : '',
       };
       const result = await sendOnce(dbs.notification, (m) => mailer.send(m), {
         idempotencyKey: `cart-reminder:${cart.id}:${cart.version}:${req.step}`,
         kind: 'cart_reminder',
-        recipient: cart.email,
+        recipient: email,
         subject: req.step === 0 ? 'You left something in your cart' : 'Your cart is still waiting',
         text: render('cart-reminder.txt', vars),
         html: render('cart-reminder.html', vars),
