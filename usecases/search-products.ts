@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Databases } from '../db/client';
 import type { Product } from '../db/schema/catalog';
-import { SearchUnavailableError } from '../db/search-engine/queries';
+import { SearchUnavailableError, type SearchQuery } from '../db/search-engine/queries';
 import type { SearchIndex } from '../db/search-engine/search-index';
 import { getProduct } from '../db/stores/catalog';
 import { isUsableCursor, type ProductCursor, type ProductSort } from '../db/stores/catalog-cursors';
@@ -51,16 +51,8 @@ export function presentProduct(p: Pick<Product, 'sku' | 'name' | 'description' |
   };
 }
 
-export interface ProductListQuery {
-  q?: string;
-  category?: string;
-  minPrice?: number;
-  maxPrice?: number;
-  inStock?: boolean;
-  sort: ProductSort;
-  limit: number;
-  cursor?: string;
-}
+/** A catalog query as the storefront sends it: the engine's filters and sorts, and our opaque cursor. */
+export type ProductListQuery = Omit<SearchQuery, 'after'> & { cursor?: string };
 
 /** Which engine answered: `postgres` is the degraded path the edge tells clients and caches about. */
 export type Engine = 'elasticsearch' | 'postgres';
