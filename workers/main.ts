@@ -10,6 +10,23 @@ import { buildActivityDeps } from './deps';
 import { createWorker } from './worker';
 
 /**
+ * Temporal may be starting or restarting while the worker starts: wait for it with a capped
+ * backoff (up to five minutes, then exit for the supervisor to restart) instead of dying at once.
+ */
+async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createLogger>, call: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + 5 * 60_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await call();
+    } catch (err) {
+      if (Date.now() + delay > giveUpAt) throw err;
+      logger.warn({ err: String(err), retryInMs: delay }, `${what} failed; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
  * The worker process: runs every workflow and activity on the task queue and makes sure
  * the operations schedules exist. SIGINT/SIGTERM drain it (the SDK's runtime handles the
  * signals), then the store connections close.
@@ -19,10 +36,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'orderly-worker');
   const dbs = createDatabases(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const client = await connectTemporal(config);
+  const connection = await untilItAnswers('connecting to Temporal', logger, () => NativeConnection.connect({ address: config.temporal.address }));
+  const client = await untilItAnswers('connecting the Temporal client', logger, () => connectTemporal(config));
   try {
-    await ensureSchedules(client, config);
+    await untilItAnswers('creating the schedules', logger, () => ensureSchedules(client, config));
     // The search sync is long-running; make sure it is (its Schedule would within a minute).
     await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
     const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
