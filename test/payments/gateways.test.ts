@@ -106,6 +106,18 @@ describe('stripe gateway against stripe-mock', () => {
     expect(sentKeys).toEqual(expect.arrayContaining([k, captureKey, refundKey, voidKey]));
   });
 
+  // stripe-mock is stateless (its answers are fixtures): this proves the lookups' requests are
+  // ones Stripe's API accepts and that their answers map to our shape, not what a real account holds.
+  it('answers the gateway lookups reconciliation and compensation rely on (intent, search by reference, refunds by key)', async () => {
+    const auth = await gateway.authorize({ idempotencyKey: key('authorize'), ...usd(1500), paymentToken: 'pm_card_visa', reference: 'chk_lookup' });
+    const seen = await gateway.lookupPayment(auth.ref);
+    expect(seen).toMatchObject({ ref: expect.stringMatching(/^pi_/), currency: expect.stringMatching(/^[A-Z]{3}$/), voided: expect.any(Boolean) });
+    for (const n of [seen?.authorized, seen?.captured, seen?.refunded]) expect(Number.isInteger(n)).toBe(true);
+    // the search request is accepted; stripe-mock's fixture intents never carry our reference
+    await expect(gateway.findAuthorization({ idempotencyKey: key('authorize'), reference: 'chk_lookup' })).resolves.toBeUndefined();
+    await expect(gateway.findRefund({ ref: auth.ref, idempotencyKey: `never-used-${key('refund')}` })).resolves.toBeUndefined();
+  });
+
   it('maps an unreachable API to GatewayUnavailableError, so Temporal retries it', async () => {
     const down = new StripeGateway({ ...config.payment, stripeApiBase: 'http://127.0.0.1:9' });
     await expect(down.authorize({ idempotencyKey: key('authorize'), ...usd(1), paymentToken: 'pm_card_visa', reference: 'r' })).rejects.toBeInstanceOf(
