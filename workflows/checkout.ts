@@ -150,7 +150,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
 
     enter('creating_order');
-    saga.add('failOrder', () =>
+    // the order (if one was made) ends cancelled when support decided, failed otherwise
+    saga.add('closeOrder', () =>
       parking.cancelReason !== undefined
         ? undo.cancelOrder({ checkoutId, reason: parking.cancelReason })
         : undo.failOrder({ checkoutId, reason: 'checkout compensated' }),
