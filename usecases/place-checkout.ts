@@ -11,6 +11,7 @@ import { placeOrderUpdate, type CheckoutInput } from '../workflows/messages';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
+import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
 export type CheckoutRequest = Omit<CheckoutInput, 'checkoutId' | 'answerBy'>;
@@ -34,10 +35,6 @@ function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutRe
     message: view.failure?.message ?? 'the checkout failed',
     details: { checkoutId: view.checkoutId, ...extra },
   };
-}
-
-function timeout(ms: number): Promise<'timeout'> {
-  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 }
 
 /**
@@ -66,15 +63,13 @@ async function runCheckout(client: Client, taskQueue: string, checkout: Checkout
     return handle.result();
   })();
   try {
-    return await Promise.race([outcome, timeout(waitMs)]);
+    return await waitAtMost(outcome, waitMs);
   } catch (err) {
     const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type === 'checkout_in_progress') {
       return rejected('checkout_in_progress', 'another checkout of this cart is running', cause.details?.[0]);
     }
     throw err;
-  } finally {
-    outcome.catch(() => undefined);
   }
 }
 

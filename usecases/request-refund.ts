@@ -9,6 +9,7 @@ import type { UseCaseDeps } from './deps';
 import { refundView, type RefundView } from './list-refunds';
 import { exceedsSold, planRefund, refundableOf, refusalOfOrder, type RefundRequest } from './refund-plan';
 import { rejected, type Rejected } from './result';
+import { waitAtMost } from './wait';
 
 export type RequestRefundResult =
   /** The refund has its outcome (now, or from an earlier request with the same key). */
@@ -27,11 +28,8 @@ async function runRefund(client: Client, taskQueue: string, input: RefundInput, 
     throw err;
   });
   if (!handle) return undefined;
-  const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), waitMs).unref());
-  const result = handle.result();
-  // the wait may be given up (the 202 answer, a shutdown): its rejection is nobody's error
-  result.catch(() => undefined);
-  return Promise.race([result, timer]);
+  const outcome = await waitAtMost(handle.result(), waitMs);
+  return outcome === 'timeout' ? undefined : outcome;
 }
 
 /** A refund already settled: the same answer as its first request had. */
