@@ -59,6 +59,20 @@ const envSchema = z.object({
   STRIPE_API_KEY: z.string().optional(),
   /** e.g. http://127.0.0.1:12111 for stripe-mock; unset means api.stripe.com */
   STRIPE_API_BASE: z.string().url().optional(),
+  /** The webhook endpoint's signing secret (whsec_…); required with the stripe gateway. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** How old (s) a signed webhook may be before it is refused as a replay. */
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().default(300),
+  /** How long a checkout waits for the customer's 3-D Secure step (or a processing payment). */
+  PAYMENT_ACTION_TIMEOUT_MINUTES: z.coerce.number().positive().default(15),
+  /** How long an authorization stays capturable (Stripe: 7 days); a parked capture is cancelled 1 h before. */
+  AUTHORIZATION_VALIDITY_HOURS: z.coerce.number().positive().default(7 * 24),
+  /** Local gateway only: where it delivers its signed events (unset: it sends none). */
+  LOCAL_GATEWAY_WEBHOOK_URL: z.string().url().optional(),
+  /** Local gateway only: the share of events delivered twice (0–1), as Stripe may. */
+  LOCAL_GATEWAY_WEBHOOK_DUPLICATES: z.coerce.number().min(0).max(1).default(0),
+  /** Local gateway only: each delivery waits a random 0..N ms (so deliveries reorder). */
+  LOCAL_GATEWAY_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).default(0),
 
   SMTP_HOST: z.string().default('127.0.0.1'),
   SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(1025),
@@ -117,7 +131,16 @@ export interface Config {
   cart: { ttlSeconds: number; maxQuantityPerLine: number; maxLines: number };
   checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
   refund: { waitMs: number };
-  payment: { gateway: 'local' | 'stripe'; stripeApiKey?: string; stripeApiBase?: string };
+  payment: {
+    gateway: 'local' | 'stripe';
+    stripeApiKey?: string;
+    stripeApiBase?: string;
+    webhookSecret: string;
+    webhookToleranceSeconds: number;
+    actionTimeoutMs: number;
+    authorizationValidityMs: number;
+    localWebhooks: { url?: string; duplicates: number; maxDelayMs: number };
+  };
   mail: { host: string; port: number; secure: boolean; user?: string; pass?: string; from: string };
   storefrontUrl: string;
   faults: {
@@ -132,6 +155,8 @@ export interface Config {
 export class ConfigError extends Error {}
 
 const DEV_ADMIN_TOKEN = 'dev-admin-token';
+/** Signs the local gateway's events in dev and tests (a real endpoint secret comes from Stripe). */
+export const DEV_WEBHOOK_SECRET = 'whsec_orderly_local_dev';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -154,6 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.PAYMENT_GATEWAY === 'stripe' && !e.STRIPE_API_KEY) {
     throw new ConfigError('STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe');
+  }
+  if ((e.PAYMENT_GATEWAY === 'stripe' || e.ORDERLY_MODE === 'production') && !e.STRIPE_WEBHOOK_SECRET) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET is required with the stripe gateway and in production');
   }
 
   const contextUrl: Record<BoundedContext, string | undefined> = {
@@ -200,7 +228,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
     },
     refund: { waitMs: e.REFUND_WAIT_MS ?? e.CHECKOUT_WAIT_MS },
-    payment: { gateway: e.PAYMENT_GATEWAY, stripeApiKey: e.STRIPE_API_KEY, stripeApiBase: e.STRIPE_API_BASE },
+    payment: {
+      gateway: e.PAYMENT_GATEWAY,
+      stripeApiKey: e.STRIPE_API_KEY,
+      stripeApiBase: e.STRIPE_API_BASE,
+      // the local gateway signs with a dev secret when none is set (never in production: checked above)
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,
+      webhookToleranceSeconds: e.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+      actionTimeoutMs: Math.round(e.PAYMENT_ACTION_TIMEOUT_MINUTES * 60_000),
+      authorizationValidityMs: Math.round(e.AUTHORIZATION_VALIDITY_HOURS * 3_600_000),
+      localWebhooks: {
+        url: e.LOCAL_GATEWAY_WEBHOOK_URL,
+        duplicates: e.LOCAL_GATEWAY_WEBHOOK_DUPLICATES,
+        maxDelayMs: e.LOCAL_GATEWAY_WEBHOOK_DELAY_MS,
+      },
+    },
     mail: {
       host: e.SMTP_HOST,
       port: e.SMTP_PORT,

@@ -17,6 +17,8 @@ export interface CheckoutFailureNoticeRequest {
 /** The customer's words for a failure: never the internal code or a raw error message. */
 const PLAIN_REASONS: Record<string, string> = {
   payment_declined: 'Your card issuer declined the payment.',
+  payment_action_expired: "The payment was not completed in time: your card's security check (3-D Secure) was not finished.",
+  payment_method_invalid: 'The payment method could not be used.',
   capture_refused: 'Your card issuer declined the payment.',
   out_of_stock: 'Some of the items are no longer in stock.',
   price_changed: 'The prices changed while your order was being placed.',
@@ -27,6 +29,14 @@ function supportReason(message: string): string | undefined {
   const reason = message.replace(/^cancelled by support:\s*/i, '').trim();
   if (!reason || /^(cancelled by support|the checkout was cancelled)$/i.test(reason)) return undefined;
   return /[.!?]$/.test(reason) ? reason : `${reason}.`;
+}
+
+/** A cancellation no one decided (the workflow writes "cancelled: <why>"), e.g. an expired authorization. */
+function expiredReason(message: string): string | undefined {
+  const m = /^cancelled:\s*(.+)$/i.exec(message);
+  if (!m?.[1]) return undefined;
+  const why = m[1].replace(/; nothing was charged$/, '').trim();
+  return `We had to cancel your order: ${why}${/[.!?]$/.test(why) ? '' : '.'}`;
 }
 
 function failureWording(req: CheckoutFailureNoticeRequest): { subject: string; headline: string; reason: string; money: string } {
@@ -42,7 +52,7 @@ function failureWording(req: CheckoutFailureNoticeRequest): { subject: string; h
     ? {
         subject: 'Your order was cancelled',
         headline: 'Your order was cancelled',
-        reason: given ? `Our support team cancelled your order. The reason: ${given}` : 'Our support team cancelled your order.',
+        reason: expiredReason(req.failure.message) ?? (given ? `Our support team cancelled your order. The reason: ${given}` : 'Our support team cancelled your order.'),
         money,
       }
     : {

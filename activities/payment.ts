@@ -12,6 +12,28 @@ export interface AuthorizePaymentInput {
   paymentToken: string;
 }
 
+/** Where an authorization stands after the authorize call or a re-read. */
+export interface AuthorizePaymentResult {
+  paymentRef: string;
+  /** Absent in histories recorded before 3-D Secure support: those were authorized. */
+  status?: 'authorized' | 'requires_action' | 'processing';
+  clientSecret?: string;
+}
+
+/**
+ * A decline is the customer's business (402); a payment method the gateway refuses outright
+ * (unknown pm_…, invalid request) too (422) — retrying cannot change either.
+ */
+function asBusinessFailure(err: unknown): unknown {
+  if (err instanceof PaymentDeclinedError) {
+    return businessFailure('payment_declined', 'the payment was declined', { declineCode: err.declineCode });
+  }
+  if (err instanceof PaymentRejectedError) {
+    return businessFailure('payment_method_invalid', 'the payment method was refused by the payment processor', { reason: err.reason });
+  }
+  return err;
+}
+
 /** What a compensation did with the customer's money, as the gateway confirmed it. */
 export interface MoneyReturned {
   action: 'none' | 'voided' | 'refunded';
@@ -30,23 +52,45 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     });
 
   return {
-    /** Authorizes the total; a decline is a business failure, a gateway outage is retried. */
-    async authorizePayment(req: AuthorizePaymentInput): Promise<{ paymentRef: string }> {
+    /**
+     * Authorizes the total; a decline is a business failure, a gateway outage is retried.
+     * An authorization that waits for the customer (3-D Secure) or the processor is returned
+     * as such, with nothing recorded yet: the workflow waits and re-reads it.
+     */
+    async authorizePayment(req: AuthorizePaymentInput): Promise<AuthorizePaymentResult> {
       try {
         const auth = await authorizeAtGateway(req);
-        await recordAuthorization(dbs.payment, {
-          checkoutId: req.checkoutId,
-          gateway: gateway.name,
-          gatewayRef: auth.ref,
-          amount: auth.amount,
-          currency: auth.currency,
-        });
-        return { paymentRef: auth.ref };
-      } catch (err) {
-        if (err instanceof PaymentDeclinedError) {
-          throw businessFailure('payment_declined', 'the payment was declined', { declineCode: err.declineCode });
+        if (auth.status !== 'authorized') {
+          return { paymentRef: auth.ref, status: auth.status, ...(auth.clientSecret ? { clientSecret: auth.clientSecret } : {}) };
         }
-        throw err;
+        await recordAuthorized(req.checkoutId, auth);
+        return { paymentRef: auth.ref, status: 'authorized' };
+      } catch (err) {
+        throw asBusinessFailure(err);
+      }
+    },
+
+    /**
+     * Re-reads a waiting authorization from the gateway (after a webhook, the storefront's
+     * confirm, or the wait's end): never from what the caller or the event said. Authorized →
+     * recorded; declined, failed 3-D Secure or cancelled → a business failure (payment_declined).
+     */
+    async readPaymentAuthorization(req: { checkoutId: string; paymentRef: string }): Promise<AuthorizePaymentResult> {
+      const state = await gateway.readAuthorization(req.paymentRef);
+      if (!state) throw businessFailure('payment_missing', `the gateway has no payment ${req.paymentRef}`);
+      switch (state.status) {
+        case 'authorized':
+          await recordAuthorized(req.checkoutId, state);
+          return { paymentRef: state.ref, status: 'authorized' };
+        case 'requires_action':
+        case 'processing':
+          return { paymentRef: state.ref, status: state.status, ...(state.clientSecret ? { clientSecret: state.clientSecret } : {}) };
+        case 'captured':
+          // only our capture step captures: a captured intent here is a manual action at the gateway
+          throw businessFailure('payment_declined', 'the payment was captured outside the checkout', { declineCode: 'unexpected_capture' });
+        case 'declined':
+        case 'canceled':
+          throw businessFailure('payment_declined', 'the payment was declined', { declineCode: state.declineCode ?? state.status });
       }
     },
 
@@ -93,6 +137,10 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     },
   };
 
+  async function recordAuthorized(checkoutId: string, auth: { ref: string; amount: number; currency: string }): Promise<void> {
+    await recordAuthorization(dbs.payment, { checkoutId, gateway: gateway.name, gatewayRef: auth.ref, amount: auth.amount, currency: auth.currency });
+  }
+
   async function returnMoney(checkoutId: string, ref: string, keys: { voidKey: string; refundKey: string }): Promise<MoneyReturned> {
     const before = await gateway.lookupPayment(ref);
     if (!before) return { action: 'none', amount: 0, currency: 'XXX' };
@@ -104,6 +152,9 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     } else if (before.captured === 0 && before.authorized > 0 && !before.voided) {
       await gateway.void({ idempotencyKey: keys.voidKey, ref });
       result = { action: 'voided', amount: before.authorized, currency: before.currency };
+    } else if (before.open && !before.voided) {
+      // waiting for 3-D Secure or the processor: cancelled, so it can never authorize later
+      await gateway.void({ idempotencyKey: keys.voidKey, ref });
     } else if (before.captured > 0) {
       result = { action: 'refunded', amount: before.refunded, currency: before.currency };
     } else if (before.voided) {

@@ -28,6 +28,8 @@ export const CHECKOUT_STEPS = {
   pricing: 'pending',
   holding_stock: 'pending',
   authorizing_payment: 'pending',
+  // 3-D Secure or a processing payment: the storefront has its 202 with the next action
+  awaiting_payment: 'pending',
   creating_order: 'pending',
   capturing_payment: 'placed',
   committing_stock: 'placed',

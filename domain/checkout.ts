@@ -14,3 +14,20 @@ export interface CheckoutFailure {
 export type CheckoutOutcome =
   | { status: 'placed'; checkoutId: string; orderId: string; total: Money }
   | { status: 'failed'; checkoutId: string; total?: Money; failure: CheckoutFailure };
+
+/**
+ * What the storefront must do before the payment can be authorized (3-D Secure): hand the
+ * client secret to Stripe.js (`handleNextAction`). Never the secret API key.
+ */
+export interface NextAction {
+  type: 'use_stripe_sdk';
+  clientSecret: string;
+}
+
+/**
+ * The answer a checkout gives its caller: its outcome, or — while the payment waits for the
+ * customer (3-D Secure) or the processor — pending, with what the storefront must do next.
+ */
+export type CheckoutAnswer =
+  | CheckoutOutcome
+  | { status: 'pending'; checkoutId: string; total: Money; nextAction?: NextAction };

@@ -7,6 +7,8 @@
 export const FAILURE_CODES = {
   invalid_request: 400,
   idempotency_key_required: 400,
+  /** POST /webhooks/stripe: a missing, forged, stale or mismatched Stripe-Signature. */
+  webhook_signature_invalid: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -16,6 +18,10 @@ export const FAILURE_CODES = {
   checkout_in_progress: 409,
   inventory_conflict: 409,
   payment_declined: 402,
+  /** The customer did not finish the payment's 3-D Secure step in time. */
+  payment_action_expired: 402,
+  /** The gateway refused the payment method itself (unknown pm_…, invalid request). */
+  payment_method_invalid: 422,
   idempotency_key_reused: 422,
   cart_empty: 422,
   refund_exceeds_captured: 422,
@@ -69,6 +75,8 @@ export const CHECKOUT_BUSINESS_FAILURES = [
   'price_changed',
   'out_of_stock',
   'payment_declined',
+  'payment_action_expired',
+  'payment_method_invalid',
   'cart_empty',
   'not_found',
   'invalid_request',

@@ -7,4 +7,9 @@ export interface GatewayPayment {
   captured: number;
   refunded: number;
   voided: boolean;
+  /**
+   * An intent exists but is not authorized yet (waiting for 3-D Secure or the processor):
+   * nothing to refund, but it must be cancelled so it can never authorize later.
+   */
+  open?: boolean;
 }

@@ -19,7 +19,13 @@ export async function checkoutStatus({ dbs, temporal }: Pick<UseCaseDeps, 'dbs' 
       .getHandle(checkout.workflowId, checkout.runId)
       .query(checkoutStatusQuery)
       .catch((): CheckoutStatusView | undefined => undefined);
-    if (status) view.step = status.step;
+    if (status) {
+      view.step = status.step;
+      if (status.nextAction) {
+        view.nextAction = status.nextAction;
+        view.confirmUrl = `/checkouts/${checkoutId}/confirm`;
+      }
+    }
   }
   return { kind: 'found', view };
 }

@@ -1,5 +1,5 @@
 import type { Checkout } from '../db/schema/order';
-import type { CheckoutOutcome } from '../domain/checkout';
+import type { CheckoutAnswer, NextAction } from '../domain/checkout';
 import type { Money } from '../domain/money';
 
 /** A checkout as its caller sees it (shared/API.md): the body of POST and GET /checkouts. */
@@ -10,6 +10,9 @@ export interface CheckoutView {
   total?: Money;
   failure?: { code: string; message: string };
   step?: string;
+  /** While the payment waits for the customer's 3-D Secure step: hand `clientSecret` to Stripe.js, then POST confirmUrl. */
+  nextAction?: NextAction;
+  confirmUrl?: string;
   statusUrl: string;
 }
 
@@ -19,6 +22,10 @@ function checkoutView(v: Omit<CheckoutView, 'statusUrl'>): CheckoutView {
   if (v.orderId) view.orderId = v.orderId;
   if (v.total) view.total = v.total;
   if (v.failure) view.failure = { code: v.failure.code, message: v.failure.message };
+  if (v.nextAction) {
+    view.nextAction = { type: v.nextAction.type, clientSecret: v.nextAction.clientSecret };
+    view.confirmUrl = `/checkouts/${v.checkoutId}/confirm`;
+  }
   return view;
 }
 
@@ -46,8 +53,13 @@ export function answeredViewOfRow(row: Checkout): CheckoutView {
   return viewOfRow(row);
 }
 
-export function viewOfOutcome(outcome: CheckoutOutcome): CheckoutView {
-  return outcome.status === 'placed'
-    ? checkoutView({ checkoutId: outcome.checkoutId, status: 'placed', orderId: outcome.orderId, total: outcome.total })
-    : checkoutView({ checkoutId: outcome.checkoutId, status: 'failed', total: outcome.total, failure: outcome.failure });
+export function viewOfOutcome(outcome: CheckoutAnswer): CheckoutView {
+  switch (outcome.status) {
+    case 'placed':
+      return checkoutView({ checkoutId: outcome.checkoutId, status: 'placed', orderId: outcome.orderId, total: outcome.total });
+    case 'pending':
+      return checkoutView({ checkoutId: outcome.checkoutId, status: 'pending', total: outcome.total, nextAction: outcome.nextAction });
+    case 'failed':
+      return checkoutView({ checkoutId: outcome.checkoutId, status: 'failed', total: outcome.total, failure: outcome.failure });
+  }
 }

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import type { CartStore } from '../db/stores/cart';
 import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
-import type { CheckoutOutcome } from '../domain/checkout';
+import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { checkoutStartOperation } from '../temporal/checkout';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
@@ -14,7 +14,7 @@ import { rejected, type Rejected } from './result';
 import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
-export type CheckoutRequest = Omit<CheckoutInput, 'checkoutId' | 'answerBy'>;
+export type CheckoutRequest = Omit<CheckoutInput, 'checkoutId' | 'answerBy' | 'paymentActionTimeoutMs' | 'authorizationValidityMs'>;
 
 export type PlaceCheckoutResult =
   | { kind: 'placed'; view: CheckoutView }
@@ -23,7 +23,7 @@ export type PlaceCheckoutResult =
   | { kind: 'failed'; view: CheckoutView; code: ErrorCode; message: string; details: Record<string, unknown> }
   | Rejected;
 
-function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutResult {
+export function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutResult {
   if (view.status === 'placed') return { kind: 'placed', view };
   if (view.status === 'pending') return { kind: 'pending', view };
   const code = view.failure?.code;
@@ -41,7 +41,8 @@ function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutRe
  * Starts the cart's checkout workflow (or attaches to it) and submits this checkout as an
  * update. Waits at most `waitMs` for the order to be placed or refused.
  */
-async function runCheckout(client: Client, taskQueue: string, checkout: Checkout, request: CheckoutRequest, waitMs: number): Promise<CheckoutOutcome | 'timeout' | Rejected> {
+async function runCheckout(client: Client, config: UseCaseDeps['config'], checkout: Checkout, request: CheckoutRequest): Promise<CheckoutAnswer | 'timeout' | Rejected> {
+  const waitMs = config.checkout.waitMs;
   const input: CheckoutInput = {
     answerBy: Date.now() + waitMs,
     checkoutId: checkout.checkoutId,
@@ -51,8 +52,10 @@ async function runCheckout(client: Client, taskQueue: string, checkout: Checkout
     paymentToken: request.paymentToken,
     shippingAddress: request.shippingAddress,
     expectedTotal: request.expectedTotal,
+    paymentActionTimeoutMs: config.payment.actionTimeoutMs,
+    authorizationValidityMs: config.payment.authorizationValidityMs,
   };
-  const start = checkoutStartOperation(taskQueue, checkout.workflowId, input);
+  const start = checkoutStartOperation(config.temporal.taskQueue, checkout.workflowId, input);
   const outcome = (async () => {
     const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
       args: [{ checkoutId: checkout.checkoutId }],
@@ -106,7 +109,7 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  const outcome = await runCheckout(temporal, config.temporal.taskQueue, checkout, request, config.checkout.waitMs);
+  const outcome = await runCheckout(temporal, config, checkout, request);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
   if ('kind' in outcome) return outcome;
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);

@@ -10,13 +10,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { MoneyReturned } from '../activities/payment';
+import type { AuthorizePaymentResult, MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
-import type { CheckoutOutcome } from '../domain/checkout';
+import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
 import { formatMoney, type Money } from '../domain/money';
-import { checkoutStatusQuery, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
+import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
 import { afterAnswer, followUp, gateway, localGateway, localStores, mail, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
@@ -33,6 +33,11 @@ function withMoney(message: string, money: MoneyReturned): string {
   if (money.action === 'voided') return `${base}; the authorization of ${sum} was released and nothing was charged`;
   return `${base}; nothing was charged`;
 }
+
+/** A day and an hour in ms: how long before an authorization expires a parked capture is cancelled. */
+const EXPIRY_MARGIN_MS = 60 * 60_000;
+const DEFAULT_PAYMENT_ACTION_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_AUTHORIZATION_VALIDITY_MS = 7 * 24 * 60 * 60_000;
 
 function sameMoney(a: Money, b: Money): boolean {
   return a.amount === b.amount && a.currency === b.currency;
@@ -65,27 +70,60 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     if (result && MONEY_RANK[result.action] >= MONEY_RANK[money.action]) money = result;
   };
 
+  // While the payment waits for the customer's 3-D Secure step (or the processor): the answer
+  // the storefront got (202 with the next action), and the wake-ups (webhooks, confirms).
+  let pending: CheckoutAnswer | undefined;
+  let toldPending = false;
+  let waitingForPayment = false;
+  let pokes = 0;
+  let checked = 0;
+  const seenEvents = new Set<string>();
+  const answerNow = (): CheckoutAnswer | undefined => outcome ?? pending;
+  const thisCheckout = {
+    validator: (req: { checkoutId: string }) => {
+      if (req.checkoutId !== checkoutId) {
+        throw ApplicationFailure.create({
+          type: 'checkout_in_progress',
+          message: 'another checkout of this cart is running',
+          details: [{ checkoutId }],
+          nonRetryable: true,
+        });
+      }
+    },
+  };
+
   setHandler(checkoutStatusQuery, () => view);
   setHandler(
     placeOrderUpdate,
     async () => {
       // a cancel request must not fail the storefront's update: it gets the outcome the cancel led to
-      await CancellationScope.nonCancellable(() => condition(() => outcome !== undefined));
-      return outcome as CheckoutOutcome;
+      await CancellationScope.nonCancellable(() => condition(() => answerNow() !== undefined));
+      return answerNow() as CheckoutAnswer;
     },
-    {
-      validator: (req) => {
-        if (req.checkoutId !== checkoutId) {
-          throw ApplicationFailure.create({
-            type: 'checkout_in_progress',
-            message: 'another checkout of this cart is running',
-            details: [{ checkoutId }],
-            nonRetryable: true,
-          });
-        }
-      },
-    },
+    thisCheckout,
   );
+  // The storefront's "the customer finished 3-D Secure": a wake-up, the gateway decides.
+  setHandler(
+    confirmPaymentUpdate,
+    async () => {
+      await CancellationScope.nonCancellable(async () => {
+        await condition(() => outcome !== undefined || waitingForPayment);
+        if (outcome !== undefined) return;
+        const ticket = ++pokes;
+        await condition(() => outcome !== undefined || !waitingForPayment || checked >= ticket);
+        // authorized meanwhile: answer with the placed (or failed) order, not with a stale pending
+        if (!waitingForPayment) await condition(() => outcome !== undefined);
+      });
+      return answerNow() as CheckoutAnswer;
+    },
+    thisCheckout,
+  );
+  setHandler(paymentEventSignal, (event) => {
+    if (event.checkoutId !== checkoutId || seenEvents.has(event.eventId)) return;
+    seenEvents.add(event.eventId);
+    view.paymentEvents = seenEvents.size;
+    pokes += 1;
+  });
 
   const finish = async (result: CheckoutOutcome) => {
     outcome ??= result;
@@ -116,6 +154,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   };
 
   let orderId: string | undefined;
+  let expired: string | undefined;
   // Parking happens after the answer: its store writes retry like every post-answer step.
   const parking = new Parking({
     view,
@@ -124,6 +163,53 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     onPark: (reason) => afterAnswer.markOrderNeedsAttention({ checkoutId, reason }),
     onResume: () => afterAnswer.resumeOrder({ checkoutId }),
   });
+  /**
+   * The payment waits for the customer's 3-D Secure step or the processor: the storefront gets
+   * 202 with the next action, and the checkout re-reads the authorization from the gateway on
+   * every wake-up (a webhook, the storefront's confirm) and once more when the wait ends —
+   * never trusting what the event or the caller said. Authorized → on to the order; declined,
+   * failed 3-D Secure or cancelled at the gateway → payment_declined; no answer in time →
+   * payment_action_expired. Either failure compensates (the intent is cancelled).
+   */
+  const awaitAuthorization = async (first: AuthorizePaymentResult, amount: Money, pokesBefore: number): Promise<void> => {
+    enter('awaiting_payment');
+    view.waitingFor = first.status === 'requires_action' ? "the customer's 3-D Secure step" : 'the payment processor';
+    const nextAction = (r: AuthorizePaymentResult) =>
+      r.status === 'requires_action' && r.clientSecret ? { type: 'use_stripe_sdk' as const, clientSecret: r.clientSecret } : undefined;
+    view.nextAction = nextAction(first);
+    pending = { status: 'pending', checkoutId, total: amount, ...(view.nextAction ? { nextAction: view.nextAction } : {}) };
+    toldPending = true;
+    waitingForPayment = true;
+    // events that arrived while the authorize call ran wake the first wait at once
+    let seen = pokesBefore;
+    const deadline = Date.now() + (input.paymentActionTimeoutMs ?? DEFAULT_PAYMENT_ACTION_TIMEOUT_MS);
+    try {
+      for (;;) {
+        const remaining = deadline - Date.now();
+        const since = seen;
+        const woke = remaining > 0 && (await condition(() => pokes > since, remaining));
+        const target = pokes;
+        seen = target;
+        const now = await beforeAnswer(() => gateway.readPaymentAuthorization({ checkoutId, paymentRef: first.paymentRef }));
+        checked = target;
+        if (now.status === undefined || now.status === 'authorized') {
+          // the storefront's pending answer is spent: later calls wait for the order
+          pending = undefined;
+          return;
+        }
+        if (!woke) {
+          throw ApplicationFailure.nonRetryable('the payment was not completed in time (3-D Secure step not finished)', 'payment_action_expired');
+        }
+        view.nextAction = nextAction(now);
+        pending = { ...pending, ...(view.nextAction ? { nextAction: view.nextAction } : {}) };
+      }
+    } finally {
+      waitingForPayment = false;
+      view.waitingFor = undefined;
+      view.nextAction = undefined;
+    }
+  };
+
   try {
     const previous = await beforeAnswer(() => preAnswer.claimCheckout(checkoutId, runId));
     if (previous) return await finish(previous);
@@ -147,13 +233,20 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };
     saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization })));
-    await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
+    const pokesBefore = pokes;
+    const auth = await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
+    // 3-D Secure or a processing payment: answer 202 with the next action and wait for the
+    // gateway's word (histories before this answer `status` absent: authorized).
+    if (auth.status !== undefined && auth.status !== 'authorized' && patched('checkout-async-authorization')) {
+      await awaitAuthorization(auth, cart.total, pokesBefore);
+    }
+    const authorizedAt = Date.now();
 
     enter('creating_order');
     // the order (if one was made) ends cancelled when support decided, failed otherwise
     saga.add('closeOrder', () =>
-      parking.cancelReason !== undefined
-        ? undo.cancelOrder({ checkoutId, reason: parking.cancelReason })
+      (expired ?? parking.cancelReason) !== undefined
+        ? undo.cancelOrder({ checkoutId, reason: expired ?? parking.cancelReason ?? 'cancelled' })
         : undo.failOrder({ checkoutId, reason: 'checkout compensated' }),
     );
     const placed = await beforeAnswer(() =>
@@ -182,13 +275,22 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       );
       // A capture refused after authorization is for a human to decide, not to compensate.
       // Each support retry is a new decision with a key of its own (a gateway replays a stored refusal for the same key).
-      await parking.run(() =>
-        gateway.capturePayment({
-          checkoutId,
-          orderId: paidOrderId,
-          idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
-          amount: cart.total,
-        }),
+      // A capture parked past the authorization's validity cannot be retried: cancelled, customer told.
+      const expiry = patched('checkout-authorization-expiry')
+        ? {
+            at: authorizedAt + (input.authorizationValidityMs ?? DEFAULT_AUTHORIZATION_VALIDITY_MS) - EXPIRY_MARGIN_MS,
+            expired: 'the payment authorization expired before the capture could be retried',
+          }
+        : undefined;
+      await parking.run(
+        () =>
+          gateway.capturePayment({
+            checkoutId,
+            orderId: paidOrderId,
+            idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
+            amount: cart.total,
+          }),
+        expiry,
       );
 
       enter('committing_stock');
@@ -211,8 +313,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     });
   } catch (err) {
     const cancelled = err instanceof CancelledBySupport;
+    if (cancelled && !err.bySupport) expired = err.reason;
     const failure = cancelled
-      ? { code: 'checkout_cancelled', message: `cancelled by support: ${err.reason}` }
+      ? { code: 'checkout_cancelled', message: err.bySupport ? `cancelled by support: ${err.reason}` : `cancelled: ${err.reason}` }
       : view.cancelRequested
         ? { code: 'checkout_cancelled', message: 'the checkout was cancelled' }
         : toCheckoutFailure(err);
@@ -225,7 +328,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       if (frozenInputs) {
         await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
-        const answered = orderId !== undefined || (input.answerBy !== undefined && Date.now() >= input.answerBy);
+        const answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
         if (answered) {
           await mail
             .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })

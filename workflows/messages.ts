@@ -4,7 +4,7 @@
  * Domain types (money, carts, failure codes) live in domain/.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CheckoutOutcome } from '../domain/checkout';
+import type { CheckoutAnswer, NextAction } from '../domain/checkout';
 import type { Money } from '../domain/money';
 import type { CheckoutStep } from '../domain/checkout-lifecycle';
 
@@ -18,6 +18,10 @@ export interface CheckoutInput {
   expectedTotal?: Money;
   /** When (ms) the API stops waiting for the answer: a failure after it is emailed. */
   answerBy?: number;
+  /** How long (ms) the payment may wait for the customer's 3-D Secure step or the processor (default 15 min). */
+  paymentActionTimeoutMs?: number;
+  /** How long (ms) an authorization stays capturable at the gateway (Stripe: 7 days); a parked capture is cancelled before. */
+  authorizationValidityMs?: number;
 }
 
 
@@ -29,15 +33,36 @@ export interface CheckoutStatusView {
   waitingFor?: string;
   lastError?: string;
   compensations: string[];
-  outcome?: CheckoutOutcome;
+  outcome?: CheckoutAnswer;
+  /** While the payment waits for the customer's 3-D Secure step: what the storefront must do. */
+  nextAction?: NextAction;
+  /** Payment events (webhooks, confirms) the checkout has acted on. */
+  paymentEvents?: number;
   /** A cancel request arrived; after the order was placed it is recorded and ignored. */
   cancelRequested?: boolean;
   /** Support signals that arrived while nothing waited for support (recorded, not acted on). */
   ignoredSignals?: string[];
 }
 
-/** Submits the checkout and answers once the order is placed (steps 1–4) or has failed. */
-export const placeOrderUpdate = defineUpdate<CheckoutOutcome, [{ checkoutId: string }]>('placeOrder');
+/**
+ * Submits the checkout and answers once the order is placed (steps 1–4) or has failed, or
+ * once the payment waits for the customer (pending, with the next action).
+ */
+export const placeOrderUpdate = defineUpdate<CheckoutAnswer, [{ checkoutId: string }]>('placeOrder');
+/**
+ * The storefront says the customer finished the 3-D Secure step: the workflow re-reads the
+ * payment from the gateway (never trusting the caller) and answers where the checkout stands.
+ */
+export const confirmPaymentUpdate = defineUpdate<CheckoutAnswer, [{ checkoutId: string }]>('confirmPayment');
+
+/** A signed gateway event about this checkout's payment arrived (the inbox deduplicated it). */
+export interface PaymentEventNotice {
+  eventId: string;
+  checkoutId: string;
+  type: string;
+}
+/** Wakes a checkout waiting for its payment: it re-reads the payment from the gateway. */
+export const paymentEventSignal = defineSignal<[PaymentEventNotice]>('paymentEvent');
 export const checkoutStatusQuery = defineQuery<CheckoutStatusView>('status');
 
 export interface HoldSweepResult {

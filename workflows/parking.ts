@@ -11,7 +11,11 @@ import type { CheckoutStatusKey } from '../temporal/search-attributes';
 import { cancelSignal, retrySignal } from './messages';
 
 export class CancelledBySupport extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** False when no one decided: the wait outlived what it waited for (an authorization expired). */
+    readonly bySupport = true,
+  ) {
     super(reason);
     this.name = 'CancelledBySupport';
   }
@@ -78,8 +82,12 @@ export class WaitForSupport {
     log.warn('support signal ignored: the workflow was not waiting for support', { signal });
   }
 
-  /** Parks with `reason` until support decides; `whileWaiting` runs once parked (e.g. the order's status). */
-  async decide(reason: string, whileWaiting?: () => Promise<void>): Promise<'retry' | 'cancel'> {
+  /**
+   * Parks with `reason` until support decides; `whileWaiting` runs once parked (e.g. the
+   * order's status). With `until` (workflow time, ms), a wait still open then ends as a cancel
+   * with `expired` as its reason: e.g. a capture cannot be retried once the authorization expired.
+   */
+  async decide(reason: string, whileWaiting?: () => Promise<void>, until?: { at: number; expired: string }): Promise<'retry' | 'cancel' | 'expired'> {
     const { view, status } = this.opts;
     view.step = 'needs_attention';
     view.waitingFor = 'a retry or cancel signal from support';
@@ -89,7 +97,16 @@ export class WaitForSupport {
     log.warn('parked for support', { reason });
     await whileWaiting?.();
     try {
-      await condition(() => this.retryRequested || this.cancelReason !== undefined);
+      const decided = () => this.retryRequested || this.cancelReason !== undefined;
+      if (until) {
+        if (!(await condition(decided, Math.max(1, until.at - Date.now())))) {
+          this.waiting = false;
+          view.waitingFor = undefined;
+          return 'expired';
+        }
+      } else {
+        await condition(decided);
+      }
     } catch (err) {
       if (!this.opts.cancelRequestDecides || !isCancellation(err)) throw err;
       this.cancelReason ??= 'cancelled (workflow cancel request)';
@@ -128,14 +145,18 @@ export class Parking {
     return this.support.retries;
   }
 
-  /** Runs `step` until it succeeds; between failures, parks until support decides (cancel → CancelledBySupport). */
-  async run<T>(step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `step` until it succeeds; between failures, parks until support decides (cancel →
+   * CancelledBySupport) or, with `until`, until that time passes (CancelledBySupport, not by support).
+   */
+  async run<T>(step: () => Promise<T>, until?: { at: number; expired: string }): Promise<T> {
     for (;;) {
       try {
         return await step();
       } catch (err) {
         const resumeStep = this.hooks.view.step;
-        const decision = await this.support.decide(describeFailure(err), () => this.hooks.onPark(describeFailure(err)));
+        const decision = await this.support.decide(describeFailure(err), () => this.hooks.onPark(describeFailure(err)), until);
+        if (decision === 'expired') throw new CancelledBySupport(until?.expired ?? 'expired', false);
         if (decision === 'cancel') throw new CancelledBySupport(this.support.cancelReason ?? 'cancelled by support');
         this.hooks.view.step = resumeStep;
         await this.hooks.onResume();

@@ -1,4 +1,7 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Db, DbOrTx } from '../../db/client';
+import { eq } from 'drizzle-orm';
+import { localGatewayOperations as ledgerOps } from '../../db/schema/payment';
 import { findOperation, ledgerPayment, onePaymentAtATime, recordOperation, type LedgerOperation, type LedgerPayment } from '../../db/stores/local-gateway-ledger';
 import {
   GatewayUnavailableError,
@@ -6,6 +9,7 @@ import {
   PaymentRejectedError,
   type AuthorizeRequest,
   type Authorization,
+  type AuthorizationState,
   type CaptureRequest,
   type GatewayPayment,
   type PaymentGateway,
@@ -19,6 +23,22 @@ const DECLINES: Record<string, string> = {
   tok_insufficient_funds: 'insufficient_funds',
 };
 const SLOW_TOKEN = 'tok_timeout';
+/** A payment method the processor does not know (Stripe: resource_missing): refused, never retried. */
+const UNKNOWN_METHOD_TOKEN = 'tok_unknownPaymentMethod';
+/**
+ * Tokens that need 3-D Secure, as Stripe's test cards do: the customer passes (or fails) the
+ * step in `authenticate`; the second always fails it, whatever the customer does.
+ */
+const THREE_D_SECURE: Record<string, 'customer_decides' | 'fails'> = {
+  tok_threeDSecure2Required: 'customer_decides',
+  tok_threeDSecure2Fails: 'fails',
+};
+
+/** Where the local gateway reports what happened, as Stripe's webhooks do (activities/gateways/local-webhooks.ts). */
+export interface GatewayEventSink {
+  /** `object` is the Stripe-shaped payment_intent, charge or dispute the event is about. */
+  emit(type: string, object: Record<string, unknown>): void;
+}
 
 export interface LocalGatewayFaults {
   /**
@@ -32,6 +52,7 @@ export interface LocalGatewayFaults {
 }
 
 export type GatewayFaultMode = '500' | 'timeout' | 'reject' | 'lost';
+export type LedgerIntent = Record<string, unknown> & { id: string; status: string };
 type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund';
 
 /**
@@ -43,10 +64,14 @@ export class LocalGateway implements PaymentGateway {
   readonly name = 'local' as const;
   private faults: LocalGatewayFaults | null = null;
 
+  private readonly options: { slowResponseMs: number; events?: GatewayEventSink; secret: string };
+
   constructor(
     private readonly db: Db,
-    private readonly options: { slowResponseMs: number } = { slowResponseMs: 15_000 },
-  ) {}
+    options: { slowResponseMs?: number; events?: GatewayEventSink; secret?: string } = {},
+  ) {
+    this.options = { slowResponseMs: options.slowResponseMs ?? 15_000, events: options.events, secret: options.secret ?? 'local-gateway' };
+  }
 
   setFaults(faults: LocalGatewayFaults | null): void {
     this.faults = faults && faults.count > 0 ? { ...faults } : null;
@@ -70,13 +95,149 @@ export class LocalGateway implements PaymentGateway {
 
   async lookupPayment(ref: string): Promise<GatewayPayment | undefined> {
     const state = await this.state(ref);
-    if (state.authorized === 0) return undefined;
-    return { ref, ...state };
+    if (!state.status || state.status === 'requires_payment_method' && state.authorized === 0 && !state.voided) {
+      return state.status ? { ref, authorized: 0, captured: 0, refunded: 0, voided: false, currency: state.currency } : undefined;
+    }
+    return {
+      ref,
+      authorized: state.status === 'requires_action' ? 0 : state.authorized,
+      captured: state.captured,
+      refunded: state.refunded,
+      voided: state.voided,
+      currency: state.currency,
+      open: state.status === 'requires_action',
+    };
+  }
+
+  async readAuthorization(ref: string): Promise<AuthorizationState | undefined> {
+    const state = await this.state(ref);
+    if (!state.status) return undefined;
+    const base = { ref, amount: state.requested, currency: state.currency };
+    switch (state.status) {
+      case 'requires_action':
+        return { ...base, status: 'requires_action', clientSecret: this.clientSecret(ref) };
+      case 'requires_capture':
+        return { ...base, status: 'authorized' };
+      case 'succeeded':
+        return { ...base, status: 'captured' };
+      case 'canceled':
+        return { ...base, status: 'canceled' };
+      case 'requires_payment_method':
+        return { ...base, status: 'declined', declineCode: state.declineCode ?? 'card_declined' };
+    }
+  }
+
+  /**
+   * The customer's 3-D Secure step, as Stripe.js runs it with the client secret: passes or
+   * fails the authentication once (the first answer stands). Dev and tests only
+   * (api/routes/local-gateway.ts); it is not part of PaymentGateway.
+   */
+  async authenticate(clientSecret: string, outcome: 'pass' | 'fail'): Promise<AuthorizationState | undefined> {
+    const ref = clientSecret.split('_secret_')[0] ?? '';
+    if (!this.validClientSecret(ref, clientSecret)) return undefined;
+    const fresh = await this.onePaymentAtATime(ref, async (db) => {
+      const state = await this.state(ref, db);
+      if (state.status !== 'requires_action') return false;
+      const auth = await this.authorizeOp(ref, db);
+      const fails = auth?.declineCode === 'authentication_failed';
+      const passed = outcome === 'pass' && !fails;
+      const op = await this.record(
+        `${ref}/authenticate`,
+        {
+          operation: 'authenticate',
+          paymentRef: ref,
+          amount: 0,
+          currency: state.currency,
+          outcome: passed ? 'authenticated' : 'authentication_failed',
+          declineCode: passed ? null : 'authentication_failed',
+          reference: state.reference ?? null,
+        },
+        db,
+      );
+      return op.fresh;
+    });
+    const after = await this.readAuthorization(ref);
+    if (fresh && after) {
+      await this.emitIntent(ref, after.status === 'authorized' ? 'payment_intent.amount_capturable_updated' : 'payment_intent.payment_failed');
+    }
+    return after;
+  }
+
+  /** A cardholder disputes a captured payment (dev and tests): Stripe sends charge.dispute.created. */
+  async openDispute(ref: string, reason = 'fraudulent'): Promise<void> {
+    const state = await this.state(ref);
+    if (state.captured <= 0) throw new PaymentRejectedError('only a captured payment can be disputed');
+    this.options.events?.emit('charge.dispute.created', {
+      id: `dp_${ref}`,
+      object: 'dispute',
+      amount: state.captured,
+      currency: state.currency.toLowerCase(),
+      charge: `ch_${ref}`,
+      payment_intent: ref,
+      reason,
+      status: 'needs_response',
+    });
+  }
+
+  /** The payment intent as Stripe would show it (the object of payment_intent.* events). */
+  async intentObject(ref: string): Promise<LedgerIntent | undefined> {
+    const state = await this.state(ref);
+    if (!state.status) return undefined;
+    return {
+      id: ref,
+      object: 'payment_intent',
+      amount: state.requested,
+      amount_capturable: state.status === 'requires_capture' ? state.authorized : 0,
+      amount_received: state.captured,
+      currency: state.currency.toLowerCase(),
+      capture_method: 'manual',
+      status: state.status,
+      latest_charge: state.authorized > 0 ? `ch_${ref}` : null,
+      metadata: state.reference ? { reference: state.reference } : {},
+      last_payment_error: state.declineCode ? { code: 'card_declined', decline_code: state.declineCode } : null,
+    };
+  }
+
+  private async authorizeOp(ref: string, db: DbOrTx): Promise<LedgerOperation | undefined> {
+    const rows = await db.select().from(ledgerOps).where(eq(ledgerOps.paymentRef, ref));
+    return rows.find((r) => r.operation === 'authorize');
+  }
+
+  private clientSecret(ref: string): string {
+    return `${ref}_secret_${createHmac('sha256', this.options.secret).update(ref).digest('hex').slice(0, 24)}`;
+  }
+
+  private validClientSecret(ref: string, given: string): boolean {
+    const expected = Buffer.from(this.clientSecret(ref));
+    const actual = Buffer.from(given);
+    return ref.length > 0 && expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  private async emitIntent(ref: string, type: string): Promise<void> {
+    if (!this.options.events) return;
+    const intent = await this.intentObject(ref);
+    if (intent) this.options.events.emit(type, intent);
+  }
+
+  private async emitCharge(ref: string, type: string): Promise<void> {
+    if (!this.options.events) return;
+    const state = await this.state(ref);
+    this.options.events.emit(type, {
+      id: `ch_${ref}`,
+      object: 'charge',
+      amount: state.authorized,
+      amount_captured: state.captured,
+      amount_refunded: state.refunded,
+      refunded: state.captured > 0 && state.refunded >= state.captured,
+      currency: state.currency.toLowerCase(),
+      payment_intent: ref,
+      metadata: state.reference ? { reference: state.reference } : {},
+    });
   }
 
   async findAuthorization(req: { idempotencyKey: string; reference: string }): Promise<string | undefined> {
     const op = await this.find(req.idempotencyKey);
-    return op && op.operation === 'authorize' && op.outcome === 'authorized' ? op.paymentRef : undefined;
+    return op && op.operation === 'authorize' && op.outcome !== 'declined' ? op.paymentRef : undefined;
   }
 
   async findRefund(req: { ref: string; idempotencyKey: string }): Promise<{ refundRef: string; amount: number } | undefined> {
@@ -85,18 +246,32 @@ export class LocalGateway implements PaymentGateway {
   }
 
   private async doAuthorize(req: AuthorizeRequest): Promise<Authorization> {
+    // Stripe answers an unknown payment method with invalid_request_error / resource_missing
+    if (req.paymentToken === UNKNOWN_METHOD_TOKEN) throw new PaymentRejectedError('resource_missing');
     const decline = DECLINES[req.paymentToken];
+    const threeDS = THREE_D_SECURE[req.paymentToken];
     const op = await this.record(req.idempotencyKey, {
       operation: 'authorize',
       paymentRef: `lpi_${req.idempotencyKey}`,
       amount: req.amount,
       currency: req.currency,
-      outcome: decline ? 'declined' : 'authorized',
-      declineCode: decline ?? null,
+      outcome: decline ? 'declined' : threeDS ? 'requires_action' : 'authorized',
+      // a token that always fails 3-D Secure carries the failure it will end in
+      declineCode: decline ?? (threeDS === 'fails' ? 'authentication_failed' : null),
+      reference: req.reference,
     });
-    if (op.outcome === 'declined') throw new PaymentDeclinedError(op.declineCode ?? 'card_declined');
+    if (op.fresh) {
+      await this.emitIntent(
+        op.paymentRef,
+        op.outcome === 'declined' ? 'payment_intent.payment_failed' : op.outcome === 'requires_action' ? 'payment_intent.requires_action' : 'payment_intent.amount_capturable_updated',
+      );
+    }
+    // a replay answers with where the payment stands now (the customer may have passed 3-D Secure since)
+    const now = await this.readAuthorization(op.paymentRef);
+    if (!now || now.status === 'declined') throw new PaymentDeclinedError(now?.declineCode ?? op.declineCode ?? 'card_declined');
     if (req.paymentToken === SLOW_TOKEN && op.fresh) await sleep(this.options.slowResponseMs);
-    return { ref: op.paymentRef, amount: op.amount, currency: op.currency };
+    if (now.status === 'requires_action') return { ref: op.paymentRef, amount: op.amount, currency: op.currency, status: 'requires_action', clientSecret: now.clientSecret };
+    return { ref: op.paymentRef, amount: op.amount, currency: op.currency, status: 'authorized' };
   }
 
   private doCapture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
@@ -110,16 +285,22 @@ export class LocalGateway implements PaymentGateway {
       if (req.amount > state.authorized) throw new PaymentRejectedError('capture exceeds the authorization');
       const op = await this.record(req.idempotencyKey, { operation: 'capture', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'captured' }, db);
       return { ref: op.paymentRef, amount: op.amount };
+    }).then(async (result) => {
+      await this.emitIntent(req.ref, 'payment_intent.succeeded');
+      return result;
     });
   }
 
-  private doVoid(req: VoidRequest): Promise<void> {
-    return this.onePaymentAtATime(req.ref, async (db) => {
+  private async doVoid(req: VoidRequest): Promise<void> {
+    const fresh = await this.onePaymentAtATime(req.ref, async (db) => {
       const state = await this.state(req.ref, db);
-      if (state.voided || !state.authorized) return;
+      // an intent waiting for 3-D Secure is cancelled too: it can never authorize afterwards
+      if (state.voided || !state.status || state.status === 'requires_payment_method') return false;
       if (state.captured > 0) throw new PaymentRejectedError('a captured payment cannot be voided');
-      await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided' }, db);
+      const op = await this.record(req.idempotencyKey, { operation: 'void', paymentRef: req.ref, amount: 0, currency: state.currency, outcome: 'voided', reference: state.reference ?? null }, db);
+      return op.fresh;
     });
+    if (fresh) await this.emitIntent(req.ref, 'payment_intent.canceled');
   }
 
   private doRefund(req: RefundRequest): Promise<{ refundRef: string; amount: number }> {
@@ -130,6 +311,9 @@ export class LocalGateway implements PaymentGateway {
       if (req.amount <= 0 || req.amount > state.captured - state.refunded) throw new PaymentRejectedError('refund exceeds what is captured');
       const op = await this.record(req.idempotencyKey, { operation: 'refund', paymentRef: req.ref, amount: req.amount, currency: req.currency, outcome: 'refunded' }, db);
       return { refundRef: `lre_${op.idempotencyKey}`, amount: op.amount };
+    }).then(async (result) => {
+      await this.emitCharge(req.ref, 'charge.refunded');
+      return result;
     });
   }
 

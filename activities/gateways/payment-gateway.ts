@@ -16,10 +16,31 @@ export interface AuthorizeRequest {
   /** Our reference (the checkout id), stored with the gateway's payment. */
   reference: string;
 }
+/**
+ * Where an authorization stands: `authorized` (Stripe: requires_capture), or still waiting —
+ * for the customer's 3-D Secure step (`requires_action`, with the client secret the
+ * storefront hands to Stripe.js) or for the processor (`processing`).
+ */
+export type AuthorizationStatus = 'authorized' | 'requires_action' | 'processing';
+
 export interface Authorization {
   ref: string;
   amount: number;
   currency: string;
+  status: AuthorizationStatus;
+  /** Only with `requires_action`: the intent's client secret (never the API key). */
+  clientSecret?: string;
+}
+
+/** An authorization as the gateway sees it now: still waiting, authorized, or ended. */
+export interface AuthorizationState {
+  ref: string;
+  status: AuthorizationStatus | 'declined' | 'canceled' | 'captured';
+  amount: number;
+  currency: string;
+  clientSecret?: string;
+  /** With `declined`: the gateway's code (card_declined, authentication_failed, …). */
+  declineCode?: string;
 }
 export interface CaptureRequest {
   idempotencyKey: string;
@@ -46,6 +67,8 @@ export interface PaymentGateway {
   /** Idempotent: voiding a voided authorization succeeds. */
   void(req: VoidRequest): Promise<void>;
   refund(req: RefundRequest): Promise<{ refundRef: string; amount: number }>;
+  /** Re-reads an authorization (after a webhook, a confirm, or a timeout); undefined when the gateway has none. */
+  readAuthorization(ref: string): Promise<AuthorizationState | undefined>;
   /** The payment as the gateway sees it, or undefined when it has none under this ref. */
   lookupPayment(ref: string): Promise<GatewayPayment | undefined>;
   /**

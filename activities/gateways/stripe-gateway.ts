@@ -6,6 +6,7 @@ import {
   PaymentRejectedError,
   type AuthorizeRequest,
   type Authorization,
+  type AuthorizationState,
   type CaptureRequest,
   type GatewayPayment,
   type PaymentGateway,
@@ -47,7 +48,22 @@ export class StripeGateway implements PaymentGateway {
         { idempotencyKey: req.idempotencyKey },
       ),
     );
-    return { ref: intent.id, amount: intent.amount, currency: intent.currency.toUpperCase() };
+    const state = stateOf(intent);
+    if (state.status === 'declined' || state.status === 'canceled') {
+      throw new PaymentDeclinedError(state.declineCode ?? 'payment_failed', intent.last_payment_error?.message ?? 'the payment was declined');
+    }
+    // `succeeded` cannot come back from a manual-capture intent; it would be captured already — the capture step finds out.
+    const status = state.status === 'captured' ? 'authorized' : state.status;
+    return { ref: intent.id, amount: intent.amount, currency: intent.currency.toUpperCase(), status, clientSecret: state.clientSecret };
+  }
+
+  async readAuthorization(ref: string): Promise<AuthorizationState | undefined> {
+    try {
+      return stateOf(await call(() => this.client.paymentIntents.retrieve(ref)));
+    } catch (err) {
+      if (err instanceof PaymentRejectedError && err.reason === 'resource_missing') return undefined;
+      throw err;
+    }
   }
 
   async capture(req: CaptureRequest): Promise<{ ref: string; amount: number }> {
@@ -89,6 +105,7 @@ export class StripeGateway implements PaymentGateway {
       captured,
       refunded: charge?.amount_refunded ?? 0,
       voided: intent.status === 'canceled',
+      open: ['requires_action', 'processing', 'requires_confirmation', 'requires_payment_method'].includes(intent.status),
     };
   }
 
@@ -101,6 +118,33 @@ export class StripeGateway implements PaymentGateway {
     const list = await call(() => this.client.refunds.list({ payment_intent: req.ref, limit: 100 }));
     const refund = list.data.find((r) => r.metadata?.idempotency_key === req.idempotencyKey);
     return refund ? { refundRef: refund.id, amount: refund.amount } : undefined;
+  }
+}
+
+/**
+ * What an intent's status means for the checkout: requires_capture → authorized;
+ * requires_action → the customer's 3-D Secure step (with the client secret for Stripe.js);
+ * processing → wait; requires_payment_method (a failed attempt) → declined with the gateway's code.
+ */
+function stateOf(intent: Stripe.PaymentIntent): AuthorizationState {
+  const base = { ref: intent.id, amount: intent.amount, currency: intent.currency.toUpperCase() };
+  switch (intent.status) {
+    case 'requires_capture':
+      return { ...base, status: 'authorized' };
+    case 'requires_action':
+      return { ...base, status: 'requires_action', clientSecret: intent.client_secret ?? undefined };
+    case 'processing':
+    case 'requires_confirmation':
+      return { ...base, status: 'processing' };
+    case 'succeeded':
+      return { ...base, status: 'captured' };
+    case 'canceled':
+      return { ...base, status: 'canceled', declineCode: intent.cancellation_reason ?? 'canceled' };
+    case 'requires_payment_method':
+    default: {
+      const error = intent.last_payment_error;
+      return { ...base, status: 'declined', declineCode: error?.decline_code ?? error?.code ?? 'payment_failed' };
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { productBodySchema, productListQuerySchema, setInventoryBodySchema, skuS
 import { checkoutBodySchema } from '../schemas/checkouts';
 import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
+import { webhookEventSchema, webhookReceiptSchema } from '../schemas/webhooks';
 import * as out from '../schemas/responses';
 
 type Json = Record<string, unknown>;
@@ -64,10 +65,22 @@ export const ROUTES: Route[] = [
     method: 'post', url: '/checkouts', summary: 'Checks a cart out (update-with-start of the checkout workflow)',
     description:
       '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure with details.checkoutId. ' +
+      'A payment that needs 3-D Secure answers 202 with nextAction { type: use_stripe_sdk, clientSecret }: the storefront runs Stripe.js ' +
+      'handleNextAction with it, then POSTs confirmUrl. ' +
       'A replay with the same key and body answers the original status and body.',
     idempotent: true, body: checkoutBodySchema, answers: { checkout: out.checkoutSchema },
     ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('pending', r.checkout) }),
-    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'idempotency_key_reused', 'cart_empty', 'checkout_failed'],
+    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed'],
+  },
+  {
+    method: 'post', url: '/checkouts/{checkoutId}/confirm', summary: "After the customer's 3-D Secure step: where the checkout stands now",
+    description:
+      'No body. The server re-reads the payment from the gateway (it never takes the caller\'s word) and answers 201 placed, ' +
+      '202 still waiting (with nextAction while the customer must act), or the failure (402 payment_declined when 3-D Secure failed). ' +
+      'A checkout that already ended answers as a replay of its POST /checkouts does. Safe to repeat.',
+    path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema },
+    ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('still waiting', r.checkout) }),
+    errors: ['not_found', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'out_of_stock', 'price_changed', 'checkout_cancelled', 'checkout_failed'],
   },
   { method: 'get', url: '/checkouts/{checkoutId}', summary: 'Where a checkout stands', path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema }, ok: (r) => ({ '200': answer('the checkout', r.checkout) }), errors: ['not_found'] },
   {
@@ -102,6 +115,18 @@ export const ROUTES: Route[] = [
   {
     method: 'delete', url: '/admin/products/{sku}', summary: 'Operations: deactivate a product (no longer listed, suggested or sold)', admin: true,
     path: { sku: skuSchema }, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }), errors: ['not_found'],
+  },
+  {
+    method: 'post', url: '/webhooks/stripe', summary: 'Signed payment events from Stripe (or the local gateway): recorded once, handed to the owning workflow',
+    description:
+      'The Stripe-Signature header (t=<unix>,v1=<HMAC-SHA256 of "t.body" with STRIPE_WEBHOOK_SECRET>) is verified over the raw body with a timestamp tolerance ' +
+      '(STRIPE_WEBHOOK_TOLERANCE_SECONDS); missing, forged, stale or altered: 400 webhook_signature_invalid, nothing written. Any content type is read as bytes, ' +
+      'at most 256 KB (413). A verified event of ours is written to the inbox (unique event id) before the 200, and its checkout workflow is signalled or a ' +
+      'follow-up workflow started, once; a duplicate answers 200 with outcome duplicate. An event not ours or of a type not acted on answers 200 and writes nothing. ' +
+      'A 503 (the event could not be recorded or delivered) wrote nothing: the sender retries.',
+    body: webhookEventSchema, answers: { webhookReceipt: webhookReceiptSchema },
+    ok: (r) => ({ '200': answer('accepted, a duplicate, or ignored', r.webhookReceipt) }),
+    errors: ['webhook_signature_invalid', 'service_unavailable'],
   },
   {
     method: 'put', url: '/admin/inventory/{sku}', summary: 'Sets counted stock (below what is reserved: 409 inventory_conflict with the numbers)', admin: true,

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { CartStore } from '../../db/stores/cart';
 import { checkoutStatus } from '../../usecases/checkout-status';
+import { confirmCheckout } from '../../usecases/confirm-checkout';
 import { placeCheckout, type PlaceCheckoutResult } from '../../usecases/place-checkout';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -31,6 +32,11 @@ export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
     const key = requireIdempotencyKey(req);
     const body = parse(checkoutBodySchema, req.body, 'checkout');
     sendPlaceCheckoutResult(res, await placeCheckout(deps, { key, requestHash: requestHash(body) }, body));
+  });
+
+  router.post('/:checkoutId/confirm', async (req, res) => {
+    const checkoutId = parse(checkoutIdSchema, req.params.checkoutId, 'checkout id');
+    sendPlaceCheckoutResult(res, await confirmCheckout(deps, checkoutId));
   });
 
   router.get('/:checkoutId', async (req, res) => {

@@ -31,6 +31,11 @@ export const checkoutSchema = z
     total: money.optional(),
     failure: z.looseObject({ code: z.string(), message: z.string() }).optional(),
     step: z.string().optional(),
+    nextAction: z
+      .looseObject({ type: z.literal('use_stripe_sdk'), clientSecret: z.string() })
+      .optional()
+      .describe("3-D Secure: hand clientSecret to Stripe.js (handleNextAction), then POST confirmUrl"),
+    confirmUrl: z.string().optional(),
     statusUrl: z.string(),
   })
   .meta({ id: 'Checkout' });

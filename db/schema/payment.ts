@@ -77,9 +77,33 @@ export const localGatewayOperations = localGateway.table(
     currency: char('currency', { length: 3 }).notNull(),
     outcome: text('outcome').notNull(),
     declineCode: text('decline_code'),
+    /** The caller's reference (our checkout id), as Stripe keeps it in the intent's metadata. */
+    reference: text('reference'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('local_gateway_ops_ref_idx').on(t.paymentRef)],
+);
+
+/**
+ * Every signed gateway event we accepted, once (Stripe delivers at least once): the row is
+ * written before the 2xx, `deliveredAt` once the owning workflow was told. A duplicate
+ * delivery of a delivered event is acknowledged and does nothing.
+ */
+export const webhookInbox = paymentSchema.table(
+  'webhook_inbox',
+  {
+    eventId: text('event_id').primaryKey(),
+    type: text('type').notNull(),
+    /** The payment intent (or charge) the event is about. */
+    objectId: text('object_id'),
+    /** Our checkout, when the event could be matched to one. */
+    checkoutId: text('checkout_id'),
+    /** What was done with it: signalled_checkout, follow_up_started, ignored_unknown, ignored_type. */
+    outcome: text('outcome'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [index('webhook_inbox_checkout_idx').on(t.checkoutId)],
 );
 
 export type Payment = typeof payments.$inferSelect;

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { localGatewayOperations as ops } from '../schema/payment';
 
@@ -10,13 +10,22 @@ import { localGatewayOperations as ops } from '../schema/payment';
 
 export type LedgerOperation = typeof ops.$inferSelect;
 
+/** A payment intent's status, named as Stripe names them. */
+export type LedgerIntentStatus = 'requires_action' | 'requires_payment_method' | 'requires_capture' | 'succeeded' | 'canceled';
+
 /** One payment as the ledger sees it: amounts summed per operation (declines do not count). */
 export interface LedgerPayment {
+  /** Undefined when no authorize call was ever made under this ref. */
+  status?: LedgerIntentStatus;
+  /** What the authorize call asked for (counted in `authorized` only once it is authorized). */
+  requested: number;
   authorized: number;
   captured: number;
   refunded: number;
   voided: boolean;
   currency: string;
+  declineCode?: string;
+  reference?: string;
 }
 
 /**
@@ -51,20 +60,43 @@ export async function recordOperation(
   return existing && { ...existing, fresh: false };
 }
 
-/** What the ledger says about one payment. */
+/**
+ * What the ledger says about one payment. An authorization that needs 3-D Secure counts
+ * only once the customer passed it (an `authenticate` operation); a decline never counts.
+ */
 export async function ledgerPayment(db: DbOrTx, ref: string): Promise<LedgerPayment> {
-  const rows = await db
-    .select({ operation: ops.operation, amount: sql<number>`sum(${ops.amount})::bigint`, currency: sql<string>`max(${ops.currency})` })
-    .from(ops)
-    .where(and(eq(ops.paymentRef, ref), sql`${ops.outcome} <> 'declined'`))
-    .groupBy(ops.operation);
-  const sum = (op: string) => Number(rows.find((r) => r.operation === op)?.amount ?? 0);
-  const any = rows.find((r) => r.operation === 'authorize');
+  const rows = await db.select().from(ops).where(eq(ops.paymentRef, ref));
+  const sum = (op: string) => rows.filter((r) => r.operation === op).reduce((n, r) => n + Number(r.amount), 0);
+  const auth = rows.find((r) => r.operation === 'authorize');
+  const authn = rows.find((r) => r.operation === 'authenticate');
+  const voided = rows.some((r) => r.operation === 'void');
+  const captured = sum('capture');
+  let status: LedgerIntentStatus | undefined;
+  let declineCode: string | undefined;
+  let authorized = 0;
+  if (auth) {
+    if (auth.outcome === 'declined') {
+      status = 'requires_payment_method';
+      declineCode = auth.declineCode ?? 'card_declined';
+    } else if (auth.outcome === 'requires_action' && !authn) {
+      status = voided ? 'canceled' : 'requires_action';
+    } else if (authn && authn.outcome !== 'authenticated') {
+      status = voided ? 'canceled' : 'requires_payment_method';
+      declineCode = authn.declineCode ?? 'authentication_failed';
+    } else {
+      authorized = Number(auth.amount);
+      status = voided ? 'canceled' : captured > 0 ? 'succeeded' : 'requires_capture';
+    }
+  }
   return {
-    authorized: sum('authorize'),
-    captured: sum('capture'),
+    status,
+    requested: auth ? Number(auth.amount) : 0,
+    authorized,
+    captured,
     refunded: sum('refund'),
-    voided: rows.some((r) => r.operation === 'void'),
-    currency: any?.currency ?? 'USD',
+    voided,
+    currency: auth?.currency ?? rows[0]?.currency ?? 'USD',
+    declineCode,
+    reference: auth?.reference ?? undefined,
   };
 }
