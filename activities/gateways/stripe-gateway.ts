@@ -126,7 +126,7 @@ export class StripeGateway implements PaymentGateway {
  * requires_action → the customer's 3-D Secure step (with the client secret for Stripe.js);
  * processing → wait; requires_payment_method (a failed attempt) → declined with the gateway's code.
  */
-function stateOf(intent: Stripe.PaymentIntent): AuthorizationState {
+export function stateOf(intent: Stripe.PaymentIntent): AuthorizationState {
   const base = { ref: intent.id, amount: intent.amount, currency: intent.currency.toUpperCase() };
   switch (intent.status) {
     case 'requires_capture':

@@ -3,7 +3,8 @@ import { eq } from 'drizzle-orm';
 import { LocalGateway } from '../../activities/gateways/local-gateway';
 import { GatewayUnavailableError, PaymentDeclinedError, PaymentRejectedError } from '../../activities/gateways/payment-gateway';
 import { paymentTokenSchema } from '../../api/schemas/checkouts';
-import { StripeGateway } from '../../activities/gateways/stripe-gateway';
+import Stripe from 'stripe';
+import { StripeGateway, stateOf } from '../../activities/gateways/stripe-gateway';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { localGatewayOperations } from '../../db/schema/payment';
@@ -92,30 +93,48 @@ describe('stripe gateway against stripe-mock', () => {
     if (event.idempotency_key) sentKeys.push(event.idempotency_key);
   });
 
-  it('authorizes with manual capture, captures, refunds and voids, sending our idempotency keys', async () => {
+  // stripe-mock is stateless: its answers are fixtures (a created intent always reads
+  // requires_payment_method), so these prove the requests are ones Stripe's API accepts and
+  // that answers map to our shape — not what a real account would hold.
+  it('creates a manual-capture intent with our key; reads its status: the fixture (requires_payment_method) is a decline with the gateway code', async () => {
     const k = key('authorize');
-    const auth = await gateway.authorize({ idempotencyKey: k, ...usd(1500), paymentToken: 'pm_card_visa', reference: 'chk_1' });
-    expect(auth.ref).toMatch(/^pi_/);
-    expect(auth.currency).toBe('USD');
-    const captureKey = key('capture');
-    await expect(gateway.capture({ idempotencyKey: captureKey, ref: auth.ref, ...usd(1500) })).resolves.toMatchObject({ ref: expect.stringMatching(/^pi_/) });
-    const refundKey = key('refund');
-    await expect(gateway.refund({ idempotencyKey: refundKey, ref: auth.ref, ...usd(500) })).resolves.toMatchObject({ refundRef: expect.stringMatching(/^re_/) });
-    const voidKey = key('void');
-    await gateway.void({ idempotencyKey: voidKey, ref: auth.ref });
-    expect(sentKeys).toEqual(expect.arrayContaining([k, captureKey, refundKey, voidKey]));
+    const err = await gateway.authorize({ idempotencyKey: k, ...usd(1500), paymentToken: 'pm_card_visa', reference: 'chk_1' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PaymentDeclinedError);
+    expect(sentKeys).toContain(k);
+    await expect(gateway.readAuthorization('pi_123')).resolves.toMatchObject({ ref: expect.stringMatching(/^pi_/), status: 'declined', currency: expect.stringMatching(/^[A-Z]{3}$/) });
   });
 
-  // stripe-mock is stateless (its answers are fixtures): this proves the lookups' requests are
-  // ones Stripe's API accepts and that their answers map to our shape, not what a real account holds.
+  it('captures, refunds and voids an intent, sending our idempotency keys', async () => {
+    const captureKey = key('capture');
+    await expect(gateway.capture({ idempotencyKey: captureKey, ref: 'pi_123', ...usd(1500) })).resolves.toMatchObject({ ref: expect.stringMatching(/^pi_/) });
+    const refundKey = key('refund');
+    await expect(gateway.refund({ idempotencyKey: refundKey, ref: 'pi_123', ...usd(500) })).resolves.toMatchObject({ refundRef: expect.stringMatching(/^re_/) });
+    const voidKey = key('void');
+    await gateway.void({ idempotencyKey: voidKey, ref: 'pi_123' });
+    expect(sentKeys).toEqual(expect.arrayContaining([captureKey, refundKey, voidKey]));
+  });
+
+  it('maps every intent status the way Stripe documents it (requires_action carries the client secret)', async () => {
+    const fixture = await gateway.client.paymentIntents.retrieve('pi_123');
+    const as = (status: Stripe.PaymentIntent.Status, extra: Partial<Stripe.PaymentIntent> = {}) => stateOf({ ...fixture, status, ...extra });
+    expect(as('requires_capture')).toMatchObject({ status: 'authorized', amount: fixture.amount });
+    expect(as('requires_action', { client_secret: 'pi_123_secret_abc' })).toMatchObject({ status: 'requires_action', clientSecret: 'pi_123_secret_abc' });
+    expect(as('processing').status).toBe('processing');
+    expect(as('succeeded').status).toBe('captured');
+    expect(as('canceled').status).toBe('canceled');
+    const failed = as('requires_payment_method', { last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' } as Stripe.PaymentIntent.LastPaymentError });
+    expect(failed).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
+    // the adapter never hands out more than the client secret
+    expect(JSON.stringify(as('requires_action', { client_secret: 'pi_123_secret_abc' }))).not.toContain('sk_test');
+  });
+
   it('answers the gateway lookups reconciliation and compensation rely on (intent, search by reference, refunds by key)', async () => {
-    const auth = await gateway.authorize({ idempotencyKey: key('authorize'), ...usd(1500), paymentToken: 'pm_card_visa', reference: 'chk_lookup' });
-    const seen = await gateway.lookupPayment(auth.ref);
+    const seen = await gateway.lookupPayment('pi_123');
     expect(seen).toMatchObject({ ref: expect.stringMatching(/^pi_/), currency: expect.stringMatching(/^[A-Z]{3}$/), voided: expect.any(Boolean) });
     for (const n of [seen?.authorized, seen?.captured, seen?.refunded]) expect(Number.isInteger(n)).toBe(true);
     // the search request is accepted; stripe-mock's fixture intents never carry our reference
     await expect(gateway.findAuthorization({ idempotencyKey: key('authorize'), reference: 'chk_lookup' })).resolves.toBeUndefined();
-    await expect(gateway.findRefund({ ref: auth.ref, idempotencyKey: `never-used-${key('refund')}` })).resolves.toBeUndefined();
+    await expect(gateway.findRefund({ ref: 'pi_123', idempotencyKey: `never-used-${key('refund')}` })).resolves.toBeUndefined();
   });
 
   it('maps an unreachable API to GatewayUnavailableError, so Temporal retries it', async () => {
