@@ -6,6 +6,7 @@ import { inventoryActivities } from './inventory';
 import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
+import { paymentEventActivities } from './payment-events';
 import { reconcileActivities } from './reconcile';
 import { refundActivities } from './refunds';
 import { searchActivities } from './search';
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...cartRecoveryActivities(deps),
     ...searchActivities(deps),
     ...reconcileActivities(deps),
+    ...paymentEventActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

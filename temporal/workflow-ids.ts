@@ -12,3 +12,5 @@ export const searchSyncWorkflowId = (alias: string) => `search-sync-${alias}`;
 export const SEARCH_SYNC_SWEEP_SCHEDULE_ID = 'search-sync-sweep';
 /** Compares gateway, payments, orders and holds; repairs what is safe, parks the rest (workflows/reconcile.ts). */
 export const RECONCILE_SCHEDULE_ID = 'reconcile';
+/** One follow-up per gateway event id: a duplicate delivery cannot start it twice (workflows/payment-follow-up.ts). */
+export const paymentFollowUpWorkflowId = (eventId: string) => `payment-event-${eventId}`;

@@ -76,6 +76,9 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   let nativeConnection: NativeConnection | undefined;
   let activityDeps: ActivityDeps | undefined;
   if (opts.worker) {
+    // The local gateway delivers its signed events to this stack's own API (unless the test
+    // chose an endpoint), so webhooks run in every test with a worker, as in `npm run dev`.
+    if (!opts.env || !('LOCAL_GATEWAY_WEBHOOK_URL' in opts.env)) config.payment.localWebhooks.url ??= `${baseUrl}/webhooks/stripe`;
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
     activityDeps = { ...buildActivityDeps({ config, logger, dbs, redis, temporal }), search };
     worker = await createWorker({ connection: nativeConnection, config, deps: activityDeps, workflowBundle: workflowBundle() });
