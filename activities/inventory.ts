@@ -1,4 +1,4 @@
-import { commitHold, HoldMismatch, holdStock as holdStockInStore, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
+import { commitHold, HoldMismatch, holdStock as holdStockInStore, keepHold, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 
@@ -15,6 +15,16 @@ export function inventoryActivities({ dbs, config }: ActivityDeps) {
         throw businessFailure('out_of_stock', 'not enough stock for some items', { items: result.shortages });
       }
       return { expiresAt: result.expiresAt.toISOString() };
+    },
+
+    /**
+     * Keeps the hold while the payment waits (3-D Secure), and checks it again once authorized:
+     * a hold no longer held is out_of_stock before any order is placed (the saga voids the payment).
+     */
+    async keepStockHeld(req: { holdId: string; untilMs: number }): Promise<void> {
+      if (!(await keepHold(dbs.inventory, req.holdId, new Date(req.untilMs)))) {
+        throw businessFailure('out_of_stock', 'the stock hold lapsed while the payment waited');
+      }
     },
 
     /** Compensation of holdStock. */

@@ -120,10 +120,11 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }): Promise<MoneyReturned> {
+    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; paymentRef?: string }): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       const ref =
         payment?.gatewayRef ??
+        req.paymentRef ??
         (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
       if (!ref) return { action: 'none', amount: 0, currency: req.authorization.amount.currency };
       return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });

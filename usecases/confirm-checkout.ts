@@ -14,7 +14,7 @@ import { waitAtMost } from './wait';
  * (202 with the next action) — within `config.checkout.waitMs`. A checkout that already
  * ended answers from its row, as a replay of POST /checkouts does.
  */
-export async function confirmCheckout({ dbs, temporal, config }: Pick<UseCaseDeps, 'dbs' | 'temporal' | 'config'>, checkoutId: string): Promise<PlaceCheckoutResult> {
+export async function confirmCheckout({ dbs, temporal, config, logger }: Pick<UseCaseDeps, 'dbs' | 'temporal' | 'config' | 'logger'>, checkoutId: string): Promise<PlaceCheckoutResult> {
   const checkout = await getCheckout(dbs.order, checkoutId);
   if (!checkout) return rejected('not_found', 'no such checkout');
   if (checkout.status !== 'pending') return resultOf(answeredViewOfRow(checkout), checkout.failure?.details);
@@ -24,8 +24,12 @@ export async function confirmCheckout({ dbs, temporal, config }: Pick<UseCaseDep
     if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
     return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
   } catch (err) {
-    // the checkout's run has ended (or the cart runs a newer checkout): its row has the answer
-    if (!(err instanceof WorkflowUpdateFailedError) && !(err instanceof WorkflowNotFoundError)) throw err;
+    // the checkout's run has ended (or the cart runs a newer checkout): its row has the answer.
+    // Anything else (e.g. too many updates in flight on this run) is not the caller's failure:
+    // the checkout carries on, and the row says where it stands (202 while it runs).
+    if (!(err instanceof WorkflowUpdateFailedError) && !(err instanceof WorkflowNotFoundError)) {
+      logger.warn({ checkoutId, err: String(err) }, 'confirm could not reach the checkout; answering from its row');
+    }
     const row = await getCheckout(dbs.order, checkoutId);
     return row ? resultOf(row.status === 'pending' ? viewOfRow(row) : answeredViewOfRow(row), row.failure?.details) : rejected('not_found', 'no such checkout');
   }

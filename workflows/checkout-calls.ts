@@ -25,6 +25,15 @@ export const gateway = proxyActivities<OrderlyActivities>(GATEWAY_CALLS);
  */
 export const localStores = proxyLocalActivities<OrderlyActivities>(STORE_CALLS);
 export const localGateway = proxyLocalActivities<OrderlyActivities>(GATEWAY_CALLS);
+/**
+ * Re-reads of a payment waiting for 3-D Secure: an outage is waited out (retried without a
+ * limit, capped backoff) — failing the checkout would cancel a payment the customer may
+ * already have authenticated.
+ */
+export const paymentReads = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
 /** Compensations must eventually happen: retried without limit. */
 export const undo = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '10s',

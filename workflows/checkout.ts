@@ -18,7 +18,7 @@ import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
 import { formatMoney, type Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
-import { afterAnswer, followUp, gateway, localGateway, localStores, mail, stores, undo } from './checkout-calls';
+import { afterAnswer, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 
@@ -111,8 +111,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         if (outcome !== undefined) return;
         const ticket = ++pokes;
         await condition(() => outcome !== undefined || !waitingForPayment || checked >= ticket);
-        // authorized meanwhile: answer with the placed (or failed) order, not with a stale pending
-        if (!waitingForPayment) await condition(() => outcome !== undefined);
+        // authorized (or failing) meanwhile: answer with the placed or failed order, never a spent pending
+        if (outcome === undefined && (!waitingForPayment || pending === undefined)) await condition(() => outcome !== undefined);
       });
       return answerNow() as CheckoutAnswer;
     },
@@ -182,7 +182,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     waitingForPayment = true;
     // events that arrived while the authorize call ran wake the first wait at once
     let seen = pokesBefore;
-    const deadline = Date.now() + (input.paymentActionTimeoutMs ?? DEFAULT_PAYMENT_ACTION_TIMEOUT_MS);
+    const waitMs = input.paymentActionTimeoutMs ?? DEFAULT_PAYMENT_ACTION_TIMEOUT_MS;
+    let deadline = Date.now() + waitMs;
+    // the stock stays held for the whole wait (the sweep must not sell it meanwhile)
+    await beforeAnswer(() => stores.keepStockHeld({ holdId: checkoutId, untilMs: deadline + 5 * 60_000 }));
     try {
       for (;;) {
         const remaining = deadline - Date.now();
@@ -190,12 +193,22 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         const woke = remaining > 0 && (await condition(() => pokes > since, remaining));
         const target = pokes;
         seen = target;
-        const now = await beforeAnswer(() => gateway.readPaymentAuthorization({ checkoutId, paymentRef: first.paymentRef }));
+        // an outage while reading is waited out: the gateway's answer decides, never its absence
+        const now = await beforeAnswer(() => paymentReads.readPaymentAuthorization({ checkoutId, paymentRef: first.paymentRef }));
         checked = target;
         if (now.status === undefined || now.status === 'authorized') {
           // the storefront's pending answer is spent: later calls wait for the order
           pending = undefined;
+          waitingForPayment = false;
+          // the hold must still stand before an order is placed on it
+          await beforeAnswer(() => stores.keepStockHeld({ holdId: checkoutId, untilMs: Date.now() + 15 * 60_000 }));
           return;
+        }
+        if (!woke && now.status === 'processing') {
+          // the customer did their part and the processor has not answered: it cannot be cancelled now, so wait on
+          deadline = Date.now() + waitMs;
+          await beforeAnswer(() => stores.keepStockHeld({ holdId: checkoutId, untilMs: deadline + 5 * 60_000 }));
+          continue;
         }
         if (!woke) {
           throw ApplicationFailure.nonRetryable('the payment was not completed in time (3-D Secure step not finished)', 'payment_action_expired');
@@ -232,15 +245,19 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };
-    saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization })));
+    // the intent's id once known: a search by reference (Stripe's is eventually consistent) is the last resort
+    let paymentRef: string | undefined;
+    saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, paymentRef })));
     const pokesBefore = pokes;
     const auth = await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
+    paymentRef = auth.paymentRef;
+    // the authorization's validity counts from before any wait (conservative: it may have authorized later)
+    const authorizedAt = Date.now();
     // 3-D Secure or a processing payment: answer 202 with the next action and wait for the
     // gateway's word (histories before this answer `status` absent: authorized).
     if (auth.status !== undefined && auth.status !== 'authorized' && patched('checkout-async-authorization')) {
       await awaitAuthorization(auth, cart.total, pokesBefore);
     }
-    const authorizedAt = Date.now();
 
     enter('creating_order');
     // the order (if one was made) ends cancelled when support decided, failed otherwise

@@ -26,7 +26,7 @@ export interface CheckoutPlan {
 
 /** The ledger status the gateway's amounts mean (as db/stores/payments.ts syncPaymentFromGateway sets it). */
 function statusOf(g: GatewayPayment): string {
-  if (g.captured === 0) return g.voided ? 'voided' : 'authorized';
+  if (g.captured === 0) return g.voided || g.authorized === 0 ? 'voided' : 'authorized';
   if (g.refunded >= g.captured) return 'refunded';
   return g.refunded > 0 ? 'partially_refunded' : 'captured';
 }

@@ -97,7 +97,8 @@ export class StripeGateway implements PaymentGateway {
     }
     const charge = typeof intent.latest_charge === 'object' && intent.latest_charge ? intent.latest_charge : undefined;
     const captured = intent.status === 'succeeded' ? intent.amount_received : 0;
-    const authorized = ['requires_capture', 'succeeded', 'canceled'].includes(intent.status) ? intent.amount : 0;
+    // a cancelled intent was authorized only if it has a charge (3-D Secure abandoned: none)
+    const authorized = ['requires_capture', 'succeeded'].includes(intent.status) || (intent.status === 'canceled' && charge) ? intent.amount : 0;
     return {
       ref: intent.id,
       currency: intent.currency.toUpperCase(),

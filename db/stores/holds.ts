@@ -114,6 +114,19 @@ export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expi
   });
 }
 
+/**
+ * Keeps a live hold until at least `until` (a payment waiting for 3-D Secure must not lose
+ * its stock to the sweep). False when the hold is no longer held (released, expired, committed).
+ */
+export async function keepHold(db: DbOrTx, holdId: string, until: Date): Promise<boolean> {
+  const kept = await db
+    .update(holds)
+    .set({ expiresAt: sql`greatest(${holds.expiresAt}, ${until.toISOString()}::timestamptz)`, updatedAt: sql`now()` })
+    .where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')))
+    .returning({ sku: holds.sku });
+  return kept.length > 0;
+}
+
 export type CommitResult = 'committed' | 'already_committed' | 'out_of_stock';
 
 /**

@@ -58,7 +58,8 @@ export async function recordCapture(db: Db, checkoutId: string, orderId: string,
 
 
 function statusFrom(g: GatewayPayment): Payment['status'] {
-  if (g.captured === 0) return g.voided ? 'voided' : 'authorized';
+  // nothing captured and nothing (any longer) held: a failed 3-D Secure, a cancelled intent
+  if (g.captured === 0) return g.voided || g.authorized === 0 ? 'voided' : 'authorized';
   if (g.refunded >= g.captured) return 'refunded';
   return g.refunded > 0 ? 'partially_refunded' : 'captured';
 }

@@ -137,8 +137,13 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     const cartId = await cartWith([[sku, 1]]);
     // authorize happens, its reply is lost; the retries are refused: the saga compensates
     gateway.setFaults({ count: 1, mode: 'lost', operations: ['authorize'] });
-    setTimeout(() => gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['authorize'] }), 300).unref();
+    // once the first call has happened (its reply lost), every retry is refused
+    const refuseRetries = eventually(async () => {
+      const done = await stack.dbs.payment.execute(sql`select 1 from local_gateway.operations where operation = 'authorize' and reference in (select checkout_id from orders.checkouts where cart_id = ${cartId})`);
+      return done.rows.length > 0 ? gateway.setFaults({ count: 1_000, mode: 'reject', operations: ['authorize'] }) ?? true : undefined;
+    }, 30_000, 'the first authorization');
     const res = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-auth' }, body: { cartId, email: 'a@example.com', paymentToken: 'tok_visa' } });
+    await refuseRetries;
     expect(res.status).toBeGreaterThanOrEqual(400);
     const checkoutId = res.body.error.details.checkoutId as string;
     gateway.setFaults(null);
