@@ -246,11 +246,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     enter('authorizing_payment');
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: cart.total, paymentToken: input.paymentToken };
     // the intent's id once known: a search by reference (Stripe's is eventually consistent) is the last resort
-    let paymentRef: string | undefined;
-    saga.add('voidPayment', async () => returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, paymentRef })));
+    const known: { paymentRef?: string } = {};
+    saga.add('voidPayment', async () =>
+      returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, paymentRef: known.paymentRef })),
+    );
     const pokesBefore = pokes;
     const auth = await beforeAnswer(() => preAnswerGateway.authorizePayment(authorization));
-    paymentRef = auth.paymentRef;
+    known.paymentRef = auth.paymentRef;
     // the authorization's validity counts from before any wait (conservative: it may have authorized later)
     const authorizedAt = Date.now();
     // 3-D Secure or a processing payment: answer 202 with the next action and wait for the
