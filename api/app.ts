@@ -12,10 +12,12 @@ import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
 import { healthRouter } from './routes/health';
+import { localGatewayPage } from './local-gateway-page';
 import { ordersRouter } from './routes/orders';
 import { productsRouter } from './routes/products';
 import { refundsRouter } from './routes/refunds';
 import { unsubscribeRouter } from './routes/unsubscribe';
+import { webhooksRouter } from './routes/webhooks';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
 export function createApp(given: AppDeps): express.Express {
@@ -26,6 +28,8 @@ export function createApp(given: AppDeps): express.Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Signed gateway events are verified over their raw bytes: mounted before any JSON parser.
+  app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
@@ -40,6 +44,8 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/orders', ordersRouter(deps, admin));
   app.use('/admin', admin, adminRouter(deps), adminProductsRouter(deps));
   app.use('/unsubscribe', unsubscribeRouter(deps));
+  const page = localGatewayPage(deps.config, deps.dbs.payment);
+  if (page) app.use('/local-gateway', page);
 
   app.use(methodNotAllowed(openApiDocument.paths as Record<string, Record<string, unknown>>));
   app.use(notFoundRoute);
