@@ -189,11 +189,16 @@ describe('POST /webhooks/stripe (signed gateway events)', () => {
       expect(await signalsOf(c.workflowId)).toEqual([]);
     });
 
-    it('a pending checkout whose workflow no longer runs: recorded, no signal, no error', async () => {
-      const c = await checkoutRow();
-      const res = await deliver(eventOf('payment_intent.payment_failed', intent('pi_gone', c.checkoutId)));
+    it('a pending checkout whose workflow never started or has ended: recorded, no signal, no error', async () => {
+      const never = await checkoutRow();
+      const res = await deliver(eventOf('payment_intent.payment_failed', intent('pi_gone', never.checkoutId)));
       expect(res.status).toBe(200);
       expect(res.body.outcome).toBe('workflow_not_running');
+      const ended = await checkoutRow({ workflow: true });
+      await stack.temporal.workflow.getHandle(ended.workflowId).terminate('killed by the test');
+      const late = await deliver(eventOf('payment_intent.payment_failed', intent('pi_ended', ended.checkoutId)));
+      expect(late.status).toBe(200);
+      expect(late.body.outcome).toBe('workflow_not_running');
     });
 
     it('a recorded event that was never delivered (the process died after the insert) is delivered by the next delivery', async () => {
