@@ -5,18 +5,14 @@
  * (eslint.config.mjs lets it).
  */
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { createPaymentGateway } from '../activities/gateways';
 import { LocalGateway } from '../activities/gateways/local-gateway';
 import { AppError } from './errors';
+import { localGatewayStepSchema } from './schemas/checkouts';
 import { parse } from './validate';
 
-const stepSchema = z.strictObject({
-  clientSecret: z.string().min(1).max(300),
-  outcome: z.enum(['pass', 'fail']).default('pass'),
-});
 
 export function localGatewayPage(config: Config, paymentDb: Db): Router | undefined {
   if (config.payment.gateway !== 'local' || config.mode === 'production') return undefined;
@@ -25,7 +21,7 @@ export function localGatewayPage(config: Config, paymentDb: Db): Router | undefi
   const router = Router();
   /** POST /local-gateway/authenticate { clientSecret, outcome: pass|fail } → where the intent stands. */
   router.post('/authenticate', async (req, res) => {
-    const body = parse(stepSchema, req.body, '3-D Secure step');
+    const body = parse(localGatewayStepSchema, req.body, '3-D Secure step');
     const state = await gateway.authenticate(body.clientSecret, body.outcome);
     if (!state) throw new AppError('not_found', 'no payment waits for 3-D Secure under this client secret');
     res.json({ id: state.ref, status: state.status });

@@ -8,6 +8,8 @@ cd "$ROOT"
 
 export ORDERLY_DATA_DIR="${ORDERLY_DATA_DIR:-$ROOT/.data/dev}"
 export PORT="${PORT:-3000}"
+# the local gateway sends its signed events (3-D Secure outcomes, refunds, disputes) to the API, as Stripe would
+export LOCAL_GATEWAY_WEBHOOK_URL="${LOCAL_GATEWAY_WEBHOOK_URL:-http://127.0.0.1:$PORT/webhooks/stripe}"
 mkdir -p "$ORDERLY_DATA_DIR"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 

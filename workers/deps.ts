@@ -14,7 +14,7 @@ export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: D
   return {
     ...base,
     carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),
-    gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment }),
+    gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment, logger: base.logger }),
     mailer: createMailer(base.config.mail),
     search: new SearchIndex(base.config),
   };

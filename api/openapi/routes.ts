@@ -1,8 +1,8 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
 import { productBodySchema, productListQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
-import { checkoutBodySchema } from '../schemas/checkouts';
+import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
 import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
 import { webhookEventSchema, webhookReceiptSchema } from '../schemas/webhooks';
@@ -115,6 +115,14 @@ export const ROUTES: Route[] = [
   {
     method: 'delete', url: '/admin/products/{sku}', summary: 'Operations: deactivate a product (no longer listed, suggested or sold)', admin: true,
     path: { sku: skuSchema }, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }), errors: ['not_found'],
+  },
+  {
+    method: 'post', url: '/local-gateway/authenticate', summary: "Dev and tests only (PAYMENT_GATEWAY=local, not production): the customer's 3-D Secure step",
+    description:
+      'Plays the page Stripe.js shows: passes or fails the step of the payment whose client secret is given (the first answer stands). ' +
+      'Not served in production or with the stripe gateway.',
+    body: localGatewayStepSchema, answers: { step: z.looseObject({ id: z.string(), status: z.string() }) },
+    ok: (r) => ({ '200': answer('where the payment stands', r.step) }), errors: ['not_found'],
   },
   {
     method: 'post', url: '/webhooks/stripe', summary: 'Signed payment events from Stripe (or the local gateway): recorded once, handed to the owning workflow',

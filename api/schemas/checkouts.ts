@@ -28,3 +28,9 @@ export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
 
 /** Idempotency keys: printable ASCII, 1–255 characters. */
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/);
+
+/** POST /local-gateway/authenticate (dev and tests): the customer's 3-D Secure step on the local gateway. */
+export const localGatewayStepSchema = z.strictObject({
+  clientSecret: z.string().min(1).max(300),
+  outcome: z.enum(['pass', 'fail']).default('pass'),
+});

@@ -9,4 +9,5 @@ CREATE TABLE "payment"."webhook_inbox" (
 );
 --> statement-breakpoint
 ALTER TABLE "local_gateway"."operations" ADD COLUMN "reference" text;--> statement-breakpoint
-CREATE INDEX "webhook_inbox_checkout_idx" ON "payment"."webhook_inbox" USING btree ("checkout_id");
+CREATE INDEX "webhook_inbox_checkout_idx" ON "payment"."webhook_inbox" USING btree ("checkout_id");--> statement-breakpoint
+CREATE INDEX "payments_gateway_ref_idx" ON "payment"."payments" USING btree ("gateway_ref");

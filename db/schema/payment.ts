@@ -27,6 +27,8 @@ export const payments = paymentSchema.table(
   (t) => [
     uniqueIndex('payments_checkout_uq').on(t.checkoutId),
     index('payments_order_idx').on(t.orderId),
+    // webhooks about charges and disputes find their payment by the intent id
+    index('payments_gateway_ref_idx').on(t.gatewayRef),
     check('payments_status_known', sql`${t.status} in ('authorized', 'captured', 'voided', 'refunded', 'partially_refunded')`),
     check('payments_amounts_non_negative', sql`${t.authorizedAmount} >= 0 and ${t.capturedAmount} >= 0 and ${t.refundedAmount} >= 0 and ${t.refundPendingAmount} >= 0`),
     check('payments_captured_within_authorized', sql`${t.capturedAmount} <= ${t.authorizedAmount}`),
