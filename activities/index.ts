@@ -7,6 +7,7 @@ import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
 import { reconcileActivities } from './reconcile';
+import { recommendationActivities } from './recommendations';
 import { refundActivities } from './refunds';
 import { searchActivities } from './search';
 
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...cartRecoveryActivities(deps),
     ...searchActivities(deps),
     ...reconcileActivities(deps),
+    ...recommendationActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

@@ -12,3 +12,5 @@ export const searchSyncWorkflowId = (alias: string) => `search-sync-${alias}`;
 export const SEARCH_SYNC_SWEEP_SCHEDULE_ID = 'search-sync-sweep';
 /** Compares gateway, payments, orders and holds; repairs what is safe, parks the rest (workflows/reconcile.ts). */
 export const RECONCILE_SCHEDULE_ID = 'reconcile';
+/** Rebuilds the "also bought" scores from the paid orders (workflows/recommendations.ts). */
+export const RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID = 'recommendations-recompute';

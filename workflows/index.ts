@@ -5,3 +5,4 @@ export { refundWorkflow } from './refund';
 export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery';
 export { searchSyncWorkflow, searchSyncSweepWorkflow } from './search-sync';
 export { reconcileWorkflow } from './reconcile';
+export { recommendationRecomputeWorkflow } from './recommendations';
