@@ -221,6 +221,9 @@ async function main() {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  // The same requests one at a time: the read path's own cost, without queueing on the cores.
+  const sequential: Awaited<ReturnType<typeof ask>>[] = [];
+  for (const { q } of queries.slice(0, 500)) sequential.push(await ask(q));
 
   const score = (recommend: (q: number, i: number) => number[]) => {
     let precision = 0;
@@ -262,6 +265,10 @@ async function main() {
       clientP50Ms: +pct(clientTimes, 50).toFixed(2),
       clientP99Ms: +pct(clientTimes, 99).toFixed(2),
       target: 'server p99 < 5 ms',
+      sequentialServerP50Ms: +pct(sequential.map((a) => a.server), 50).toFixed(2),
+      sequentialServerP99Ms: +pct(sequential.map((a) => a.server), 99).toFixed(2),
+      sequentialClientP50Ms: +pct(sequential.map((a) => a.client), 50).toFixed(2),
+      loadAverage: os.loadavg().map((l) => +l.toFixed(1)),
     },
     recompute: { orders: summary.orders, pages: summary.pages, runs: summary.runs, seconds: +recomputeSeconds.toFixed(1), ordersPerSecond: +(summary.orders / recomputeSeconds).toFixed(0), loadSeconds: +loadSeconds.toFixed(1) },
     incremental: { orders: incremental.length, p50Ms: +pct(incremental, 50).toFixed(2), p99Ms: +pct(incremental, 99).toFixed(2) },

@@ -24,7 +24,7 @@ export interface Recommendations {
 }
 
 /** Candidates read per requested item: some will be inactive or out of stock. */
-const OVERFETCH = 3;
+const OVERFETCH = 2;
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
 /**
@@ -42,32 +42,37 @@ export async function recommendProducts(
   if (!product || !product.active) return rejected('not_found', 'no such product');
   if (!build) return { kind: 'recommendations', items: [], source: 'none' };
 
-  const want = limit * OVERFETCH + 5;
+  const want = limit * OVERFETCH;
   const [also, best] = await Promise.all([
     deps.recommendations.alsoBought(build, sku, want),
     deps.recommendations.bestsellers(build, product.category ?? 'all', want),
   ]);
   const seen = new Set([sku]);
-  const candidates: (ScoredSku & { reason: RecommendedProduct['reason'] })[] = [];
-  for (const [list, reason] of [[also, 'also_bought'], [best, 'bestseller']] as const) {
-    for (const c of list) {
-      if (seen.has(c.sku)) continue;
-      seen.add(c.sku);
-      candidates.push({ ...c, reason });
-    }
-  }
-  if (candidates.length === 0) return { kind: 'recommendations', items: [], source: 'none' };
-
-  const skus = candidates.map((c) => c.sku);
-  const [products, levels] = await Promise.all([getProducts(deps.dbs.catalog, skus), stockLevels(deps.dbs.inventory, skus)]);
+  const tagged = (list: ScoredSku[], reason: RecommendedProduct['reason']) =>
+    list.filter((c) => !seen.has(c.sku) && seen.add(c.sku)).map((c) => ({ ...c, reason }));
+  const partners = tagged(also, 'also_bought');
+  const fillers = tagged(best, 'bestseller');
   const at = scoreClock((deps.now ?? Date.now)());
   const items: RecommendedProduct[] = [];
-  for (const c of candidates) {
-    const p = products.get(c.sku);
-    const available = levels.get(c.sku)?.available ?? 0;
-    if (!p || !p.active || available <= 0) continue;
-    items.push({ sku: p.sku, name: p.name, price: { amount: p.priceAmount, currency: p.currency }, available, score: round(decayedScore(build, c.raw, at)), reason: c.reason });
-    if (items.length === limit) break;
+  /** Keeps the sellable candidates (active, in stock), read in one catalog and one inventory query. */
+  const take = async (candidates: (ScoredSku & { reason: RecommendedProduct['reason'] })[]) => {
+    if (candidates.length === 0 || items.length >= limit) return;
+    const skus = candidates.map((c) => c.sku);
+    const [products, levels] = await Promise.all([getProducts(deps.dbs.catalog, skus), stockLevels(deps.dbs.inventory, skus)]);
+    for (const c of candidates) {
+      const p = products.get(c.sku);
+      const available = levels.get(c.sku)?.available ?? 0;
+      if (!p || !p.active || available <= 0) continue;
+      items.push({ sku: p.sku, name: p.name, price: { amount: p.priceAmount, currency: p.currency }, available, score: round(decayedScore(build, c.raw, at)), reason: c.reason });
+      if (items.length === limit) return;
+    }
+  };
+  // A sku with plenty of partners is answered from them alone; otherwise the bestsellers are read in the same queries.
+  if (partners.length >= want) {
+    await take(partners);
+    await take(fillers);
+  } else {
+    await take([...partners, ...fillers]);
   }
   const source = items.some((i) => i.reason === 'also_bought') ? 'also_bought' : items.length > 0 ? 'bestsellers' : 'none';
   return { kind: 'recommendations', items, source };
