@@ -7,6 +7,8 @@ import { setOnHand } from '../../db/stores/inventory';
 import { createOrder, transitionOrder } from '../../db/stores/orders';
 import { RecommendationStore } from '../../db/stores/recommendations';
 import { decayedScore, type RecommendationBuild } from '../../domain/recommendations';
+import { ensureSchedules } from '../../temporal/schedules';
+import { RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { recommendationRecomputeStatusQuery, type RecommendationRecomputeSummary } from '../../workflows/messages';
 import { createTestDatabase } from '../helpers/database';
 import { eventually } from '../helpers/eventually';
@@ -267,6 +269,14 @@ describe('recommendations (real PostgreSQL, Redis, Temporal)', () => {
     expect(again.counted).toBe(0);
     expect(await store.alsoBoughtAll(build, a)).toEqual(once);
     expect(once).toEqual([{ sku: b, raw: expect.any(Number) }]);
+  });
+
+  it('the recompute runs on a Schedule that every worker start creates (idempotently)', async () => {
+    await ensureSchedules(stack.temporal, stack.config);
+    await ensureSchedules(stack.temporal, stack.config);
+    const description = await stack.temporal.schedule.getHandle(RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID).describe();
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'recommendationRecomputeWorkflow', workflowId: RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID });
+    expect(description.policies.overlap).toBe('SKIP');
   });
 
   describe('a recompute whose worker dies mid-run', () => {
