@@ -102,6 +102,15 @@ const envSchema = z.object({
   RECONCILE_LOOKBACK_HOURS: z.coerce.number().int().positive().default(48),
   RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).default(120),
 
+  /** "Also bought" recommendations (Redis, keys under the prefix; docs/architecture.md "Recommendations"). */
+  RECOMMENDATIONS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,40}$/, 'letters, digits, : _ -').default('reco:'),
+  /** A co-purchase counts half as much this many days later. */
+  RECOMMENDATIONS_HALF_LIFE_DAYS: z.coerce.number().positive().max(3650).default(30),
+  /** Orders older than this are left out of a recompute. */
+  RECOMMENDATIONS_WINDOW_DAYS: z.coerce.number().int().positive().max(3650).default(365),
+  /** How often the `recommendations-recompute` Schedule rebuilds the scores from the paid orders. */
+  RECOMMENDATIONS_RECOMPUTE_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
@@ -150,6 +159,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
+  recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -262,6 +272,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
       lookbackHours: e.RECONCILE_LOOKBACK_HOURS,
       graceSeconds: e.RECONCILE_GRACE_SECONDS,
+    },
+    recommendations: {
+      keyPrefix: e.RECOMMENDATIONS_KEY_PREFIX,
+      halfLifeDays: e.RECOMMENDATIONS_HALF_LIFE_DAYS,
+      windowDays: e.RECOMMENDATIONS_WINDOW_DAYS,
+      recomputeSeconds: e.RECOMMENDATIONS_RECOMPUTE_SECONDS,
     },
     faults:
       e.ORDERLY_MODE === 'production'

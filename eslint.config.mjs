@@ -116,6 +116,23 @@ export default tseslint.config(
     },
   },
   {
+    // The recommendation context owns its Redis keys only: orders reach it as values read by
+    // activities (db/stores/order-purchases.ts), never as tables joined from its store.
+    files: ['db/stores/recommendations.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            toWorkflows,
+            { regex: `(${folder('activities')})|(${folder('api')})|(${folder('temporal')})`, message: 'stores are the bottom layer: they import only db/, domain/ and config' },
+            { regex: '^(\\.\\./)*(schema|client)(/.*)?$|^\\./(?!recommendations$)', message: 'the recommendation store reads no PostgreSQL table (no schema, no other store): activities pass it purchases' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The domain is plain data and pure functions, imported by every layer.
     files: ['domain/**/*.ts'],
     rules: {

@@ -8,6 +8,7 @@ import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
 import { paymentEventActivities } from './payment-events';
 import { reconcileActivities } from './reconcile';
+import { recommendationActivities } from './recommendations';
 import { refundActivities } from './refunds';
 import { searchActivities } from './search';
 
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...searchActivities(deps),
     ...reconcileActivities(deps),
     ...paymentEventActivities(deps),
+    ...recommendationActivities(deps),
   };
   return withFaultHooks(activities, deps.config.faults);
 }

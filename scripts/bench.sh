@@ -14,10 +14,13 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|search runs one part
+# BENCH_ONLY=checkout|search|recommendations runs one part
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
 fi
 if [ "${BENCH_ONLY:-search}" = search ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/search.ts
+fi
+if [ "${BENCH_ONLY:-recommendations}" = recommendations ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/recommendations.ts
 fi

@@ -1,13 +1,13 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './workflow-ids';
+import { CART_RECOVERY_SWEEP_SCHEDULE_ID, HOLD_SWEEP_SCHEDULE_ID, RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID, RECONCILE_SCHEDULE_ID, SEARCH_SYNC_SWEEP_SCHEDULE_ID } from './workflow-ids';
 import type { WorkflowName } from './workflows';
 
 /**
  * Creates the operations schedules if they do not exist yet (safe at every start-up and
  * from several processes at once). Operations pause or trigger them from the Web UI.
  */
-export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery' | 'search' | 'reconcile'>): Promise<void> {
+export async function ensureSchedules(client: Client, config: Pick<Config, 'temporal' | 'checkout' | 'recovery' | 'search' | 'reconcile' | 'recommendations'>): Promise<void> {
   const every = async (scheduleId: string, workflowType: WorkflowName, seconds: number, purpose: string) => {
     try {
       await client.schedule.create({
@@ -44,5 +44,11 @@ export async function ensureSchedules(client: Client, config: Pick<Config, 'temp
     'reconcileWorkflow',
     config.reconcile.intervalSeconds,
     'reconciliation: gateway vs payments, orders and stock holds; repairs what is safe, parks the rest for support',
+  );
+  await every(
+    RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID,
+    'recommendationRecomputeWorkflow',
+    config.recommendations.recomputeSeconds,
+    'recommendations: rebuild the "also bought" scores and category bestsellers from the paid orders, then swap them in',
   );
 }

@@ -14,3 +14,5 @@ export const SEARCH_SYNC_SWEEP_SCHEDULE_ID = 'search-sync-sweep';
 export const RECONCILE_SCHEDULE_ID = 'reconcile';
 /** One follow-up per gateway event id: a duplicate delivery cannot start it twice (workflows/payment-follow-up.ts). */
 export const paymentFollowUpWorkflowId = (eventId: string) => `payment-event-${eventId}`;
+/** Rebuilds the "also bought" scores from the paid orders (workflows/recommendations.ts). */
+export const RECOMMENDATIONS_RECOMPUTE_SCHEDULE_ID = 'recommendations-recompute';

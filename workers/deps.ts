@@ -6,6 +6,7 @@ import { createMailer } from '../activities/gateways/mailer';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import { CartStore } from '../db/stores/cart';
+import { RecommendationStore } from '../db/stores/recommendations';
 import { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 
@@ -17,5 +18,6 @@ export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: D
     gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment, logger: base.logger }),
     mailer: createMailer(base.config.mail),
     search: new SearchIndex(base.config),
+    recommendations: new RecommendationStore(base.redis, base.config.recommendations.keyPrefix),
   };
 }

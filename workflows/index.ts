@@ -6,3 +6,4 @@ export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery
 export { searchSyncWorkflow, searchSyncSweepWorkflow } from './search-sync';
 export { reconcileWorkflow } from './reconcile';
 export { paymentFollowUpWorkflow } from './payment-follow-up';
+export { recommendationRecomputeWorkflow } from './recommendations';

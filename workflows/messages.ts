@@ -148,3 +148,15 @@ export interface SearchSyncInput {
 
 /** Something changed in the catalog: drain the outbox now rather than at the next tick. */
 export const searchChangedSignal = defineSignal('searchChanged');
+
+/** Where a recommendations recompute stands (workflows/recommendations.ts), carried across continue-as-new. */
+export interface RecommendationRecomputeSummary {
+  generation?: string;
+  pages: number;
+  orders: number;
+  /** Order/key claims made by this recompute (purchases already counted incrementally add none). */
+  counted: number;
+  runs: number;
+  published: boolean;
+}
+export const recommendationRecomputeStatusQuery = defineQuery<RecommendationRecomputeSummary>('recommendationRecomputeStatus');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
-import { productBodySchema, productListQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
+import { productBodySchema, productListQuerySchema, recommendationsQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
 import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
@@ -49,6 +49,15 @@ export const ROUTES: Route[] = [
   },
   { method: 'get', url: '/products/suggest', summary: 'Autocomplete by name', query: suggestQuerySchema, answers: { suggestions: out.suggestionsSchema }, ok: (r) => ({ '200': answer('suggestions', r.suggestions) }) },
   { method: 'get', url: '/products/{sku}', summary: 'One product', path: { sku: skuSchema }, answers: { product: out.productSchema }, ok: (r) => ({ '200': answer('the product', r.product) }), errors: ['not_found'] },
+  {
+    method: 'get', url: '/products/{sku}/recommendations', summary: '"Also bought": products bought together with this one, best first',
+    description:
+      'Precomputed co-purchase scores with time decay (RECOMMENDATIONS_HALF_LIFE_DAYS), kept fresh after each paid order; refunded orders stop counting. ' +
+      'Inactive and out-of-stock products are left out; the best sellers of the category fill up, or answer alone when the sku has no co-purchase data (source: bestsellers). ' +
+      'limit is 1–50 (default 10). Answers carry ETag and Cache-Control (max-age 30); If-None-Match gets a 304.',
+    path: { sku: skuSchema }, query: recommendationsQuerySchema, answers: { recommendations: out.recommendationsSchema },
+    ok: (r) => ({ '200': answer('recommendations', r.recommendations) }), errors: ['not_found'],
+  },
   { method: 'post', url: '/carts', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }) },
   { method: 'get', url: '/carts/{cartId}', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found'] },
   {

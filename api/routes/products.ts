@@ -1,9 +1,11 @@
 import { Router, type Response } from 'express';
 import { SearchIndex } from '../../db/search-engine/search-index';
+import { RecommendationStore } from '../../db/stores/recommendations';
+import { recommendProducts } from '../../usecases/recommend-products';
 import { ProductSearch, type Engine } from '../../usecases/search-products';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
-import { productListQuerySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
+import { productListQuerySchema, recommendationsQuerySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { parse } from '../validate';
 
 /** Which engine answered, for clients, CDNs and tests (`degraded` when it is the fallback). */
@@ -18,9 +20,10 @@ function engineHeaders(res: Response, engine: Engine) {
 }
 
 /** Catalog reads: parse, ask the search use case (it picks the engine), answer with its headers. */
-export function productsRouter({ dbs, config, logger, search }: AppDeps): Router {
+export function productsRouter({ dbs, config, logger, search, redis }: AppDeps): Router {
   const router = Router();
   const products = new ProductSearch({ dbs, logger, search: search ?? new SearchIndex(config) });
+  const recommendations = new RecommendationStore(redis, config.recommendations.keyPrefix);
 
   router.get('/', async (req, res) => {
     const result = await products.list(parse(productListQuerySchema, req.query, 'query'));
@@ -40,6 +43,19 @@ export function productsRouter({ dbs, config, logger, search }: AppDeps): Router
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     res.set('Cache-Control', 'public, max-age=5');
     res.json(result.product);
+  });
+
+  router.get('/:sku/recommendations', async (req, res) => {
+    const started = performance.now();
+    const sku = parse(skuSchema, req.params.sku, 'sku');
+    const { limit } = parse(recommendationsQuerySchema, req.query, 'query');
+    const result = await recommendProducts({ dbs, recommendations }, sku, limit);
+    if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
+    // Express adds a weak ETag from the body and answers a matching If-None-Match with 304.
+    res.set('Cache-Control', 'public, max-age=30');
+    // The handler's own time (stores included), for `npm run bench` and any client that wants it.
+    res.set('Server-Timing', `app;dur=${(performance.now() - started).toFixed(2)}`);
+    res.json({ items: result.items, source: result.source });
   });
 
   return router;

@@ -46,6 +46,13 @@ export const productListQuerySchema = z
     path: ['minPrice'],
   });
 
+/** GET /products/:sku/recommendations?limit= (1–50, default 10). */
+export const recommendationsQuerySchema = z
+  .object({
+    limit: optional(documentAs(wholeNumber.pipe(z.number().min(1).max(50)), { type: 'integer', minimum: 1, maximum: 50 })).transform((v) => v ?? 10),
+  })
+  .strict();
+
 export const suggestQuerySchema = z.object({ q: requiredText(100).transform((s) => s.trim()).pipe(z.string().min(1)) }).strict();
 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');

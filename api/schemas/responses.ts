@@ -64,6 +64,21 @@ export const productPageSchema = z.looseObject({
   nextCursor: z.string().nullable().describe('opaque; pass it back with the same sort and search to get the next page'),
   facets: z.looseObject({}).optional().describe('category counts (without the category filter) and price buckets (without the price filter)'),
 });
+export const recommendationsSchema = z
+  .looseObject({
+    items: z.array(
+      z.looseObject({
+        sku: z.string(),
+        name: z.string(),
+        price: money,
+        available: z.number().int().min(1),
+        score: z.number().min(0).describe('decayed weight: orders that also bought it (also_bought), or its orders in the category (bestseller)'),
+        reason: z.enum(['also_bought', 'bestseller']),
+      }),
+    ),
+    source: z.enum(['also_bought', 'bestsellers', 'none']).describe('bestsellers: the sku has no co-purchase data yet, the category\'s best sellers answer'),
+  })
+  .meta({ id: 'Recommendations' });
 export const suggestionsSchema = z.looseObject({ items: z.array(z.looseObject({ sku: z.string(), name: z.string() })) });
 export const itemsOf = (item: z.ZodType) => z.looseObject({ items: z.array(item) });
 export const supportActionSchema = z.looseObject({ orderId: z.string(), action: z.enum(['retry', 'cancel']) });

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
 import { stock } from '../schema/inventory';
 
@@ -13,10 +13,24 @@ export interface StockLevel {
 
 const level = (r: typeof stock.$inferSelect): StockLevel => ({ sku: r.sku, onHand: r.onHand, reserved: r.reserved, available: r.onHand - r.reserved, version: r.version });
 
+/** Stock levels of many skus, as a prepared statement (every product page and recommendation reads it): built once per handle. */
+const preparedLevels = new WeakMap<DbOrTx, ReturnType<typeof prepareLevels>>();
+const prepareLevels = (db: DbOrTx) =>
+  db
+    .select()
+    .from(stock)
+    .where(sql`${stock.sku} = any(${sql.placeholder('skus')}::text[])`)
+    .prepare('inventory_stock_levels');
+
 /** Stock levels of the given skus in one query; a sku without a row has none. */
 export async function stockLevels(db: DbOrTx, skus: string[]): Promise<Map<string, StockLevel>> {
   if (skus.length === 0) return new Map();
-  const rows = await db.select().from(stock).where(inArray(stock.sku, skus));
+  let statement = preparedLevels.get(db);
+  if (!statement) {
+    statement = prepareLevels(db);
+    preparedLevels.set(db, statement);
+  }
+  const rows = await statement.execute({ skus });
   return new Map(rows.map((r) => [r.sku, level(r)]));
 }
 

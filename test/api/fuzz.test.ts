@@ -59,7 +59,7 @@ describe('generated requests (fast-check)', () => {
     const target = fc
       .tuple(
         fc.constantFrom(
-          '/products', '/products/{}', '/products/suggest', '/carts', '/carts/{}', '/carts/{}/lines/{}', '/checkouts', '/checkouts/{}',
+          '/products', '/products/{}', '/products/{}/recommendations', '/products/suggest', '/carts', '/carts/{}', '/carts/{}/lines/{}', '/checkouts', '/checkouts/{}',
           '/orders', '/orders/{}', '/orders/{}/refunds', '/admin/inventory/{}', '/admin/products/{}', '/admin/orders/{}/retry', '/admin/orders/{}/cancel',
           '/unsubscribe', '/health', '/openapi.json', '/nowhere', '/{}',
         ),

@@ -3,13 +3,13 @@ import { createTestDeps, startTestApp, type TestDeps } from '../helpers/app';
 
 /**
  * Every route of the storefront and support contract (shared/API.md), as OpenAPI paths.
- * (API.md's GET /products/{sku}/recommendations is not served yet, so not documented.)
  */
 const CONTRACT: [method: string, path: string][] = [
   ['get', '/health'],
   ['get', '/products'],
   ['get', '/products/suggest'],
   ['get', '/products/{sku}'],
+  ['get', '/products/{sku}/recommendations'],
   ['post', '/carts'],
   ['get', '/carts/{cartId}'],
   ['put', '/carts/{cartId}/lines/{sku}'],

@@ -15,7 +15,7 @@ const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
 describe('recorded workflow histories replay against the current code', () => {
   it('there are recorded histories for every workflow type', () => {
     const types = new Set(files.map((f) => f.split('--')[0]));
-    expect([...types].sort()).toEqual(expect.arrayContaining(['cartRecoveryWorkflow', 'checkoutWorkflow', 'refundWorkflow', 'searchSyncWorkflow', 'searchSyncSweepWorkflow']));
+    expect([...types].sort()).toEqual(expect.arrayContaining(['cartRecoveryWorkflow', 'checkoutWorkflow', 'refundWorkflow', 'searchSyncWorkflow', 'searchSyncSweepWorkflow', 'recommendationRecomputeWorkflow']));
   });
 
   it.each(files)('%s replays without a determinism error', async (file) => {

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { coPurchases, purchaseWeight, skusByCategory, type Purchase, type RecommendationBuild } from '../../domain/recommendations';
+
+/**
+ * The recommendation context's store: co-purchase scores and category bestsellers in Redis,
+ * one generation at a time (docs/architecture.md, "Recommendations"). It knows nothing of
+ * the order tables: purchases reach it as `Purchase` values read by activities.
+ *
+ * Keys, under the configured prefix:
+ *   {ptr}:current, {ptr}:building          the published generation and the one being built (JSON RecommendationBuild)
+ *   {<gen>:s:<sku>}:also                   ZSET partner sku → raw co-purchase score
+ *   {<gen>:s:<sku>}:orders                 HASH order id → what it added ("<weight>\t<sku>…"), or "r" once refunded
+ *   {<gen>:c:=<category>|*}:best           ZSET sku → raw order count in the category (* = every category)
+ *   {<gen>:c:…}:orders                     HASH as above
+ * A sorted set and the hash that counts into it share a hash tag, so each script touches one
+ * slot (Redis Cluster), while different skus spread over the cluster.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Counts one order into a sorted set once: the hash field is the claim and remembers what was added. */
+const ADD = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+local weight = nil
+for part in string.gmatch(ARGV[2], '[^\\t]+') do
+  if not weight then weight = part else redis.call('ZINCRBY', KEYS[1], weight, part) end
+end
+return 1
+`;
+
+/**
+ * Takes one order out again (a full refund), once: subtracts exactly what ADD added, and
+ * marks the order refunded so a later ADD of it (a recompute that read it before the refund)
+ * is a no-op. Scores that reach zero are removed.
+ */
+const REMOVE = `
+local was = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], 'r')
+if (not was) or was == 'r' then return 0 end
+local weight = nil
+for part in string.gmatch(was, '[^\\t]+') do
+  if not weight then weight = part else
+    local score = tonumber(redis.call('ZINCRBY', KEYS[1], '-' .. weight, part))
+    if score <= 1e-9 then redis.call('ZREM', KEYS[1], part) end
+  end
+end
+return 1
+`;
+
+/** Publishes a generation: it becomes current, and stops being the one in construction. */
+const PUBLISH = `
+redis.call('SET', KEYS[1], ARGV[1])
+local building = redis.call('GET', KEYS[2])
+if building and cjson.decode(building).generation == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+
+async function runScript(redis: RedisClient, script: string, keys: string[], args: string[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha1(script), keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
+}
+
+const ALL_CATEGORIES = '*';
+const enc = (s: string) => encodeURIComponent(s);
+const parseBuild = (raw: string | null): RecommendationBuild | null => (raw ? (JSON.parse(raw) as RecommendationBuild) : null);
+
+export interface ScoredSku {
+  sku: string;
+  raw: number;
+}
+
+export class RecommendationStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {}
+
+  private readonly pointer = (which: 'current' | 'building') => `${this.prefix}{ptr}:${which}`;
+  private skuTag = (gen: string, sku: string) => `${this.prefix}{${gen}:s:${enc(sku)}}`;
+  private categoryTag = (gen: string, category: string | null | typeof ALL_CATEGORIES) =>
+    `${this.prefix}{${gen}:c:${category === ALL_CATEGORIES ? ALL_CATEGORIES : `=${enc(category ?? '')}`}}`;
+
+  async current(): Promise<RecommendationBuild | null> {
+    return parseBuild(await this.redis.get(this.pointer('current')));
+  }
+
+  async building(): Promise<RecommendationBuild | null> {
+    return parseBuild(await this.redis.get(this.pointer('building')));
+  }
+
+  /** The generations a purchase or refund must reach: the published one and the one being built. */
+  async liveBuilds(): Promise<RecommendationBuild[]> {
+    const [current, building] = await Promise.all([this.current(), this.building()]);
+    if (!current) return building ? [building] : [];
+    return building && building.generation !== current.generation ? [current, building] : [current];
+  }
+
+  /** The published generation, or `fresh` published now when there is none (first purchase, or Redis lost its data). */
+  async currentOrStart(fresh: RecommendationBuild): Promise<RecommendationBuild> {
+    await this.redis.set(this.pointer('current'), JSON.stringify(fresh), 'NX');
+    return (await this.current()) ?? fresh;
+  }
+
+  /** Marks `build` as the generation in construction; a retry with the same generation keeps the first one's epoch. */
+  async beginBuild(build: RecommendationBuild): Promise<RecommendationBuild> {
+    const existing = await this.building();
+    if (existing?.generation === build.generation) return existing;
+    await this.redis.set(this.pointer('building'), JSON.stringify(build));
+    return build;
+  }
+
+  /** Swaps the finished generation in: one SET, so readers see the old one or the new one, never half of one. */
+  async publish(build: RecommendationBuild): Promise<void> {
+    await runScript(this.redis, PUBLISH, [this.pointer('current'), this.pointer('building')], [JSON.stringify(build), build.generation]);
+  }
+
+  /** Counts purchases into a generation; each (order, key) once, whatever retries or incremental updates did before. */
+  async addPurchases(build: RecommendationBuild, purchases: Purchase[]): Promise<number> {
+    const calls: Promise<unknown>[] = [];
+    for (const p of purchases) {
+      for (const [keys, members] of this.targets(build.generation, p)) {
+        calls.push(runScript(this.redis, ADD, keys, [p.orderId, [String(purchaseWeight(build, p.atMs)), ...members].join('\t')]));
+      }
+    }
+    const added = await Promise.all(calls);
+    return added.filter((a) => a === 1).length;
+  }
+
+  /** Takes a refunded purchase out of a generation (and keeps it out). */
+  async removePurchase(build: RecommendationBuild, purchase: Purchase): Promise<number> {
+    const removed = await Promise.all(this.targets(build.generation, purchase).map(([keys]) => runScript(this.redis, REMOVE, keys, [purchase.orderId])));
+    return removed.filter((r) => r === 1).length;
+  }
+
+  /** Every (sorted set, hash) a purchase counts into, with the members it adds there. */
+  private targets(gen: string, p: Purchase): [keys: [string, string], members: string[]][] {
+    const out: [[string, string], string[]][] = [];
+    for (const { sku, partners } of coPurchases(p)) out.push([[`${this.skuTag(gen, sku)}:also`, `${this.skuTag(gen, sku)}:orders`], partners]);
+    const groups = skusByCategory(p);
+    for (const [category, skus] of groups) out.push([[`${this.categoryTag(gen, category)}:best`, `${this.categoryTag(gen, category)}:orders`], skus]);
+    const all = [...new Set(p.lines.map((l) => l.sku))].sort();
+    if (all.length > 0) out.push([[`${this.categoryTag(gen, ALL_CATEGORIES)}:best`, `${this.categoryTag(gen, ALL_CATEGORIES)}:orders`], all]);
+    return out;
+  }
+
+  /** The top `n` partners of a sku, by raw score (the order of the decayed score). */
+  async alsoBought(build: RecommendationBuild, sku: string, n: number): Promise<ScoredSku[]> {
+    return this.top(`${this.skuTag(build.generation, sku)}:also`, n);
+  }
+
+  /** The top `n` sellers of a category (null: the uncategorised), or of every category. */
+  async bestsellers(build: RecommendationBuild, category: string | null | 'all', n: number): Promise<ScoredSku[]> {
+    return this.top(`${this.categoryTag(build.generation, category === 'all' ? ALL_CATEGORIES : category)}:best`, n);
+  }
+
+  private async top(key: string, n: number): Promise<ScoredSku[]> {
+    const flat = await this.redis.zrevrange(key, 0, n - 1, 'WITHSCORES');
+    const out: ScoredSku[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ sku: flat[i] as string, raw: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** Every member and raw score of a sku's co-purchase set (tests compare generations with it). */
+  async alsoBoughtAll(build: RecommendationBuild, sku: string): Promise<ScoredSku[]> {
+    return this.top(`${this.skuTag(build.generation, sku)}:also`, 1_000_000);
+  }
+
+  /**
+   * Deletes the keys of every generation that is neither current nor being built: the one a
+   * publish replaced (after a grace, so a reader holding the old pointer still finds its
+   * set) and any left by a build that was terminated. Scans every master of a cluster.
+   */
+  async dropStaleGenerations(): Promise<{ generations: string[]; keys: number }> {
+    const [current, building] = await Promise.all([this.current(), this.building()]);
+    const keep = new Set([current?.generation, building?.generation].filter((g): g is string => !!g));
+    const nodes: Redis[] = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    const dropped = new Set<string>();
+    let keys = 0;
+    const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{*`;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        const stale = batch.filter((key) => {
+          const gen = /^\{([^:}]+)[:}]/.exec(key.slice(this.prefix.length))?.[1];
+          if (!gen || gen === 'ptr' || keep.has(gen)) return false;
+          dropped.add(gen);
+          return true;
+        });
+        if (stale.length > 0) keys += await Promise.all(stale.map((k) => node.unlink(k))).then((r) => r.reduce((a, b) => a + b, 0));
+      } while (cursor !== '0');
+    }
+    return { generations: [...dropped], keys };
+  }
+}
