@@ -51,7 +51,7 @@ start_node() {
   mkdir -p "$DIR/$port"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$DIR/$port" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \
-    --cluster-port $((port + BUS_OFFSET)) \
+    --cluster-port $((port + BUS_OFFSET)) --shutdown-on-sigterm now \
     --appendonly yes --appendfsync everysec --save "" \
     --daemonize yes --pidfile "$DIR/$port.pid" --logfile "$DIR/$port.log"
   wait_for 10 redis-cli -p "$port" ping || { tail -20 "$DIR/$port.log" >&2; die "redis cluster node $port failed to start"; }
@@ -80,9 +80,11 @@ start() {
   wait_for 30 bash -c "[ \$(redis-cli -p ${PORTS[0]} cluster nodes | grep -vc fail) -ge 6 ]" || die "the cluster nodes did not meet"
 }
 
+# All six at once (each takes a second or two to exit), each by its own pid file.
 stop() {
   local p
-  for p in "${PORTS[@]}"; do stop_pidfile "$DIR/$p.pid" "redis-cluster-$p"; done
+  for p in "${PORTS[@]}"; do stop_pidfile "$DIR/$p.pid" "redis-cluster-$p" & done
+  wait
 }
 
 if [ "${1:-}" != start ]; then
