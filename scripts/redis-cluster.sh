@@ -5,8 +5,9 @@
 #   env    prints `export REDIS_CLUSTER_NODES=...` (source it to point the API and worker at it)
 #   nodes  prints only the host:port list
 # Settings (env): REDIS_CLUSTER_DIR (default $ORDERLY_DATA_DIR/redis-cluster, else
-#   .data/dev/redis-cluster), REDIS_CLUSTER_PORT (first of 6 consecutive ports, default 57001, or
-#   `auto`: the first free block from 57001 on; the cluster bus uses port+100),
+#   .data/dev/redis-cluster), REDIS_CLUSTER_PORT (first of 6 consecutive ports, default 61001, or
+#   `auto`: the first free block from 61001 on, above the ephemeral range the OS hands out; the
+#   cluster bus uses port+100),
 #   REDIS_CLUSTER_NODE_TIMEOUT_MS (default 1000: how soon a replica takes over a dead master).
 # Each node is tracked by a pid file (<dir>/<port>.pid); stop kills only those pids.
 set -euo pipefail
@@ -24,9 +25,9 @@ in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # The ports are chosen once per data dir and kept in it, so start after stop reuses them.
 base_port() {
   if [ -f "$DIR/base-port" ]; then cat "$DIR/base-port"; return; fi
-  local base="${REDIS_CLUSTER_PORT:-57001}"
+  local base="${REDIS_CLUSTER_PORT:-61001}"
   if [ "$base" = auto ]; then
-    base=57001
+    base=61001
     while :; do
       local p busy=0
       for p in $(seq "$base" $((base + 5))); do
@@ -34,7 +35,7 @@ base_port() {
       done
       [ $busy = 0 ] && break
       base=$((base + 10))
-      [ "$base" -lt 64000 ] || die "no free block of ports for the Redis Cluster"
+      [ "$base" -lt 65300 ] || die "no free block of ports for the Redis Cluster"
     done
   fi
   echo "$base" >"$DIR/base-port"
