@@ -63,7 +63,8 @@ export class CartStore {
     if (input.customerId) cart.customerId = input.customerId;
     await this.persist(cart);
     if (this.acks.replicas > 0) {
-      await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec();
+      const [[err] = [null]] = (await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
+      if (err) throw err;
     } else {
       await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
     }
@@ -132,8 +133,9 @@ export class CartStore {
 
   /**
    * Copies a cart from its pre-hash-tag key to cartKey (unless the new key exists already),
-   * then deletes the old key if it still holds what was copied. A crash in between leaves
-   * both: the next miss finds the new key, and the old one is gone with its TTL.
+   * then deletes the old key if it still holds what was copied, and brings the backup up to
+   * it (a backup write that failed before the upgrade). A crash in between leaves both keys:
+   * reads find the new one, and the old one ends with the same TTL.
    */
   private async moveLegacy(id: string): Promise<StoredCart | null> {
     const found = (await runScript(this.redis, READ_LEGACY, legacyCartKey(id), [])) as [string, number] | null;
@@ -142,7 +144,11 @@ export class CartStore {
     const ttlMs = pttl > 0 ? pttl : this.options.ttlSeconds * 1000;
     const moved = await this.redis.set(key(id), raw, 'PX', ttlMs, 'NX');
     await runScript(this.redis, DELETE_IF_UNCHANGED, legacyCartKey(id), [raw]);
-    if (moved) return decode(raw);
+    if (moved) {
+      const cart = decode(raw);
+      await this.persist(cart);
+      return cart;
+    }
     const current = await this.redis.get(key(id));
     return current ? decode(current) : decode(raw);
   }

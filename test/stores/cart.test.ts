@@ -82,6 +82,7 @@ describe.each(redisTargets)('the cart store on %s', (target, connect) => {
 
       expect(await store.get(id)).toEqual(old);
       expect(await redis.exists(legacyCartKey(id))).toBe(0);
+      expect(await backupRow(id)).toMatchObject({ version: 7, lines: old.lines });
       expect(JSON.parse((await redis.get(cartKey(id))) as string)).toEqual(old);
       const ttl = await redis.ttl(cartKey(id));
       expect(ttl).toBeGreaterThan(590);
