@@ -177,5 +177,5 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
   }
 }
 
-/** Every script of this module, by name: the slot test runs each against the cluster. */
+/** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
 export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED };
