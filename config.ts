@@ -27,6 +27,19 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
 
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
+  /** Redis Cluster seed nodes, comma-separated host:port; set, it replaces REDIS_URL (ioredis Cluster). */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const nodes = (s ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+      const parsed = nodes.map((n) => /^([^\s:]+):(\d{1,5})$/.exec(n));
+      if (parsed.some((m) => !m || Number(m[2]) < 1 || Number(m[2]) > 65535)) ctx.addIssue({ code: 'custom', message: 'comma-separated host:port, e.g. 10.0.0.1:7000,10.0.0.2:7000' });
+      return parsed.flatMap((m) => (m ? [{ host: m[1] as string, port: Number(m[2]) }] : []));
+    }),
+  /** In a cluster, a cart write waits (WAIT) for this many replicas to have it before it answers. */
+  REDIS_CLUSTER_WAIT_REPLICAS: z.coerce.number().int().min(0).max(5).default(1),
+  REDIS_CLUSTER_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
 
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
@@ -134,10 +147,19 @@ export interface Config {
   databaseUrls: Record<BoundedContext, string>;
   databasePoolSize: number;
   redisUrl: string;
+  /** Absent: one Redis at redisUrl. */
+  redisCluster?: { nodes: { host: string; port: number }[] };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   adminApiToken: string;
   search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
-  cart: { ttlSeconds: number; maxQuantityPerLine: number; maxLines: number };
+  cart: {
+    ttlSeconds: number;
+    maxQuantityPerLine: number;
+    maxLines: number;
+    /** Replicas a cart write waits for before it answers (0 on a single node), and for how long at most. */
+    replicaAcks: number;
+    replicaWaitMs: number;
+  };
   checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
   refund: { waitMs: number };
   payment: {
@@ -213,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrls,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER_NODES.length > 0 ? { nodes: e.REDIS_CLUSTER_NODES } : undefined,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
@@ -231,6 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ttlSeconds: e.CART_TTL_SECONDS,
       maxQuantityPerLine: e.CART_MAX_QUANTITY_PER_LINE,
       maxLines: e.CART_MAX_LINES,
+      replicaAcks: e.REDIS_CLUSTER_NODES.length > 0 ? e.REDIS_CLUSTER_WAIT_REPLICAS : 0,
+      replicaWaitMs: e.REDIS_CLUSTER_WAIT_MS,
     },
     checkout: {
       waitMs: e.CHECKOUT_WAIT_MS,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../db/redis';
 import type { SearchIndex } from '../db/search-engine/search-index';
 import type { UseCaseDeps } from '../usecases/deps';
 
@@ -7,7 +7,7 @@ import type { UseCaseDeps } from '../usecases/deps';
  * use cases reach (usecases/deps.ts) plus the edge's own clients.
  */
 export interface AppDeps extends UseCaseDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** Product search; built from config when absent. */
   search?: SearchIndex;
 }

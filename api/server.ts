@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
+import { createRedis } from '../db/redis';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { createApp } from './app';
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'orderly-api');
   const dbs = createDatabases(config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const temporal = await connectTemporal(config);
   const app = createApp({ config, logger, dbs, redis, temporal });

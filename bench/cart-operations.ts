@@ -9,7 +9,7 @@ import { pct, runLevel } from './harness';
  * process of its own, as it runs in production: the load generator must not share the
  * server's event loop. Run first, while no checkout is still finishing.
  */
-export async function measureCartOperations(sku: string) {
+export async function measureCartOperations(sku: string, env: Record<string, string> = {}) {
   const cartApiPort = await new Promise<number>((resolve) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as AddressInfo;
@@ -17,7 +17,7 @@ export async function measureCartOperations(sku: string) {
     });
   });
   const cartApi = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../api/server.ts')], {
-    env: { ...process.env, PORT: String(cartApiPort), LOG_LEVEL: 'silent', ORDERLY_MODE: 'test' },
+    env: { ...process.env, PORT: String(cartApiPort), LOG_LEVEL: 'silent', ORDERLY_MODE: 'test', ...env },
     stdio: 'ignore',
   });
   const cartBase = `http://127.0.0.1:${cartApiPort}`;

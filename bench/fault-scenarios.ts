@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../config';
+import { createRedis } from '../db/redis';
 import { services, sleep, startWorker, stopWorker } from './fault-processes';
 
 /** The fault harness's scenarios: each injects one fault while the checkout + refund load runs. */
@@ -143,7 +143,7 @@ export function buildScenarios(checkouts: number): Scenario[] {
       name: 'FLUSHALL + restart Redis',
       fault: async () => {
         await sleep(1500);
-        const redis = new Redis(loadConfig({ ...process.env, ORDERLY_MODE: 'test' }).redisUrl, { maxRetriesPerRequest: 1 });
+        const redis = createRedis(loadConfig({ ...process.env, ORDERLY_MODE: 'test' }), { maxRetriesPerRequest: 1 });
         redis.on('error', () => undefined);
         await redis.flushall().finally(() => redis.disconnect());
         services('stop', 'redis');

@@ -1,6 +1,6 @@
 import type { NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../db/redis';
 import type { Databases } from '../db/client';
 
 /** What the benches share: percentiles, a closed-loop load at a concurrency, closing the connections. */
@@ -29,7 +29,7 @@ export async function runLevel(concurrency: number, requests: number, one: (i: n
 }
 
 /** Closes what a bench opened, last opened first. */
-export async function closeConnections(c: { native: NativeConnection; client: Client; redis: Redis; dbs: Databases }): Promise<void> {
+export async function closeConnections(c: { native: NativeConnection; client: Client; redis: RedisClient; dbs: Databases }): Promise<void> {
   await c.native.close();
   await c.client.connection.close();
   c.redis.disconnect();

@@ -9,12 +9,18 @@ chmod 755 "$DATA"
 export ORDERLY_DATA_DIR="$DATA" PG_PORT="${PG_PORT:-55532}" REDIS_PORT="${REDIS_PORT:-56479}" TEMPORAL_PORT="${TEMPORAL_PORT:-7333}"
 export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8333}" SMTP_PORT="${SMTP_PORT:-1125}" MAIL_UI_PORT="${MAIL_UI_PORT:-1180}" STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12211}" ES_PORT="${ES_PORT:-59201}"
 export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 SERVICES="postgres redis temporal elasticsearch smtp"
-cleanup() { bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
+cleanup() { REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash "$ROOT/scripts/redis-cluster.sh" stop || true; bash "$ROOT/scripts/services.sh" stop || true; rm -rf "$DATA"; }
 trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
 # BENCH_ONLY=checkout|search|recommendations runs one part
+# BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
+if [ "${BENCH_ONLY:-}" = carts ]; then
+  REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
+  BENCH_REDIS_CLUSTER_NODES="$(REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash scripts/redis-cluster.sh nodes)" \
+    node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/carts.ts
+fi
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
 fi

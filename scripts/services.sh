@@ -5,7 +5,9 @@
 # Usage: scripts/services.sh start|stop|status|env
 # Settings (env): ORDERLY_DATA_DIR (default .data/dev), PG_PORT, REDIS_PORT, TEMPORAL_PORT,
 #   TEMPORAL_UI_PORT, ES_PORT, SMTP_PORT, MAIL_UI_PORT, STRIPE_MOCK_PORT, TEMPORAL_PERSIST (1 = keep
-#   Temporal history in a SQLite file under the data dir), SERVICES (subset to run).
+#   Temporal history in a SQLite file under the data dir), SERVICES (subset to run; add
+#   `redis-cluster` for a local 3-master Redis Cluster, scripts/redis-cluster.sh, whose
+#   REDIS_CLUSTER_NODES then goes into services.env: the API and worker use the cluster).
 # Each process is tracked by a pid file in the data dir; stop kills only those pids.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -126,7 +128,10 @@ export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
 export ELASTICSEARCH_URL=http://127.0.0.1:$ES_PORT
 export ORDERLY_DATA_DIR=$DATA
 ENV
+  if has redis-cluster; then cluster env >>"$DATA/services.env"; fi
 }
+
+cluster() { REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash "$ROOT/scripts/redis-cluster.sh" "$@"; }
 
 case "${1:-}" in
   start)
@@ -134,6 +139,7 @@ case "${1:-}" in
     trap '[ $started = 1 ] || { log "start failed; stopping what was started"; "$0" stop; }' EXIT
     has postgres && start_postgres
     has redis && start_redis
+    if has redis-cluster; then cluster start; fi
     has temporal && start_temporal
     has elasticsearch && start_elasticsearch
     has smtp && start_smtp
@@ -148,12 +154,14 @@ case "${1:-}" in
     if has elasticsearch; then stop_pidfile "$DATA/elasticsearch.pid" elasticsearch; fi
     if has temporal; then stop_pidfile "$DATA/temporal.pid" temporal; fi
     if has redis; then stop_pidfile "$DATA/redis.pid" redis; fi
+    if has redis-cluster; then cluster stop; fi
     if has postgres; then stop_postgres; fi
     ;;
   status)
     for f in postgres redis temporal elasticsearch smtp stripe-mock; do
       if running "$DATA/$f.pid"; then echo "$f: running (pid $(cat "$DATA/$f.pid"))"; else echo "$f: stopped"; fi
     done
+    if has redis-cluster; then cluster status; fi
     ;;
   env) write_env; cat "$DATA/services.env" ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;

@@ -32,6 +32,7 @@ export TEMPORAL_PERSIST=0 TEMPORAL_HEADLESS=1 PG_FAST=1
 
 cleanup() {
   local rc=$?
+  REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash "$ROOT/scripts/redis-cluster.sh" stop || true
   bash "$ROOT/scripts/services.sh" stop || true
   rm -rf "$DATA"
   exit $rc
@@ -41,6 +42,9 @@ trap cleanup EXIT INT TERM
 log "starting throw-away services in $DATA"
 bash scripts/services.sh start
 source "$DATA/services.env"
+# A local Redis Cluster for the cart suites' second run (the rest of the suite stays on REDIS_URL).
+REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
+export TEST_REDIS_CLUSTER_NODES="$(REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash scripts/redis-cluster.sh nodes)"
 export ORDERLY_MODE=test LOG_LEVEL="${LOG_LEVEL:-silent}"
 
 npx tsx db/migrate.ts

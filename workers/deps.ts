@@ -1,17 +1,17 @@
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
 import type { ActivityDeps } from '../activities';
 import { createPaymentGateway } from '../activities/gateways';
 import { createMailer } from '../activities/gateways/mailer';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
+import type { RedisClient } from '../db/redis';
 import { CartStore } from '../db/stores/cart';
 import { RecommendationStore } from '../db/stores/recommendations';
 import { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 
 /** Wires the activities' dependencies from config and the open connections. */
-export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: Redis; temporal?: Client }): ActivityDeps {
+export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: RedisClient; temporal?: Client }): ActivityDeps {
   return {
     ...base,
     carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
+import { createRedis } from '../db/redis';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { kickSearchSync } from '../temporal/search-sync';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'orderly-worker');
   const dbs = createDatabases(config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
   const connection = await untilItAnswers('connecting to Temporal', logger, () => NativeConnection.connect({ address: config.temporal.address }));
   const client = await untilItAnswers('connecting the Temporal client', logger, () => connectTemporal(config));
   try {

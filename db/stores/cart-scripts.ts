@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 
 /**
  * The Lua scripts that change a cart inside Redis (the whole cart is one JSON value, so each
- * change is atomic), and the errors their replies stand for.
+ * change is atomic), and the errors their replies stand for. Each script touches exactly the
+ * keys it is given as KEYS (never a name built inside the script), all of one cart, so in a
+ * Redis Cluster every script runs on the one node that owns the cart's slot.
  */
 
 export class TooManyLinesError extends Error {}
@@ -113,15 +115,56 @@ redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
 return 1
 `;
 
-/** EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted, flushed). */
-export async function runCartScript(redis: Redis, script: string, key: string, args: string[], maxLines: number): Promise<string | null> {
+/**
+ * Reads a cart under its name from before the hash tags (see cart.ts), with its remaining
+ * lifetime in ms (-1: none), in one step. Nil when there is none.
+ */
+export const READ_LEGACY = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+return { raw, redis.call('PTTL', KEYS[1]) }
+`;
+
+/** Deletes the legacy key only if it still holds what was copied (a later write is not lost). */
+export const DELETE_IF_UNCHANGED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** How long a write waits for replicas to have it (WAIT), in a cluster; none on a single node. */
+export interface ReplicaAcks {
+  replicas: number;
+  waitMs: number;
+}
+
+/**
+ * EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted,
+ * flushed). With replica acks, WAIT goes in the same pipeline, so it reaches the node that ran
+ * the script: the answer leaves once a replica has the write, and a failover keeps it.
+ */
+export async function runScript(redis: RedisClient, script: string, key: string, args: string[], acks?: ReplicaAcks): Promise<unknown> {
+  const once = async (evalsha: boolean): Promise<unknown> => {
+    if (!acks || acks.replicas === 0) return evalsha ? redis.evalsha(sha1(script), 1, key, ...args) : redis.eval(script, 1, key, ...args);
+    const pipeline = redis.pipeline();
+    if (evalsha) pipeline.evalsha(sha1(script), 1, key, ...args);
+    else pipeline.eval(script, 1, key, ...args);
+    const results = (await pipeline.wait(acks.replicas, acks.waitMs).exec()) ?? [];
+    const [err, reply] = results[0] ?? [new Error('no reply from the pipeline'), null];
+    if (err) throw err;
+    return reply;
+  };
   try {
-    try {
-      return (await redis.evalsha(sha1(script), 1, key, ...args)) as string | null;
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-      return (await redis.eval(script, 1, key, ...args)) as string | null;
-    }
+    return await once(true);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return once(false);
+  }
+}
+
+/** A cart script: its reply, or the typed error its error reply stands for. */
+export async function runCartScript(redis: RedisClient, script: string, key: string, args: string[], maxLines: number, acks?: ReplicaAcks): Promise<string | null> {
+  try {
+    return (await runScript(redis, script, key, args, acks)) as string | null;
   } catch (err) {
     if (err instanceof Error && err.message.includes('TOO_MANY_LINES')) {
       throw new TooManyLinesError(`a cart holds at most ${maxLines} lines`);
@@ -133,3 +176,6 @@ export async function runCartScript(redis: Redis, script: string, key: string, a
     throw err;
   }
 }
+
+/** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
+export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED };

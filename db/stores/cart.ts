@@ -1,10 +1,10 @@
 import { and, between, eq, isNotNull, sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config';
 import type { Db } from '../client';
+import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, type CartLineRecord } from '../schema/cart';
-import { CLEAR, LOCK, runCartScript, SET_LINE, UNLOCK } from './cart-scripts';
+import { CLEAR, DELETE_IF_UNCHANGED, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CurrencyMismatchError, TooManyLinesError } from './cart-scripts';
 
@@ -22,7 +22,17 @@ export interface StoredCart {
   lockedUntil?: number;
 }
 
-const key = (id: string) => `cart:${id}`;
+/**
+ * Every key of one cart has the cart id as its hash tag, so all of them live in one slot of a
+ * Redis Cluster (one node) and a script may touch any of them. Today a cart is one key.
+ */
+export const cartKey = (id: string) => `cart:{${id}}`;
+/**
+ * The name a cart had before the hash tags. A cart found only there is moved to cartKey on
+ * its first miss (see moveLegacy); it is in another slot, so never in the same script.
+ */
+export const legacyCartKey = (id: string) => `cart:${id}`;
+const key = cartKey;
 
 function decode(raw: string): StoredCart {
   const cart = JSON.parse(raw) as StoredCart;
@@ -36,11 +46,15 @@ function decode(raw: string): StoredCart {
  * newest version wins, so a cart survives a Redis flush or restart (read-through restore).
  */
 export class CartStore {
+  private readonly acks: ReplicaAcks;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly db: Db,
     private readonly options: Config['cart'],
-  ) {}
+  ) {
+    this.acks = { replicas: options.replicaAcks, waitMs: options.replicaWaitMs };
+  }
 
   async create(input: { currency: string; email?: string; customerId?: string }): Promise<StoredCart> {
     const now = new Date().toISOString();
@@ -48,7 +62,12 @@ export class CartStore {
     if (input.email) cart.email = input.email;
     if (input.customerId) cart.customerId = input.customerId;
     await this.persist(cart);
-    await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
+    if (this.acks.replicas > 0) {
+      const [[err] = [null]] = (await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
+      if (err) throw err;
+    } else {
+      await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
+    }
     return cart;
   }
 
@@ -89,7 +108,7 @@ export class CartStore {
   }
 
   private eval(script: string, id: string, args: string[]): Promise<string | null> {
-    return runCartScript(this.redis, script, key(id), args, this.options.maxLines);
+    return runCartScript(this.redis, script, key(id), args, this.options.maxLines, this.acks);
   }
 
   private async mutate(id: string, run: () => Promise<string | null>): Promise<StoredCart | null> {
@@ -104,8 +123,38 @@ export class CartStore {
     return cart;
   }
 
-  /** Copies the Postgres backup into Redis, unless someone else already did. */
+  /**
+   * A cart missing from Redis: moved from its legacy key if it is still there (with its
+   * checkout lock and remaining lifetime), else copied from the Postgres backup.
+   */
   private async restore(id: string): Promise<StoredCart | null> {
+    return (await this.moveLegacy(id)) ?? this.restoreBackup(id);
+  }
+
+  /**
+   * Copies a cart from its pre-hash-tag key to cartKey (unless the new key exists already),
+   * then deletes the old key if it still holds what was copied, and brings the backup up to
+   * it (a backup write that failed before the upgrade). A crash in between leaves both keys:
+   * reads find the new one, and the old one ends with the same TTL.
+   */
+  private async moveLegacy(id: string): Promise<StoredCart | null> {
+    const found = (await runScript(this.redis, READ_LEGACY, legacyCartKey(id), [])) as [string, number] | null;
+    if (!found) return null;
+    const [raw, pttl] = found;
+    const ttlMs = pttl > 0 ? pttl : this.options.ttlSeconds * 1000;
+    const moved = await this.redis.set(key(id), raw, 'PX', ttlMs, 'NX');
+    await runScript(this.redis, DELETE_IF_UNCHANGED, legacyCartKey(id), [raw]);
+    if (moved) {
+      const cart = decode(raw);
+      await this.persist(cart);
+      return cart;
+    }
+    const current = await this.redis.get(key(id));
+    return current ? decode(current) : decode(raw);
+  }
+
+  /** Copies the Postgres backup into Redis, unless someone else already did. */
+  private async restoreBackup(id: string): Promise<StoredCart | null> {
     const [row] = await this.db.select().from(carts).where(eq(carts.id, id));
     if (!row || row.expiresAt.getTime() <= Date.now()) return null;
     const cart: StoredCart = {

@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { carts } from '../../db/schema/cart';
+import { dataNodes } from '../../db/redis';
+import { cartKey } from '../../db/stores/cart';
 import { upsertProduct } from '../../db/stores/catalog';
+import { redisTargets, startRedisCluster } from '../helpers/redis-cluster';
 import { startRedisServer } from '../helpers/redis-server';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
-describe('carts', () => {
+describe.each(redisTargets)('carts on %s', (_target, connect) => {
   let stack: Stack;
+  let release: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    stack = await startStack();
+    const redis = await connect();
+    release = redis.release;
+    stack = await startStack({ env: redis.env });
   });
   afterAll(async () => {
     await stack?.close();
+    await release?.();
   });
 
   const newCart = async (body: unknown = {}) => {
@@ -165,7 +172,7 @@ describe('a cart survives Redis losing its data', () => {
 
       await stack.redis.flushall();
       await redisServer.restart();
-      expect(await stack.redis.exists(`cart:${id}`)).toBe(0);
+      expect(await stack.redis.exists(cartKey(id))).toBe(0);
 
       const after = await stack.http('GET', `/carts/${id}`);
       expect(after.status).toBe(200);
@@ -177,6 +184,31 @@ describe('a cart survives Redis losing its data', () => {
     } finally {
       await stack.close();
       await redisServer.stop();
+    }
+  });
+});
+
+describe('a cart survives a Redis Cluster losing its data', () => {
+  it('after FLUSHALL on every master, the same cart has the same lines', async () => {
+    // A cluster of its own: the suite's shared one must not lose other files' carts.
+    const cluster = await startRedisCluster();
+    const stack = await startStack({ env: { REDIS_CLUSTER_NODES: cluster.nodes } });
+    try {
+      const [a, b] = await Promise.all([createProduct(stack.dbs), createProduct(stack.dbs)]);
+      const id = (await stack.http('POST', '/carts', { body: { email: 'keep@example.com' } })).body.id as string;
+      await stack.http('PUT', `/carts/${id}/lines/${a}`, { body: { quantity: 2 } });
+      await stack.http('PUT', `/carts/${id}/lines/${b}`, { body: { quantity: 5 } });
+      const before = (await stack.http('GET', `/carts/${id}`)).body;
+
+      await Promise.all(dataNodes(stack.redis).map((node) => node.flushall()));
+      expect(await stack.redis.exists(cartKey(id))).toBe(0);
+
+      expect((await stack.http('GET', `/carts/${id}`)).body).toEqual(before);
+      const more = await stack.http('PUT', `/carts/${id}/lines/${a}`, { body: { quantity: 3 } });
+      expect(more.body.lines).toEqual(expect.arrayContaining([expect.objectContaining({ sku: a, quantity: 3 }), expect.objectContaining({ sku: b, quantity: 5 })]));
+    } finally {
+      await stack.close();
+      await cluster.stop();
     }
   });
 });

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
 import { loadConfig } from '../../config';
 import { createDatabases } from '../../db/client';
+import { createRedis } from '../../db/redis';
 import { createLogger } from '../../logger';
 import { connectTemporal } from '../../temporal/client';
 
@@ -26,7 +26,7 @@ export async function createTestDeps(env: Record<string, string> = {}): Promise<
   const logger = createLogger('silent');
   const dbs = createDatabases(config);
   // Fail fast against a stopped Redis instead of queueing commands until it returns.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+  const redis = createRedis(config, { maxRetriesPerRequest: 1, lazyConnect: false });
   redis.on('error', () => undefined);
   const temporal = await connectTemporal(config);
   return {

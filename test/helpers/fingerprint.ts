@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { dataNodes, type RedisClient } from '../../db/redis';
 
 /**
  * A hash of every row of every table of the application's schemas: equal before and
@@ -19,8 +19,8 @@ export async function databaseFingerprint(pool: Pool): Promise<string> {
 }
 
 /** A hash of every key and value of a Redis database (DUMP, so any type), for the same purpose. */
-export async function redisFingerprint(redis: Redis): Promise<string> {
-  const keys = (await redis.keys('*')).sort();
+export async function redisFingerprint(redis: RedisClient): Promise<string> {
+  const keys = (await Promise.all(dataNodes(redis).map((node) => node.keys('*')))).flat().sort();
   const dumps = await Promise.all(keys.map((k) => redis.dumpBuffer(k)));
   const hash = createHash('sha256');
   keys.forEach((k, i) => hash.update(k).update('\0').update(dumps[i] ?? Buffer.alloc(0)).update('\0'));

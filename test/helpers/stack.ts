@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
 import { answerUnparsableRequests } from '../../api/request-guards';
 import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
+import { createRedis, type RedisClient } from '../../db/redis';
 import { upsertProduct } from '../../db/stores/catalog';
 import { SearchIndex } from '../../db/search-engine/search-index';
 import { setOnHand } from '../../db/stores/inventory';
@@ -27,7 +27,7 @@ export interface Stack {
   baseUrl: string;
   config: Config;
   dbs: Databases;
-  redis: Redis;
+  redis: RedisClient;
   temporal: Client;
   /** The suite's search index (its own alias on the test node). */
   search: SearchIndex;
@@ -52,7 +52,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
   });
   const logger = createLogger((process.env.STACK_LOG_LEVEL as 'silent') ?? 'silent');
   const dbs = createDatabases(config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
   const search = new SearchIndex(config);
   const app = createApp({ config, logger, dbs, redis, temporal, search });

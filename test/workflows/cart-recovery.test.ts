@@ -1,9 +1,9 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Redis } from 'ioredis';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
+import { createRedis, type RedisClient } from '../../db/redis';
 import { CartStore } from '../../db/stores/cart';
 import { isOptedOut, optOut } from '../../db/stores/unsubscribe';
 import { createLogger } from '../../logger';
@@ -41,7 +41,7 @@ const HOUR = 3_600_000;
 describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', () => {
   let env: TestWorkflowEnvironment;
   let dbs: Databases;
-  let redis: Redis;
+  let redis: RedisClient;
   let carts: CartStore;
   let deps: ActivityDeps;
   let worker: Worker;
@@ -52,7 +52,7 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
   beforeAll(async () => {
     env = await createTimeSkippingEnv();
     dbs = createDatabases(config);
-    redis = new Redis(config.redisUrl);
+    redis = createRedis(config);
     carts = new CartStore(redis, dbs.cart, config.cart);
     deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis });
     worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: createActivities(deps) });

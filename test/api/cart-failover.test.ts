@@ -1,0 +1,104 @@
+import { Redis } from 'ioredis';
+import { cartKey } from '../../db/stores/cart';
+import { eventually } from '../helpers/eventually';
+import { startRedisCluster, type LocalRedisCluster } from '../helpers/redis-cluster';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+type Line = { sku: string; quantity: number };
+const byNode = (nodes: string) => nodes.split(',').map((n) => Number(n.split(':')[1]));
+
+/**
+ * A master of a 3-master Redis Cluster is killed (SIGKILL by PID) right after the last cart
+ * write it answered, with more writes in flight; its replica takes over. Every cart reads
+ * back with every line whose write was answered: cart writes wait (WAIT) for the replica,
+ * and a cart the new master does not have comes back from the PostgreSQL backup.
+ */
+describe('carts on a Redis Cluster survive a master killed and failed over', () => {
+  let cluster: LocalRedisCluster;
+  let stack: Stack;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    stack = await startStack({ env: { REDIS_CLUSTER_NODES: cluster.nodes } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await cluster?.stop();
+  });
+
+  const roleOf = async (port: number) => {
+    const node = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    node.on('error', () => undefined);
+    try {
+      await node.connect();
+      const [role] = (await node.role()) as [string];
+      const info = await node.cluster('INFO');
+      return { role, ok: info.includes('cluster_state:ok') };
+    } catch {
+      return { role: 'down', ok: false };
+    } finally {
+      node.disconnect();
+    }
+  };
+
+  it('every cart reads back with its answered lines, from the promoted replica or the backup', async () => {
+    const skus = await Promise.all(Array.from({ length: 3 }, () => createProduct(stack.dbs)));
+    const [a, b, c] = skus as [string, string, string];
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) ids.push((await stack.http('POST', '/carts', { body: { email: `failover${i}@example.com` } })).body.id as string);
+
+    // The master that owns the first cart's slot (and the carts that share that master).
+    const slotMap = await stack.redis.cluster('SLOTS');
+    const ownerPort = async (id: string) => {
+      const slot = Number(await stack.redis.cluster('KEYSLOT', cartKey(id)));
+      return Number(slotMap.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1]);
+    };
+    const victim = await ownerPort(ids[0] as string);
+    const victimReplica = Number(slotMap.find((range) => range[2]?.[1] === victim)?.[3]?.[1]);
+    const onVictim = (await Promise.all(ids.map(ownerPort))).filter((p) => p === victim).length;
+    expect(onVictim).toBeGreaterThan(5);
+
+    const answered = new Map<string, Line[]>();
+    await Promise.all(
+      ids.map(async (id, i) => {
+        await stack.http('PUT', `/carts/${id}/lines/${a}`, { body: { quantity: (i % 5) + 1 } });
+        const res = await stack.http('PUT', `/carts/${id}/lines/${b}`, { body: { quantity: 2 } });
+        expect(res.status).toBe(200);
+        answered.set(id, res.body.lines.map((l: Line) => ({ sku: l.sku, quantity: l.quantity })));
+      }),
+    );
+
+    // One more write per cart in flight while the master dies at once, like a crashed host.
+    const inFlight = Promise.all(ids.map((id) => stack.http('PUT', `/carts/${id}/lines/${c}`, { body: { quantity: 1 } }).catch(() => ({ status: 0, body: undefined }))));
+    process.kill(cluster.pidOf(victim), 'SIGKILL');
+    const third = await inFlight;
+    if (process.env.FAILOVER_DEBUG) console.log(third.map((r) => r.status).join(' '));
+    third.forEach((res, i) => {
+      if (res.status === 200) answered.set(ids[i] as string, res.body.lines.map((l: Line) => ({ sku: l.sku, quantity: l.quantity })));
+    });
+
+    // The replica takes over and the cluster is whole again.
+    await eventually(async () => {
+      expect(await roleOf(victimReplica)).toEqual({ role: 'master', ok: true });
+      for (const port of byNode(cluster.nodes).filter((p) => p !== victim)) expect((await roleOf(port)).ok).toBe(true);
+      return true;
+    }, 30_000, 'the replica promoted');
+
+    const reads = await eventually(async () => {
+      const all = await Promise.all(ids.map((id) => stack.http('GET', `/carts/${id}`)));
+      expect(all.map((r) => r.status)).toEqual(ids.map(() => 200));
+      return all;
+    }, 20_000, 'every cart answering');
+    reads.forEach((res, i) => {
+      const id = ids[i] as string;
+      const lines = res.body.lines.map((l: Line) => ({ sku: l.sku, quantity: l.quantity }));
+      const want = answered.get(id) as Line[];
+      // an unanswered write may or may not have happened; every answered one has
+      expect(lines.filter((l: Line) => l.sku !== c || want.some((w) => w.sku === c))).toEqual(want);
+    });
+
+    // and the carts are writable again on the new master
+    const after = await stack.http('PUT', `/carts/${ids[0]}/lines/${c}`, { body: { quantity: 4 } });
+    expect(after.status).toBe(200);
+    expect(after.body.lines).toHaveLength(3);
+  });
+});
