@@ -88,6 +88,15 @@ const envSchema = z.object({
   RECONCILE_LOOKBACK_HOURS: z.coerce.number().int().positive().default(48),
   RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).default(120),
 
+  /**
+   * How long a stopping worker (SIGTERM) keeps running its in-flight activities before the SDK
+   * cancels them: the longest activity timeout (2 min, the mail sends). Kubernetes'
+   * terminationGracePeriodSeconds must be longer (deploy/k8s).
+   */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(120),
+  /** The worker touches this file every few seconds while it runs: the exec liveness probe of deploy/k8s. */
+  WORKER_HEARTBEAT_FILE: z.string().optional(),
+
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
@@ -127,6 +136,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
+  worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
 }
 
 export class ConfigError extends Error {}
@@ -134,7 +144,8 @@ export class ConfigError extends Error {}
 const DEV_ADMIN_TOKEN = 'dev-admin-token';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty value means unset (a ConfigMap or compose file lists every variable; `KEY=` keeps the default).
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${fields}`);
@@ -221,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lookbackHours: e.RECONCILE_LOOKBACK_HOURS,
       graceSeconds: e.RECONCILE_GRACE_SECONDS,
     },
+    worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS, heartbeatFile: e.WORKER_HEARTBEAT_FILE },
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }
