@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../../config';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DEPLOY = path.join(ROOT, 'deploy');
@@ -199,6 +200,19 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect([...configMap, ...secret].filter((k) => !keys.includes(k))).toEqual([]);
     // what must never sit in a ConfigMap
     for (const k of ['DATABASE_URL', 'ADMIN_API_TOKEN', 'UNSUBSCRIBE_SECRET', 'STRIPE_API_KEY', 'SMTP_PASS', 'REDIS_URL']) expect(secret).toContain(k);
+  });
+
+  it('the ConfigMap with the Secret is a configuration config.ts accepts in production', () => {
+    const values = (file: string, map: string) => {
+      const text = fs.readFileSync(path.join(DEPLOY, 'k8s/base', file), 'utf8');
+      const block = new RegExp(`^${map}:\\n((?:[ #].*\\n|\\n)*)`, 'm').exec(text)?.[1] ?? '';
+      return Object.fromEntries([...block.matchAll(/^ {2}([A-Z][A-Z0-9_]*): ?(.*)$/gm)].map((m) => [m[1] as string, (m[2] as string).replace(/^"(.*)"$/, '$1')]));
+    };
+    const env = { ...values('configmap.yaml', 'data'), ...values('secret.yaml', 'stringData') };
+    expect(env.ORDERLY_MODE).toBe('production');
+    const config = loadConfig(env);
+    expect(config).toMatchObject({ mode: 'production', port: 3000, payment: { gateway: 'stripe' }, worker: { shutdownGraceSeconds: 120, heartbeatFile: '/tmp/orderly-worker-alive' } });
+    expect(config.faults).toEqual({ pauseMs: 0 });
   });
 
   it('the worker is given longer to stop than it drains, and it drains as long as the longest activity timeout', () => {
