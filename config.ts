@@ -123,6 +123,14 @@ const envSchema = z.object({
   RECOMMENDATIONS_WINDOW_DAYS: z.coerce.number().int().positive().max(3650).default(365),
   /** How often the `recommendations-recompute` Schedule rebuilds the scores from the paid orders. */
   RECOMMENDATIONS_RECOMPUTE_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  /**
+   * How long a stopping worker (SIGTERM) keeps running its in-flight activities before the SDK
+   * cancels them: the longest activity timeout (2 min, the mail sends). Kubernetes'
+   * terminationGracePeriodSeconds must be longer (deploy/k8s).
+   */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(120),
+  /** The worker touches this file every few seconds while it runs: the exec liveness probe of deploy/k8s. */
+  WORKER_HEARTBEAT_FILE: z.string().optional(),
 
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
@@ -182,6 +190,7 @@ export interface Config {
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
   recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number };
+  worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
 }
 
 export class ConfigError extends Error {}
@@ -191,7 +200,8 @@ const DEV_ADMIN_TOKEN = 'dev-admin-token';
 export const DEV_WEBHOOK_SECRET = 'whsec_orderly_local_dev';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty value means unset (a ConfigMap or compose file lists every variable; `KEY=` keeps the default).
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${fields}`);
@@ -304,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowDays: e.RECOMMENDATIONS_WINDOW_DAYS,
       recomputeSeconds: e.RECOMMENDATIONS_RECOMPUTE_SECONDS,
     },
+    worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS, heartbeatFile: e.WORKER_HEARTBEAT_FILE },
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }

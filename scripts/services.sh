@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Starts or stops Orderly's backing services as project-local processes:
 #   PostgreSQL 15, Redis (AOF on), the Temporal dev server, Elasticsearch 8.19 (jar-launched),
-#   a local SMTP catcher, stripe-mock.
+#   MailDev (SMTP catcher with a web UI and REST API), stripe-mock.
 # Usage: scripts/services.sh start|stop|status|env
 # Settings (env): ORDERLY_DATA_DIR (default .data/dev), PG_PORT, REDIS_PORT, TEMPORAL_PORT,
 #   TEMPORAL_UI_PORT, ES_PORT, SMTP_PORT, MAIL_UI_PORT, STRIPE_MOCK_PORT, TEMPORAL_PERSIST (1 = keep
-#   Temporal history in a SQLite file under the data dir), SERVICES (subset to run; add
-#   `redis-cluster` for a local 3-master Redis Cluster, scripts/redis-cluster.sh, whose
-#   REDIS_CLUSTER_NODES then goes into services.env: the API and worker use the cluster).
+#   Temporal history in a SQLite file under the data dir), MAIL_MAX_EMAILS (MailDev keeps the
+#   newest N, default 5000), SERVICES (subset to run; add `redis-cluster` for a local 3-master
+#   Redis Cluster, scripts/redis-cluster.sh, whose REDIS_CLUSTER_NODES then goes into
+#   services.env: the API and worker use the cluster).
 # Each process is tracked by a pid file in the data dir; stop kills only those pids.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -91,12 +92,17 @@ start_temporal() {
   done
 }
 
+# MailDev (npm devDependency): SMTP on SMTP_PORT; web UI (the HTML emails as a customer sees
+# them) and REST API (/api/email, what the tests read) on MAIL_UI_PORT. Mail is kept as .eml
+# files under the data dir (MAIL_MAX_EMAILS newest), so a dev restart keeps the inbox.
 start_smtp() {
   running "$DATA/smtp.pid" && return 0
-  SMTP_PORT="$SMTP_PORT" MAIL_UI_PORT="$MAIL_UI_PORT" \
-    nohup node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" "$ROOT/scripts/mail-server.ts" >"$DATA/smtp.log" 2>&1 &
+  mkdir -p "$DATA/maildev"
+  nohup node "$ROOT/node_modules/maildev/dist/bin/maildev.js" --smtp "$SMTP_PORT" --ip 127.0.0.1 \
+    --web "$MAIL_UI_PORT" --web-ip 127.0.0.1 --mail-directory "$DATA/maildev" \
+    --max-emails "${MAIL_MAX_EMAILS:-5000}" --silent >"$DATA/smtp.log" 2>&1 &
   echo $! >"$DATA/smtp.pid"
-  wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MAIL_UI_PORT" || { tail -20 "$DATA/smtp.log" >&2; die "smtp catcher failed to start"; }
+  wait_for 30 curl -sf "http://127.0.0.1:$MAIL_UI_PORT/api/healthz" || { tail -20 "$DATA/smtp.log" >&2; die "MailDev failed to start"; }
 }
 
 start_stripe() {

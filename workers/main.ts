@@ -7,6 +7,7 @@ import { connectTemporal } from '../temporal/client';
 import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
 import { buildActivityDeps } from './deps';
+import { startHeartbeatFile } from './heartbeat';
 import { createWorker } from './worker';
 
 /**
@@ -28,8 +29,9 @@ async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createL
 
 /**
  * The worker process: runs every workflow and activity on the task queue and makes sure
- * the operations schedules exist. SIGINT/SIGTERM drain it (the SDK's runtime handles the
- * signals), then the store connections close.
+ * the operations schedules exist. SIGINT/SIGTERM drain it: the SDK's runtime turns the signal
+ * into worker.shutdown(), polling stops, and in-flight activities get WORKER_SHUTDOWN_GRACE_SECONDS
+ * to finish (test/api/worker-sigterm.test.ts); then the store connections close.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -42,9 +44,21 @@ async function main(): Promise<void> {
     await untilItAnswers('creating the schedules', logger, () => ensureSchedules(client, config));
     // The search sync is long-running; make sure it is (its Schedule would within a minute).
     await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
-    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
+    const worker = await createWorker({
+      connection,
+      config,
+      deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }),
+      shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
+    });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
-    await worker.run();
+    const running = worker.run();
+    const heartbeatFile = config.worker.heartbeatFile;
+    const stopHeartbeat = heartbeatFile ? startHeartbeatFile(heartbeatFile, () => worker.getState() === 'RUNNING') : undefined;
+    try {
+      await running;
+    } finally {
+      stopHeartbeat?.();
+    }
     logger.info('worker stopped');
   } finally {
     await client.connection.close();

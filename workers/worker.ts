@@ -10,6 +10,8 @@ export interface CreateWorkerOptions {
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: { codePath: string };
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
+  /** On shutdown (SIGTERM), how long in-flight activities may finish before they are cancelled (SDK default: 0). */
+  shutdownGraceSeconds?: number;
 }
 
 /**
@@ -33,5 +35,6 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     activities: createActivities(opts.deps),
     ...WORKER_TUNING,
     ...opts.tuning,
+    ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: `${opts.shutdownGraceSeconds}s` } : {}),
   });
 }

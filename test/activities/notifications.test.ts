@@ -4,15 +4,9 @@ import { notificationActivities, type CheckoutFailureNoticeRequest } from '../..
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { SendInProgressError } from '../../db/stores/notification-outbox';
+import { mailTo, renderedHtml, type CaughtMail } from '../helpers/mail';
 
-interface Mail {
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-}
-const MAIL = process.env.MAIL_UI_URL as string;
-const mailTo = async (email: string): Promise<Mail[]> => ((await (await fetch(`${MAIL}/messages`)).json()) as Mail[]).filter((m) => m.to.includes(email));
+type Mail = CaughtMail;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The one message `email` received (waits for it, then checks no second one follows). */
@@ -87,6 +81,13 @@ describe('sendCheckoutFailureNotice (real PostgreSQL outbox, real SMTP catcher)'
       expect(mail.text).not.toContain(internal);
       expect(mail.html).not.toContain(internal);
     }
+    // what MailDev's web UI shows the customer's HTML from: the HTML part as a page, the link intact
+    const page = await renderedHtml(mail.id);
+    expect(page.status).toBe(200);
+    expect(page.contentType).toMatch(/^text\/html/);
+    expect(page.body).toMatch(/^<html>/);
+    expect(page.body).toContain('We could not complete your order');
+    expect(page.body).toContain(`href="${config.storefrontUrl}/orders/${req.orderId}"`);
   });
 
   it('voided: the authorization was released and the customer was not charged', async () => {

@@ -4,7 +4,7 @@ import { stock } from '../../db/schema/inventory';
 import { localGatewayOperations as ops } from '../../db/schema/payment';
 import { checkoutStatusQuery } from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
-import { mailTo } from '../helpers/mail-inbox';
+import { mailTo } from '../helpers/mail';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 /**

@@ -5,6 +5,7 @@ import { localGatewayOperations, payments } from '../../db/schema/payment';
 import { outbox } from '../../db/schema/notification';
 import { holds } from '../../db/schema/inventory';
 import { recordHistory } from '../helpers/histories';
+import { caughtMail } from '../helpers/mail';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
@@ -61,7 +62,7 @@ describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
     expect((await stack.http('GET', `/carts/${cartId}`)).body.lines).toEqual([]);
     expect((await stack.http('GET', `/checkouts/${res.body.checkoutId}`)).body).toMatchObject({ status: 'placed', orderId: res.body.orderId });
 
-    const mail = (await (await fetch(`${process.env.MAIL_UI_URL}/messages`)).json()) as { to: string[]; subject: string; text: string }[];
+    const mail = await caughtMail();
     const mine = mail.filter((m) => m.to.includes(email));
     expect(mine).toHaveLength(1);
     expect(mine[0]?.subject).toContain(res.body.orderId);
@@ -234,7 +235,7 @@ describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
     };
     expect(await activities.sendOrderConfirmation(req)).toEqual({ sent: true });
     expect(await activities.sendOrderConfirmation(req)).toEqual({ sent: false });
-    const mail = (await (await fetch(`${process.env.MAIL_UI_URL}/messages`)).json()) as { to: string[] }[];
+    const mail = await caughtMail();
     expect(mail.filter((m) => m.to.includes(email))).toHaveLength(1);
     const rows = await stack.dbs.notification.select().from(outbox).where(eq(outbox.recipient, email));
     expect(rows).toHaveLength(1);

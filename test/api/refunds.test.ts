@@ -8,6 +8,7 @@ import { cancelSignal, refundStatusQuery } from '../../workflows/messages';
 import { claimRefundLines, releaseRefundLines } from '../../db/stores/refund-lines';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
+import { caughtMail } from '../helpers/mail';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 describe('refunds (real Temporal, Postgres, gateway ledger)', () => {
@@ -58,7 +59,7 @@ describe('refunds (real Temporal, Postgres, gateway ledger)', () => {
     expect(o.events.map((e: { type: string }) => e.type)).toEqual(['order_placed', 'order_paid', 'refund_requested', 'order_refunded']);
     const listed = await stack.http('GET', `/orders/${orderId}/refunds`);
     expect(listed.body.items).toHaveLength(1);
-    const mail = (await (await fetch(`${process.env.MAIL_UI_URL}/messages`)).json()) as { to: string[]; subject: string }[];
+    const mail = await caughtMail();
     expect(mail.filter((m) => m.to.includes(email) && m.subject.startsWith('Your refund'))).toHaveLength(1);
   });
 

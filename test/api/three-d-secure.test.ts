@@ -4,6 +4,7 @@ import { orders } from '../../db/schema/order';
 import { localGatewayOperations as ops } from '../../db/schema/payment';
 import { paymentEventSignal } from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
+import { mailTo } from '../helpers/mail';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -34,8 +35,6 @@ describe('3-D Secure: 202 with the next action, confirm, wait, compensation (rea
   const opsOf = (checkoutId: string, operation: string) =>
     stack.dbs.payment.select().from(ops).where(and(eq(ops.operation, operation), like(ops.paymentRef, `%/${checkoutId}/%`)));
   const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
-  const mailTo = async (email: string) =>
-    ((await (await fetch(`${process.env.MAIL_UI_URL}/messages`)).json()) as { to: string[]; subject: string; text: string }[]).filter((m) => m.to.includes(email));
 
   it('passed: 202 with nextAction (never a secret key), confirm → 201 placed, captured once, stock sold', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 2500, onHand: 5 });

@@ -12,15 +12,10 @@ import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';
 import { cartChangedSignal, type CartRecoveryView } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack } from '../helpers/stack';
+import { mailTo, type CaughtMail } from '../helpers/mail';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
-interface Mail {
-  to: string[];
-  subject: string;
-  text: string;
-}
-const MAIL = process.env.MAIL_UI_URL as string;
-const mailTo = async (email: string): Promise<Mail[]> => ((await (await fetch(`${MAIL}/messages`)).json()) as Mail[]).filter((m) => m.to.includes(email));
+type Mail = CaughtMail;
 
 /** Waits (real time) until `email` has received `n` messages, then checks no more arrive. */
 async function expectMails(email: string, n: number): Promise<Mail[]> {

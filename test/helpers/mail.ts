@@ -1,0 +1,57 @@
+/**
+ * Reads the mail MailDev caught (scripts/services.sh runs it; MAIL_UI_URL is its web UI and
+ * REST API). A message is mapped to the few fields the tests check.
+ */
+export interface CaughtMail {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+interface MailDevAddress {
+  address: string;
+  name?: string;
+}
+interface MailDevEmail {
+  id: string;
+  subject?: string;
+  text?: string;
+  html?: string;
+  from?: MailDevAddress[];
+  to?: MailDevAddress[];
+}
+
+const base = (): string => {
+  const url = process.env.MAIL_UI_URL;
+  if (!url) throw new Error('MAIL_UI_URL is not set (scripts/services.sh writes it to services.env)');
+  return url.replace(/\/+$/, '');
+};
+
+/** Every message caught so far (GET /api/email). */
+export async function caughtMail(): Promise<CaughtMail[]> {
+  const res = await fetch(`${base()}/api/email`);
+  if (!res.ok) throw new Error(`MailDev answered ${res.status} on /api/email`);
+  const emails = (await res.json()) as MailDevEmail[];
+  return emails.map((e) => ({
+    id: e.id,
+    from: e.from?.[0]?.address ?? '',
+    to: (e.to ?? []).map((a) => a.address),
+    subject: e.subject ?? '',
+    text: e.text ?? '',
+    html: e.html ?? '',
+  }));
+}
+
+/** The messages sent to `email`, oldest first. */
+export async function mailTo(email: string): Promise<CaughtMail[]> {
+  return (await caughtMail()).filter((m) => m.to.includes(email));
+}
+
+/** The HTML page MailDev's web UI shows for a message (GET /api/email/:id/html). */
+export async function renderedHtml(id: string): Promise<{ status: number; contentType: string | null; body: string }> {
+  const res = await fetch(`${base()}/api/email/${encodeURIComponent(id)}/html`);
+  return { status: res.status, contentType: res.headers.get('content-type'), body: await res.text() };
+}
