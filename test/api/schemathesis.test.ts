@@ -20,10 +20,13 @@ export function schemathesisArgs(baseUrl: string, examples: number, seed: number
     'run', `${baseUrl}/openapi.json`,
     '--checks', 'all',
     '--exclude-checks', 'use_after_free,ensure_resource_availability,object_level_authorization',
+    // a signed endpoint: every generated body fails the signature (400) — the signature table is test/api/webhooks.test.ts
+    '--exclude-path', '/webhooks/stripe',
     '--header', 'Authorization: Bearer dev-admin-token',
     '--max-examples', String(examples),
     '--seed', String(seed),
-    '--workers', '2',
+    // one worker: hypothesis describes filters with ast.parse, which CPython 3.11 does not allow from two threads at once (SystemError: AST constructor recursion depth mismatch)
+    '--workers', '1',
     '--no-color',
     '--generation-database', 'none',
   ];
