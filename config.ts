@@ -100,6 +100,15 @@ const envSchema = z.object({
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
     .pipe(z.array(z.enum(['authorize', 'capture', 'void', 'refund'])).optional()),
+
+  /** Circuit breakers (payment gateway, SMTP, search): state shared through Redis by every process. */
+  CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_WINDOW_MS: z.coerce.number().int().min(100).default(10_000),
+  CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(5_000),
+  /** A gateway call slower than this counts as an outage (below the activities' 10 s start-to-close). */
+  CIRCUIT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).default(8_000),
+  /** The Redis key prefix of one deployment's breakers; absent = the task queue (tests get their own). */
+  CIRCUIT_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -127,6 +136,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
+  circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; gatewayTimeoutMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -220,6 +230,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
       lookbackHours: e.RECONCILE_LOOKBACK_HOURS,
       graceSeconds: e.RECONCILE_GRACE_SECONDS,
+    },
+    circuit: {
+      namespace: e.CIRCUIT_NAMESPACE ?? e.TEMPORAL_TASK_QUEUE,
+      failureThreshold: e.CIRCUIT_FAILURE_THRESHOLD,
+      windowMs: e.CIRCUIT_WINDOW_MS,
+      cooldownMs: e.CIRCUIT_COOLDOWN_MS,
+      gatewayTimeoutMs: e.CIRCUIT_GATEWAY_TIMEOUT_MS,
     },
     faults:
       e.ORDERLY_MODE === 'production'

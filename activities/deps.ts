@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import type { CartStore } from '../db/stores/cart';
+import type { CircuitBreakers } from '../db/stores/circuit-breakers';
 import type { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 import type { Mailer } from './gateways/mailer';
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   mailer: Mailer;
   /** The catalog's search index (Elasticsearch). */
   search: SearchIndex;
+  /** The deployment's circuit breakers (the gateway and mailer above are already behind theirs). */
+  breakers?: CircuitBreakers;
   /** For activities that start or signal workflows (the cart-recovery sweep). */
   temporal?: Client;
 }

@@ -6,6 +6,7 @@ import { inventoryActivities } from './inventory';
 import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
+import { withPaymentCircuit } from './payment-circuit';
 import { reconcileActivities } from './reconcile';
 import { refundActivities } from './refunds';
 import { searchActivities } from './search';
@@ -25,7 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...searchActivities(deps),
     ...reconcileActivities(deps),
   };
-  return withFaultHooks(activities, deps.config.faults);
+  return withFaultHooks(withPaymentCircuit(activities, deps.breakers), deps.config.faults);
 }
 
 export type OrderlyActivities = ReturnType<typeof createActivities>;

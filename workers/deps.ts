@@ -2,20 +2,24 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { ActivityDeps } from '../activities';
 import { createPaymentGateway } from '../activities/gateways';
+import { withMailBreaker } from '../activities/gateways/breaker-mailer';
 import { createMailer } from '../activities/gateways/mailer';
 import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import { CartStore } from '../db/stores/cart';
+import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 
 /** Wires the activities' dependencies from config and the open connections. */
 export function buildActivityDeps(base: { config: Config; logger: Logger; dbs: Databases; redis: Redis; temporal?: Client }): ActivityDeps {
+  const breakers = new CircuitBreakers(base.redis, base.config.circuit, (err) => base.logger.warn({ err: String(err) }, 'circuit breaker: Redis did not answer; letting the call through'));
   return {
     ...base,
     carts: new CartStore(base.redis, base.dbs.cart, base.config.cart),
-    gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment }),
-    mailer: createMailer(base.config.mail),
+    gateway: createPaymentGateway(base.config, { paymentDb: base.dbs.payment, breaker: breakers.paymentGateway }),
+    mailer: withMailBreaker(createMailer(base.config.mail), breakers.smtp),
+    breakers,
     search: new SearchIndex(base.config),
   };
 }

@@ -1,13 +1,25 @@
 import type { Config } from '../../config';
 import type { Db } from '../../db/client';
+import type { CircuitBreaker } from '../../db/stores/circuit-breakers';
+import { withPaymentBreaker } from './breaker-gateway';
 import { LocalGateway } from './local-gateway';
 import type { PaymentGateway } from './payment-gateway';
 import { StripeGateway } from './stripe-gateway';
 
-export function createPaymentGateway(config: Pick<Config, 'payment' | 'faults'>, deps: { paymentDb: Db }): PaymentGateway {
+function connectPaymentGateway(config: Pick<Config, 'payment' | 'faults'>, deps: { paymentDb: Db }): PaymentGateway {
   if (config.payment.gateway === 'stripe') return new StripeGateway(config.payment);
   const local = new LocalGateway(deps.paymentDb);
   // fault harness only (never in production: config drops it there)
   if (config.faults.gateway) local.setFaults(config.faults.gateway);
   return local;
+}
+
+/** The configured gateway, behind the payment breaker when one is given (issue 19). */
+export function createPaymentGateway(
+  config: Pick<Config, 'payment' | 'faults'> & Partial<Pick<Config, 'circuit'>>,
+  deps: { paymentDb: Db; breaker?: CircuitBreaker },
+): PaymentGateway {
+  const gateway = connectPaymentGateway(config, deps);
+  if (!deps.breaker || !config.circuit) return gateway;
+  return withPaymentBreaker(gateway, deps.breaker, { timeoutMs: config.circuit.gatewayTimeoutMs });
 }

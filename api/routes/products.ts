@@ -18,9 +18,9 @@ function engineHeaders(res: Response, engine: Engine) {
 }
 
 /** Catalog reads: parse, ask the search use case (it picks the engine), answer with its headers. */
-export function productsRouter({ dbs, config, logger, search }: AppDeps): Router {
+export function productsRouter({ dbs, config, logger, search, breakers }: AppDeps): Router {
   const router = Router();
-  const products = new ProductSearch({ dbs, logger, search: search ?? new SearchIndex(config) });
+  const products = new ProductSearch({ dbs, logger, search: search ?? new SearchIndex(config), breaker: breakers?.search });
 
   router.get('/', async (req, res) => {
     const result = await products.list(parse(productListQuerySchema, req.query, 'query'));
