@@ -7,22 +7,20 @@ interface PaymentSteps {
   voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }): Promise<MoneyReturned>;
 }
 
-const unavailable = (retryAfterMs: number) =>
-  businessFailure('payment_unavailable', 'the payment service is unavailable; nothing was charged', {
-    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-  });
-
 /**
  * The checkout's authorization while the gateway's breaker is open (issue 19). The step runs
  * before the storefront's answer, with stock held: rather than retry for the length of its
- * retry budget, a refused authorization is a business failure (`payment_unavailable`), so the
- * saga compensates at once and the storefront gets a 503 with Retry-After.
+ * retry budget, an authorization the breaker refused is a business failure
+ * (`payment_unavailable`), so the saga compensates at once and the storefront gets a 503 with
+ * Retry-After.
  *
- * Its compensation (voidPayment) asks the gateway what an authorization did, which would wait
+ * Its compensation (voidPayment) asks the gateway what the authorization did, which would wait
  * for the breaker to close before the hold is released. So each authorization's fate is marked
- * by its idempotency key: `dispatched` before any attempt reaches the gateway, `refused` when
- * the breaker refused it first. Only a `refused` one skips the gateway in voidPayment: it never
- * reached it. Any other mark, or none, asks the gateway as before.
+ * by its idempotency key: `dispatched` by the gateway's breaker wrapper once an attempt is
+ * admitted (activities/gateways/index.ts), `refused` here when the breaker refused it and no
+ * attempt was ever admitted (the mark never overwrites `dispatched`). Only a `refused` one
+ * skips the gateway in voidPayment: it never reached it. Any other mark, or none, asks the
+ * gateway as before.
  *
  * Capture, refunds and the compensations themselves keep retrying through the breaker (its
  * refusal is a GatewayUnavailableError): a placed order is never undone by an open breaker.
@@ -34,18 +32,14 @@ export function withPaymentCircuit<T extends PaymentSteps>(activities: T, breake
   return {
     ...activities,
     async authorizePayment(req: AuthorizePaymentInput) {
-      const refusal = await breaker.refusal().catch(() => undefined);
-      if (refusal) {
-        await breaker.markCall(req.idempotencyKey, 'refused').catch(() => undefined);
-        throw unavailable(refusal.retryAfterMs);
-      }
-      // Must be written before the call: without it a later refusal could pass for "never sent".
-      await breaker.markCall(req.idempotencyKey, 'dispatched');
       try {
         return await authorizePayment(req);
       } catch (err) {
-        if (isCircuitOpen(err)) throw unavailable(err.retryAfterMs);
-        throw err;
+        if (!isCircuitOpen(err)) throw err;
+        await breaker.markCall(req.idempotencyKey, 'refused').catch(() => undefined);
+        throw businessFailure('payment_unavailable', 'the payment service is unavailable; nothing was charged', {
+          retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)),
+        });
       }
     },
     async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }) {

@@ -22,7 +22,11 @@ const HARNESS_METHODS = new Set(['setFaults', 'state']);
  * outages count: GatewayUnavailableError and calls slower than `timeoutMs`; a decline or a
  * refusal is the gateway answering. The result is still `instanceof` the wrapped class.
  */
-export function withPaymentBreaker<G extends PaymentGateway>(gateway: G, breaker: CircuitBreaker, opts: { timeoutMs: number }): G {
+export function withPaymentBreaker<G extends PaymentGateway>(
+  gateway: G,
+  breaker: CircuitBreaker,
+  opts: { timeoutMs: number; beforeDispatch?: (method: string, args: unknown[]) => Promise<void> },
+): G {
   const guarded = new Map<PropertyKey, unknown>();
   return new Proxy(gateway, {
     get(target, prop) {
@@ -38,6 +42,7 @@ export function withPaymentBreaker<G extends PaymentGateway>(gateway: G, breaker
             timeoutMs: opts.timeoutMs,
             onTimeout: () => new GatewayUnavailableError(`payment gateway: no answer to ${prop} within ${opts.timeoutMs} ms`),
             onOpen: (refusal) => new PaymentCircuitOpenError(refusal.retryAfterMs),
+            beforeCall: opts.beforeDispatch && (() => opts.beforeDispatch?.(prop, args) ?? Promise.resolve()),
           });
         guarded.set(prop, wrapped);
       }

@@ -20,6 +20,14 @@ export function createPaymentGateway(
   deps: { paymentDb: Db; breaker?: CircuitBreaker },
 ): PaymentGateway {
   const gateway = connectPaymentGateway(config, deps);
-  if (!deps.breaker || !config.circuit) return gateway;
-  return withPaymentBreaker(gateway, deps.breaker, { timeoutMs: config.circuit.gatewayTimeoutMs });
+  const { breaker } = deps;
+  if (!breaker || !config.circuit) return gateway;
+  return withPaymentBreaker(gateway, breaker, {
+    timeoutMs: config.circuit.gatewayTimeoutMs,
+    // An authorization admitted past the breaker is marked: its compensation must then ask the gateway.
+    beforeDispatch: async (method, args) => {
+      const key = method === 'authorize' ? (args[0] as { idempotencyKey?: unknown } | undefined)?.idempotencyKey : undefined;
+      if (typeof key === 'string') await breaker.markCall(key, 'dispatched');
+    },
+  });
 }

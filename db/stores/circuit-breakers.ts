@@ -121,6 +121,8 @@ export interface CallOptions {
   onTimeout?: () => Error;
   /** The error the caller sees when the breaker refuses (default: the CircuitOpenError). */
   onOpen?: (refusal: CircuitOpenError) => Error;
+  /** Runs once the call is admitted, right before it; if it throws, the call is not made. */
+  beforeCall?: () => Promise<void>;
 }
 
 /** One named breaker of one deployment (its keys carry the deployment's namespace). */
@@ -150,6 +152,8 @@ export class CircuitBreaker {
       throw options.onOpen ? options.onOpen(refusal) : refusal;
     }
     const probeId = admission.verdict === 'probe' ? admission.probeId : '';
+    // A probe whose call never happens keeps its lease until it runs out (probeLeaseMs).
+    await options.beforeCall?.();
     let result: T;
     try {
       result = await withTimeout(call(), options);
