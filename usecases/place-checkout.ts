@@ -84,10 +84,10 @@ export async function placeCheckout(
   idempotency: { key: string; requestHash: string },
   request: CheckoutRequest,
 ): Promise<PlaceCheckoutResult> {
+  const unavailable = await paymentUnavailable(breakers);
+  if (unavailable) return unavailable;
   let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
   if (!checkout) {
-    const unavailable = await paymentUnavailable(breakers);
-    if (unavailable) return unavailable;
     const cart = await carts.get(request.cartId);
     if (!cart) return rejected('not_found', 'no such cart');
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
 import { Redis } from 'ioredis';
+import { createActivities, type ActivityDeps, type OrderlyActivities } from '../../activities';
 import { withPaymentBreaker } from '../../activities/gateways/breaker-gateway';
 import { isSmtpOutage } from '../../activities/gateways/breaker-mailer';
 import { LocalGateway } from '../../activities/gateways/local-gateway';
@@ -7,6 +9,8 @@ import { GatewayUnavailableError, PaymentDeclinedError } from '../../activities/
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { CircuitBreaker, CircuitBreakers, CircuitOpenError, isCircuitOpen, type BreakerSettings } from '../../db/stores/circuit-breakers';
+import { createLogger } from '../../logger';
+import { buildActivityDeps } from '../../workers/deps';
 import { closedPort } from '../helpers/app';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -256,5 +260,56 @@ describe('the payment gateway behind its breaker (real local gateway, real ledge
     for (let i = 0; i < 4; i++) await expect(gateway.confirmThreeDSecure()).rejects.toBeInstanceOf(GatewayUnavailableError);
     expect(newer.calls).toBe(2);
     expect((await breaker.snapshot()).state).toBe('open');
+  });
+});
+
+describe('the checkout\'s authorization while the gateway breaker is open (real activities, ledger, Redis)', () => {
+  const namespace = `t-${randomBytes(5).toString('hex')}`;
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', CIRCUIT_NAMESPACE: namespace, CIRCUIT_FAILURE_THRESHOLD: '1', CIRCUIT_COOLDOWN_MS: '60000' });
+  let redis: Redis;
+  let dbs: Databases;
+  let activities: OrderlyActivities;
+  let deps: ActivityDeps;
+  beforeAll(() => {
+    redis = new Redis(process.env.REDIS_URL as string);
+    dbs = createDatabases(config);
+    deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis });
+    activities = createActivities(deps);
+  });
+  afterAll(async () => {
+    deps.mailer.close();
+    redis.disconnect();
+    await dbs.close();
+  });
+  const authorization = () => {
+    const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
+    return { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 900, currency: 'USD' }, paymentToken: 'tok_visa' };
+  };
+
+  it('an authorization the breaker refused is a non-retryable payment_unavailable, and its void returns at once without the gateway; one that reached the gateway is voided through it', async () => {
+    const local = deps.gateway as LocalGateway;
+    // an authorization that reached the gateway (its reply lost): it opens the breaker (threshold 1)
+    const reached = authorization();
+    local.setFaults({ mode: 'lost', count: 1, operations: ['authorize'] });
+    await expect(activities.authorizePayment(reached)).rejects.toBeInstanceOf(GatewayUnavailableError);
+    expect((await deps.breakers?.paymentGateway.snapshot())?.state).toBe('open');
+
+    const refused = authorization();
+    const failure = await activities.authorizePayment(refused).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'payment_unavailable', nonRetryable: true });
+    expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+
+    const started = Date.now();
+    const voided = await activities.voidPayment({ checkoutId: refused.checkoutId, idempotencyKey: `wf/${refused.checkoutId}/void`, authorization: refused });
+    expect(voided).toEqual({ action: 'none', amount: 0, currency: 'USD' });
+    expect(Date.now() - started).toBeLessThan(200);
+
+    // the one that reached the gateway must be asked about: refused while open (retried by the saga) …
+    const reachedVoid = { checkoutId: reached.checkoutId, idempotencyKey: `wf/${reached.checkoutId}/void`, authorization: reached };
+    await expect(activities.voidPayment(reachedVoid)).rejects.toBeInstanceOf(GatewayUnavailableError);
+    // … and voided at the gateway once it answers
+    await deps.breakers?.paymentGateway.reset();
+    expect(await activities.voidPayment(reachedVoid)).toMatchObject({ action: 'voided', amount: 900 });
   });
 });
