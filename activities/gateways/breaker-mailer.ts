@@ -15,7 +15,8 @@ const OUTAGE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'EC
 
 /** An SMTP outage (no server, a silent one, 421 "service not available"), not a refused recipient. */
 export function isSmtpOutage(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Not `instanceof Error`: a socket error comes from Node's own realm, which a test sandbox does not share.
+  if (typeof err !== 'object' || err === null) return false;
   const { code, responseCode } = err as { code?: unknown; responseCode?: unknown };
   return (typeof code === 'string' && OUTAGE_CODES.has(code)) || responseCode === 421;
 }
