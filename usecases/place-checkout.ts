@@ -84,10 +84,11 @@ export async function placeCheckout(
   idempotency: { key: string; requestHash: string },
   request: CheckoutRequest,
 ): Promise<PlaceCheckoutResult> {
-  const unavailable = await paymentUnavailable(breakers);
-  if (unavailable) return unavailable;
   let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
   if (!checkout) {
+    // A replay keeps its answer; a new checkout is refused at once while payments are down.
+    const unavailable = await paymentUnavailable(breakers);
+    if (unavailable) return unavailable;
     const cart = await carts.get(request.cartId);
     if (!cart) return rejected('not_found', 'no such cart');
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');
