@@ -105,6 +105,8 @@ const envSchema = z.object({
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   CIRCUIT_WINDOW_MS: z.coerce.number().int().min(100).default(10_000),
   CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Search's own cool-down: a probe costs one search, so the node is tried again sooner. */
+  CIRCUIT_SEARCH_COOLDOWN_MS: z.coerce.number().int().min(100).default(2_000),
   /** A gateway call slower than this counts as an outage (below the activities' 10 s start-to-close). */
   CIRCUIT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).default(8_000),
   /** The Redis key prefix of one deployment's breakers; absent = the task queue (tests get their own). */
@@ -136,7 +138,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
-  circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; gatewayTimeoutMs: number };
+  circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -236,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       failureThreshold: e.CIRCUIT_FAILURE_THRESHOLD,
       windowMs: e.CIRCUIT_WINDOW_MS,
       cooldownMs: e.CIRCUIT_COOLDOWN_MS,
+      searchCooldownMs: e.CIRCUIT_SEARCH_COOLDOWN_MS,
       gatewayTimeoutMs: e.CIRCUIT_GATEWAY_TIMEOUT_MS,
     },
     faults:

@@ -262,13 +262,13 @@ export class CircuitBreakers {
 
   constructor(redis: Redis, circuit: Config['circuit'], onRedisError?: (err: unknown) => void) {
     const base = { failureThreshold: circuit.failureThreshold, windowMs: circuit.windowMs, cooldownMs: circuit.cooldownMs };
-    const make = (name: BreakerName, probeLeaseMs: number) =>
-      new CircuitBreaker(redis, name, circuit.namespace, { ...base, probeLeaseMs }, onRedisError);
+    const make = (name: BreakerName, probeLeaseMs: number, cooldownMs = base.cooldownMs) =>
+      new CircuitBreaker(redis, name, circuit.namespace, { ...base, cooldownMs, probeLeaseMs }, onRedisError);
     // A probe holds its lease as long as its call may take: the gateway's own timeout, SMTP's
     // slowest send (activities/gateways/mailer.ts), a search well past its timeout.
     this.paymentGateway = make('payment_gateway', circuit.gatewayTimeoutMs + 1_000);
     this.smtp = make('smtp', 60_000);
-    this.search = make('search', 5_000);
+    this.search = make('search', 5_000, circuit.searchCooldownMs);
   }
 
   all(): CircuitBreaker[] {

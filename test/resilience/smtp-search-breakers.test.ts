@@ -122,7 +122,7 @@ describe('Elasticsearch unreachable: search answers from PostgreSQL, fast once i
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as net.AddressInfo).port;
     stack = await startStack({
-      env: { ELASTICSEARCH_URL: `http://127.0.0.1:${port}`, SEARCH_TIMEOUT_MS: '2000', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_COOLDOWN_MS: '60000' },
+      env: { ELASTICSEARCH_URL: `http://127.0.0.1:${port}`, SEARCH_TIMEOUT_MS: '2000', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_SEARCH_COOLDOWN_MS: '60000' },
     });
   });
   afterAll(async () => {
