@@ -1,7 +1,9 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, like } from 'drizzle-orm';
 import type { LocalGateway } from '../../activities/gateways/local-gateway';
+import { GatewayUnavailableError } from '../../activities/gateways/payment-gateway';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
+import { localGatewayOperations } from '../../db/schema/payment';
 import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type HttpResult, type Stack } from '../helpers/stack';
 
@@ -139,4 +141,65 @@ describe('checkouts while the payment gateway is down (circuit breaker)', () => 
     const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
     expect(level).toMatchObject({ reserved: 0, sold: 2, onHand: 998 });
   }, 180_000);
+});
+
+/**
+ * The breaker opens after the API let a checkout through and before its authorization runs
+ * (FAULT_PAUSE_BEFORE holds the first attempt of authorizePayment back while the test opens
+ * it): the workflow's own refusal path, with the real worker, Temporal and stores.
+ */
+describe('a checkout already running when the gateway breaker opens', () => {
+  let stack: Stack;
+  const PAUSE_MS = 1_500;
+  beforeAll(async () => {
+    stack = await startStack({
+      worker: true,
+      env: { CHECKOUT_WAIT_MS: '8000', FAULT_PAUSE_BEFORE: 'authorizePayment', FAULT_PAUSE_MS: String(PAUSE_MS), CIRCUIT_COOLDOWN_MS: '60000' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('fails fast with 503 payment_unavailable (its checkoutId, Retry-After), its stock released at once, nothing sent to the gateway', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
+    const cart = await stack.http('POST', '/carts', { body: {} });
+    await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity: 2 } });
+    const breaker = stack.activityDeps?.breakers?.paymentGateway;
+    if (!breaker) throw new Error('the worker has no breakers');
+
+    const sent = Date.now();
+    const answer = stack.http('POST', '/checkouts', {
+      headers: { 'Idempotency-Key': 'opens-mid-checkout' },
+      body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' },
+    });
+    // the stock is held and the authorization is waiting: now the gateway's breaker opens
+    await eventually(async () => ((await stack.dbs.inventory.select().from(holds).where(eq(holds.sku, sku))).length > 0 ? true : undefined), 10_000, 'the hold');
+    const outage = () => Promise.reject(new GatewayUnavailableError('503 from the processor'));
+    for (let i = 0; i < stack.config.circuit.failureThreshold; i++) {
+      await breaker.run(outage, { isOutage: (e) => e instanceof GatewayUnavailableError }).catch(() => undefined);
+    }
+    expect((await breaker.snapshot()).state).toBe('open');
+
+    const res = await answer;
+    expect(res.status).toBe(503);
+    expect(res.body.error).toMatchObject({ code: 'payment_unavailable', details: { checkoutId: expect.any(String), retryAfterSeconds: expect.any(Number) } });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // the pause, then a refusal, a void that skips the gateway, the release: no retry budget spent
+    expect(Date.now() - sent).toBeLessThan(PAUSE_MS + 3_000);
+
+    const checkoutId = res.body.error.details.checkoutId as string;
+    const rows = await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, checkoutId));
+    expect(rows.map((h) => h.status)).toEqual(['released']);
+    const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
+    expect(level).toMatchObject({ reserved: 0, onHand: 5 });
+    const ops = await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`));
+    expect(ops).toEqual([]);
+    expect((await stack.http('GET', `/checkouts/${checkoutId}`)).body).toMatchObject({ status: 'failed', failure: { code: 'payment_unavailable' } });
+    // the same key replays its answer; a new key is refused before anything starts
+    expect((await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'opens-mid-checkout' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } })).body).toEqual(res.body);
+    const fresh = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'after-open' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } });
+    expect(fresh.status).toBe(503);
+    expect(fresh.body.error.details.checkoutId).toBeUndefined();
+  }, 60_000);
 });
