@@ -144,6 +144,17 @@ const envSchema = z.object({
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
     .pipe(z.array(z.enum(['authorize', 'capture', 'void', 'refund'])).optional()),
+
+  /** Circuit breakers (payment gateway, SMTP, search): state shared through Redis by every process. */
+  CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_WINDOW_MS: z.coerce.number().int().min(100).default(10_000),
+  CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Search's own cool-down: a probe costs one search, so the node is tried again sooner. */
+  CIRCUIT_SEARCH_COOLDOWN_MS: z.coerce.number().int().min(100).default(2_000),
+  /** A gateway call slower than this counts as an outage (below the activities' 10 s start-to-close). */
+  CIRCUIT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).default(8_000),
+  /** The Redis key prefix of one deployment's breakers; absent = the task queue (tests get their own). */
+  CIRCUIT_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -191,6 +202,7 @@ export interface Config {
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
   recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number };
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
+  circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -315,6 +327,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       recomputeSeconds: e.RECOMMENDATIONS_RECOMPUTE_SECONDS,
     },
     worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS, heartbeatFile: e.WORKER_HEARTBEAT_FILE },
+    circuit: {
+      namespace: e.CIRCUIT_NAMESPACE ?? e.TEMPORAL_TASK_QUEUE,
+      failureThreshold: e.CIRCUIT_FAILURE_THRESHOLD,
+      windowMs: e.CIRCUIT_WINDOW_MS,
+      cooldownMs: e.CIRCUIT_COOLDOWN_MS,
+      searchCooldownMs: e.CIRCUIT_SEARCH_COOLDOWN_MS,
+      gatewayTimeoutMs: e.CIRCUIT_GATEWAY_TIMEOUT_MS,
+    },
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Databases } from '../db/client';
 import type { CartStore } from '../db/stores/cart';
 import type { RecommendationStore } from '../db/stores/recommendations';
+import type { CircuitBreakers } from '../db/stores/circuit-breakers';
 import type { SearchIndex } from '../db/search-engine/search-index';
 import type { Logger } from '../logger';
 import type { Mailer } from './gateways/mailer';
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   search: SearchIndex;
   /** "Also bought" scores (Redis, the recommendation context's own keys). */
   recommendations: RecommendationStore;
+  /** The deployment's circuit breakers (the gateway and mailer above are already behind theirs). */
+  breakers?: CircuitBreakers;
   /** For activities that start or signal workflows (the cart-recovery sweep). */
   temporal?: Client;
 }

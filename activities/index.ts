@@ -7,6 +7,7 @@ import { notificationActivities } from './notifications';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payment';
 import { paymentEventActivities } from './payment-events';
+import { withPaymentCircuit } from './payment-circuit';
 import { reconcileActivities } from './reconcile';
 import { recommendationActivities } from './recommendations';
 import { refundActivities } from './refunds';
@@ -29,7 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...paymentEventActivities(deps),
     ...recommendationActivities(deps),
   };
-  return withFaultHooks(activities, deps.config.faults);
+  return withFaultHooks(withPaymentCircuit(activities, deps.breakers), deps.config.faults);
 }
 
 export type OrderlyActivities = ReturnType<typeof createActivities>;

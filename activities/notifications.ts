@@ -22,6 +22,7 @@ const PLAIN_REASONS: Record<string, string> = {
   capture_refused: 'Your card issuer declined the payment.',
   out_of_stock: 'Some of the items are no longer in stock.',
   price_changed: 'The prices changed while your order was being placed.',
+  payment_unavailable: 'Our payment provider was unavailable for a moment; please try again shortly.',
 };
 
 /** Support's own reason for a cancellation, when it gave one (the workflow prefixes it). */

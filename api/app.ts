@@ -1,5 +1,6 @@
 import express from 'express';
 import { CartStore } from '../db/stores/cart';
+import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
@@ -21,7 +22,11 @@ import { webhooksRouter } from './routes/webhooks';
 
 /** Builds the Express app without listening, so tests start it on port 0. */
 export function createApp(given: AppDeps): express.Express {
-  const deps: AppDeps = { ...given, search: given.search ?? new SearchIndex(given.config) };
+  const deps: AppDeps = {
+    ...given,
+    search: given.search ?? new SearchIndex(given.config),
+    breakers: given.breakers ?? new CircuitBreakers(given.redis, given.config.circuit),
+  };
   const app = express();
   const carts = new CartStore(deps.redis, deps.dbs.cart, deps.config.cart);
   const admin = requireAdmin(deps.config);

@@ -30,6 +30,12 @@ export function errorBody(appError: AppError): { error: { code: ErrorCode; messa
   return body;
 }
 
+/** A refusal that says when to come back (an open circuit breaker) carries `details.retryAfterSeconds`. */
+function retryAfterSeconds(details: unknown): number | undefined {
+  const value = details && typeof details === 'object' ? (details as { retryAfterSeconds?: unknown }).retryAfterSeconds : undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
 /**
  * The one place errors become HTTP answers. Malformed requests were turned into AppErrors
  * at the edge (request-guards.ts); anything else is our fault: a 500 with no internals.
@@ -44,6 +50,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       appError = new AppError('internal_error', 'internal error');
     }
     if (res.headersSent) return;
+    const retryAfter = retryAfterSeconds(appError.details);
+    if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
     res.status(appError.status).json(errorBody(appError));
   };
 }

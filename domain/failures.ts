@@ -36,6 +36,8 @@ export const FAILURE_CODES = {
   request_timeout: 408,
   rate_limited: 429,
   service_unavailable: 503,
+  /** The payment gateway's circuit breaker is open: try again after Retry-After (issue 19). */
+  payment_unavailable: 503,
   internal_error: 500,
   // activity → workflow failures (support's parking reasons), never an HTTP answer
   hold_mismatch: null,
@@ -77,6 +79,7 @@ export const CHECKOUT_BUSINESS_FAILURES = [
   'payment_declined',
   'payment_action_expired',
   'payment_method_invalid',
+  'payment_unavailable',
   'cart_empty',
   'not_found',
   'invalid_request',

@@ -10,6 +10,7 @@ import { checkoutWorkflowId } from '../temporal/workflow-ids';
 import { placeOrderUpdate, type CheckoutInput } from '../workflows/messages';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
 import type { UseCaseDeps } from './deps';
+import { paymentUnavailable } from './payment-availability';
 import { rejected, type Rejected } from './result';
 import { waitAtMost } from './wait';
 
@@ -82,12 +83,15 @@ async function runCheckout(client: Client, config: UseCaseDeps['config'], checko
  * update-with-start. Placed or failed within `config.checkout.waitMs`, else pending.
  */
 export async function placeCheckout(
-  { dbs, temporal, config, carts }: UseCaseDeps & { carts: CartStore },
+  { dbs, temporal, config, carts, breakers }: UseCaseDeps & { carts: CartStore },
   idempotency: { key: string; requestHash: string },
   request: CheckoutRequest,
 ): Promise<PlaceCheckoutResult> {
   let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
   if (!checkout) {
+    // A replay keeps its answer; a new checkout is refused at once while payments are down.
+    const unavailable = await paymentUnavailable(breakers);
+    if (unavailable) return unavailable;
     const cart = await carts.get(request.cartId);
     if (!cart) return rejected('not_found', 'no such cart');
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');

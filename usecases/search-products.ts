@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Databases } from '../db/client';
+import { isCircuitOpen, type CircuitBreaker } from '../db/stores/circuit-breakers';
 import type { Product } from '../db/schema/catalog';
 import { SearchUnavailableError, type SearchQuery } from '../db/search-engine/queries';
 import type { SearchIndex } from '../db/search-engine/search-index';
@@ -10,9 +11,6 @@ import { listProducts, suggestProducts } from '../db/stores/catalog-search';
 import { skusInStock, stockLevels } from '../db/stores/inventory';
 import type { Logger } from '../logger';
 import { rejected, type Rejected } from './result';
-
-/** After Elasticsearch failed, searches go straight to PostgreSQL for this long. */
-const SEARCH_RETRY_AFTER_MS = 2_000;
 
 /**
  * The opaque cursor names the engine that issued it: `es` carries Elasticsearch's
@@ -58,21 +56,26 @@ export type ProductListQuery = Omit<SearchQuery, 'after'> & { cursor?: string };
 export type Engine = 'elasticsearch' | 'postgres';
 
 /**
- * Catalog reads: Elasticsearch when it answers, PostgreSQL full text when it does not — and
- * for a short while after it failed, so a down engine is not waited on request after request.
+ * Catalog reads: Elasticsearch when it answers, PostgreSQL full text when it does not. The
+ * search breaker (shared by every API process through Redis) decides when the engine is not
+ * even tried: after N failures in its window, searches go straight to PostgreSQL for the
+ * cool-down, then one request probes the engine (issue 19).
  */
 export class ProductSearch {
-  private downUntil = 0;
+  constructor(private readonly deps: { dbs: Databases; search: SearchIndex; logger: Logger; breaker?: CircuitBreaker }) {}
 
-  constructor(private readonly deps: { dbs: Databases; search: SearchIndex; logger: Logger }) {}
-
-  private usable(): boolean {
-    return Date.now() >= this.downUntil;
+  /** One call to the engine, through the breaker: a refusal is a SearchUnavailableError like an outage. */
+  private engine<T>(call: () => Promise<T>): Promise<T> {
+    const { breaker } = this.deps;
+    if (!breaker) return call();
+    return breaker.run(call, {
+      isOutage: (err) => err instanceof SearchUnavailableError,
+      onOpen: (refusal) => Object.assign(new SearchUnavailableError(refusal.message), { circuitOpen: true, retryAfterMs: refusal.retryAfterMs }),
+    });
   }
 
   private failed(err: unknown): void {
-    if (this.usable()) this.deps.logger.warn({ err }, 'search engine unavailable: answering from PostgreSQL');
-    this.downUntil = Date.now() + SEARCH_RETRY_AFTER_MS;
+    if (!isCircuitOpen(err)) this.deps.logger.warn({ err }, 'search engine unavailable: answering from PostgreSQL');
   }
 
   async list(query: ProductListQuery) {
@@ -82,9 +85,8 @@ export class ProductSearch {
       if ('kind' in decoded) return decoded;
       typed = decoded;
     }
-    if (this.usable() && typed?.e !== 'pg') {
+    if (typed?.e !== 'pg') {
       try {
-        if (typed && typed.e !== 'es') return badCursor('this cursor came from the PostgreSQL fallback: start again from the first page');
         return { kind: 'page' as const, engine: 'elasticsearch' as Engine, body: await this.fromSearchEngine(query, typed) };
       } catch (err) {
         if (!(err instanceof SearchUnavailableError)) throw err;
@@ -101,13 +103,11 @@ export class ProductSearch {
   }
 
   async suggest(q: string): Promise<{ engine: Engine; items: { sku: string; name: string }[] }> {
-    if (this.usable()) {
-      try {
-        return { engine: 'elasticsearch', items: await this.deps.search.suggest(q) };
-      } catch (err) {
-        if (!(err instanceof SearchUnavailableError)) throw err;
-        this.failed(err);
-      }
+    try {
+      return { engine: 'elasticsearch', items: await this.engine(() => this.deps.search.suggest(q)) };
+    } catch (err) {
+      if (!(err instanceof SearchUnavailableError)) throw err;
+      this.failed(err);
     }
     return { engine: 'postgres', items: await suggestProducts(this.deps.dbs.catalog, q) };
   }
@@ -121,7 +121,7 @@ export class ProductSearch {
 
   /** Elasticsearch: relevance, facets and filters in one request; live availability in one query. */
   private async fromSearchEngine(query: ProductListQuery, cursor: Cursor | undefined) {
-    const page = await this.deps.search.search({ ...query, after: cursor?.e === 'es' ? cursor.a : undefined });
+    const page = await this.engine(() => this.deps.search.search({ ...query, after: cursor?.e === 'es' ? cursor.a : undefined }));
     const levels = await stockLevels(this.deps.dbs.inventory, page.items.map((p) => p.sku));
     return {
       items: page.items.map((h) => presentProduct({ ...h, priceAmount: h.price }, levels.get(h.sku)?.available ?? 0)),

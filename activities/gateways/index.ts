@@ -1,12 +1,14 @@
 import type { Config } from '../../config';
 import type { Db } from '../../db/client';
 import type { Logger } from '../../logger';
+import type { CircuitBreaker } from '../../db/stores/circuit-breakers';
+import { withPaymentBreaker } from './breaker-gateway';
 import { LocalGateway } from './local-gateway';
 import { LocalWebhooks } from './local-webhooks';
 import type { PaymentGateway } from './payment-gateway';
 import { StripeGateway } from './stripe-gateway';
 
-export function createPaymentGateway(config: Pick<Config, 'payment' | 'faults'>, deps: { paymentDb: Db; logger?: Logger }): PaymentGateway {
+function connectPaymentGateway(config: Pick<Config, 'payment' | 'faults'>, deps: { paymentDb: Db; logger?: Logger }): PaymentGateway {
   if (config.payment.gateway === 'stripe') return new StripeGateway(config.payment);
   const { url, duplicates, maxDelayMs } = config.payment.localWebhooks;
   // signed events to a running API (LOCAL_GATEWAY_WEBHOOK_URL), as Stripe sends its webhooks
@@ -15,4 +17,22 @@ export function createPaymentGateway(config: Pick<Config, 'payment' | 'faults'>,
   // fault harness only (never in production: config drops it there)
   if (config.faults.gateway) local.setFaults(config.faults.gateway);
   return local;
+}
+
+/** The configured gateway, behind the payment breaker when one is given (issue 19). */
+export function createPaymentGateway(
+  config: Pick<Config, 'payment' | 'faults'> & Partial<Pick<Config, 'circuit'>>,
+  deps: { paymentDb: Db; logger?: Logger; breaker?: CircuitBreaker },
+): PaymentGateway {
+  const gateway = connectPaymentGateway(config, deps);
+  const { breaker } = deps;
+  if (!breaker || !config.circuit) return gateway;
+  return withPaymentBreaker(gateway, breaker, {
+    timeoutMs: config.circuit.gatewayTimeoutMs,
+    // An authorization admitted past the breaker is marked: its compensation must then ask the gateway.
+    beforeDispatch: async (method, args) => {
+      const key = method === 'authorize' ? (args[0] as { idempotencyKey?: unknown } | undefined)?.idempotencyKey : undefined;
+      if (typeof key === 'string') await breaker.markCall(key, 'dispatched');
+    },
+  });
 }

@@ -31,6 +31,10 @@ const EDGE_RESPONSES = {
   },
 };
 
+/** Refusals that say when to come back (an open circuit breaker): Retry-After, and details.retryAfterSeconds alike. */
+const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable'];
+const RETRY_AFTER_HEADER = { description: 'seconds until the payment gateway may be tried again', schema: { type: 'integer', minimum: 1 } };
+
 function errorResponses(codes: ErrorCode[]): Json {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
@@ -39,7 +43,8 @@ function errorResponses(codes: ErrorCode[]): Json {
       if (status === 415) return ['415', { $ref: '#/components/responses/UnsupportedMediaType' }];
       if (status === 400 && list.length === 1) return ['400', { $ref: '#/components/responses/MalformedRequest' }];
       const also = status === 400 ? ' (invalid_request: see components.responses.MalformedRequest)' : '';
-      return [String(status), { description: list.join(', ') + also, content: json({ $ref: '#/components/schemas/Error' }) }];
+      const headers = list.some((c) => RETRY_AFTER_CODES.includes(c)) ? { headers: { 'Retry-After': RETRY_AFTER_HEADER } } : {};
+      return [String(status), { description: list.join(', ') + also, ...headers, content: json({ $ref: '#/components/schemas/Error' }) }];
     }),
   );
 }

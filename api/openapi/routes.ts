@@ -34,8 +34,11 @@ const MAX_QUANTITY_PER_LINE = 100; // CART_MAX_QUANTITY_PER_LINE's default (conf
 
 export const ROUTES: Route[] = [
   {
-    method: 'get', url: '/health', summary: 'Checks PostgreSQL, Redis, Temporal and the search engine',
-    description: 'Search down is `degraded` with a 200 (product search answers from PostgreSQL meanwhile); PostgreSQL, Redis or Temporal down is a 503.',
+    method: 'get', url: '/health', summary: 'Checks PostgreSQL, Redis, Temporal and the search engine, and shows the circuit breakers',
+    description:
+      'Search down is `degraded` with a 200 (product search answers from PostgreSQL meanwhile); PostgreSQL, Redis or Temporal down is a 503. ' +
+      '`breakers` has each circuit breaker (payment_gateway, smtp, search) with its state (closed, open, half_open; unknown without Redis), ' +
+      'failures in the window, retryAfterMs and opens; one not closed makes the status `degraded`, still a 200.',
     answers: { health: out.healthSchema },
     ok: (r) => ({ '200': answer('up, or degraded with search down', r.health), '503': answer('PostgreSQL, Redis or Temporal is down', r.health) }),
   },
@@ -76,10 +79,13 @@ export const ROUTES: Route[] = [
       '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure with details.checkoutId. ' +
       'A payment that needs 3-D Secure answers 202 with nextAction { type: use_stripe_sdk, clientSecret }: the storefront runs Stripe.js ' +
       'handleNextAction with it, then POSTs confirmUrl. ' +
-      'A replay with the same key and body answers the original status and body.',
+      'A replay with the same key and body answers the original status and body. ' +
+      'While the payment gateway\'s circuit breaker is open: 503 payment_unavailable with Retry-After (and details.retryAfterSeconds), answered at once; ' +
+      'without details.checkoutId nothing was recorded (no checkout, no stock held: send the same key again after Retry-After); ' +
+      'with details.checkoutId that checkout failed before any charge (its stock released): retry with a new Idempotency-Key.',
     idempotent: true, body: checkoutBodySchema, answers: { checkout: out.checkoutSchema },
     ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('pending', r.checkout) }),
-    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed'],
+    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed', 'payment_unavailable'],
   },
   {
     method: 'post', url: '/checkouts/{checkoutId}/confirm', summary: "After the customer's 3-D Secure step: where the checkout stands now",

@@ -20,9 +20,9 @@ function engineHeaders(res: Response, engine: Engine) {
 }
 
 /** Catalog reads: parse, ask the search use case (it picks the engine), answer with its headers. */
-export function productsRouter({ dbs, config, logger, search, redis }: AppDeps): Router {
+export function productsRouter({ dbs, config, logger, search, redis, breakers }: AppDeps): Router {
   const router = Router();
-  const products = new ProductSearch({ dbs, logger, search: search ?? new SearchIndex(config) });
+  const products = new ProductSearch({ dbs, logger, search: search ?? new SearchIndex(config), breaker: breakers?.search });
   const recommendations = new RecommendationStore(redis, config.recommendations.keyPrefix);
 
   router.get('/', async (req, res) => {

@@ -58,7 +58,17 @@ export const refundSchema = z
 
 export const stockSchema = z.looseObject({ sku: z.string(), onHand: z.number().int(), reserved: z.number().int(), available: z.number().int() });
 const up = z.enum(['ok', 'down']);
-export const healthSchema = z.looseObject({ status: z.enum(['ok', 'degraded']), checks: z.looseObject({ postgres: up, redis: up, temporal: up, search: up }) });
+const breakerSchema = z.looseObject({
+  state: z.enum(['closed', 'open', 'half_open', 'unknown']),
+  failures: z.number().int().optional(),
+  retryAfterMs: z.number().int().optional(),
+  opens: z.number().int().optional(),
+});
+export const healthSchema = z.looseObject({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.looseObject({ postgres: up, redis: up, temporal: up, search: up }),
+  breakers: z.record(z.string(), breakerSchema).optional().describe('each circuit breaker (payment_gateway, smtp, search) as every process sees it'),
+});
 export const productPageSchema = z.looseObject({
   items: z.array(productSchema),
   nextCursor: z.string().nullable().describe('opaque; pass it back with the same sort and search to get the next page'),

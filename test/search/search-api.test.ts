@@ -242,6 +242,10 @@ describe('catalog management and search (Elasticsearch)', () => {
   it('GET /health reports the search engine', async () => {
     const res = await stack.http('GET', '/health');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok', search: 'ok' } });
+    expect(res.body).toEqual({
+      status: 'ok',
+      checks: { postgres: 'ok', redis: 'ok', temporal: 'ok', search: 'ok' },
+      breakers: Object.fromEntries(['payment_gateway', 'smtp', 'search'].map((name) => [name, { state: 'closed', failures: 0, retryAfterMs: 0, opens: 0 }])),
+    });
   });
 });
