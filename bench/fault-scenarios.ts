@@ -21,6 +21,8 @@ export interface ScenarioContext {
   retrying: Call;
   admin: Record<string, string>;
   notes: string[];
+  /** The env the scenario's worker runs with (a restart inside the fault keeps it). */
+  workerEnv: Record<string, string>;
 }
 
 export interface Scenario {
@@ -28,6 +30,10 @@ export interface Scenario {
   workerEnv?: Record<string, string>;
   /** Every cart also holds one unit of skuB (a dearer line). */
   extraLine?: boolean;
+  /** The token the checkouts pay with (default tok_visa); a 3-D Secure one makes the load pass, fail or abandon the step. */
+  paymentToken?: string;
+  /** The local gateway delivers its signed events to the harness's API, this share twice, each up to delayMs late. */
+  webhooks?: { duplicates: number; delayMs: number };
   /** Runs while the load is in flight. */
   fault: (ctx: ScenarioContext) => Promise<void>;
   /** Runs after the load and the fault, before the wait for every checkout to be terminal. */
@@ -178,6 +184,33 @@ export function buildScenarios(checkouts: number): Scenario[] {
       terminalBoundMs: 60_000,
     },
     ...LOCAL_STEPS.map(cartChangedAt),
+    {
+      // every fifth customer fails 3-D Secure, every fifth abandons it (the wait is 15 s here), the
+      // rest pass and confirm twice at once, while webhooks arrive twice and out of order
+      name: '3-D Secure with webhook duplicates and reordering, worker SIGKILLed mid-wait',
+      paymentToken: 'tok_threeDSecure2Required',
+      webhooks: { duplicates: 0.3, delayMs: 800 },
+      fault: async (ctx) => {
+        await sleep(3000);
+        await stopWorker('SIGKILL');
+        await sleep(1000);
+        startWorker(ctx.workerEnv);
+        ctx.notes.push('worker SIGKILLed 3 s in, restarted 1 s later');
+      },
+      terminalBoundMs: 90_000,
+    },
+    {
+      name: 'webhook storm: every event twice, reordered, worker SIGKILLed twice',
+      webhooks: { duplicates: 1, delayMs: 1500 },
+      fault: async (ctx) => {
+        for (const at of [2000, 4000]) {
+          await sleep(at);
+          await stopWorker('SIGKILL');
+          startWorker(ctx.workerEnv);
+        }
+        ctx.notes.push('worker SIGKILLed twice');
+      },
+    },
     {
       name: '20 concurrent line refunds with restock on a one-unit line',
       extraLine: true,

@@ -9,6 +9,7 @@
  * runs only the scenarios whose name contains one of them (case-insensitive).
  */
 import fs from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -32,16 +33,21 @@ const SCENARIO_FILTER = (process.env.FAULT_SCENARIOS ?? '')
   .filter(Boolean);
 
 async function main() {
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', CHECKOUT_WAIT_MS: '3000' });
+  // the port first: the local gateway's signed events (webhooks) go to this API
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const webhookUrl = `${base}/webhooks/stripe`;
+  // a 3-D Secure step not taken is given up after 15 s here (15 min by default)
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', CHECKOUT_WAIT_MS: '3000', PAYMENT_ACTION_TIMEOUT_MINUTES: '0.25', LOCAL_GATEWAY_WEBHOOK_URL: webhookUrl });
   const logger = createLogger('silent');
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
   const app = createApp({ config, logger, dbs, redis, temporal: client });
-  const server = app.listen(0);
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.on('request', app);
   const admin = { Authorization: `Bearer ${config.adminApiToken}` };
   const call: Call = async (method, p, body, headers = {}) => {
     try {
@@ -69,7 +75,13 @@ async function main() {
   const runStarted = Date.now();
   for (const [index, scenario] of scenarios.entries()) {
     const scenarioStarted = Date.now();
-    startWorker(scenario.workerEnv);
+    const workerEnv: Record<string, string> = {
+      ...scenario.workerEnv,
+      ...(scenario.webhooks
+        ? { LOCAL_GATEWAY_WEBHOOK_URL: webhookUrl, LOCAL_GATEWAY_WEBHOOK_DUPLICATES: String(scenario.webhooks.duplicates), LOCAL_GATEWAY_WEBHOOK_DELAY_MS: String(scenario.webhooks.delayMs) }
+        : {}),
+    };
+    startWorker(workerEnv);
     const stamp = `${Date.now().toString(36)}-${index}`;
     const sku = `FAULT-${stamp}`;
     const skuB = `FAULT-${stamp}-B`;
@@ -87,15 +99,22 @@ async function main() {
       carts.push(cart.body.id as string);
     }
 
-    const ctx: ScenarioContext = { carts, sku, skuB, placed: new Map(), client, call, retrying, admin, notes: [] };
+    const ctx: ScenarioContext = { carts, sku, skuB, placed: new Map(), client, call, retrying, admin, notes: [], workerEnv };
     const faultDone = scenario.fault(ctx);
     let refundAttempts = 0;
     await Promise.all(
       carts.map(async (cartId, i) => {
         const key = { 'Idempotency-Key': `fault-${i}` };
-        const body = { cartId, email: 'faults@example.com', paymentToken: 'tok_visa' };
+        const body = { cartId, email: 'faults@example.com', paymentToken: scenario.paymentToken ?? 'tok_visa' };
         const [a] = await Promise.all([retrying('POST', '/checkouts', body, key), retrying('POST', '/checkouts', body, key)]);
         let orderId = a.status === 201 ? (a.body.orderId as string) : undefined;
+        // 3-D Secure: the customer passes (3 in 5), fails (1 in 5) or walks away (1 in 5); a pass is confirmed twice at once
+        const nextAction = a.body.nextAction as { clientSecret: string } | undefined;
+        if (a.status === 202 && nextAction && i % 5 !== 3) {
+          await retrying('POST', '/local-gateway/authenticate', { clientSecret: nextAction.clientSecret, outcome: i % 5 === 4 ? 'fail' : 'pass' });
+          const [c] = await Promise.all([retrying('POST', `/checkouts/${a.body.checkoutId}/confirm`), retrying('POST', `/checkouts/${a.body.checkoutId}/confirm`)]);
+          if (c.status === 201) orderId = c.body.orderId as string;
+        }
         for (let poll = 0; a.status === 202 && !orderId && poll < 120; poll++) {
           await sleep(500);
           const status = await call('GET', `/checkouts/${a.body.checkoutId}`);
