@@ -100,6 +100,13 @@ const envSchema = z.object({
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
     .pipe(z.array(z.enum(['authorize', 'capture', 'void', 'refund'])).optional()),
+
+  /** Prometheus: the API's /metrics listener and the worker's SDK endpoint; unset = off (README "Monitoring"). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  /** OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset = no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -127,6 +134,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
+  telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
 }
 
 export class ConfigError extends Error {}
@@ -220,6 +228,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       intervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
       lookbackHours: e.RECONCILE_LOOKBACK_HOURS,
       graceSeconds: e.RECONCILE_GRACE_SECONDS,
+    },
+    telemetry: {
+      metricsHost: e.METRICS_HOST,
+      apiMetricsPort: e.METRICS_PORT,
+      workerMetricsPort: e.WORKER_METRICS_PORT,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
     faults:
       e.ORDERLY_MODE === 'production'

@@ -44,6 +44,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       appError = new AppError('internal_error', 'internal error');
     }
     if (res.headersSent) return;
+    // The request log and the metrics (api/metrics.ts) count answers by this code.
+    res.locals.errorCode = appError.code;
     res.status(appError.status).json(errorBody(appError));
   };
 }

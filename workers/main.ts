@@ -1,13 +1,15 @@
 import { Redis } from 'ioredis';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
+import { traceRedis } from '../telemetry/traced';
+import { startTracing } from '../telemetry/tracing';
 import { buildActivityDeps } from './deps';
-import { createWorker } from './worker';
+import { createWorker, workerMetricsOptions } from './worker';
 
 /**
  * Temporal may be starting or restarting while the worker starts: wait for it with a capped
@@ -34,15 +36,23 @@ async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createL
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'orderly-worker');
+  // The SDK's own metrics (schedule-to-start latency, slots, sticky cache, polls) on a
+  // Prometheus endpoint of the Temporal runtime; installed before the first connection.
+  if (config.telemetry.workerMetricsPort) {
+    Runtime.install({ telemetryOptions: { metrics: workerMetricsOptions(config.telemetry.metricsHost, config.telemetry.workerMetricsPort) } });
+    logger.info({ port: config.telemetry.workerMetricsPort }, 'worker metrics on /metrics');
+  }
+  const tracing = startTracing({ serviceName: 'orderly-worker', otlpEndpoint: config.telemetry.otlpEndpoint });
   const dbs = createDatabases(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  if (tracing) traceRedis(redis);
   const connection = await untilItAnswers('connecting to Temporal', logger, () => NativeConnection.connect({ address: config.temporal.address }));
   const client = await untilItAnswers('connecting the Temporal client', logger, () => connectTemporal(config));
   try {
     await untilItAnswers('creating the schedules', logger, () => ensureSchedules(client, config));
     // The search sync is long-running; make sure it is (its Schedule would within a minute).
     await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
-    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
+    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }), tracing });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
     await worker.run();
     logger.info('worker stopped');
@@ -51,6 +61,7 @@ async function main(): Promise<void> {
     await connection.close();
     redis.disconnect();
     await dbs.close();
+    await tracing?.shutdown();
   }
 }
 

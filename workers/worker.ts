@@ -1,6 +1,12 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import type { Config } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { Tracing } from '../telemetry/tracing';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -10,7 +16,12 @@ export interface CreateWorkerOptions {
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
   workflowBundle?: { codePath: string };
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
+  /** With tracing on: workflow and activity spans (a pre-built bundle must include WORKFLOW_TRACING_MODULE). */
+  tracing?: Tracing;
 }
+
+/** The workflow-side OpenTelemetry interceptors (a module of the workflow bundle). */
+export const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /**
  * Slots sized for I/O-bound work (docs/performance.md): a checkout's workflow task stays open
@@ -23,6 +34,21 @@ export const WORKER_TUNING = {
   maxConcurrentLocalActivityExecutions: 200,
 } satisfies Partial<WorkerOptions>;
 
+/**
+ * Workflow spans are made in the sandbox and handed to the process's span processor by a
+ * sink; activity spans continue the context the workflow put in the activity's headers.
+ * Headers are not part of replay, so a history recorded with tracing off replays with it on.
+ */
+export function tracingWorkerOptions(tracing: Tracing): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  return {
+    interceptors: {
+      workflowModules: [WORKFLOW_TRACING_MODULE],
+      activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
+}
+
 /** One worker polls the task queue for every workflow and activity of the service. */
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -33,5 +59,14 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     activities: createActivities(opts.deps),
     ...WORKER_TUNING,
     ...opts.tuning,
+    ...(opts.tracing ? tracingWorkerOptions(opts.tracing) : {}),
   });
+}
+
+/**
+ * The Temporal runtime's Prometheus exporter: counters end in `_total` and durations are in
+ * seconds, as Prometheus expects (deploy/monitoring/alerts.yml is written against these names).
+ */
+export function workerMetricsOptions(host: string, port: number) {
+  return { prometheus: { bindAddress: `${host}:${port}`, countersTotalSuffix: true, useSecondsForDurations: true } };
 }
