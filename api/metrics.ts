@@ -20,6 +20,12 @@ export interface ApiMetrics {
 /** Gauges read from PostgreSQL are cached this long: a scrape every few seconds costs one query each. */
 const GAUGE_CACHE_MS = 10_000;
 
+export interface ApiMetricsOptions {
+  /** Node process metrics (heap, event loop lag, GC) under orderly_api_: the server's registry only. */
+  processMetrics?: boolean;
+  gaugeCacheMs?: number;
+}
+
 /** The documented route templates (`/orders/{orderId}/refunds`), literal ones first: labels never carry ids. */
 export function routeMatcher(): (path: string) => string {
   const templates = Object.keys(openApiDocument.paths as Record<string, unknown>)
@@ -32,12 +38,12 @@ export function routeMatcher(): (path: string) => string {
   return (path) => templates.find((t) => t.pattern.test(path))?.url ?? 'unmatched';
 }
 
-/** A value computed at most every GAUGE_CACHE_MS; a failed read keeps the last value. */
-function cached<T>(read: () => Promise<T>, initial: T): () => Promise<T> {
+/** A value computed at most every `ms`; a failed read keeps the last value. */
+function cached<T>(ms: number, read: () => Promise<T>, initial: T): () => Promise<T> {
   let value = initial;
   let at = 0;
   return async () => {
-    if (Date.now() - at >= GAUGE_CACHE_MS) {
+    if (at === 0 || Date.now() - at >= ms) {
       at = Date.now();
       value = await read().catch(() => value);
     }
@@ -45,7 +51,8 @@ function cached<T>(read: () => Promise<T>, initial: T): () => Promise<T> {
   };
 }
 
-export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts: { processMetrics?: boolean } = {}): ApiMetrics {
+export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts: ApiMetricsOptions = {}): ApiMetrics {
+  const cacheMs = opts.gaugeCacheMs ?? GAUGE_CACHE_MS;
   const registry = new Registry();
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'orderly_api_' });
 
@@ -68,7 +75,7 @@ export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts
     labelNames: ['outcome', 'code'] as const,
     registers: [registry],
   });
-  const parked = cached(() => ordersNeedingAttention(dbs.order), 0);
+  const parked = cached(cacheMs, () => ordersNeedingAttention(dbs.order), 0);
   new Gauge({
     name: 'orderly_orders_needing_attention',
     help: 'Orders parked for support (status needs_attention): a checkout that could not finish by itself',
@@ -77,7 +84,7 @@ export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts
       this.set(await parked());
     },
   });
-  const outbox = cached(() => searchOutboxLag(dbs.catalog), { depth: 0, oldestSeconds: 0 });
+  const outbox = cached(cacheMs, () => searchOutboxLag(dbs.catalog), { depth: 0, oldestSeconds: 0 });
   new Gauge({
     name: 'orderly_search_outbox_oldest_seconds',
     help: 'Age of the oldest catalog change not yet in the search index (0 when the outbox is empty): the search lag',
@@ -98,8 +105,10 @@ export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts
   const routeOf = routeMatcher();
   const middleware: RequestHandler = (req, res, next) => {
     const started = process.hrtime.bigint();
+    // Read now: routers strip their mount path from req.url while they run.
+    const path = req.path;
     res.once('finish', () => {
-      const route = routeOf(req.path);
+      const route = routeOf(path);
       const status = res.statusCode;
       requests.observe({ method: req.method, route, status_class: `${Math.floor(status / 100)}xx` }, Number(process.hrtime.bigint() - started) / 1e9);
       if (req.method !== 'POST') return;

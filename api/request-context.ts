@@ -33,8 +33,9 @@ function serverSpan(routeOf: (path: string) => string): RequestHandler {
       attributes: { 'http.request.method': req.method, 'url.path': req.path, 'request.id': String(res.locals.requestId) },
     }, parent);
     const ctx = trace.setSpan(parent, span);
+    const path = req.path;
     res.once('finish', () => {
-      const route = routeOf(req.path);
+      const route = routeOf(path);
       span.updateName(`${req.method} ${route}`);
       span.setAttributes({ 'http.route': route, 'http.response.status_code': res.statusCode });
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
