@@ -15,8 +15,8 @@ function traceFields(): Record<string, string> {
 }
 
 /** Structured logs; secrets, tokens and payment tokens never reach the output. */
-export function createLogger(level: string, name = 'orderly'): Logger {
-  return pino({
+export function createLogger(level: string, name = 'orderly', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     mixin: traceFields,
@@ -35,5 +35,6 @@ export function createLogger(level: string, name = 'orderly'): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
