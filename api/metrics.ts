@@ -71,7 +71,7 @@ export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts
   });
   const refunds = new Counter({
     name: 'orderly_refunds_total',
-    help: "POST /orders/{orderId}/refunds answers: outcome settled (201, with the refund's status), pending (202) or failed with its error code",
+    help: "POST /orders/{orderId}/refunds answers: the refund's status when it settled within the wait (201: succeeded or failed), pending (202), or rejected with the error code",
     labelNames: ['outcome', 'code'] as const,
     registers: [registry],
   });
@@ -117,7 +117,7 @@ export function createApiMetrics(dbs: Pick<Databases, 'order' | 'catalog'>, opts
         checkouts.inc({ outcome: status === 201 ? 'placed' : status === 202 ? 'pending' : 'failed', code });
       } else if (route === '/orders/{orderId}/refunds') {
         const answered = typeof res.locals.answerStatus === 'string' ? res.locals.answerStatus : 'settled';
-        refunds.inc({ outcome: status === 201 ? answered : status === 202 ? 'pending' : 'failed', code });
+        refunds.inc({ outcome: status === 201 ? answered : status === 202 ? 'pending' : 'rejected', code });
       }
     });
     // The refund's own status (succeeded/failed) when it settled within the wait.

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { serveMetrics } from '../../api/metrics';
 import { orders } from '../../db/schema/order';
-import { transitionOrder } from '../../db/stores/orders';
 import { closedPort } from '../helpers/app';
 import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
@@ -45,7 +44,18 @@ describe('metrics: the API /metrics listener and the worker runtime endpoint mov
     const workerPort = await closedPort();
     worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, WORKER_METRICS_PORT: String(workerPort), METRICS_HOST: '127.0.0.1' },
+      env: {
+        ...process.env,
+        ORDERLY_MODE: 'test',
+        LOG_LEVEL: 'silent',
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        WORKER_METRICS_PORT: String(workerPort),
+        METRICS_HOST: '127.0.0.1',
+        // The gateway refuses the first capture: that checkout parks for support (a real parking to count).
+        GATEWAY_FAULT_MODE: 'reject',
+        GATEWAY_FAULT_OPERATIONS: 'capture',
+        GATEWAY_FAULT_COUNT: '1',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     workerMetricsUrl = `http://127.0.0.1:${workerPort}/metrics`;
@@ -54,7 +64,10 @@ describe('metrics: the API /metrics listener and the worker runtime endpoint mov
     apiMetricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
   }, 120_000);
 
+  let parkedWorkflowId: string | undefined;
+
   afterAll(async () => {
+    if (parkedWorkflowId) await stack.temporal.workflow.getHandle(parkedWorkflowId).terminate('metrics test done').catch(() => undefined);
     if (worker && worker.exitCode === null) {
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.kill('SIGTERM');
@@ -72,26 +85,26 @@ describe('metrics: the API /metrics listener and the worker runtime endpoint mov
   const checkout = (cartId: string, key: string, paymentToken = 'tok_visa') =>
     stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': key }, body: { cartId, email: 'metrics@example.com', paymentToken } });
 
-  it('counts requests per route template, checkouts by outcome and code, and reads the parked-orders gauge', async () => {
+  it('counts requests per route template, checkouts by outcome and code, and reads the parked-orders gauge after a real parking', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 500, onHand: 50 });
     const before = await scrape(apiMetricsUrl);
     const placedBefore = sample(before, 'orderly_checkouts_total', { outcome: 'placed', code: 'none' });
     const declinedBefore = sample(before, 'orderly_checkouts_total', { outcome: 'failed', code: 'payment_declined' });
     const parkedBefore = sample(before, 'orderly_orders_needing_attention');
 
-    const placed = await checkout(await cartWith(sku, 2), 'metrics-placed');
+    const placedCart = await cartWith(sku, 2);
+    const placed = await checkout(placedCart, 'metrics-placed');
     expect(placed.status).toBe(201);
+    parkedWorkflowId = `checkout-${placedCart}`;
     const declined = await checkout(await cartWith(sku, 1), 'metrics-declined', 'tok_chargeDeclined');
     expect(declined.status).toBe(402);
     expect((await stack.http('GET', `/carts/nope-${Date.now()}`)).status).toBe(400);
 
-    // Support would see this order parked: the gauge reads it from the order store.
+    // The refused capture parks the placed order for support: the gauge reads it from the order store.
     await eventually(async () => {
       const [row] = await stack.dbs.order.select({ status: orders.status }).from(orders).where(eq(orders.id, placed.body.orderId));
-      return row?.status === 'paid' ? true : undefined;
-    }, 30_000, 'the order paid');
-    await stack.dbs.order.update(orders).set({ status: 'placed' }).where(eq(orders.id, placed.body.orderId));
-    expect(await transitionOrder(stack.dbs.order, placed.body.orderId, 'needs_attention', 'a test parks it')).toBe(true);
+      return row?.status === 'needs_attention' ? true : undefined;
+    }, 30_000, 'the order parked');
 
     const after = await scrape(apiMetricsUrl);
     expect(sample(after, 'orderly_checkouts_total', { outcome: 'placed', code: 'none' })).toBe(placedBefore + 1);
@@ -119,6 +132,8 @@ describe('metrics: the API /metrics listener and the worker runtime endpoint mov
     ]) {
       expect({ name, present: page.includes(`\n${name}{`) }).toEqual({ name, present: true });
     }
-    expect(sample(page, 'temporal_workflow_completed_total', { workflow_type: 'checkoutWorkflow' })).toBeGreaterThanOrEqual(2);
+    // The declined checkout completed; the parked one counted by the activity that parked it.
+    expect(sample(page, 'temporal_workflow_completed_total', { workflow_type: 'checkoutWorkflow' })).toBeGreaterThanOrEqual(1);
+    expect(sample(page, 'orderly_orders_parked_total', { activityType: 'markOrderNeedsAttention' })).toBe(1);
   });
 });
