@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -48,6 +48,11 @@ function serverSpan(routeOf: (path: string) => string): RequestHandler {
   };
 }
 
+function withErrorCode(_req: IncomingMessage, res: ServerResponse, value: Record<string, unknown>): Record<string, unknown> {
+  const code = (res as ServerResponse & { locals?: { errorCode?: string } }).locals?.errorCode;
+  return code ? { ...value, errorCode: code } : value;
+}
+
 /**
  * Request id, then (with tracing) the server span, then one log line per request with its
  * id, and with the trace id the logger's mixin reads from the active span.
@@ -56,6 +61,11 @@ export function requestContext(logger: Logger, routeOf: (path: string) => string
   const log = pinoHttp({
     logger,
     genReqId: (_req: IncomingMessage, res) => String((res as unknown as { locals: { requestId: string } }).locals.requestId),
+    // Probes poll /health every few seconds: its answer is the log, not a line per probe.
+    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+    // The error code answered (errors.ts), so a 4xx/5xx line says which.
+    customSuccessObject: withErrorCode,
+    customErrorObject: (req, res, _err, value: Record<string, unknown>) => withErrorCode(req, res, value),
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     // The body is never logged; headers only as far as the logger's redaction allows.
     // The path without its query: queries carry emails (GET /orders) and signed tokens (/unsubscribe).
