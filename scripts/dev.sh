@@ -8,6 +8,8 @@ cd "$ROOT"
 
 export ORDERLY_DATA_DIR="${ORDERLY_DATA_DIR:-$ROOT/.data/dev}"
 export PORT="${PORT:-3000}"
+# Prometheus endpoints of the API and the worker (README "Monitoring").
+export METRICS_PORT="${METRICS_PORT:-9464}" WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"
 mkdir -p "$ORDERLY_DATA_DIR"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 
@@ -50,6 +52,7 @@ cat <<EOF2
     Temporal UI    $TEMPORAL_UI_URL
     Caught mail    $MAIL_UI_URL
     Admin token    ${ADMIN_API_TOKEN:-dev-admin-token}   (Authorization: Bearer …)
+    Metrics        http://localhost:$METRICS_PORT/metrics (API), http://localhost:$WORKER_METRICS_PORT/metrics (worker)
   Ctrl-C stops everything.
 
 EOF2
