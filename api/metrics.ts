@@ -28,7 +28,8 @@ export interface ApiMetricsOptions {
 
 /** The documented route templates (`/orders/{orderId}/refunds`), literal ones first: labels never carry ids. */
 export function routeMatcher(): (path: string) => string {
-  const templates = Object.keys(openApiDocument.paths as Record<string, unknown>)
+  // The document itself is served beside the paths it describes.
+  const templates = [...Object.keys(openApiDocument.paths as Record<string, unknown>), '/openapi.json']
     .map((url) => ({
       url,
       params: (url.match(/\{/g) ?? []).length,
