@@ -155,6 +155,12 @@ const envSchema = z.object({
   CIRCUIT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).default(8_000),
   /** The Redis key prefix of one deployment's breakers; absent = the task queue (tests get their own). */
   CIRCUIT_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
+  /** Prometheus: the API's /metrics listener and the worker's SDK endpoint; unset = off (README "Monitoring"). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  /** OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset = no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -203,6 +209,7 @@ export interface Config {
   recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number };
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
+  telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
 }
 
 export class ConfigError extends Error {}
@@ -334,6 +341,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cooldownMs: e.CIRCUIT_COOLDOWN_MS,
       searchCooldownMs: e.CIRCUIT_SEARCH_COOLDOWN_MS,
       gatewayTimeoutMs: e.CIRCUIT_GATEWAY_TIMEOUT_MS,
+    },
+    telemetry: {
+      metricsHost: e.METRICS_HOST,
+      apiMetricsPort: e.METRICS_PORT,
+      workerMetricsPort: e.WORKER_METRICS_PORT,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
     faults:
       e.ORDERLY_MODE === 'production'

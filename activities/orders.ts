@@ -1,3 +1,4 @@
+import { metricMeter } from '@temporalio/activity';
 import type { PricedCart } from '../domain/cart';
 import type { CheckoutFailure, CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
@@ -67,7 +68,11 @@ export function orderActivities({ dbs }: ActivityDeps) {
     /** A parked checkout's order shows support that it waits for a human. */
     async markOrderNeedsAttention(req: { checkoutId: string; reason: string }): Promise<void> {
       const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
-      if (orderId) await transitionOrder(dbs.order, orderId, 'needs_attention', req.reason);
+      // Counted once per parking (a retried activity finds the order already moved): the
+      // worker's Prometheus endpoint exports it beside the SDK's metrics (README "Monitoring").
+      if (orderId && (await transitionOrder(dbs.order, orderId, 'needs_attention', req.reason))) {
+        metricMeter.createCounter('orderly_orders_parked', 'orders', 'Orders parked for support (moved to needs_attention)').add(1);
+      }
     },
 
     async resumeOrder(req: { checkoutId: string }): Promise<void> {

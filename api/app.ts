@@ -5,8 +5,10 @@ import { SearchIndex } from '../db/search-engine/search-index';
 import { requireAdmin } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
+import { createApiMetrics, routeMatcher } from './metrics';
 import { openApiDocument } from './openapi';
 import { methodNotAllowed } from './openapi/method-not-allowed';
+import { requestContext } from './request-context';
 import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
 import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
@@ -35,6 +37,8 @@ export function createApp(given: AppDeps): express.Express {
   app.set('query parser', 'simple');
   // Signed gateway events are verified over their raw bytes: mounted before any JSON parser.
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
+  // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
+  app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 

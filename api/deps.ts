@@ -1,5 +1,6 @@
 import type { RedisClient } from '../db/redis';
 import type { SearchIndex } from '../db/search-engine/search-index';
+import type { ApiMetrics } from './metrics';
 import type { UseCaseDeps } from '../usecases/deps';
 
 /**
@@ -10,4 +11,6 @@ export interface AppDeps extends UseCaseDeps {
   redis: RedisClient;
   /** Product search; built from config when absent. */
   search?: SearchIndex;
+  /** Prometheus metrics (server.ts serves them on METRICS_PORT); a fresh registry when absent. */
+  metrics?: ApiMetrics;
 }

@@ -52,6 +52,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     const retryAfter = retryAfterSeconds(appError.details);
     if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
+    // The request log and the metrics (api/metrics.ts) count answers by this code.
+    res.locals.errorCode = appError.code;
     res.status(appError.status).json(errorBody(appError));
   };
 }

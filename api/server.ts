@@ -4,18 +4,28 @@ import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
+import { traceRedis } from '../telemetry/traced';
+import { startTracing } from '../telemetry/tracing';
 import { createApp } from './app';
+import { createApiMetrics, serveMetrics } from './metrics';
 import { answerUnparsableRequests } from './request-guards';
 
 /** The API process: builds its dependencies once, listens, and shuts down cleanly. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'orderly-api');
+  // Before the clients are built: they install their span wrappers only when tracing is on.
+  const tracing = startTracing({ serviceName: 'orderly-api', otlpEndpoint: config.telemetry.otlpEndpoint });
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  if (tracing) traceRedis(redis);
   const temporal = await connectTemporal(config);
-  const app = createApp({ config, logger, dbs, redis, temporal });
+  const metrics = createApiMetrics(dbs, { processMetrics: true });
+  const app = createApp({ config, logger, dbs, redis, temporal, metrics });
+  const { apiMetricsPort, metricsHost } = config.telemetry;
+  const metricsServer = apiMetricsPort === undefined ? undefined : await serveMetrics(metrics, apiMetricsPort, metricsHost);
+  if (metricsServer) logger.info({ port: apiMetricsPort }, 'metrics on /metrics');
 
   const server: Server = app.listen(config.port, () => logger.info({ port: config.port }, 'api listening'));
   // Requests Node's HTTP parser refuses never reach the app: answer them in the error shape too.
@@ -25,8 +35,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'api stopping');
+    metricsServer?.close();
     server.close(() => {
-      void Promise.allSettled([temporal.connection.close(), dbs.close(), redis.quit()]).then(() => process.exit(0));
+      void Promise.allSettled([temporal.connection.close(), dbs.close(), redis.quit(), tracing?.shutdown()]).then(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();

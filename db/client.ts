@@ -1,6 +1,8 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
 import type { BoundedContext, Config } from '../config';
+import { traceQueries } from '../telemetry/traced';
+import { tracingEnabled } from '../telemetry/tracing';
 import * as schema from './schema';
 
 export type Db = NodePgDatabase<typeof schema>;
@@ -26,6 +28,7 @@ export function createDatabases(config: Pick<Config, 'databaseUrls' | 'databaseP
       const pool = new Pool({ connectionString: url, max: config.databasePoolSize });
       // An idle client's error (e.g. the server restarted) must not crash the process.
       pool.on('error', () => undefined);
+      if (tracingEnabled()) traceQueries(pool, new URL(url).pathname.slice(1));
       pools.set(url, pool);
       db = drizzle(pool, { schema });
       handles.set(url, db);

@@ -10,6 +10,8 @@ export ORDERLY_DATA_DIR="${ORDERLY_DATA_DIR:-$ROOT/.data/dev}"
 export PORT="${PORT:-3000}"
 # the local gateway sends its signed events (3-D Secure outcomes, refunds, disputes) to the API, as Stripe would
 export LOCAL_GATEWAY_WEBHOOK_URL="${LOCAL_GATEWAY_WEBHOOK_URL:-http://127.0.0.1:$PORT/webhooks/stripe}"
+# Prometheus endpoints of the API and the worker (README "Monitoring").
+export METRICS_PORT="${METRICS_PORT:-9464}" WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"
 mkdir -p "$ORDERLY_DATA_DIR"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 
@@ -52,6 +54,7 @@ cat <<EOF2
     Temporal UI    $TEMPORAL_UI_URL
     Caught mail    $MAIL_UI_URL
     Admin token    ${ADMIN_API_TOKEN:-dev-admin-token}   (Authorization: Bearer …)
+    Metrics        http://localhost:$METRICS_PORT/metrics (API), http://localhost:$WORKER_METRICS_PORT/metrics (worker)
   Ctrl-C stops everything.
 
 EOF2

@@ -15,6 +15,15 @@ export async function signalCartRecovery(
     workflowId: cartRecoveryWorkflowId(cart.id),
     taskQueue,
     args: [input],
+    staticSummary: `Cart reminders for cart ${cart.id}`,
+    staticDetails: [
+      `**Cart:** ${cart.id}`,
+      `**Reminders:** ${recovery.offsetsMinutes.map((m) => `${m} min`).join(', ')} after the cart's last change`,
+      recovery.discountCode ? '**Last reminder:** offers the discount code' : undefined,
+      'A change of the cart restarts the clock; a checkout, an emptied cart or an opt-out ends it.',
+    ]
+      .filter((l) => l !== undefined)
+      .join('\n'),
     signal: cartChangedSignal,
     signalArgs: [{ version: cart.version, updatedAt: cart.updatedAt }],
   });

@@ -1,8 +1,23 @@
 import type { Client } from '@temporalio/client';
+import { formatMoney } from '../domain/money';
 import type { RefundInput } from '../workflows/messages';
 import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from './search-attributes';
 import { refundWorkflowId } from './workflow-ids';
 import { startWorkflow } from './workflows';
+
+/** The Web UI's summary and details of a refund's workflow. */
+export function refundMetadata(input: RefundInput): { staticSummary: string; staticDetails: string } {
+  const lines = (input.lines ?? []).map((l) => `${l.sku} × ${l.quantity}${l.restock > 0 ? ` (${l.restock} back to stock)` : ''}`);
+  return {
+    staticSummary: `Refund of ${formatMoney(input.amount.amount, input.amount.currency)} on order ${input.orderId}`,
+    staticDetails: [
+      `**Refund:** ${input.refundId}`,
+      `**Order:** ${input.orderId}`,
+      lines.length > 0 ? `**Lines:** ${lines.join(', ')}` : '**Lines:** none (an amount only)',
+      'Where it stands: the current details below and the RefundStatus search attribute.',
+    ].join('\n'),
+  };
+}
 
 /**
  * Starts the refund's workflow (one per refund id; a running one is joined). Rejects with
@@ -15,6 +30,7 @@ export function startRefund(client: Client, taskQueue: string, input: RefundInpu
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    ...refundMetadata(input),
     typedSearchAttributes: [
       { key: OrderIdKey, value: input.orderId },
       { key: CustomerEmailKey, value: input.email },

@@ -13,7 +13,16 @@ export async function ensureSchedules(client: Client, config: Pick<Config, 'temp
       await client.schedule.create({
         scheduleId,
         spec: { intervals: [{ every: `${seconds}s` }] },
-        action: { type: 'startWorkflow', workflowType, workflowId: scheduleId, taskQueue: config.temporal.taskQueue, args: [] },
+        action: {
+          type: 'startWorkflow',
+          workflowType,
+          workflowId: scheduleId,
+          taskQueue: config.temporal.taskQueue,
+          args: [],
+          // What each run is for, in the Web UI (a schedule created before this keeps its action).
+          staticSummary: `${scheduleId}: every ${seconds}s`,
+          staticDetails: purpose,
+        },
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
         memo: { purpose },
       });

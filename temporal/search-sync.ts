@@ -14,6 +14,8 @@ export async function kickSearchSync(client: Client, config: Pick<Config, 'searc
     workflowId: searchSyncWorkflowId(config.search.alias),
     taskQueue: config.temporal.taskQueue,
     args: [input],
+    staticSummary: `Search index sync (alias ${config.search.alias})`,
+    staticDetails: `Drains the catalog's search outbox into Elasticsearch; stock changes are pushed at most every ${config.search.stockSyncMs} ms. Runs for ever (continue-as-new); the search-sync-sweep Schedule restarts it.`,
     signal: searchChangedSignal,
     signalArgs: [],
   });

@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
@@ -6,9 +6,11 @@ import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
 import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
+import { traceRedis } from '../telemetry/traced';
+import { startTracing } from '../telemetry/tracing';
 import { buildActivityDeps } from './deps';
 import { startHeartbeatFile } from './heartbeat';
-import { createWorker } from './worker';
+import { createWorker, workerMetricsOptions } from './worker';
 
 /**
  * Temporal may be starting or restarting while the worker starts: wait for it with a capped
@@ -36,8 +38,16 @@ async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createL
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'orderly-worker');
+  // The SDK's own metrics (schedule-to-start latency, slots, sticky cache, polls) on a
+  // Prometheus endpoint of the Temporal runtime; installed before the first connection.
+  if (config.telemetry.workerMetricsPort) {
+    Runtime.install({ telemetryOptions: { metrics: workerMetricsOptions(config.telemetry.metricsHost, config.telemetry.workerMetricsPort) } });
+    logger.info({ port: config.telemetry.workerMetricsPort }, 'worker metrics on /metrics');
+  }
+  const tracing = startTracing({ serviceName: 'orderly-worker', otlpEndpoint: config.telemetry.otlpEndpoint });
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 3 });
+  if (tracing) traceRedis(redis);
   const connection = await untilItAnswers('connecting to Temporal', logger, () => NativeConnection.connect({ address: config.temporal.address }));
   const client = await untilItAnswers('connecting the Temporal client', logger, () => connectTemporal(config));
   try {
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
       config,
       deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }),
       shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
+      tracing,
     });
     logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
     const running = worker.run();
@@ -65,6 +76,7 @@ async function main(): Promise<void> {
     await connection.close();
     redis.disconnect();
     await dbs.close();
+    await tracing?.shutdown();
   }
 }
 

@@ -1,6 +1,12 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import type { Config } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { Tracing } from '../telemetry/tracing';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -12,7 +18,12 @@ export interface CreateWorkerOptions {
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
   /** On shutdown (SIGTERM), how long in-flight activities may finish before they are cancelled (SDK default: 0). */
   shutdownGraceSeconds?: number;
+  /** With tracing on: workflow and activity spans (a pre-built bundle must include WORKFLOW_TRACING_MODULE). */
+  tracing?: Tracing;
 }
+
+/** The workflow-side OpenTelemetry interceptors (a module of the workflow bundle). */
+export const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /**
  * Slots sized for I/O-bound work (docs/performance.md): a checkout's workflow task stays open
@@ -25,6 +36,21 @@ export const WORKER_TUNING = {
   maxConcurrentLocalActivityExecutions: 200,
 } satisfies Partial<WorkerOptions>;
 
+/**
+ * Workflow spans are made in the sandbox and handed to the process's span processor by a
+ * sink; activity spans continue the context the workflow put in the activity's headers.
+ * Headers are not part of replay, so a history recorded with tracing off replays with it on.
+ */
+export function tracingWorkerOptions(tracing: Tracing): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  return {
+    interceptors: {
+      workflowModules: [WORKFLOW_TRACING_MODULE],
+      activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
+}
+
 /** One worker polls the task queue for every workflow and activity of the service. */
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -36,5 +62,14 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     ...WORKER_TUNING,
     ...opts.tuning,
     ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: `${opts.shutdownGraceSeconds}s` } : {}),
+    ...(opts.tracing ? tracingWorkerOptions(opts.tracing) : {}),
   });
+}
+
+/**
+ * The Temporal runtime's Prometheus exporter: counters end in `_total` and durations are in
+ * seconds, as Prometheus expects (deploy/monitoring/alerts.yml is written against these names).
+ */
+export function workerMetricsOptions(host: string, port: number) {
+  return { prometheus: { bindAddress: `${host}:${port}`, countersTotalSuffix: true, useSecondsForDurations: true } };
 }

@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
+import { showCartRecoveryProgress } from './ui-details';
 import { cartChangedSignal, cartRecoveryStatusQuery, type CartRecoveryInput, type CartRecoveryView } from './messages';
 
 const reminders = proxyActivities<OrderlyActivities>({
@@ -43,6 +44,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     const seen = version;
     const dueAt = updatedAt + (offsetsMinutes[step] ?? 0) * 60_000;
     Object.assign(view, { version, nextStep: step, nextAt: new Date(dueAt).toISOString() });
+    showCartRecoveryProgress(view);
     const wait = dueAt - Date.now();
     if (wait > 0 && (await condition(() => version !== seen, wait))) continue;
 
@@ -61,6 +63,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
   }
   view.nextStep = undefined;
   view.nextAt = undefined;
+  showCartRecoveryProgress(view);
   await condition(allHandlersFinished);
   return view;
 }

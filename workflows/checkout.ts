@@ -21,6 +21,7 @@ import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domai
 import { afterAnswer, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
+import { showCheckoutProgress } from './ui-details';
 
 const MONEY_RANK: Record<MoneyReturned['action'], number> = { none: 0, voided: 1, refunded: 2 };
 
@@ -58,6 +59,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   const enter = (step: CheckoutStep) => {
     view.step = step;
     view.compensations = saga.names;
+    showCheckoutProgress(view);
   };
   // The checkout's state (domain/checkout-lifecycle.ts), shown to support as CheckoutStatus.
   let state: CheckoutState = 'pending';

@@ -4,11 +4,13 @@ import {
   condition,
   isCancellation,
   log,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { CheckoutStatusKey } from '../temporal/search-attributes';
 import { cancelSignal, retrySignal } from './messages';
+import { showParked } from './ui-details';
 
 export class CancelledBySupport extends Error {
   constructor(
@@ -92,6 +94,7 @@ export class WaitForSupport {
     view.step = 'needs_attention';
     view.waitingFor = 'a retry or cancel signal from support';
     view.lastError = reason;
+    showParked(reason);
     this.waiting = true;
     this.setStatus(status.parked);
     log.warn('parked for support', { reason });
@@ -116,6 +119,7 @@ export class WaitForSupport {
     if (this.cancelReason !== undefined) return 'cancel';
     this.retryRequested = false;
     this.retries += 1;
+    setCurrentDetails(`**Resumed by support:** retry ${this.retries} of: ${reason}`);
     this.setStatus(status.resumed);
     return 'retry';
   }

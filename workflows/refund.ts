@@ -10,6 +10,7 @@ import type { OrderlyActivities } from '../activities';
 import { RefundStatusKey } from '../temporal/search-attributes';
 import { refundStatusQuery, type RefundInput, type RefundOutcome, type RefundStatusView, type RefundStep } from './messages';
 import { describeFailure, WaitForSupport } from './parking';
+import { showRefundProgress } from './ui-details';
 
 /** The gateway call: transient errors retried with backoff; past the budget, a human decides. */
 const gateway = proxyActivities<OrderlyActivities>({
@@ -49,6 +50,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundOutcome>
   const view: RefundStatusView = { refundId, orderId, step: 'refunding' };
   const enter = (step: RefundStep) => {
     view.step = step;
+    showRefundProgress(view);
   };
   setHandler(refundStatusQuery, () => view);
   const support = new WaitForSupport({

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
+import { createApiMetrics, type ApiMetrics } from '../../api/metrics';
 import { answerUnparsableRequests } from '../../api/request-guards';
 import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../config';
@@ -12,7 +13,10 @@ import { createRedis, type RedisClient } from '../../db/redis';
 import { upsertProduct } from '../../db/stores/catalog';
 import { SearchIndex } from '../../db/search-engine/search-index';
 import { setOnHand } from '../../db/stores/inventory';
-import { createLogger } from '../../logger';
+import { createLogger, type Logger } from '../../logger';
+import { clientInterceptors } from '../../temporal/client';
+import { traceRedis } from '../../telemetry/traced';
+import type { Tracing } from '../../telemetry/tracing';
 import { buildActivityDeps } from '../../workers/deps';
 import { createWorker } from '../../workers/worker';
 import { uniqueTaskQueue, workflowBundle } from './temporal';
@@ -33,6 +37,8 @@ export interface Stack {
   search: SearchIndex;
   activityDeps?: ActivityDeps;
   worker?: Worker;
+  /** The app's Prometheus registry (serve it with api/metrics.ts serveMetrics). */
+  metrics: ApiMetrics;
   http(method: string, path: string, opts?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<HttpResult>;
   close(): Promise<void>;
 }
@@ -41,7 +47,16 @@ export interface Stack {
  * The real app on port 0 against the suite's PostgreSQL, Redis and Temporal dev server,
  * with (optionally) a worker on a task queue of its own.
  */
-export async function startStack(opts: { worker?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: {
+    worker?: boolean;
+    env?: Record<string, string>;
+    /** Tracing started by the test (telemetry/tracing.ts): the worker gets its interceptors, and needs a bundle with them. */
+    tracing?: { tracing: Tracing; workflowBundle: { codePath: string } };
+    logger?: Logger;
+    gaugeCacheMs?: number;
+  } = {},
+): Promise<Stack> {
   const config = loadConfig({
     ...process.env,
     ORDERLY_MODE: 'test',
@@ -50,12 +65,18 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     SEARCH_INDEX: `t-${randomBytes(5).toString('hex')}`,
     ...opts.env,
   });
-  const logger = createLogger((process.env.STACK_LOG_LEVEL as 'silent') ?? 'silent');
+  const logger = opts.logger ?? createLogger((process.env.STACK_LOG_LEVEL as 'silent') ?? 'silent');
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 2 });
-  const temporal = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
+  if (opts.tracing) traceRedis(redis);
+  const temporal = new Client({
+    connection: await Connection.connect({ address: config.temporal.address }),
+    namespace: config.temporal.namespace,
+    interceptors: clientInterceptors(),
+  });
   const search = new SearchIndex(config);
-  const app = createApp({ config, logger, dbs, redis, temporal, search });
+  const metrics = createApiMetrics(dbs, { gaugeCacheMs: opts.gaugeCacheMs });
+  const app = createApp({ config, logger, dbs, redis, temporal, search, metrics });
   // Every Temporal call a request starts — also one still waiting after the answer left (a
   // checkout or refund answered 202) — runs under this signal: close aborts them before it
   // closes the connection, so none retries on a closed channel after the suite.
@@ -81,7 +102,13 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     if (!opts.env || !('LOCAL_GATEWAY_WEBHOOK_URL' in opts.env)) config.payment.localWebhooks.url ??= `${baseUrl}/webhooks/stripe`;
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
     activityDeps = { ...buildActivityDeps({ config, logger, dbs, redis, temporal }), search };
-    worker = await createWorker({ connection: nativeConnection, config, deps: activityDeps, workflowBundle: workflowBundle() });
+    worker = await createWorker({
+      connection: nativeConnection,
+      config,
+      deps: activityDeps,
+      workflowBundle: opts.tracing?.workflowBundle ?? workflowBundle(),
+      tracing: opts.tracing?.tracing,
+    });
     workerRun = worker.run();
   }
 
@@ -94,6 +121,7 @@ export async function startStack(opts: { worker?: boolean; env?: Record<string, 
     search,
     activityDeps,
     worker,
+    metrics,
     async http(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       let body: string | undefined;
