@@ -319,6 +319,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       await parking.run(() => afterAnswer.markOrderPaid(paidOrderId));
       saga.clear();
       moveTo('paid');
+      // "also bought" learns from this order now (the daily recompute would, later)
+      if (patched('recommendations-after-paid')) {
+        await followUp
+          .recordPurchaseForRecommendations({ orderId: paidOrderId })
+          .catch((err: unknown) => log.warn('recommendations not updated', { error: String(err) }));
+      }
 
       enter('clearing_cart');
       await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));

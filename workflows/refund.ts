@@ -33,6 +33,12 @@ const followUp = proxyActivities<OrderlyActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 
+/** Side effects that must not hold the refund up: a bounded number of tries, then a warning. */
+const bestEffort = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+});
+
 /** Line claims, cancel-safe release (ask the gateway first), completion after the refund is non-cancellable. */
 export const REFUND_LINE_CLAIMS_PATCH = 'refund-line-claims-and-safe-cancel';
 
@@ -149,6 +155,10 @@ async function recordAndTell(
   }
   enter('updating_order');
   await stores.markOrderRefunded({ orderId, refundId, fullyRefunded });
+  // a fully refunded order stops counting for "also bought" (the daily recompute also leaves it out)
+  if (fullyRefunded && patched('recommendations-after-refund')) {
+    await bestEffort.forgetPurchaseForRecommendations({ orderId }).catch((err: unknown) => log.warn('recommendations not updated', { error: String(err) }));
+  }
   upsertSearchAttributes([{ key: RefundStatusKey, value: 'succeeded' }]);
   enter('emailing');
   await followUp
