@@ -19,7 +19,7 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
   beforeAll(async () => {
     cluster = await startRedisCluster();
     stack = await startStack({ env: { REDIS_CLUSTER_NODES: cluster.nodes } });
-  });
+  }, 180_000);
   afterAll(async () => {
     await stack?.close();
     await cluster?.stop();
