@@ -62,7 +62,7 @@ describe('npm run dev (scripts/dev.sh)', () => {
     dev.stderr.on('data', (d: Buffer) => (output += d.toString()));
     try {
       let health: { status: number; body: unknown } | undefined;
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 180_000;
       while (Date.now() < deadline && dev.exitCode === null) {
         if (!output.includes('Orderly is up')) {
           await new Promise((r) => setTimeout(r, 500));
@@ -77,7 +77,14 @@ describe('npm run dev (scripts/dev.sh)', () => {
         }
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok', temporal: 'ok', search: 'ok' } } });
+      expect(health).toEqual({
+        status: 200,
+        body: {
+          status: 'ok',
+          checks: { postgres: 'ok', redis: 'ok', temporal: 'ok', search: 'ok' },
+          breakers: Object.fromEntries(['payment_gateway', 'smtp', 'search'].map((name) => [name, expect.objectContaining({ state: 'closed' })])),
+        },
+      });
       expect(output).toContain('Temporal UI');
       const seeded = await (await fetch(`http://127.0.0.1:${api}/products?limit=100`)).json();
       expect((seeded as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(30);
@@ -113,5 +120,5 @@ describe('npm run dev (scripts/dev.sh)', () => {
       }
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 150_000);
+  }, 300_000);
 });
