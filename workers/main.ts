@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createLogger } from '../logger';
@@ -7,6 +7,7 @@ import { connectTemporal } from '../temporal/client';
 import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
 import { buildActivityDeps } from './deps';
+import { bundleBuildId, deploymentOptions, promoteVersion } from './versioning';
 import { createWorker } from './worker';
 
 /**
@@ -26,6 +27,11 @@ async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createL
   }
 }
 
+function quietBundler(logger: ReturnType<typeof createLogger>) {
+  const none = () => undefined;
+  return { log: none, trace: none, debug: none, info: none, warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
+}
+
 /**
  * The worker process: runs every workflow and activity on the task queue and makes sure
  * the operations schedules exist. SIGINT/SIGTERM drain it (the SDK's runtime handles the
@@ -42,9 +48,22 @@ async function main(): Promise<void> {
     await untilItAnswers('creating the schedules', logger, () => ensureSchedules(client, config));
     // The search sync is long-running; make sure it is (its Schedule would within a minute).
     await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
-    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }) });
-    logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
-    await worker.run();
+    // Bundled here (not by Worker.create) so the build id can be the bundle's hash.
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundler(logger) });
+    const buildId = config.workerVersioning.buildId ?? bundleBuildId(code);
+    const deployment = deploymentOptions(config, buildId);
+    const worker = await createWorker({ connection, config, deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }), workflowBundle: { code }, deployment });
+    logger.info({ taskQueue: config.temporal.taskQueue, version: deployment?.version ?? 'unversioned' }, 'worker started');
+    const running = worker.run();
+    if (deployment) {
+      // After run() started polling: the server registers a version when its pollers arrive.
+      const stop = new AbortController();
+      void running.finally(() => stop.abort());
+      await promoteVersion(client, config, buildId, logger, { signal: stop.signal }).catch((err: unknown) =>
+        logger.warn({ err: String(err), buildId }, 'could not make this version current; promote it with `temporal worker deployment set-current-version`'),
+      );
+    }
+    await running;
     logger.info('worker stopped');
   } finally {
     await client.connection.close();

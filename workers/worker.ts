@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerDeploymentOptions, type WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
 
@@ -8,7 +8,9 @@ export interface CreateWorkerOptions {
   deps: ActivityDeps;
   taskQueue?: string;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
-  workflowBundle?: { codePath: string };
+  workflowBundle?: { codePath: string } | { code: string };
+  /** Worker Versioning (workers/versioning.ts); absent = an unversioned worker (the tests' in-process workers). */
+  deployment?: WorkerDeploymentOptions;
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
 }
 
@@ -33,5 +35,6 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     activities: createActivities(opts.deps),
     ...WORKER_TUNING,
     ...opts.tuning,
+    ...(opts.deployment ? { workerDeploymentOptions: opts.deployment } : {}),
   });
 }
