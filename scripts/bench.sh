@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts.
+# `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts,
+# bench/search.ts and bench/servers.ts (dev server vs the Temporal server built from Go).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -14,10 +15,22 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|search runs one part
+# BENCH_ONLY=checkout|search|servers runs one part
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
 fi
 if [ "${BENCH_ONLY:-search}" = search ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/search.ts
+fi
+# The checkout on both Temporal servers in one run: the CLI dev server, then the server built
+# from Go on this PostgreSQL (also with 2 API + 2 worker processes, audited); a table at the end.
+if [ "${BENCH_ONLY:-servers}" = servers ]; then
+  export BENCH_SERVERS_OUT="$DATA/servers.json"
+  TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
+  "${TSX[@]}" bench/servers.ts single dev
+  SERVICES=temporal bash scripts/services.sh stop
+  TEMPORAL_SERVER=cluster SERVICES=temporal bash scripts/services.sh start
+  "${TSX[@]}" bench/servers.ts single cluster
+  "${TSX[@]}" bench/servers.ts processes cluster
+  "${TSX[@]}" bench/servers.ts table
 fi
