@@ -64,13 +64,13 @@ async function carts(call: Call, sku: string, n: number): Promise<string[]> {
   return ids;
 }
 
-/** 201 placed; 202 (still running when the API's wait ended) only where `pendingOk`; anything else fails the bench. */
-const checkout = (call: Call, cartId: string, key: string, pendingOk = false) =>
-  call('POST', '/checkouts', { cartId, email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': key }).then((res) => {
-    if (res.status === 202 && pendingOk) return undefined;
-    if (res.status !== 201) throw new Error(`checkout answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body as { checkoutId: string; orderId: string };
-  });
+/** A checkout's answer: 201 placed, 202 still running when the API's wait ended, anything else counted as an error. */
+const checkout = async (call: Call, cartId: string, key: string, statuses: Map<number, number>) => {
+  const res = await call('POST', '/checkouts', { cartId, email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': key });
+  statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+  return res.status === 201 ? (res.body as { checkoutId: string; orderId: string }) : undefined;
+};
+const notPlaced = (statuses: Map<number, number>) => Object.fromEntries([...statuses].filter(([code]) => code !== 201));
 
 /** One API and one worker in this process: the same shape as bench/checkout.ts, checkout only. */
 async function single(label: string) {
@@ -90,14 +90,17 @@ async function single(label: string) {
   const sku = `SRV-${label}-${run}`;
   await product(dbs, sku, 1_000_000);
 
-  await Promise.all((await carts(call, sku, 5)).map((c, i) => checkout(call, c, `warm-${i}`)));
+  const warm = new Map<number, number>();
+  await Promise.all((await carts(call, sku, 5)).map((c, i) => checkout(call, c, `warm-${i}`, warm)));
+  const statuses = new Map<number, number>();
   const measure = async ({ concurrency, requests }: { concurrency: number; requests: number }) => {
     const ids = await carts(call, sku, requests);
-    return runLevel(concurrency, requests, async (i) => void (await checkout(call, ids[i] as string, `c${concurrency}-${i}`)));
+    return runLevel(concurrency, requests, async (i) => void (await checkout(call, ids[i] as string, `c${concurrency}-${i}`, statuses)));
   };
   const latency = await measure(SINGLE.latency);
   const throughput = await measure(SINGLE.throughput);
   save(`single:${label}`, {
+    notPlaced: JSON.stringify(notPlaced(statuses)),
     p50msAt1: +latency.p50.toFixed(0),
     p99msAt1: +latency.p99.toFixed(0),
     perSecondAt50: +throughput.perSecond.toFixed(1),
@@ -152,16 +155,15 @@ async function processes(label: string) {
     const call0 = calls[0] as Call;
     // warm-up through both APIs (both workers up, the worker version current), not measured
     const warm = await carts(call0, sku, 10);
-    await Promise.all(warm.map((c, i) => checkout(calls[i % 2] as Call, c, `mp-warm-${i}`)));
+    await Promise.all(warm.map((c, i) => checkout(calls[i % 2] as Call, c, `mp-warm-${i}`, new Map())));
 
     const ids = await carts(call0, sku, PROCESSES.requests);
     const placed = new Map<number, { checkoutId: string; orderId: string }>();
     const perApi = [0, 0];
-    let answeredPending = 0;
+    const statuses = new Map<number, number>();
     const load = await runLevel(PROCESSES.concurrency, PROCESSES.requests, async (i) => {
-      const answer = await checkout(calls[i % 2] as Call, ids[i] as string, `mp-${i}`, true);
+      const answer = await checkout(calls[i % 2] as Call, ids[i] as string, `mp-${i}`, statuses);
       if (answer) placed.set(i, answer);
-      else answeredPending++;
       perApi[i % 2] = (perApi[i % 2] ?? 0) + 1;
     });
     const all = [...warm, ...ids];
@@ -186,7 +188,7 @@ async function processes(label: string) {
       perSecondAt50: +load.perSecond.toFixed(1),
       p50msAt50: +load.p50.toFixed(0),
       p99msAt50: +load.p99.toFixed(0),
-      answered202: answeredPending,
+      notPlaced: JSON.stringify(notPlaced(statuses)),
       perApiProcess: perApi.map((n) => +((n / PROCESSES.requests) * load.perSecond).toFixed(1)),
       workflowsTouchedPerWorker: [...perWorker.values()],
       placed: audit.placed,
