@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 CLUSTER_LANE_TESTS=(test/api/worker-crash.test.ts test/api/checkout.test.ts test/api/money-invariants.test.ts
-  test/api/refunds.test.ts test/workflows/replay.test.ts)
+  test/api/refunds.test.ts test/api/worker-versioning.test.ts test/workflows/replay.test.ts)
 
 bash scripts/bootstrap.sh
 
