@@ -45,6 +45,23 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('orderly'),
   TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+  /**
+   * Worker Versioning (workers/main.ts): the worker polls as version <deployment>.<build id>, so a
+   * workflow runs on the build it started on (PINNED) and a new build never replays it.
+   */
+  TEMPORAL_WORKER_VERSIONING: bool.default(true),
+  /** The Worker Deployment's name; absent = the task queue's name. */
+  TEMPORAL_DEPLOYMENT_NAME: z.string().min(1).optional(),
+  /** The build id; absent = a hash of the workflow bundle (it changes exactly when workflow code does). */
+  ORDERLY_BUILD_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,250}$/, 'letters, digits, dot, dash, underscore').optional(),
+  /** Workflows' default versioning behavior (the long-running ones are annotated AUTO_UPGRADE in workflows/index.ts). */
+  TEMPORAL_VERSIONING_BEHAVIOR: z.enum(['PINNED', 'AUTO_UPGRADE']).default('PINNED'),
+  /**
+   * Whether a starting worker makes its version the deployment's Current Version: if-none (the
+   * first deploy; later ones wait for `temporal worker deployment set-current-version`), always
+   * (dev: a restart with new code takes over), never.
+   */
+  TEMPORAL_SET_CURRENT_VERSION: z.enum(['if-none', 'always', 'never']).optional(),
 
   ADMIN_API_TOKEN: z.string().optional(),
 
@@ -175,6 +192,13 @@ export interface Config {
   /** Absent: one Redis at redisUrl. */
   redisCluster?: { nodes: { host: string; port: number }[] };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  workerVersioning: {
+    enabled: boolean;
+    deploymentName: string;
+    buildId?: string;
+    defaultBehavior: 'PINNED' | 'AUTO_UPGRADE';
+    setCurrent: 'if-none' | 'always' | 'never';
+  };
   adminApiToken: string;
   search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
   cart: {
@@ -270,6 +294,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL,
+    },
+    workerVersioning: {
+      enabled: e.TEMPORAL_WORKER_VERSIONING,
+      deploymentName: e.TEMPORAL_DEPLOYMENT_NAME ?? e.TEMPORAL_TASK_QUEUE,
+      buildId: e.ORDERLY_BUILD_ID,
+      defaultBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,
+      setCurrent: e.TEMPORAL_SET_CURRENT_VERSION ?? (e.ORDERLY_MODE === 'dev' ? 'always' : 'if-none'),
     },
     adminApiToken,
     search: {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts.
+# `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts,
+# bench/search.ts and bench/servers.ts (dev server vs the Temporal server built from Go).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -14,7 +15,7 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|search|recommendations runs one part
+# BENCH_ONLY=checkout|search|recommendations|servers|carts runs one part
 # BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
 if [ "${BENCH_ONLY:-}" = carts ]; then
   REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
@@ -29,4 +30,15 @@ if [ "${BENCH_ONLY:-search}" = search ]; then
 fi
 if [ "${BENCH_ONLY:-recommendations}" = recommendations ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/recommendations.ts
+# The checkout on both Temporal servers in one run: the CLI dev server, then the server built
+# from Go on this PostgreSQL (also with 2 API + 2 worker processes, audited); a table at the end.
+if [ "${BENCH_ONLY:-servers}" = servers ]; then
+  export BENCH_SERVERS_OUT="$DATA/servers.json"
+  TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
+  "${TSX[@]}" bench/servers.ts single dev
+  SERVICES=temporal bash scripts/services.sh stop
+  TEMPORAL_SERVER=cluster SERVICES=temporal bash scripts/services.sh start
+  "${TSX[@]}" bench/servers.ts single cluster
+  "${TSX[@]}" bench/servers.ts processes cluster
+  "${TSX[@]}" bench/servers.ts table
 fi

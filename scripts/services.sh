@@ -8,7 +8,9 @@
 #   Temporal history in a SQLite file under the data dir), MAIL_MAX_EMAILS (MailDev keeps the
 #   newest N, default 5000), SERVICES (subset to run; add `redis-cluster` for a local 3-master
 #   Redis Cluster, scripts/redis-cluster.sh, whose REDIS_CLUSTER_NODES then goes into
-#   services.env: the API and worker use the cluster).
+#   services.env: the API and worker use the cluster),
+#   TEMPORAL_SERVER (dev = the CLI dev server, default; cluster = the Temporal server built from
+#   Go on this PostgreSQL, see start_temporal_cluster; TEMPORAL_CLUSTER_PORT_BASE, TEMPORAL_RETENTION).
 # Each process is tracked by a pid file in the data dir; stop kills only those pids.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +25,7 @@ MAIL_UI_PORT="${MAIL_UI_PORT:-1080}"
 STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12111}"
 ES_PORT="${ES_PORT:-59200}"
 TEMPORAL_PERSIST="${TEMPORAL_PERSIST:-1}"
+TEMPORAL_SERVER="${TEMPORAL_SERVER:-dev}"
 SERVICES="${SERVICES:-postgres redis temporal elasticsearch smtp stripe}"
 
 mkdir -p "$DATA"
@@ -92,6 +95,74 @@ start_temporal() {
   done
 }
 
+# TEMPORAL_SERVER=cluster: the Temporal server built from its Go module (scripts/bootstrap.sh)
+# on this PostgreSQL (databases temporal and temporal_visibility, SQL visibility), configured from
+# temporal/server/config.template.yaml and temporal/server/dynamicconfig.yaml. Data survives a
+# restart (it lives in PostgreSQL); the server's log is <data dir>/temporal.log.
+start_temporal_cluster() {
+  running "$DATA/temporal.pid" && return 0
+  [ -x "$TOOLS/bin/temporal-server" ] && [ -x "$TOOLS/bin/temporal-sql-tool" ] \
+    || die "the Temporal server is not built: run scripts/bootstrap.sh"
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || die "TEMPORAL_SERVER=cluster needs PostgreSQL on $PG_PORT (start it too)"
+  export TEMPORAL_DB_USER=orderly PG_PORT TEMPORAL_PORT
+  local sqltool=(temporal-sql-tool --plugin postgres12 --ep 127.0.0.1 -p "$PG_PORT" -u "$TEMPORAL_DB_USER")
+  local db dir
+  for db in temporal temporal_visibility; do
+    dir=temporal; [ $db = temporal_visibility ] && dir=visibility
+    "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U orderly -d postgres -tAc "select 1 from pg_database where datname='$db'" | grep -q 1 \
+      || "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U orderly "$db"
+    if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U orderly -d "$db" -tAc "select 1 from information_schema.tables where table_name='schema_version'" | grep -q 1; then
+      "${sqltool[@]}" --db "$db" setup-schema -v 0.0 >>"$DATA/temporal-schema.log" 2>&1 \
+        || { tail -20 "$DATA/temporal-schema.log" >&2; die "temporal-sql-tool setup-schema failed for $db"; }
+    fi
+    # Applies only the versions the database lacks: a no-op on a restart.
+    "${sqltool[@]}" --db "$db" update-schema -d "$TEMPORAL_SCHEMA_DIR/$dir/versioned" >>"$DATA/temporal-schema.log" 2>&1 \
+      || { tail -20 "$DATA/temporal-schema.log" >&2; die "temporal-sql-tool update-schema failed for $db"; }
+  done
+
+  # Ports: the frontend on TEMPORAL_PORT, the others from TEMPORAL_CLUSTER_PORT_BASE (default
+  # TEMPORAL_PORT + 1: http, history, matching, worker, metrics). The membership (ringpop) ports
+  # are stored in a smallint column, so they must stay below 32768: TEMPORAL_MEMBERSHIP_PORT_BASE
+  # (default derived from TEMPORAL_PORT, 4 ports in 6933..14932).
+  local base="${TEMPORAL_CLUSTER_PORT_BASE:-$((TEMPORAL_PORT + 1))}"
+  local mbase="${TEMPORAL_MEMBERSHIP_PORT_BASE:-$((6933 + (TEMPORAL_PORT % 2000) * 4))}"
+  export TEMPORAL_HTTP_PORT=$base TEMPORAL_HISTORY_PORT=$((base + 1)) TEMPORAL_MATCHING_PORT=$((base + 2)) \
+    TEMPORAL_WORKER_PORT=$((base + 3)) TEMPORAL_METRICS_PORT=$((base + 4)) \
+    TEMPORAL_FRONTEND_MEMBERSHIP_PORT=$mbase TEMPORAL_HISTORY_MEMBERSHIP_PORT=$((mbase + 1)) \
+    TEMPORAL_MATCHING_MEMBERSHIP_PORT=$((mbase + 2)) TEMPORAL_WORKER_MEMBERSHIP_PORT=$((mbase + 3)) \
+    TEMPORAL_LOG_LEVEL="${TEMPORAL_LOG_LEVEL:-warn}" \
+    TEMPORAL_DYNAMIC_CONFIG="${TEMPORAL_DYNAMIC_CONFIG:-$ROOT/temporal/server/dynamicconfig.yaml}"
+  mkdir -p "$DATA/temporal-server"
+  # ${NAME} placeholders from the environment; an unset one is an error, not an empty port.
+  perl -pe 's/\$\{(\w+)\}/defined $ENV{$1} ? $ENV{$1} : die "unset $1 in the Temporal config template\n"/ge' \
+    "$ROOT/temporal/server/config.template.yaml" >"$DATA/temporal-server/development.yaml" \
+    || die "could not render the Temporal server config"
+
+  nohup temporal-server --root "$DATA" --config temporal-server --env development --allow-no-auth start >>"$DATA/temporal.log" 2>&1 &
+  echo $! >"$DATA/temporal.pid"
+  local addr=(--address "127.0.0.1:$TEMPORAL_PORT")
+  local deadline=$((SECONDS + 90))
+  until temporal operator cluster health "${addr[@]}" >/dev/null 2>&1; do
+    if ! running "$DATA/temporal.pid" || [ $SECONDS -ge $deadline ]; then
+      tail -c 3000 "$DATA/temporal.log" >&2; die "the Temporal server failed to start (log: $DATA/temporal.log)"
+    fi
+    sleep 0.5
+  done
+  if ! temporal operator namespace describe "${addr[@]}" --namespace default >/dev/null 2>&1; then
+    temporal operator namespace create "${addr[@]}" --namespace default --retention "${TEMPORAL_RETENTION:-72h}" >/dev/null \
+      || die "could not register the namespace default"
+  fi
+  local sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    wait_for 30 temporal operator search-attribute create "${addr[@]}" --namespace default --name "$sa" --type Keyword \
+      || die "could not register search attribute $sa"
+  done
+  # A new namespace reaches the frontend's cache within seconds: wait until it answers.
+  wait_for 60 temporal workflow list "${addr[@]}" --namespace default --limit 1 \
+    || die "the namespace default did not become usable"
+}
+
+
 # MailDev (npm devDependency): SMTP on SMTP_PORT; web UI (the HTML emails as a customer sees
 # them) and REST API (/api/email, what the tests read) on MAIL_UI_PORT. Mail is kept as .eml
 # files under the data dir (MAIL_MAX_EMAILS newest), so a dev restart keeps the inbox.
@@ -133,6 +204,7 @@ export MAIL_UI_URL=http://127.0.0.1:$MAIL_UI_PORT
 export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
 export ELASTICSEARCH_URL=http://127.0.0.1:$ES_PORT
 export ORDERLY_DATA_DIR=$DATA
+export TEMPORAL_SERVER=$TEMPORAL_SERVER
 ENV
   if has redis-cluster; then cluster env >>"$DATA/services.env"; fi
 }
@@ -146,7 +218,9 @@ case "${1:-}" in
     has postgres && start_postgres
     has redis && start_redis
     if has redis-cluster; then cluster start; fi
-    has temporal && start_temporal
+    if has temporal; then
+      if [ "$TEMPORAL_SERVER" = cluster ]; then start_temporal_cluster; else start_temporal; fi
+    fi
     has elasticsearch && start_elasticsearch
     has smtp && start_smtp
     has stripe && start_stripe

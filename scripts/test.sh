@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, starts throw-away services on free ports, applies
-# migrations, type-checks, lints, runs the whole jest suite, and always stops the services.
+# migrations, type-checks, lints, runs the whole jest suite, then (phase 2) the server-heavy
+# tests again on the Temporal server built from Go, and always stops the services.
 # Extra arguments go to jest (e.g. `npm test -- test/carts.test.ts`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+CLUSTER_LANE_TESTS=(test/api/worker-crash.test.ts test/api/checkout.test.ts test/api/money-invariants.test.ts
+  test/api/refunds.test.ts test/api/worker-versioning.test.ts test/workflows/replay.test.ts)
 
 bash scripts/bootstrap.sh
 
@@ -20,8 +23,8 @@ read -r PG_PORT REDIS_PORT TEMPORAL_PORT SMTP_PORT MAIL_UI_PORT STRIPE_MOCK_PORT
       await new Promise((r) => s.listen(0, "127.0.0.1", r));
       const p = s.address().port;
       servers.push(s);
-      // stripe-mock also takes p+1 for https; keep neighbours apart.
-      if (p < 60000 && !ports.some((q) => Math.abs(q - p) < 3)) ports.push(p);
+      // stripe-mock also takes p+1 for https, the Temporal server built from Go p+1..p+5 (phase 2): keep neighbours apart.
+      if (p < 60000 && !ports.some((q) => Math.abs(q - p) < 6)) ports.push(p);
     }
     servers.forEach((s) => s.close());
     console.log(ports.join(" "));
@@ -51,5 +54,18 @@ npx tsx db/migrate.ts
 log "type-checking and linting"
 npx tsc --noEmit -p tsconfig.json
 npx eslint --max-warnings=0 .
-log "running tests"
-npx jest "$@"
+if [ "${ORDERLY_CLUSTER_LANE:-1}" != only ]; then
+  log "running tests"
+  npx jest "$@"
+fi
+
+# Phase 2 (the whole suite only; ORDERLY_CLUSTER_LANE=0 skips it, =only runs nothing else): the tests that exercise the
+# Temporal server hardest — worker crashes, the checkout and refund APIs, the money invariants,
+# the recorded-history replay — again on the Temporal server built from Go, on the same
+# PostgreSQL (TEMPORAL_SERVER=cluster, see README "Temporal server").
+if [ $# -eq 0 ] && [ "${ORDERLY_CLUSTER_LANE:-1}" != 0 ]; then
+  log "phase 2: the Temporal server built from Go (TEMPORAL_SERVER=cluster)"
+  SERVICES=temporal bash scripts/services.sh stop
+  TEMPORAL_SERVER=cluster SERVICES=temporal bash scripts/services.sh start
+  npx jest "${CLUSTER_LANE_TESTS[@]}"
+fi

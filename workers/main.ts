@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
@@ -10,7 +10,8 @@ import { traceRedis } from '../telemetry/traced';
 import { startTracing } from '../telemetry/tracing';
 import { buildActivityDeps } from './deps';
 import { startHeartbeatFile } from './heartbeat';
-import { createWorker, workerMetricsOptions } from './worker';
+import { bundleBuildId, deploymentOptions, promoteVersion } from './versioning';
+import { createWorker, WORKFLOW_TRACING_MODULE, workerMetricsOptions } from './worker';
 
 /**
  * Temporal may be starting or restarting while the worker starts: wait for it with a capped
@@ -27,6 +28,11 @@ async function untilItAnswers<T>(what: string, logger: ReturnType<typeof createL
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+function quietBundler(logger: ReturnType<typeof createLogger>) {
+  const none = () => undefined;
+  return { log: none, trace: none, debug: none, info: none, warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
 }
 
 /**
@@ -54,17 +60,35 @@ async function main(): Promise<void> {
     await untilItAnswers('creating the schedules', logger, () => ensureSchedules(client, config));
     // The search sync is long-running; make sure it is (its Schedule would within a minute).
     await kickSearchSync(client, config).catch((err: unknown) => logger.warn({ err }, 'could not start the search sync'));
+    // Bundled here (not by Worker.create) so the build id can be the bundle's hash (tracing's workflow interceptors inside).
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      workflowInterceptorModules: tracing ? [WORKFLOW_TRACING_MODULE] : [],
+      logger: quietBundler(logger),
+    });
+    const buildId = config.workerVersioning.buildId ?? bundleBuildId(code);
+    const deployment = deploymentOptions(config, buildId);
     const worker = await createWorker({
       connection,
       config,
       deps: buildActivityDeps({ config, logger, dbs, redis, temporal: client }),
       shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
       tracing,
+      workflowBundle: { code },
+      deployment,
     });
-    logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+    logger.info({ taskQueue: config.temporal.taskQueue, version: deployment?.version ?? 'unversioned' }, 'worker started');
     const running = worker.run();
     const heartbeatFile = config.worker.heartbeatFile;
     const stopHeartbeat = heartbeatFile ? startHeartbeatFile(heartbeatFile, () => worker.getState() === 'RUNNING') : undefined;
+    if (deployment) {
+      // After run() started polling: the server registers a version when its pollers arrive.
+      const stop = new AbortController();
+      void running.finally(() => stop.abort());
+      await promoteVersion(client, config, buildId, logger, { signal: stop.signal }).catch((err: unknown) =>
+        logger.warn({ err: String(err), buildId }, 'could not make this version current; promote it with `temporal worker deployment set-current-version`'),
+      );
+    }
     try {
       await running;
     } finally {

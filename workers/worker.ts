@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerDeploymentOptions, type WorkerOptions } from '@temporalio/worker';
 import {
   makeWorkflowExporter,
   OpenTelemetryActivityInboundInterceptor,
@@ -14,7 +14,9 @@ export interface CreateWorkerOptions {
   deps: ActivityDeps;
   taskQueue?: string;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
-  workflowBundle?: { codePath: string };
+  workflowBundle?: { codePath: string } | { code: string };
+  /** Worker Versioning (workers/versioning.ts); absent = an unversioned worker (the tests' in-process workers). */
+  deployment?: WorkerDeploymentOptions;
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxCachedWorkflows'>;
   /** On shutdown (SIGTERM), how long in-flight activities may finish before they are cancelled (SDK default: 0). */
   shutdownGraceSeconds?: number;
@@ -63,6 +65,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     ...opts.tuning,
     ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: `${opts.shutdownGraceSeconds}s` } : {}),
     ...(opts.tracing ? tracingWorkerOptions(opts.tracing) : {}),
+    ...(opts.deployment ? { workerDeploymentOptions: opts.deployment } : {}),
   });
 }
 
