@@ -109,7 +109,14 @@ async function main() {
         const [a] = await Promise.all([retrying('POST', '/checkouts', body, key), retrying('POST', '/checkouts', body, key)]);
         let orderId = a.status === 201 ? (a.body.orderId as string) : undefined;
         // 3-D Secure: the customer passes (3 in 5), fails (1 in 5) or walks away (1 in 5); a pass is confirmed twice at once
-        const nextAction = a.body.nextAction as { clientSecret: string } | undefined;
+        let nextAction = a.body.nextAction as { clientSecret: string } | undefined;
+        // answered before the payment step was known (the wait ran out): the storefront polls for it
+        for (let poll = 0; scenario.paymentToken && a.status === 202 && !nextAction && poll < 60; poll++) {
+          await sleep(500);
+          const status = await call('GET', `/checkouts/${a.body.checkoutId}`);
+          if (status.body.status !== 'pending') break;
+          nextAction = status.body.nextAction as { clientSecret: string } | undefined;
+        }
         if (a.status === 202 && nextAction && i % 5 !== 3) {
           await retrying('POST', '/local-gateway/authenticate', { clientSecret: nextAction.clientSecret, outcome: i % 5 === 4 ? 'fail' : 'pass' });
           const [c] = await Promise.all([retrying('POST', `/checkouts/${a.body.checkoutId}/confirm`), retrying('POST', `/checkouts/${a.body.checkoutId}/confirm`)]);
