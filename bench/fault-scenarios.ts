@@ -185,7 +185,7 @@ export function buildScenarios(checkouts: number): Scenario[] {
     },
     ...LOCAL_STEPS.map(cartChangedAt),
     {
-      // every fifth customer fails 3-D Secure, every fifth abandons it (the wait is 15 s here), the
+      // every fifth customer fails 3-D Secure, every fifth abandons it (the wait is 30 s here), the
       // rest pass and confirm twice at once, while webhooks arrive twice and out of order
       name: '3-D Secure with webhook duplicates and reordering, worker SIGKILLed mid-wait',
       paymentToken: 'tok_threeDSecure2Required',

@@ -39,8 +39,8 @@ async function main() {
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const webhookUrl = `${base}/webhooks/stripe`;
-  // a 3-D Secure step not taken is given up after 15 s here (15 min by default)
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', CHECKOUT_WAIT_MS: '3000', PAYMENT_ACTION_TIMEOUT_MINUTES: '0.25', LOCAL_GATEWAY_WEBHOOK_URL: webhookUrl });
+  // a 3-D Secure step not taken is given up after 30 s here (15 min by default)
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', CHECKOUT_WAIT_MS: '3000', PAYMENT_ACTION_TIMEOUT_MINUTES: '0.5', LOCAL_GATEWAY_WEBHOOK_URL: webhookUrl });
   const logger = createLogger('silent');
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 1 });
