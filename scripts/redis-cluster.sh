@@ -54,7 +54,9 @@ start_node() {
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \
     --cluster-port $((port + BUS_OFFSET)) --shutdown-on-sigterm now \
     --appendonly yes --appendfsync everysec --save "" \
-    --daemonize yes --pidfile "$DIR/$port.pid" --logfile "$DIR/$port.log"
+    --daemonize yes --pidfile "$DIR/$port.pid" --logfile "$DIR/$port.log" 9>&-
+  # (9>&-: the node must not inherit the start lock's descriptor, or it would hold the lock for
+  # as long as it runs and every later start would wait forever)
   wait_for 10 redis-cli -p "$port" ping || { tail -20 "$DIR/$port.log" >&2; die "redis cluster node $port failed to start"; }
 }
 
@@ -97,7 +99,8 @@ case "${1:-}" in
   start)
     # Port choice and start under one lock: two suites starting clusters at once pick different blocks.
     exec 9>"${TMPDIR:-/tmp}/orderly-redis-cluster.lock"
-    flock 9
+    # bounded: a start never waits forever behind another one
+    flock -w 120 9 || die "another Redis Cluster start held the lock for 2 minutes"
     ports
     start
     ;;
