@@ -54,7 +54,7 @@ const envSchema = z.object({
   TEMPORAL_DEPLOYMENT_NAME: z.string().min(1).optional(),
   /** The build id; absent = a hash of the workflow bundle (it changes exactly when workflow code does). */
   ORDERLY_BUILD_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,250}$/, 'letters, digits, dot, dash, underscore').optional(),
-  /** Workflows' default versioning behavior (the long-running ones are annotated AUTO_UPGRADE in workflows/index.ts). */
+  /** Workflows' versioning behavior on a versioned worker (README "Temporal server": how a rollout moves the long-running ones). */
   TEMPORAL_VERSIONING_BEHAVIOR: z.enum(['PINNED', 'AUTO_UPGRADE']).default('PINNED'),
   /**
    * Whether a starting worker makes its version the deployment's Current Version: if-none (the

@@ -1,9 +1,4 @@
 // Every workflow, re-exported for the worker bundle.
-import { setWorkflowOptions } from '@temporalio/workflow';
-import { cartRecoveryWorkflow } from './cart-recovery';
-import { reconcileWorkflow } from './reconcile';
-import { searchSyncWorkflow } from './search-sync';
-
 export { checkoutWorkflow } from './checkout';
 export { sweepExpiredHoldsWorkflow } from './hold-sweep';
 export { refundWorkflow } from './refund';
@@ -13,9 +8,8 @@ export { reconcileWorkflow } from './reconcile';
 export { paymentFollowUpWorkflow } from './payment-follow-up';
 export { recommendationRecomputeWorkflow } from './recommendations';
 
-// Worker Versioning: the worker's default is PINNED (a checkout or refund stays on the build it
-// started on). These run for days or forever (continue-as-new): they move to the current build
-// at their next task instead, which the recorded-history replay test guards.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, cartRecoveryWorkflow);
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, searchSyncWorkflow);
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, reconcileWorkflow);
+// Worker Versioning: every workflow follows the worker's default (PINNED). A per-workflow
+// AUTO_UPGRADE (setWorkflowOptions) for the long-running ones was tried and removed: on a worker
+// without deployment options (the test stacks' in-process workers) their workflow tasks timed
+// out, and search sync never ran. A rollout moves those with
+// `temporal workflow update-options --versioning-override-behavior auto_upgrade` (README).
