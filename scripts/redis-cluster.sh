@@ -81,6 +81,20 @@ start() {
   wait_for 30 cluster_ok || die "the Redis Cluster did not reach cluster_state:ok (logs in $DIR)"
   # Every node must know all six before a client's first slot map is trusted.
   wait_for 30 bash -c "[ \$(redis-cli -p ${PORTS[0]} cluster nodes | grep -vc fail) -ge 6 ]" || die "the cluster nodes did not meet"
+  # ...and every replica attached and synced: a failover needs one, and CLUSTER SLOTS lists it only then.
+  wait_for 30 replicas_synced || die "the cluster's replicas did not sync with their masters"
+}
+
+replicas_synced() {
+  local p synced=0
+  for p in "${PORTS[@]}"; do
+    if redis-cli -p "$p" info replication | grep -q '^master_link_status:up'; then synced=$((synced + 1)); fi
+  done
+  [ "$synced" -ge 3 ] || return 1
+  # every node sees the three replicas
+  for p in "${PORTS[@]}"; do
+    [ "$(redis-cli -p "$p" cluster nodes | grep -c slave)" -ge 3 ] || return 1
+  done
 }
 
 # All six at once (each takes a second or two to exit), each by its own pid file.

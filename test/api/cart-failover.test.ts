@@ -47,7 +47,11 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
     for (let i = 0; i < 60; i++) ids.push((await stack.http('POST', '/carts', { body: { email: `failover${i}@example.com` } })).body.id as string);
 
     // The master that owns the first cart's slot (and the carts that share that master).
-    const slotMap = await stack.redis.cluster('SLOTS');
+    // every range with its replica: a node's view of the replicas can lag the cluster's forming by a moment
+    const slotMap = await eventually(async () => {
+      const map = await stack.redis.cluster('SLOTS');
+      return map.length === 3 && map.every((range) => range.length >= 4) ? map : undefined;
+    }, 20_000, 'every slot range listing its replica');
     const ownerPort = async (id: string) => {
       const slot = Number(await stack.redis.cluster('KEYSLOT', cartKey(id)));
       return Number(slotMap.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1]);
