@@ -32,7 +32,7 @@ describe('npm run dev (scripts/dev.sh)', () => {
   it('brings the whole service up (health 200 with every check ok, the seed catalog searchable in Elasticsearch), then stops every process it started', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-dev-'));
     fs.chmodSync(dataDir, 0o755);
-    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe, es] = await freePorts(9);
+    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe, es, metrics, workerMetrics] = await freePorts(11);
     const dev = spawn('bash', [path.join(ROOT, 'scripts/dev.sh')], {
       cwd: ROOT,
       env: {
@@ -48,6 +48,9 @@ describe('npm run dev (scripts/dev.sh)', () => {
         MAIL_UI_PORT: String(mailUi),
         STRIPE_MOCK_PORT: String((stripe ?? 40000) % 60000),
         ES_PORT: String(es),
+        // not dev.sh's fixed 9464/9465: other suites run at the same time
+        METRICS_PORT: String(metrics),
+        WORKER_METRICS_PORT: String(workerMetrics),
         PG_FAST: '1',
         LOG_LEVEL: 'warn',
         DATABASE_URL: '',
@@ -77,6 +80,8 @@ describe('npm run dev (scripts/dev.sh)', () => {
         }
         await new Promise((r) => setTimeout(r, 500));
       }
+      // what dev.sh said, when it never answered (it exited, or never got up)
+      if (!health) throw new Error(`no health answer (dev.sh exit code ${dev.exitCode}); its output ends:\n${output.slice(-4000)}`);
       expect(health).toEqual({
         status: 200,
         body: {
