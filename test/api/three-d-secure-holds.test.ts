@@ -1,11 +1,11 @@
-import { and, eq, like } from 'drizzle-orm';
-import { stock } from '../../db/schema/inventory';
+import { eq } from 'drizzle-orm';
 import { orders } from '../../db/schema/order';
-import { localGatewayOperations as ops, payments } from '../../db/schema/payment';
+import { payments } from '../../db/schema/payment';
 import { releaseExpiredHolds, releaseHold } from '../../db/stores/holds';
 import { checkoutStatusQuery } from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { threeDSecureShop } from '../helpers/three-d-secure';
 
 /** Found by the adversarial review of the 3-D Secure change: the stock and the ledger while the payment waits. */
 describe('3-D Secure: the hold lasts the wait, a lapsed hold never becomes a charged order, the ledger follows a failed step', () => {
@@ -22,19 +22,7 @@ describe('3-D Secure: the hold lasts the wait, a lapsed hold never becomes a cha
     await stack?.close();
   });
 
-  async function cartWith(sku: string, quantity: number): Promise<string> {
-    const cart = await stack.http('POST', '/carts', { body: {} });
-    expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity } })).status).toBe(200);
-    return cart.body.id as string;
-  }
-  const checkout = (cartId: string, key: string, email: string, paymentToken = 'tok_threeDSecure2Required') =>
-    stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': key }, body: { cartId, email, paymentToken } });
-  const authenticate = (clientSecret: string, outcome: 'pass' | 'fail' = 'pass') =>
-    stack.http('POST', '/local-gateway/authenticate', { body: { clientSecret, outcome } });
-  const confirm = (checkoutId: string) => stack.http('POST', `/checkouts/${checkoutId}/confirm`);
-  const opsOf = (checkoutId: string, operation: string) =>
-    stack.dbs.payment.select().from(ops).where(and(eq(ops.operation, operation), like(ops.paymentRef, `%/${checkoutId}/%`)));
-  const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
+  const { cartWith, checkout, authenticate, confirm, opsOf, stockOf } = threeDSecureShop(() => stack);
 
   it('a hold that lapsed anyway (released) while the payment waited: the last unit sold to another, the customer passes 3-D Secure → 409 out_of_stock, nothing charged', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 1200, onHand: 1 });

@@ -1,12 +1,11 @@
-import { and, eq, like } from 'drizzle-orm';
-import { stock } from '../../db/schema/inventory';
+import { eq } from 'drizzle-orm';
 import { orders } from '../../db/schema/order';
-import { localGatewayOperations as ops } from '../../db/schema/payment';
 import { paymentEventSignal } from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
 import { mailTo } from '../helpers/mail';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { threeDSecureShop } from '../helpers/three-d-secure';
 
 /**
  * 3-D Secure on the local gateway, which behaves as Stripe does: the authorize call answers
@@ -22,19 +21,7 @@ describe('3-D Secure: 202 with the next action, confirm, wait, compensation (rea
     await stack?.close();
   });
 
-  async function cartWith(sku: string, quantity: number): Promise<string> {
-    const cart = await stack.http('POST', '/carts', { body: {} });
-    expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity } })).status).toBe(200);
-    return cart.body.id as string;
-  }
-  const checkout = (cartId: string, key: string, email: string, paymentToken = 'tok_threeDSecure2Required') =>
-    stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': key }, body: { cartId, email, paymentToken } });
-  const authenticate = (clientSecret: string, outcome: 'pass' | 'fail' = 'pass') =>
-    stack.http('POST', '/local-gateway/authenticate', { body: { clientSecret, outcome } });
-  const confirm = (checkoutId: string) => stack.http('POST', `/checkouts/${checkoutId}/confirm`);
-  const opsOf = (checkoutId: string, operation: string) =>
-    stack.dbs.payment.select().from(ops).where(and(eq(ops.operation, operation), like(ops.paymentRef, `%/${checkoutId}/%`)));
-  const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
+  const { cartWith, checkout, authenticate, confirm, opsOf, stockOf } = threeDSecureShop(() => stack);
 
   it('passed: 202 with nextAction (never a secret key), confirm → 201 placed, captured once, stock sold', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 2500, onHand: 5 });
