@@ -20,6 +20,11 @@ export interface AuthorizePaymentResult {
   clientSecret?: string;
 }
 
+/** An authorization still waiting for the customer (3-D Secure, with its client secret) or the processor. */
+function stillWaiting(paymentRef: string, status: 'requires_action' | 'processing', clientSecret?: string): AuthorizePaymentResult {
+  return { paymentRef, status, ...(clientSecret ? { clientSecret } : {}) };
+}
+
 /**
  * A decline is the customer's business (402); a payment method the gateway refuses outright
  * (unknown pm_…, invalid request) too (422) — retrying cannot change either.
@@ -61,7 +66,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       try {
         const auth = await authorizeAtGateway(req);
         if (auth.status !== 'authorized') {
-          return { paymentRef: auth.ref, status: auth.status, ...(auth.clientSecret ? { clientSecret: auth.clientSecret } : {}) };
+          return stillWaiting(auth.ref, auth.status, auth.clientSecret);
         }
         await recordAuthorized(req.checkoutId, auth);
         return { paymentRef: auth.ref, status: 'authorized' };
@@ -84,7 +89,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
           return { paymentRef: state.ref, status: 'authorized' };
         case 'requires_action':
         case 'processing':
-          return { paymentRef: state.ref, status: state.status, ...(state.clientSecret ? { clientSecret: state.clientSecret } : {}) };
+          return stillWaiting(state.ref, state.status, state.clientSecret);
         case 'captured':
           // only our capture step captures: a captured intent here is a manual action at the gateway
           throw businessFailure('payment_declined', 'the payment was captured outside the checkout', { declineCode: 'unexpected_capture' });

@@ -15,6 +15,11 @@ const GATEWAY_CALLS = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 6 },
 } as const;
+/** Calls that must eventually succeed: retried without a limit, capped backoff. */
+const UNTIL_DONE = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+} as const;
 export const stores = proxyActivities<OrderlyActivities>(STORE_CALLS);
 export const gateway = proxyActivities<OrderlyActivities>(GATEWAY_CALLS);
 /**
@@ -30,15 +35,9 @@ export const localGateway = proxyLocalActivities<OrderlyActivities>(GATEWAY_CALL
  * limit, capped backoff) — failing the checkout would cancel a payment the customer may
  * already have authenticated.
  */
-export const paymentReads = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+export const paymentReads = proxyActivities<OrderlyActivities>(UNTIL_DONE);
 /** Compensations must eventually happen: retried without limit. */
-export const undo = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+export const undo = proxyActivities<OrderlyActivities>(UNTIL_DONE);
 /**
  * After the storefront's answer the order stands: its store steps retry without a limit
  * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.

@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Db, DbOrTx } from '../../db/client';
-import { eq } from 'drizzle-orm';
-import { localGatewayOperations as ledgerOps } from '../../db/schema/payment';
-import { findOperation, ledgerPayment, onePaymentAtATime, recordOperation, type LedgerOperation, type LedgerPayment } from '../../db/stores/local-gateway-ledger';
+import { findOperation, findPaymentOperation, ledgerPayment, onePaymentAtATime, recordOperation, type LedgerOperation, type LedgerPayment } from '../../db/stores/local-gateway-ledger';
 import {
   GatewayUnavailableError,
   PaymentDeclinedError,
@@ -95,18 +93,10 @@ export class LocalGateway implements PaymentGateway {
 
   async lookupPayment(ref: string): Promise<GatewayPayment | undefined> {
     const state = await this.state(ref);
-    if (!state.status || state.status === 'requires_payment_method' && state.authorized === 0 && !state.voided) {
-      return state.status ? { ref, authorized: 0, captured: 0, refunded: 0, voided: false, currency: state.currency } : undefined;
-    }
-    return {
-      ref,
-      authorized: state.status === 'requires_action' ? 0 : state.authorized,
-      captured: state.captured,
-      refunded: state.refunded,
-      voided: state.voided,
-      currency: state.currency,
-      open: state.status === 'requires_action',
-    };
+    if (!state.status) return undefined;
+    // the ledger counts an authorization only once it is authorized (3-D Secure passed, not declined)
+    const { authorized, captured, refunded, voided, currency } = state;
+    return { ref, authorized, captured, refunded, voided, currency, open: state.status === 'requires_action' };
   }
 
   async readAuthorization(ref: string): Promise<AuthorizationState | undefined> {
@@ -138,7 +128,7 @@ export class LocalGateway implements PaymentGateway {
     const fresh = await this.onePaymentAtATime(ref, async (db) => {
       const state = await this.state(ref, db);
       if (state.status !== 'requires_action') return false;
-      const auth = await this.authorizeOp(ref, db);
+      const auth = await findPaymentOperation(db, ref, 'authorize');
       const fails = auth?.declineCode === 'authentication_failed';
       const passed = outcome === 'pass' && !fails;
       const op = await this.record(
@@ -196,11 +186,6 @@ export class LocalGateway implements PaymentGateway {
       metadata: state.reference ? { reference: state.reference } : {},
       last_payment_error: state.declineCode ? { code: 'card_declined', decline_code: state.declineCode } : null,
     };
-  }
-
-  private async authorizeOp(ref: string, db: DbOrTx): Promise<LedgerOperation | undefined> {
-    const rows = await db.select().from(ledgerOps).where(eq(ledgerOps.paymentRef, ref));
-    return rows.find((r) => r.operation === 'authorize');
   }
 
   private clientSecret(ref: string): string {

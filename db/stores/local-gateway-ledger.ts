@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { localGatewayOperations as ops } from '../schema/payment';
 
@@ -42,6 +42,12 @@ export function onePaymentAtATime<T>(db: Db, ref: string, run: (tx: DbOrTx) => P
 
 export async function findOperation(db: DbOrTx, idempotencyKey: string): Promise<LedgerOperation | undefined> {
   const [row] = await db.select().from(ops).where(eq(ops.idempotencyKey, idempotencyKey));
+  return row;
+}
+
+/** The first operation of a kind on one payment (its authorize, its authenticate). */
+export async function findPaymentOperation(db: DbOrTx, ref: string, operation: string): Promise<LedgerOperation | undefined> {
+  const [row] = await db.select().from(ops).where(and(eq(ops.paymentRef, ref), eq(ops.operation, operation))).limit(1);
   return row;
 }
 
