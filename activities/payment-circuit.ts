@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { isCircuitOpen, type CircuitBreakers } from '../db/stores/circuit-breakers';
 import { businessFailure } from './failures';
 import type { AuthorizePaymentInput, MoneyReturned } from './payment';
@@ -25,6 +26,15 @@ interface PaymentSteps {
  * Capture, refunds and the compensations themselves keep retrying through the breaker (its
  * refusal is a GatewayUnavailableError): a placed order is never undone by an open breaker.
  */
+/** The attempt number of the activity running now (1 outside an activity, e.g. a direct call). */
+function attemptOfThisActivity(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
 export function withPaymentCircuit<T extends PaymentSteps>(activities: T, breakers: CircuitBreakers | undefined): T {
   if (!breakers) return activities;
   const breaker = breakers.paymentGateway;
@@ -36,14 +46,18 @@ export function withPaymentCircuit<T extends PaymentSteps>(activities: T, breake
         return await authorizePayment(req);
       } catch (err) {
         if (!isCircuitOpen(err)) throw err;
-        await breaker.markCall(req.idempotencyKey, 'refused').catch(() => undefined);
+        // Only a first attempt can say "never sent": a later one follows an attempt that may have
+        // reached the gateway, and a lost `dispatched` mark must not be overwritten by `refused`
+        // (Redis may lose an acknowledged write) — without the mark, the void asks the gateway.
+        if (attemptOfThisActivity() === 1) await breaker.markCall(req.idempotencyKey, 'refused').catch(() => undefined);
         throw businessFailure('payment_unavailable', 'the payment service is unavailable; nothing was charged', {
           retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)),
         });
       }
     },
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }) {
-      const fate = await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
+    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; askGateway?: boolean }) {
+      // reconciliation already has the gateway's word: it always goes through
+      const fate = req.askGateway ? undefined : await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
       if (fate === 'refused') return { action: 'none', amount: 0, currency: req.authorization.amount.currency } satisfies MoneyReturned;
       return voidPayment(req);
     },

@@ -125,7 +125,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; paymentRef?: string }): Promise<MoneyReturned> {
+    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; paymentRef?: string; askGateway?: boolean }): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       const ref =
         payment?.gatewayRef ??

@@ -78,7 +78,8 @@ async function repairCheckout(f: CheckoutFacts, plan: CheckoutPlan, summary: Rec
   let returned = g?.voided ? 'the authorization was voided' : g && g.refunded > 0 ? 'the payment was refunded' : 'nothing was charged';
   if (plan.returnMoney && g) {
     const authorization = { checkoutId, idempotencyKey: key('authorize'), amount: { amount: g.authorized, currency: g.currency }, paymentToken: '' };
-    const result = await repairs.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization });
+    // askGateway: the gateway showed money held, whatever a breaker's mark says
+    const result = await repairs.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, askGateway: true });
     if (result.action !== 'none') {
       returned = `${result.action === 'voided' ? 'the authorization of' : 'the payment of'} ${formatMoney(result.amount, result.currency)} was ${result.action}`;
       summary.repaired[result.action] += 1;

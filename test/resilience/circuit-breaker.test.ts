@@ -1,3 +1,4 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { Redis } from 'ioredis';
@@ -281,6 +282,11 @@ describe('the checkout\'s authorization while the gateway breaker is open (real 
     redis.disconnect();
     await dbs.close();
   });
+  const voidOf = (a: { checkoutId: string; idempotencyKey: string; amount: { amount: number; currency: string }; paymentToken: string }) => ({
+    checkoutId: a.checkoutId,
+    idempotencyKey: `wf/${a.checkoutId}/void`,
+    authorization: a,
+  });
   const authorization = () => {
     const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
     return { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 900, currency: 'USD' }, paymentToken: 'tok_visa' };
@@ -304,6 +310,17 @@ describe('the checkout\'s authorization while the gateway breaker is open (real 
     const voided = await activities.voidPayment({ checkoutId: refused.checkoutId, idempotencyKey: `wf/${refused.checkoutId}/void`, authorization: refused });
     expect(voided).toEqual({ action: 'none', amount: 0, currency: 'USD' });
     expect(Date.now() - started).toBeLessThan(200);
+
+    // reconciliation, which saw money held at the gateway, always asks it (a mark can be wrong)
+    await expect(activities.voidPayment({ ...voidOf(refused), askGateway: true })).rejects.toBeInstanceOf(GatewayUnavailableError);
+
+    // a later attempt refused by the breaker follows one that may have reached the gateway (its
+    // `dispatched` mark lost by Redis): it marks nothing, so the void asks the gateway
+    const retried = authorization();
+    const second = await new MockActivityEnvironment({ attempt: 2 }).run(activities.authorizePayment, retried).catch((e: unknown) => e);
+    expect(second).toMatchObject({ type: 'payment_unavailable' });
+    expect(await deps.breakers?.paymentGateway.callFate(retried.idempotencyKey)).toBeUndefined();
+    await expect(activities.voidPayment(voidOf(retried))).rejects.toBeInstanceOf(GatewayUnavailableError);
 
     // the one that reached the gateway must be asked about: refused while open (retried by the saga) …
     const reachedVoid = { checkoutId: reached.checkoutId, idempotencyKey: `wf/${reached.checkoutId}/void`, authorization: reached };
