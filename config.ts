@@ -141,6 +141,16 @@ const envSchema = z.object({
   /** How often the `recommendations-recompute` Schedule rebuilds the scores from the paid orders. */
   RECOMMENDATIONS_RECOMPUTE_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /**
+   * The API's in-process answer cache (usecases/recommendation-answers.ts): how often it asks
+   * PostgreSQL which products and stock rows changed. A deactivated or sold-out product leaves
+   * every cached answer within twice this. 0 turns the cache off.
+   */
+  RECOMMENDATIONS_CACHE_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** The longest a cached answer is reused, whatever the polls say. */
+  RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(3600).default(30),
+  /** Answers kept per API process (the oldest go first). */
+  RECOMMENDATIONS_CACHE_ENTRIES: z.coerce.number().int().positive().default(20_000),
+  /**
    * How long a stopping worker (SIGTERM) keeps running its in-flight activities before the SDK
    * cancels them: the longest activity timeout (2 min, the mail sends). Kubernetes'
    * terminationGracePeriodSeconds must be longer (deploy/k8s).
@@ -230,7 +240,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
-  recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number };
+  recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number; cache: { pollMs: number; maxAgeMs: number; entries: number } };
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
@@ -363,6 +373,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       halfLifeDays: e.RECOMMENDATIONS_HALF_LIFE_DAYS,
       windowDays: e.RECOMMENDATIONS_WINDOW_DAYS,
       recomputeSeconds: e.RECOMMENDATIONS_RECOMPUTE_SECONDS,
+      cache: { pollMs: e.RECOMMENDATIONS_CACHE_POLL_MS, maxAgeMs: e.RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS * 1000, entries: e.RECOMMENDATIONS_CACHE_ENTRIES },
     },
     worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS, heartbeatFile: e.WORKER_HEARTBEAT_FILE },
     circuit: {

@@ -1,8 +1,9 @@
 import type { Databases } from '../db/client';
 import { getProduct, getProducts } from '../db/stores/catalog';
-import { stockLevels } from '../db/stores/inventory';
-import type { RecommendationStore, ScoredSku } from '../db/stores/recommendations';
-import { decayedScore, scoreClock } from '../domain/recommendations';
+import { stockLevels, type StockLevel } from '../db/stores/inventory';
+import type { Product } from '../db/schema/catalog';
+import type { RecommendationStore, ScoredSku, ServingState } from '../db/stores/recommendations';
+import { decayedScore, scoreClock, type RecommendationBuild } from '../domain/recommendations';
 import type { Money } from '../domain/money';
 import { rejected, type Rejected } from './result';
 
@@ -23,6 +24,17 @@ export interface Recommendations {
   source: 'also_bought' | 'bestsellers' | 'none';
 }
 
+/** Where product rows and stock levels come from: PostgreSQL, or a cache of them (recommendation-answers.ts). */
+export interface CatalogRows {
+  products(skus: string[]): Promise<Map<string, Product>>;
+  levels(skus: string[]): Promise<Map<string, StockLevel>>;
+}
+
+export const catalogRowsOf = (dbs: Databases): CatalogRows => ({
+  products: (skus) => (skus.length === 1 ? getProduct(dbs.catalog, skus[0] as string).then((p) => new Map(p ? [[p.sku, p]] : [])) : getProducts(dbs.catalog, skus)),
+  levels: (skus) => stockLevels(dbs.inventory, skus),
+});
+
 /** Candidates read per requested item: some will be inactive or out of stock. */
 const OVERFETCH = 2;
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -38,15 +50,37 @@ export async function recommendProducts(
   sku: string,
   limit: number,
 ): Promise<Recommendations | Rejected> {
-  const [product, build] = await Promise.all([getProduct(deps.dbs.catalog, sku), deps.recommendations.current()]);
-  if (!product || !product.active) return rejected('not_found', 'no such product');
-  if (!build) return { kind: 'recommendations', items: [], source: 'none' };
+  return (await computeRecommendations(deps, sku, limit)).answer;
+}
 
+/**
+ * The answer and every sku whose catalog or stock row it read (the sku itself included): an
+ * answer cache drops it when one of them changes. `state`: the generation (being) read by the
+ * caller; `guess`: the generation it probably is: its sorted sets are read in the same round
+ * trip, and read again only when the guess was wrong.
+ */
+export async function computeRecommendations(
+  deps: { dbs: Databases; recommendations: RecommendationStore; now?: () => number },
+  sku: string,
+  limit: number,
+  state?: ServingState | Promise<ServingState>,
+  rows: CatalogRows = catalogRowsOf(deps.dbs),
+  guess?: RecommendationBuild | null,
+): Promise<{ answer: Recommendations | Rejected; consulted: string[] }> {
+  const consulted = [sku];
   const want = limit * OVERFETCH;
-  const [also, best] = await Promise.all([
-    deps.recommendations.alsoBought(build, sku, want),
-    deps.recommendations.bestsellers(build, product.category ?? 'all', want),
-  ]);
+  const scores = (build: RecommendationBuild, category: string | null) =>
+    Promise.all([deps.recommendations.alsoBought(build, sku, want), deps.recommendations.bestsellers(build, category ?? 'all', want)]);
+  const reading = state ? Promise.resolve(state).then((s) => s.build) : deps.recommendations.current();
+  reading.catch(() => undefined);
+  const product = (await rows.products([sku])).get(sku);
+  const guessed = guess && product?.active ? scores(guess, product.category) : undefined;
+  guessed?.catch(() => undefined);
+  const build = await reading;
+  if (!product || !product.active) return { answer: rejected('not_found', 'no such product'), consulted };
+  if (!build) return { answer: { kind: 'recommendations', items: [], source: 'none' }, consulted };
+
+  const [also, best] = guessed && guess?.generation === build.generation ? await guessed : await scores(build, product.category);
   const seen = new Set([sku]);
   const tagged = (list: ScoredSku[], reason: RecommendedProduct['reason']) =>
     list.filter((c) => !seen.has(c.sku) && seen.add(c.sku)).map((c) => ({ ...c, reason }));
@@ -58,7 +92,8 @@ export async function recommendProducts(
   const take = async (candidates: (ScoredSku & { reason: RecommendedProduct['reason'] })[]) => {
     if (candidates.length === 0 || items.length >= limit) return;
     const skus = candidates.map((c) => c.sku);
-    const [products, levels] = await Promise.all([getProducts(deps.dbs.catalog, skus), stockLevels(deps.dbs.inventory, skus)]);
+    consulted.push(...skus);
+    const [products, levels] = await Promise.all([rows.products(skus), rows.levels(skus)]);
     for (const c of candidates) {
       const p = products.get(c.sku);
       const available = levels.get(c.sku)?.available ?? 0;
@@ -75,5 +110,5 @@ export async function recommendProducts(
     await take([...partners, ...fillers]);
   }
   const source = items.some((i) => i.reason === 'also_bought') ? 'also_bought' : items.length > 0 ? 'bestsellers' : 'none';
-  return { kind: 'recommendations', items, source };
+  return { answer: { kind: 'recommendations', items, source }, consulted };
 }

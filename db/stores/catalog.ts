@@ -129,3 +129,20 @@ export async function productsChangedSince(db: DbOrTx, since: Date): Promise<str
   const rows = await db.select({ sku: products.sku }).from(products).where(gte(products.updatedAt, since));
   return rows.map((r) => r.sku);
 }
+
+/** A changed row as a cache sees it: which sku, at which version, when. */
+export interface RowChange {
+  sku: string;
+  version: number;
+  updatedAt: Date;
+}
+
+/**
+ * Products written at or after `since`, with the database's clock now (a watermark that does
+ * not depend on the caller's clock). Caches of product fields poll it (recommendation answers).
+ */
+export async function productChangesSince(db: DbOrTx, since: Date): Promise<{ now: Date; changes: RowChange[] }> {
+  const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
+  const changes = await db.select({ sku: products.sku, version: products.version, updatedAt: products.updatedAt }).from(products).where(gte(products.updatedAt, since));
+  return { now: (clock as { now: Date }).now, changes };
+}

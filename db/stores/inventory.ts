@@ -73,3 +73,13 @@ export async function setOnHand(db: DbOrTx, sku: string, onHand: number): Promis
   const current = (await stockLevels(db, [sku])).get(sku) ?? { sku, onHand: 0, reserved: 0, available: 0, version: 0 };
   return { status: 'below_reserved', level: current };
 }
+
+/**
+ * Stock rows changed at or after `since` (every change moves version and updated_at: the
+ * stock_touch trigger), with the database's clock now; caches of availability poll it.
+ */
+export async function stockChangesSince(db: DbOrTx, since: Date): Promise<{ now: Date; changes: { sku: string; version: number; updatedAt: Date }[] }> {
+  const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
+  const changes = await db.select({ sku: stock.sku, version: stock.version, updatedAt: stock.updatedAt }).from(stock).where(gte(stock.updatedAt, since));
+  return { now: (clock as { now: Date }).now, changes };
+}

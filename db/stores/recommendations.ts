@@ -9,6 +9,7 @@ import { coPurchases, purchaseWeight, skusByCategory, type Purchase, type Recomm
  *
  * Keys, under the configured prefix:
  *   {ptr}:current, {ptr}:building          the published generation and the one being built (JSON RecommendationBuild)
+ *   {ptr}:versions                         HASH generation → a counter moved after every purchase or refund counted into it
  *   {<gen>:s:<sku>}:also                   ZSET partner sku → raw co-purchase score
  *   {<gen>:s:<sku>}:orders                 HASH order id → what it added ("<weight>\t<sku>…"), or "r" once refunded
  *   {<gen>:c:=<category>|*}:best           ZSET sku → raw order count in the category (* = every category)
@@ -55,6 +56,16 @@ if building and cjson.decode(building).generation == ARGV[2] then redis.call('DE
 return 1
 `;
 
+/**
+ * What a reader needs to know whether a cached answer still holds, in one round trip: the
+ * published generation and how often its scores have changed (same hash tag: one slot).
+ */
+const SERVING = `
+local current = redis.call('GET', KEYS[1])
+if not current then return {false, false} end
+return {current, redis.call('HGET', KEYS[2], cjson.decode(current).generation)}
+`;
+
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
 async function runScript(redis: RedisClient, script: string, keys: string[], args: string[]): Promise<unknown> {
@@ -69,6 +80,12 @@ async function runScript(redis: RedisClient, script: string, keys: string[], arg
 const ALL_CATEGORIES = '*';
 const enc = (s: string) => encodeURIComponent(s);
 const parseBuild = (raw: string | null): RecommendationBuild | null => (raw ? (JSON.parse(raw) as RecommendationBuild) : null);
+
+/** The published generation and the version of its scores (0 before any purchase moved them). */
+export interface ServingState {
+  build: RecommendationBuild | null;
+  version: number;
+}
 
 export interface ScoredSku {
   sku: string;
@@ -89,6 +106,23 @@ export class RecommendationStore {
   async current(): Promise<RecommendationBuild | null> {
     return parseBuild(await this.redis.get(this.pointer('current')));
   }
+
+  /** The published generation and its scores' version, in one round trip (one script, one slot). */
+  async servingState(): Promise<ServingState> {
+    const [current, version] = (await runScript(this.redis, SERVING, [this.pointer('current'), this.versions()], [])) as [string | null, string | null];
+    return { build: parseBuild(current), version: Number(version ?? 0) };
+  }
+
+  /**
+   * Moves a generation's version: readers holding answers of it recompute them. Called after
+   * every count or refund, also one that changed nothing (a retry after a lost reply must not
+   * leave the move undone).
+   */
+  private async touch(builds: RecommendationBuild[]): Promise<void> {
+    await Promise.all([...new Set(builds.map((b) => b.generation))].map((gen) => this.redis.hincrby(this.versions(), gen, 1)));
+  }
+
+  private readonly versions = () => `${this.prefix}{ptr}:versions`;
 
   async building(): Promise<RecommendationBuild | null> {
     return parseBuild(await this.redis.get(this.pointer('building')));
@@ -129,12 +163,14 @@ export class RecommendationStore {
       }
     }
     const added = await Promise.all(calls);
+    await this.touch([build]);
     return added.filter((a) => a === 1).length;
   }
 
   /** Takes a refunded purchase out of a generation (and keeps it out). */
   async removePurchase(build: RecommendationBuild, purchase: Purchase): Promise<number> {
     const removed = await Promise.all(this.targets(build.generation, purchase).map(([keys]) => runScript(this.redis, REMOVE, keys, [purchase.orderId])));
+    await this.touch([build]);
     return removed.filter((r) => r === 1).length;
   }
 
@@ -197,6 +233,9 @@ export class RecommendationStore {
         if (stale.length > 0) keys += await Promise.all(stale.map((k) => node.unlink(k))).then((r) => r.reduce((a, b) => a + b, 0));
       } while (cursor !== '0');
     }
+    const counted = await this.redis.hkeys(this.versions());
+    const retired = counted.filter((gen) => !keep.has(gen));
+    if (retired.length > 0) await this.redis.hdel(this.versions(), ...retired);
     return { generations: [...dropped], keys };
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { createActivities, type OrderlyActivities } from '../../activities';
 import { orders } from '../../db/schema/order';
-import { deactivateProduct } from '../../db/stores/catalog';
+import { deactivateProduct, upsertProduct } from '../../db/stores/catalog';
 import { setOnHand } from '../../db/stores/inventory';
 import { createOrder, transitionOrder } from '../../db/stores/orders';
 import { RecommendationStore } from '../../db/stores/recommendations';
@@ -181,10 +181,10 @@ describe('recommendations (real PostgreSQL, Redis, Temporal)', () => {
 
     const all = await recommendations(a);
     expect(skusOf(all.body).slice(0, 3).sort()).toEqual([gone, sold, kept].sort());
+    // (answered from the API's cache now: its poll drops the answer within 2 × RECOMMENDATIONS_CACHE_POLL_MS)
     await deactivateProduct(stack.dbs.catalog, gone);
     await setOnHand(stack.dbs.inventory, sold, 0);
-    const filtered = await recommendations(a);
-    expect(skusOf(filtered.body)).toEqual([kept]);
+    await eventually(async () => (skusOf((await recommendations(a)).body).join() === kept ? true : undefined), 5_000, 'the unsellable left out');
 
     const fallback = await recommendations(lonely);
     expect(fallback.status).toBe(200);
@@ -192,6 +192,47 @@ describe('recommendations (real PostgreSQL, Redis, Temporal)', () => {
     // the category's best sellers, best first (kept: 4 orders, a: 3), never the sku itself nor the unsellable
     expect(skusOf(fallback.body)).toEqual([kept, a]);
     expect(fallback.body.items.every((i: { reason: string }) => i.reason === 'bestseller')).toBe(true);
+  });
+
+  it('answers from the process\'s cache, yet a product deactivated, sold out, restocked or renamed, or a purchase counted, shows within 2 poll intervals', async () => {
+    const pollMs = stack.config.recommendations.cache.pollMs;
+    expect(pollMs).toBeGreaterThan(0);
+    const [a, b, c] = [await createProduct(stack.dbs), await createProduct(stack.dbs), await createProduct(stack.dbs)];
+    await activities.recordPurchaseForRecommendations({ orderId: await seedPaidOrder([a, b, c]) });
+    // (nothing is kept before the process's first poll, nor an answer that read a row a poll then finds changed: let the polls start and see the new products)
+    await recommendations(a, '?limit=2');
+    await new Promise((r) => setTimeout(r, 3 * pollMs));
+    const first = await recommendations(a, '?limit=2');
+    expect(skusOf(first.body).sort()).toEqual([b, c].sort());
+    // a hit: the same answer, without reading PostgreSQL (a row changed behind the catalog's back, version and updated_at untouched, is not seen)
+    await stack.dbs.catalog.execute(sql`update catalog.products set name = 'changed in place' where sku = ${b}`);
+    const hit = await recommendations(a, '?limit=2');
+    expect(hit.body).toEqual(first.body);
+    expect(hit.headers.get('etag')).toBe(first.headers.get('etag'));
+
+    /** Milliseconds from a write until the answer shows it (the bound: 2 × pollMs, plus a request and a poll's query). */
+    const shows = async (write: () => Promise<unknown>, check: (body: { items: { sku: string; name: string; available: number }[] }) => boolean) => {
+      const started = Date.now();
+      await write();
+      await eventually(async () => (check((await recommendations(a, '?limit=2')).body) ? true : undefined), 10_000, 'the change shown');
+      return Date.now() - started;
+    };
+    const took = [
+      await shows(() => setOnHand(stack.dbs.inventory, b, 0), (body) => !skusOf(body).includes(b)),
+      await shows(() => setOnHand(stack.dbs.inventory, b, 7), (body) => body.items.some((i) => i.sku === b && i.available === 7)),
+      await shows(() => deactivateProduct(stack.dbs.catalog, c), (body) => !skusOf(body).includes(c)),
+      await shows(() => upsertProduct(stack.dbs.catalog, { sku: c, name: 'back on sale', priceAmount: 1000, currency: 'USD' }), (body) => body.items.some((i) => i.sku === c && i.name === 'back on sale')),
+    ];
+
+    // a purchase moves the scores' version (Redis), read by the same polls
+    const d = await createProduct(stack.dbs);
+    await new Promise((r) => setTimeout(r, 3 * pollMs));
+    expect(skusOf((await recommendations(a, '?limit=2')).body)).not.toContain(d);
+    took.push(await shows(async () => {
+      for (let i = 0; i < 3; i++) await activities.recordPurchaseForRecommendations({ orderId: await seedPaidOrder([a, d]) });
+    }, (body) => skusOf(body)[0] === d));
+    // generous for a loaded machine; the documented bound is 2 × pollMs (400 ms by default)
+    for (const ms of took) expect(ms).toBeLessThan(2 * pollMs + 2_000);
   });
 
   it('answers with ETag and a short Cache-Control; If-None-Match gets a 304', async () => {
@@ -206,10 +247,12 @@ describe('recommendations (real PostgreSQL, Redis, Temporal)', () => {
     expect(again.status).toBe(304);
     const stale = await stack.http('GET', `/products/${a}/recommendations`, { headers: { 'If-None-Match': 'W/"other"', 'Cache-Control': 'max-age=0' } });
     expect(stale.status).toBe(200);
-    // a new co-purchase changes the body, and so the ETag
+    // a new co-purchase changes the body, and so the ETag (once the API's cache polls: 2 × RECOMMENDATIONS_CACHE_POLL_MS)
     await activities.recordPurchaseForRecommendations({ orderId: await seedPaidOrder([a, b]) });
-    const changed = await stack.http('GET', `/products/${a}/recommendations`, { headers: { 'If-None-Match': etag as string, 'Cache-Control': 'max-age=0' } });
-    expect(changed.status).toBe(200);
+    const changed = await eventually(async () => {
+      const res = await stack.http('GET', `/products/${a}/recommendations`, { headers: { 'If-None-Match': etag as string, 'Cache-Control': 'max-age=0' } });
+      return res.status === 200 ? res : undefined;
+    }, 5_000, 'the new body');
     expect(changed.headers.get('etag')).not.toBe(etag);
   });
 
