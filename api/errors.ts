@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isRedisUnavailable, REDIS_RETRY_AFTER_SECONDS } from '../db/redis';
 import { ERROR_STATUS, type ErrorCode } from '../domain/failures';
 import type { Logger } from '../logger';
 
@@ -45,6 +46,10 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     let appError: AppError;
     if (err instanceof AppError) {
       appError = err;
+    } else if (isRedisUnavailable(err)) {
+      // Redis down or failing over (carts, recommendations, …): not our bug, and over in seconds.
+      logger.warn({ err, method: req.method, path: req.path }, 'redis unavailable');
+      appError = new AppError('service_unavailable', 'a store is unavailable; try again shortly', { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS });
     } else {
       logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
       appError = new AppError('internal_error', 'internal error');

@@ -10,6 +10,9 @@ export interface RedisClientOptions {
   lazyConnect?: boolean;
 }
 
+/** The longest wait between reconnection attempts of a single-node client. */
+const RECONNECT_CAP_MS = 250;
+
 /**
  * The one place a Redis client is made (API, worker, benches, tests): an ioredis `Cluster`
  * when REDIS_CLUSTER_NODES is set, a single `Redis` at REDIS_URL otherwise. Any context may
@@ -18,7 +21,10 @@ export interface RedisClientOptions {
  */
 export function createRedis(config: Pick<Config, 'redisUrl' | 'redisCluster'>, options: RedisClientOptions = {}): RedisClient {
   const { maxRetriesPerRequest = 2, lazyConnect = false } = options;
-  if (!config.redisCluster) return new Redis(config.redisUrl, { maxRetriesPerRequest, lazyConnect });
+  // Reconnects at most every 250 ms: a command queued while Redis is down fails after
+  // maxRetriesPerRequest attempts, so a request meets a fast 503 (api/errors.ts), not a wait
+  // that grows with the outage (ioredis's default backs off to 2 s per attempt).
+  if (!config.redisCluster) return new Redis(config.redisUrl, { maxRetriesPerRequest, lazyConnect, retryStrategy: (times) => Math.min(times * 50, RECONNECT_CAP_MS) });
   return new Cluster(config.redisCluster.nodes, {
     lazyConnect,
     // Masters only: a replica may lag a write that was already answered.
@@ -37,3 +43,39 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisCluster'>, o
 export function dataNodes(redis: RedisClient): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
+
+/** ioredis errors that mean "Redis is not answering now" (down, failing over, loading), not "the command is wrong". */
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const UNAVAILABLE_MESSAGES = [
+  'Connection is closed',
+  "Stream isn't writeable",
+  'Too many Cluster redirections',
+  'Failed to refresh slots cache',
+  'None of startup nodes is available',
+  'Cluster isn\'t ready',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'MASTERDOWN',
+  'LOADING',
+  'READONLY',
+  'NOREPLICAS',
+  'connect ECONNREFUSED',
+  'connect ETIMEDOUT',
+  'read ECONNRESET',
+  'write EPIPE',
+];
+
+/**
+ * Whether an error is Redis being unreachable or between masters (a node down, a failover,
+ * a cluster without a majority): the API answers those `503 service_unavailable` with
+ * Retry-After instead of a 500 (api/errors.ts). Looks through `cause` and Aggregate errors.
+ */
+export function isRedisUnavailable(err: unknown, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 3) return false;
+  if (UNAVAILABLE_NAMES.has(err.name) || UNAVAILABLE_MESSAGES.some((m) => err.message.startsWith(m) || err.message.includes(`Last error: ${m}`))) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isRedisUnavailable(e, depth + 1))) return true;
+  return isRedisUnavailable(err.cause, depth + 1);
+}
+
+/** How long a client told "Redis is unavailable" should wait: a failover takes a few seconds. */
+export const REDIS_RETRY_AFTER_SECONDS = 3;

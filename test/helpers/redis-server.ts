@@ -34,7 +34,7 @@ const answers = (port: number) =>
  * A Redis of the test's own (AOF on, in a temp dir, on a free port), started and stopped
  * by its PID, never by name. `restart` keeps the data dir, as a real restart would.
  */
-export async function startRedisServer(): Promise<{ url: string; restart(): Promise<void>; stop(): Promise<void> }> {
+export async function startRedisServer(): Promise<{ url: string; restart(): Promise<void>; down(): Promise<void>; up(): Promise<void>; stop(): Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -70,6 +70,13 @@ export async function startRedisServer(): Promise<{ url: string; restart(): Prom
     url: `redis://127.0.0.1:${port}`,
     async restart() {
       await stop();
+      await start();
+    },
+    /** An outage: the server stops (SIGTERM by its PID) and stays down until `up`; the data dir stays. */
+    async down() {
+      await stop();
+    },
+    async up() {
       await start();
     },
     async stop() {

@@ -1,0 +1,58 @@
+import { eventually } from '../helpers/eventually';
+import { startRedisServer } from '../helpers/redis-server';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+/**
+ * Redis down (a Redis of the test's own, stopped by its PID): every route that needs it answers
+ * `503 service_unavailable` with Retry-After (API.md's error body), quickly, instead of a 500;
+ * routes that do not need it keep answering; once Redis is back, so are the carts.
+ */
+describe('Redis down: 503 service_unavailable with Retry-After, not 500', () => {
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    stack = await startStack({ env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('cart, checkout and recommendation routes answer 503 + Retry-After while it is down, and work again after', async () => {
+    const sku = await createProduct(stack.dbs);
+    const cart = await stack.http('POST', '/carts', { body: {} });
+    expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
+    expect((await stack.http('GET', `/products/${sku}/recommendations`)).status).toBe(200);
+
+    await redis.down();
+    const calls: [method: string, path: string, body?: unknown, headers?: Record<string, string>][] = [
+      ['GET', `/carts/${cart.body.id}`],
+      ['PUT', `/carts/${cart.body.id}/lines/${sku}`, { quantity: 2 }],
+      ['POST', '/carts', {}],
+      ['DELETE', `/carts/${cart.body.id}/lines/${sku}`],
+      ['GET', `/products/${sku}/recommendations?limit=3`],
+      ['POST', '/checkouts', { cartId: cart.body.id, email: 'outage@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': 'redis-down' }],
+    ];
+    // twice over: the later calls meet a client that has been reconnecting for a while
+    for (const [method, path, body, headers] of [...calls, ...calls]) {
+      const started = Date.now();
+      const res = await stack.http(method, path, { body, headers });
+      expect({ call: `${method} ${path}`, status: res.status, code: res.body?.error?.code }).toEqual({ call: `${method} ${path}`, status: 503, code: 'service_unavailable' });
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(res.body.error.details).toEqual({ retryAfterSeconds: Number(res.headers.get('retry-after')) });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+    // what does not need Redis still answers
+    expect((await stack.http('GET', `/products/${sku}`)).status).toBe(200);
+    expect((await stack.http('GET', '/health')).body.checks.redis).toBe('down');
+
+    await redis.up();
+    const back = await eventually(async () => {
+      const res = await stack.http('GET', `/carts/${cart.body.id}`);
+      return res.status === 200 ? res : undefined;
+    }, 15_000, 'carts answering again');
+    expect(back.body.lines).toEqual([expect.objectContaining({ sku, quantity: 1 })]);
+    expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
+  });
+});
