@@ -59,6 +59,9 @@ const UNAVAILABLE_MESSAGES = [
   'LOADING',
   'READONLY',
   'NOREPLICAS',
+  // a redirection still unfollowed after the slot map was read again (cart-scripts.ts followingMoves)
+  'MOVED ',
+  'ASK ',
   'connect ECONNREFUSED',
   'connect ETIMEDOUT',
   'read ECONNRESET',

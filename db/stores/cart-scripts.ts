@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from '../redis';
 
 /**
@@ -138,6 +139,25 @@ export interface ReplicaAcks {
 }
 
 /**
+ * Runs a pipeline (a cart write and its WAIT) again when a node refused it with MOVED / ASK: after
+ * a failover a node no longer serves the slot and refuses the command without running it, and a
+ * pipeline does not follow the redirection as one command does. The slot map is read again and
+ * the pipeline sent again, a few times; then the error stands (api/errors.ts answers it 503
+ * with Retry-After).
+ */
+export async function followingMoves<T>(redis: RedisClient, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof Error && /^(MOVED|ASK) /.test(err.message)) || attempt >= 3 || !(redis instanceof Cluster)) throw err;
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+  }
+}
+
+/**
  * EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted,
  * flushed). With replica acks, WAIT goes in the same pipeline, so it reaches the node that ran
  * the script: the answer leaves once a replica has the write, and a failover keeps it.
@@ -153,11 +173,12 @@ export async function runScript(redis: RedisClient, script: string, key: string,
     if (err) throw err;
     return reply;
   };
+  const followed = (evalsha: boolean) => followingMoves(redis, () => once(evalsha));
   try {
-    return await once(true);
+    return await followed(true);
   } catch (err) {
     if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-    return once(false);
+    return followed(false);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, type CartLineRecord } from '../schema/cart';
-import { CLEAR, DELETE_IF_UNCHANGED, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CurrencyMismatchError, TooManyLinesError } from './cart-scripts';
 
@@ -63,8 +63,10 @@ export class CartStore {
     if (input.customerId) cart.customerId = input.customerId;
     await this.persist(cart);
     if (this.acks.replicas > 0) {
-      const [[err] = [null]] = (await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
-      if (err) throw err;
+      await followingMoves(this.redis, async () => {
+        const [[err] = [null]] = (await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
+        if (err) throw err;
+      });
     } else {
       await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
     }

@@ -40,7 +40,7 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
     }
   };
 
-  it('every cart reads back with its answered lines, from the promoted replica or the backup', async () => {
+  it('every cart reads back with its answered lines, from the promoted replica or the backup; meanwhile the API answers 200 or 503 + Retry-After, never 500', async () => {
     const skus = await Promise.all(Array.from({ length: 3 }, () => createProduct(stack.dbs)));
     const [a, b, c] = skus as [string, string, string];
     const ids: string[] = [];
@@ -72,13 +72,26 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
     );
 
     // One more write per cart in flight while the master dies at once, like a crashed host.
-    const inFlight = Promise.all(ids.map((id) => stack.http('PUT', `/carts/${id}/lines/${c}`, { body: { quantity: 1 } }).catch(() => ({ status: 0, body: undefined }))));
+    const inFlight = Promise.all(ids.map((id) => stack.http('PUT', `/carts/${id}/lines/${c}`, { body: { quantity: 1 } }).catch(() => ({ status: 0, body: undefined, headers: new Headers() }))));
     process.kill(cluster.pidOf(victim), 'SIGKILL');
     const third = await inFlight;
     if (process.env.FAILOVER_DEBUG) console.log(third.map((r) => r.status).join(' '));
     third.forEach((res, i) => {
       if (res.status === 200) answered.set(ids[i] as string, res.body.lines.map((l: Line) => ({ sku: l.sku, quantity: l.quantity })));
     });
+    // Reads of the dead master's carts until its replica has taken over: each answers (200) or
+    // says when to come back (503 service_unavailable + Retry-After), never a 500.
+    const duringFailover: { status: number; code?: string; retryAfter: string | null }[] = [];
+    for (const res of third) duringFailover.push({ status: res.status, code: res.body?.error?.code, retryAfter: res.headers.get('retry-after') });
+    const victimCarts = ids.filter((_, i) => i % 6 === 0);
+    const failoverDeadline = Date.now() + 30_000;
+    while (Date.now() < failoverDeadline && (await roleOf(victimReplica)).role !== 'master') {
+      for (const res of await Promise.all(victimCarts.map((id) => stack.http('GET', `/carts/${id}`)))) {
+        duringFailover.push({ status: res.status, code: res.body?.error?.code, retryAfter: res.headers.get('retry-after') });
+      }
+    }
+    if (process.env.FAILOVER_DEBUG) console.log(duringFailover.map((r) => r.status).join(' '));
+    for (const answer of duringFailover.filter((r) => r.status !== 200)) expect(answer).toEqual({ status: 503, code: 'service_unavailable', retryAfter: expect.stringMatching(/^[1-9]\d*$/) });
 
     // The replica takes over and the cluster is whole again.
     await eventually(async () => {
