@@ -30,9 +30,13 @@ export function createPaymentGateway(
   return withPaymentBreaker(gateway, breaker, {
     timeoutMs: config.circuit.gatewayTimeoutMs,
     // An authorization admitted past the breaker is marked: its compensation must then ask the gateway.
+    // Without Redis the mark cannot be written and the call goes through anyway (the breaker fails
+    // open, as its admission does): no mark reads as "ask the gateway", and a `refused` mark is only
+    // ever written by a first attempt the breaker refused, never for a key an attempt was admitted with.
     beforeDispatch: async (method, args) => {
       const key = method === 'authorize' ? (args[0] as { idempotencyKey?: unknown } | undefined)?.idempotencyKey : undefined;
-      if (typeof key === 'string') await breaker.markCall(key, 'dispatched');
+      if (typeof key !== 'string') return;
+      await breaker.markCall(key, 'dispatched').catch((err: unknown) => deps.logger?.warn({ err, idempotencyKey: key }, 'payment breaker: the dispatched mark was not written (Redis unavailable); authorizing anyway'));
     },
   });
 }

@@ -1,3 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { createActivities, type ActivityDeps, type OrderlyActivities } from '../../activities';
+import { loadConfig } from '../../config';
+import { createDatabases, type Databases } from '../../db/client';
+import { createRedis, type RedisClient } from '../../db/redis';
+import { createLogger } from '../../logger';
+import { buildActivityDeps } from '../../workers/deps';
 import { eventually } from '../helpers/eventually';
 import { startRedisServer } from '../helpers/redis-server';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
@@ -54,5 +61,48 @@ describe('Redis down: 503 service_unavailable with Retry-After, not 500', () => 
     }, 15_000, 'carts answering again');
     expect(back.body.lines).toEqual([expect.objectContaining({ sku, quantity: 1 })]);
     expect((await stack.http('PUT', `/carts/${cart.body.id}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
+  });
+});
+
+/**
+ * The payment breaker keeps its state and each authorization's `dispatched` mark in Redis. With
+ * Redis down it cannot decide, so it lets the call through (fails open) — also when the mark
+ * cannot be written: the authorization is made, and its void asks the gateway (no mark = "ask").
+ */
+describe('Redis down: the checkout\'s authorization fails open (real activities, local gateway, ledger)', () => {
+  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  let client: RedisClient;
+  let dbs: Databases;
+  let deps: ActivityDeps;
+  let activities: OrderlyActivities;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', REDIS_URL: redis.url, CIRCUIT_NAMESPACE: `t-${randomBytes(5).toString('hex')}` });
+    dbs = createDatabases(config);
+    client = createRedis(config, { maxRetriesPerRequest: 2 });
+    client.on('error', () => undefined);
+    deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis: client });
+    activities = createActivities(deps);
+  });
+  afterAll(async () => {
+    deps?.mailer.close();
+    client?.disconnect();
+    await dbs?.close();
+    await redis?.stop();
+  });
+
+  it('authorizes without the mark, and the void asks the gateway and releases the money', async () => {
+    const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
+    const authorization = { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 700, currency: 'USD' }, paymentToken: 'tok_visa' };
+    await redis.down();
+    const started = Date.now();
+    const authorized = await activities.authorizePayment(authorization);
+    expect(authorized.paymentRef).toEqual(expect.any(String));
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await activities.voidPayment({ checkoutId, idempotencyKey: `wf/${checkoutId}/void`, authorization })).toMatchObject({ action: 'voided', amount: 700 });
+    // once Redis is back there is no mark: a later void would ask the gateway too (already voided: nothing more)
+    await redis.up();
+    expect(await eventually(() => deps.breakers!.paymentGateway.callFate(authorization.idempotencyKey).then(() => true), 10_000, 'redis back')).toBe(true);
+    expect(await deps.breakers!.paymentGateway.callFate(authorization.idempotencyKey)).toBeUndefined();
   });
 });
