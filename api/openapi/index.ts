@@ -31,9 +31,9 @@ const EDGE_RESPONSES = {
   },
 };
 
-/** Refusals that say when to come back (an open circuit breaker): Retry-After, and details.retryAfterSeconds alike. */
-const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable'];
-const RETRY_AFTER_HEADER = { description: 'seconds until the payment gateway may be tried again', schema: { type: 'integer', minimum: 1 } };
+/** Refusals that say when to come back (an open circuit breaker, Redis down or failing over): Retry-After, and details.retryAfterSeconds alike. */
+const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable', 'service_unavailable'];
+const RETRY_AFTER_HEADER = { description: 'seconds until the request may be tried again (payment_unavailable: the payment gateway; service_unavailable: a store such as Redis)', schema: { type: 'integer', minimum: 1 } };
 
 function errorResponses(codes: ErrorCode[]): Json {
   const byStatus = new Map<number, ErrorCode[]>();

@@ -57,21 +57,23 @@ export const ROUTES: Route[] = [
     description:
       'Precomputed co-purchase scores with time decay (RECOMMENDATIONS_HALF_LIFE_DAYS), kept fresh after each paid order; refunded orders stop counting. ' +
       'Inactive and out-of-stock products are left out; the best sellers of the category fill up, or answer alone when the sku has no co-purchase data (source: bestsellers). ' +
-      'limit is 1–50 (default 10). Answers carry ETag and Cache-Control (max-age 30); If-None-Match gets a 304.',
+      'limit is 1–50 (default 10). Answers carry ETag and Cache-Control (max-age 30); If-None-Match gets a 304. ' +
+      'Each API process caches answers: a product deactivated, sold out or changed, or a purchase counted, shows within 2 × RECOMMENDATIONS_CACHE_POLL_MS (400 ms by default). ' +
+      'Redis down or failing over: 503 service_unavailable with Retry-After.',
     path: { sku: skuSchema }, query: recommendationsQuerySchema, answers: { recommendations: out.recommendationsSchema },
-    ok: (r) => ({ '200': answer('recommendations', r.recommendations) }), errors: ['not_found'],
+    ok: (r) => ({ '200': answer('recommendations', r.recommendations) }), errors: ['not_found', 'service_unavailable'],
   },
-  { method: 'post', url: '/carts', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }) },
-  { method: 'get', url: '/carts/{cartId}', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found'] },
+  { method: 'post', url: '/carts', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }), errors: ['service_unavailable'] },
+  { method: 'get', url: '/carts/{cartId}', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'service_unavailable'] },
   {
     method: 'put', url: '/carts/{cartId}/lines/{sku}', summary: 'Sets a line quantity (0 removes it)',
     description: 'While a checkout of the cart runs, its lines cannot change: 409 checkout_in_progress with details.checkoutId.',
     path: { cartId: cartIdSchema, sku: skuSchema }, body: setLineBodySchema(MAX_QUANTITY_PER_LINE), answers: { cart: out.cartSchema },
-    ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress'],
+    ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress', 'service_unavailable'],
   },
   {
     method: 'delete', url: '/carts/{cartId}/lines/{sku}', summary: 'Removes a line', path: { cartId: cartIdSchema, sku: skuSchema },
-    answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress'],
+    answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress', 'service_unavailable'],
   },
   {
     method: 'post', url: '/checkouts', summary: 'Checks a cart out (update-with-start of the checkout workflow)',
@@ -85,7 +87,7 @@ export const ROUTES: Route[] = [
       'with details.checkoutId that checkout failed before any charge (its stock released): retry with a new Idempotency-Key.',
     idempotent: true, body: checkoutBodySchema, answers: { checkout: out.checkoutSchema },
     ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('pending', r.checkout) }),
-    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed', 'payment_unavailable'],
+    errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed', 'payment_unavailable', 'service_unavailable'],
   },
   {
     method: 'post', url: '/checkouts/{checkoutId}/confirm', summary: "After the customer's 3-D Secure step: where the checkout stands now",
