@@ -8,6 +8,8 @@ export { ERROR_STATUS, isErrorCode, type ErrorCode } from '../domain/failures';
 
 export class AppError extends Error {
   readonly status: number;
+  /** Retry-After when it differs from details.retryAfterSeconds (a replayed answer: details as recorded, the header as of now). */
+  retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -55,7 +57,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       appError = new AppError('internal_error', 'internal error');
     }
     if (res.headersSent) return;
-    const retryAfter = retryAfterSeconds(appError.details);
+    const retryAfter = retryAfterSeconds({ retryAfterSeconds: appError.retryAfterSeconds }) ?? retryAfterSeconds(appError.details);
     if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
     // The request log and the metrics (api/metrics.ts) count answers by this code.
     res.locals.errorCode = appError.code;

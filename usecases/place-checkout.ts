@@ -21,7 +21,15 @@ export type PlaceCheckoutResult =
   | { kind: 'placed'; view: CheckoutView }
   | { kind: 'pending'; view: CheckoutView }
   /** The checkout was refused or failed: `code` is its failure code (checkout_failed when it has none). */
-  | { kind: 'failed'; view: CheckoutView; code: ErrorCode; message: string; details: Record<string, unknown> }
+  | {
+      kind: 'failed';
+      view: CheckoutView;
+      code: ErrorCode;
+      message: string;
+      details: Record<string, unknown>;
+      /** A replayed payment_unavailable: when to come back as of now (the recorded details keep the first answer's). */
+      retryAfterSecondsNow?: number;
+    }
   | Rejected;
 
 export function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceCheckoutResult {
@@ -106,7 +114,7 @@ export async function placeCheckout(
   if (checkout.requestHash !== idempotency.requestHash) {
     return rejected('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
   }
-  if (checkout.status !== 'pending') return resultOf(answeredViewOfRow(checkout), checkout.failure?.details);
+  if (checkout.status !== 'pending') return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
   // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
   const holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000);
   if (holder && holder !== checkout.checkoutId) {
@@ -117,4 +125,17 @@ export async function placeCheckout(
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
   if ('kind' in outcome) return outcome;
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
+}
+
+/**
+ * A replay answers the recorded status and body. A recorded `payment_unavailable` (the breaker
+ * refused the authorization inside the workflow) would also repeat its Retry-After, pointing
+ * into the past: its Retry-After is the breaker's remaining cool-down now instead (1 s once it
+ * no longer refuses). The storefront retries such a checkout with a new Idempotency-Key.
+ */
+async function replayed(result: PlaceCheckoutResult, breakers: UseCaseDeps['breakers']): Promise<PlaceCheckoutResult> {
+  if (result.kind !== 'failed' || result.code !== 'payment_unavailable') return result;
+  const now = await paymentUnavailable(breakers);
+  const seconds = (now?.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1;
+  return { ...result, retryAfterSecondsNow: seconds };
 }

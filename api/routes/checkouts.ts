@@ -20,6 +20,7 @@ function sendPlaceCheckoutResult(res: Response, result: PlaceCheckoutResult): vo
       res.status(202).location(result.view.statusUrl).json(result.view);
       return;
     case 'failed':
+      throw Object.assign(new AppError(result.code, result.message, result.details), { retryAfterSeconds: result.retryAfterSecondsNow });
     case 'rejected':
       throw new AppError(result.code, result.message, result.details);
   }

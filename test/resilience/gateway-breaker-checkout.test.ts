@@ -208,10 +208,21 @@ describe('a checkout already running when the gateway breaker opens', () => {
     const ops = await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`));
     expect(ops).toEqual([]);
     expect((await stack.http('GET', `/checkouts/${checkoutId}`)).body).toMatchObject({ status: 'failed', failure: { code: 'payment_unavailable' } });
-    // the same key replays its answer; a new key is refused before anything starts
-    expect((await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'opens-mid-checkout' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } })).body).toEqual(res.body);
+    // the same key replays its answer (status and body); its Retry-After is the breaker's as of now, not the recorded one
+    await sleep(2_100);
+    const replay = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'opens-mid-checkout' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } });
+    expect(replay.status).toBe(503);
+    expect(replay.body).toEqual(res.body);
+    const remaining = Math.ceil((await breaker.snapshot()).retryAfterMs / 1000);
+    expect(Number(replay.headers.get('retry-after'))).toBeLessThan(Number(res.headers.get('retry-after')));
+    expect(Math.abs(Number(replay.headers.get('retry-after')) - remaining)).toBeLessThanOrEqual(1);
     const fresh = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'after-open' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } });
     expect(fresh.status).toBe(503);
     expect(fresh.body.error.details.checkoutId).toBeUndefined();
+    // once the breaker no longer refuses, a replay says 1 s (come back now, with a new key)
+    await breaker.reset();
+    const late = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'opens-mid-checkout' }, body: { cartId: cart.body.id, email: 'mid@example.com', paymentToken: 'tok_visa' } });
+    expect({ status: late.status, retryAfter: late.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '1' });
+    expect(late.body).toEqual(res.body);
   }, 60_000);
 });
