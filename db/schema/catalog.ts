@@ -22,6 +22,8 @@ export const products = catalog.table(
     check('products_price_non_negative', sql`${t.priceAmount} >= 0`),
     check('products_currency_upper', sql`${t.currency} ~ '^[A-Z]{3}$'`),
     index('products_category_idx').on(t.category),
+    // the recommendation answer cache polls "changed since" every few hundred ms (usecases/recommendation-answers.ts)
+    index('products_updated_at_idx').on(t.updatedAt),
     index('products_search_idx').using(
       'gin',
       sql`to_tsvector('english', ${t.name} || ' ' || ${t.description} || ' ' || coalesce(${t.category}, ''))`,
