@@ -69,6 +69,8 @@ export class RecommendationAnswers {
   private readonly entries: Bounded<Entry>;
   private readonly products: Bounded<Product | null>;
   private readonly levels: Bounded<StockLevel | null>;
+  /** The answers being computed, by key. */
+  private readonly computing = new Map<string, { polls: number; answer: Promise<Recommendations | Rejected> }>();
   /** sku → the keys of the answers that read it. */
   private readonly readers = new Map<string, Set<string>>();
   /** sku → the poll count when it was last dropped (see `mayStore`). */
@@ -109,6 +111,18 @@ export class RecommendationAnswers {
         return hit.answer;
       }
     }
+    // Concurrent misses of one answer share one computation, if no poll ended since it started
+    // (a joiner must not get an answer older than what a hit may be).
+    const pending = this.computing.get(key);
+    if (pending && pending.polls === this.polls) return pending.answer;
+    const computing = this.compute(key, sku, limit, fresh, now).finally(() => {
+      if (this.computing.get(key)?.answer === computing) this.computing.delete(key);
+    });
+    this.computing.set(key, { polls: this.polls, answer: computing });
+    return computing;
+  }
+
+  private async compute(key: string, sku: string, limit: number, fresh: ServingState | undefined, now: number): Promise<Recommendations | Rejected> {
     const pollsBefore = this.polls;
     // A miss reads the generation itself (just after a publish the polled one may be retired already),
     // and the polled generation's sorted sets in the same round trip.
