@@ -215,7 +215,11 @@ export class RecommendationAnswers {
       return Promise.resolve();
     }
     this.polling = this.pollOnce()
-      .catch((err: unknown) => this.deps.logger?.warn({ err }, 'recommendation cache poll failed; requests read the stores until one succeeds'))
+      .catch((err: unknown) => {
+        // the next request starts polling again (and, until a poll succeeds, reads the stores itself)
+        this.stop();
+        this.deps.logger?.warn({ err }, 'recommendation cache poll failed; requests read the stores until one succeeds');
+      })
       .finally(() => (this.polling = undefined));
     return this.polling;
   }
