@@ -164,7 +164,7 @@ export class RecommendationAnswers {
       for (const s of missing) {
         const v = read_.get(s);
         if (v !== undefined) out.set(s, v);
-        if (keep && (this.droppedAt.get(s) ?? -1) < pollsBefore) cache.set(s, v ?? null);
+        if (keep && (this.droppedAt.get(s) ?? -1) <= pollsBefore) cache.set(s, v ?? null);
       }
       return out;
     };
@@ -178,7 +178,8 @@ export class RecommendationAnswers {
    */
   private mayStore(pollsBefore: number, consulted: string[]): boolean {
     if (pollsBefore === 0 || this.polls - pollsBefore > DROP_MEMORY_POLLS / 2) return false;
-    return consulted.every((s) => (this.droppedAt.get(s) ?? -1) < pollsBefore);
+    // (a drop by the poll that ended before the read started saw a change already committed: the read has it)
+    return consulted.every((s) => (this.droppedAt.get(s) ?? -1) <= pollsBefore);
   }
 
   private drop(key: string) {
