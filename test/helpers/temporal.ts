@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { loadConfig } from '../../config';
+import { payloadDataConverter } from '../../temporal/codec';
 
-const SEARCH_ATTRIBUTES = ['OrderId', 'CartId', 'CustomerEmail', 'CheckoutStatus', 'RefundStatus'];
+const SEARCH_ATTRIBUTES = ['OrderId', 'CartId', 'CustomerEmailHash', 'CheckoutStatus', 'RefundStatus'];
 const TOOLS = path.resolve(__dirname, '../../.tools/venv/bin');
 
 /** Time-skipping test server installed by scripts/bootstrap.sh (never downloaded). */
@@ -31,4 +33,9 @@ let counter = 0;
 export function uniqueTaskQueue(name: string): string {
   counter += 1;
   return `${name}-${process.pid}-${counter}-${Date.now().toString(36)}`;
+}
+
+/** The payload codec of a test process (the dev key unless the environment sets PAYLOAD_ENCRYPTION_*), as every client and worker of Orderly has it. */
+export function testDataConverter(): ReturnType<typeof payloadDataConverter> {
+  return payloadDataConverter(loadConfig({ ...process.env, ORDERLY_MODE: 'test' }).privacy.payloadKeys);
 }
