@@ -26,6 +26,14 @@ export class UnknownPayloadKeyError extends Error {
   }
 }
 
+/** A payload that fails authentication under its key (tampered, truncated, or relabelled to another key id). */
+export class UndecodablePayloadError extends Error {
+  constructor(readonly keyId: string) {
+    super(`payload encrypted with key id "${keyId}" does not decrypt (tampered or truncated)`);
+    this.name = 'UndecodablePayloadError';
+  }
+}
+
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : undefined);
 
@@ -72,11 +80,16 @@ export class EncryptionCodec implements PayloadCodec {
     const key = this.keys.get(id);
     if (!key) throw new UnknownPayloadKeyError(id);
     const data = Buffer.from(payload.data ?? new Uint8Array());
-    if (data.length < NONCE_BYTES + TAG_BYTES) throw new Error(`encrypted payload (key "${id}") is too short`);
-    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE_BYTES));
-    decipher.setAAD(Buffer.from(id, 'utf8'));
-    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(data.subarray(NONCE_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+    if (data.length < NONCE_BYTES + TAG_BYTES) throw new UndecodablePayloadError(id);
+    let plain: Buffer;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE_BYTES));
+      decipher.setAAD(Buffer.from(id, 'utf8'));
+      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+      plain = Buffer.concat([decipher.update(data.subarray(NONCE_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+    } catch {
+      throw new UndecodablePayloadError(id);
+    }
     return temporal.api.common.v1.Payload.decode(plain) as Payload;
   }
 }

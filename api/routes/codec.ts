@@ -1,7 +1,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import type { Payload } from '@temporalio/common';
 import type { Config } from '../../config';
-import { customerEmailHash, customerEmailQuery, EncryptionCodec, UnknownPayloadKeyError } from '../../temporal/codec';
+import { customerEmailHash, customerEmailQuery, EncryptionCodec, UndecodablePayloadError, UnknownPayloadKeyError } from '../../temporal/codec';
 import { AppError } from '../errors';
 import { jsonBody } from '../request-guards';
 import { codecPayloadsSchema, emailHashBodySchema } from '../schemas/codec';
@@ -110,9 +110,7 @@ export function codecRouter(config: Pick<Config, 'privacy' | 'temporal' | 'mode'
       res.set('Cache-Control', 'no-store').json({ payloads: out.map(toJson) });
     } catch (err) {
       if (err instanceof UnknownPayloadKeyError) return next(new AppError('payload_undecodable', err.message, { keyId: err.keyId }));
-      if (err instanceof Error && direction === 'decode' && !(err instanceof AppError)) {
-        return next(new AppError('payload_undecodable', 'a payload does not decrypt with its key (tampered or truncated)'));
-      }
+      if (err instanceof UndecodablePayloadError) return next(new AppError('payload_undecodable', err.message, { keyId: err.keyId }));
       next(err);
     }
   };

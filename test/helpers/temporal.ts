@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { NativeConnectionPlugin, WorkerPlugin } from '@temporalio/worker';
 import { loadConfig } from '../../config';
 import { payloadDataConverter } from '../../temporal/codec';
 
@@ -9,8 +10,16 @@ const TOOLS = path.resolve(__dirname, '../../.tools/venv/bin');
 
 /** Time-skipping test server installed by scripts/bootstrap.sh (never downloaded). */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  // The payload codec of every Orderly client and worker: the env's client, and every worker on env.nativeConnection (a plugin of the connection).
+  const dataConverter = testDataConverter();
+  const codecOnWorkers: NativeConnectionPlugin & WorkerPlugin = {
+    name: 'orderly-payload-codec',
+    configureWorker: (options) => ({ ...options, dataConverter: { ...options.dataConverter, ...dataConverter } }),
+  };
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: path.join(TOOLS, 'temporal-test-server') } },
+    client: { dataConverter },
+    plugins: [codecOnWorkers],
   });
   // The workflows upsert the product's custom search attributes; register them here too.
   const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
