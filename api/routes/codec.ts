@@ -93,6 +93,7 @@ const SIGN_IN_PAGE = `<!doctype html>
 export function codecRouter(config: Pick<Config, 'privacy' | 'temporal' | 'mode'>, requireSupport: RequestHandler): Router {
   const codec = new EncryptionCodec(config.privacy.payloadKeys);
   const router = Router();
+  // The edge's JSON rules (UTF-8, no NUL or lone surrogate in any string), with room for a history page of payloads.
   const json = jsonBody(BODY_LIMIT);
   router.use(cors(config.privacy.codecCorsOrigins), cookieCredential);
 

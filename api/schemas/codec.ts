@@ -13,7 +13,7 @@ export const codecPayloadSchema = z
 /** POST /codec/encode and /codec/decode, request and answer (Temporal's remote codec protocol). */
 export const codecPayloadsSchema = z.object({ payloads: z.array(codecPayloadSchema).max(10_000) });
 
-export const emailHashBodySchema = z.object({ email: z.string().email().max(254) });
+export const emailHashBodySchema = z.object({ email: z.string().email().max(254) }).strict();
 
 export const emailHashSchema = z
   .object({
