@@ -94,9 +94,17 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter every Temporal client and worker of Orderly uses (temporal/client.ts, workers/worker.ts). */
-export function payloadDataConverter(keys: PayloadKeys): { payloadCodecs: PayloadCodec[] } {
-  return { payloadCodecs: [new EncryptionCodec(keys)] };
+/** The module of the workers' failure converter (failure messages and stack traces encoded, so encrypted). */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
+/**
+ * The data converter every Temporal client and worker of Orderly uses (temporal/client.ts,
+ * workers/worker.ts): the codec, and the failure converter that moves failure messages into an
+ * encoded (so encrypted) payload — a worker loads it by path, in the sandbox too if its bundle
+ * was built with it (workers/main.ts, test/setup/global-setup.ts).
+ */
+export function payloadDataConverter(keys: PayloadKeys): { payloadCodecs: PayloadCodec[]; failureConverterPath: string } {
+  return { payloadCodecs: [new EncryptionCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
 }
 
 /** The form every email is hashed in: trimmed, lower-cased (the Web UI query must match whatever case the customer typed). */

@@ -11,6 +11,20 @@ import { readableText, temporalCli } from '../helpers/temporal-cli';
  * through the API and a worker, the history read back with the Temporal CLI as any Web UI or
  * CLI user would — and the same history through the codec endpoint, where support reads it.
  */
+/** Every failure's `message` in a history (CLI JSON): failures are the objects with a `failureInfo`-style key or a `cause`. */
+function failureMessages(json: string): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.message === 'string' && Object.keys(o).some((k) => k.endsWith('FailureInfo') || k === 'encodedAttributes' || k === 'stackTrace')) found.push(o.message);
+    Object.values(o).forEach(walk);
+  };
+  walk(JSON.parse(json));
+  return found;
+}
+
 describe('payload codec: no plain-text personal data in Temporal history (real Temporal, the CLI)', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -104,6 +118,10 @@ describe('payload codec: no plain-text personal data in Temporal history (real T
     expect(declined.res.status).toBe(402);
     const declinedHistory = await rawHistory(declined.workflowId);
     for (const secret of [declinedCustomer.email, declinedCustomer.shippingAddress.line1]) expect(declinedHistory).not.toContain(secret);
+    // failure messages and stack traces are encoded attributes (encrypted), whatever an error quoted
+    const messages = failureMessages(await temporalCli(['workflow', 'show', '--output', 'json', '-w', declined.workflowId, ...address()]));
+    expect(messages.length).toBeGreaterThan(0);
+    expect(new Set(messages)).toEqual(new Set(['Encoded failure']));
 
     const c = customer();
     const placed = await checkout(c);
