@@ -188,6 +188,18 @@ const envSchema = z.object({
   METRICS_HOST: z.string().default('0.0.0.0'),
   /** OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset = no tracing. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /**
+   * Temporal payload encryption (temporal/codec.ts): new payloads are encrypted with this key
+   * (32 bytes, base64) under this id; dev and test use a published dev key, production requires one.
+   */
+  PAYLOAD_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ -').optional(),
+  PAYLOAD_ENCRYPTION_KEY: z.string().optional(),
+  /** Keys from before a rotation, only to decrypt: `id:base64key,id:base64key`. */
+  PAYLOAD_ENCRYPTION_OLD_KEYS: z.string().optional(),
+  /** The HMAC secret of the CustomerEmailHash search attribute (required in production; changing it orphans old hashes). */
+  CUSTOMER_EMAIL_HASH_SECRET: z.string().min(16).optional(),
+  /** Origins allowed to call the codec endpoint from a browser (comma-separated); absent = TEMPORAL_UI_URL's origin. */
+  CODEC_CORS_ORIGINS: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -244,13 +256,65 @@ export interface Config {
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
+  /** Personal data out of Temporal history (temporal/codec.ts, api/routes/codec.ts). */
+  privacy: { payloadKeys: PayloadKeys; emailHashSecret: string; codecCorsOrigins: string[] };
 }
 
 export class ConfigError extends Error {}
 
+/** An AES-256 key of the Temporal payload codec (temporal/codec.ts) and its id. */
+export interface PayloadKey {
+  id: string;
+  /** 32 bytes. */
+  key: Buffer;
+}
+
+export interface PayloadKeys {
+  /** Encrypts every new payload. */
+  current: PayloadKey;
+  /** Only decrypt (payloads written before a rotation). */
+  old: PayloadKey[];
+}
+
+export const KEY_BYTES = 32;
+
 const DEV_ADMIN_TOKEN = 'dev-admin-token';
 /** Signs the local gateway's events in dev and tests (a real endpoint secret comes from Stripe). */
 export const DEV_WEBHOOK_SECRET = 'whsec_orderly_local_dev';
+
+/**
+ * Dev and test payload key and email-hash secret: published here, so dev histories are readable
+ * by anyone with this file — production refuses them (loadConfig).
+ */
+export const DEV_PAYLOAD_KEY: PayloadKey = { id: 'dev', key: Buffer.from('orderly-dev-payload-key-32-bytes', 'utf8') };
+const DEV_EMAIL_HASH_SECRET = 'orderly-dev-email-hash-secret';
+
+function payloadKey(id: string, base64: string, name: string): PayloadKey {
+  const key = Buffer.from(base64.trim(), 'base64');
+  if (key.length !== KEY_BYTES) throw new ConfigError(`${name}: key "${id}" must be ${KEY_BYTES} bytes, base64 (openssl rand -base64 32)`);
+  return { id, key };
+}
+
+/** PAYLOAD_ENCRYPTION_*: the current key (dev key outside production) and the old ones. */
+function payloadKeys(e: Env): PayloadKeys {
+  const old = (e.PAYLOAD_ENCRYPTION_OLD_KEYS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([A-Za-z0-9._-]{1,64}):(\S+)$/.exec(entry);
+      if (!m?.[1] || !m[2]) throw new ConfigError('PAYLOAD_ENCRYPTION_OLD_KEYS: comma-separated id:base64key');
+      return payloadKey(m[1], m[2], 'PAYLOAD_ENCRYPTION_OLD_KEYS');
+    });
+  if (!e.PAYLOAD_ENCRYPTION_KEY) {
+    if (e.ORDERLY_MODE === 'production') throw new ConfigError('PAYLOAD_ENCRYPTION_KEY is required in production (openssl rand -base64 32)');
+    return { current: DEV_PAYLOAD_KEY, old };
+  }
+  const current = payloadKey(e.PAYLOAD_ENCRYPTION_KEY_ID ?? 'k1', e.PAYLOAD_ENCRYPTION_KEY, 'PAYLOAD_ENCRYPTION_KEY');
+  if (e.ORDERLY_MODE === 'production' && current.key.equals(DEV_PAYLOAD_KEY.key)) throw new ConfigError('PAYLOAD_ENCRYPTION_KEY must not be the dev key in production');
+  if (old.some((k) => k.id === current.id)) throw new ConfigError(`PAYLOAD_ENCRYPTION_OLD_KEYS repeats the current key id "${current.id}"`);
+  return { current, old };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty value means unset (a ConfigMap or compose file lists every variable; `KEY=` keeps the default).
@@ -272,6 +336,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ORDERLY_MODE === 'production' && !e.UNSUBSCRIBE_SECRET) {
     throw new ConfigError('UNSUBSCRIBE_SECRET is required in production');
   }
+  if (e.ORDERLY_MODE === 'production' && !e.CUSTOMER_EMAIL_HASH_SECRET) {
+    throw new ConfigError('CUSTOMER_EMAIL_HASH_SECRET is required in production');
+  }
+  const uiOrigin = (() => {
+    try {
+      return new URL(e.TEMPORAL_UI_URL).origin;
+    } catch {
+      return undefined;
+    }
+  })();
+  const codecCorsOrigins = e.CODEC_CORS_ORIGINS
+    ? e.CODEC_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
+    : uiOrigin ? [uiOrigin] : [];
   if (e.PAYMENT_GATEWAY === 'stripe' && !e.STRIPE_API_KEY) {
     throw new ConfigError('STRIPE_API_KEY is required when PAYMENT_GATEWAY=stripe');
   }
@@ -389,6 +466,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiMetricsPort: e.METRICS_PORT,
       workerMetricsPort: e.WORKER_METRICS_PORT,
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    },
+    privacy: {
+      payloadKeys: payloadKeys(e),
+      emailHashSecret: e.CUSTOMER_EMAIL_HASH_SECRET ?? DEV_EMAIL_HASH_SECRET,
+      codecCorsOrigins,
     },
     faults:
       e.ORDERLY_MODE === 'production'

@@ -14,6 +14,7 @@ import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
+import { codecRouter } from './routes/codec';
 import { healthRouter } from './routes/health';
 import { localGatewayPage } from './local-gateway-page';
 import { ordersRouter } from './routes/orders';
@@ -39,6 +40,8 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
+  // Temporal's codec server for the Web UI and the CLI (support credential; CORS; bodies up to a history page): its own parsers.
+  app.use('/codec', checkRequestTarget, codecRouter(deps.config, admin));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 

@@ -131,9 +131,9 @@ function bodyError(err: unknown): unknown {
  * and carry on), and no string may hold a NUL or a lone surrogate, which PostgreSQL cannot
  * store or would store altered. Every failure of reading the body is a 4xx with a code.
  */
-export function jsonBody(): RequestHandler {
+export function jsonBody(limit: string = BODY_LIMIT): RequestHandler {
   const parser = express.json({
-    limit: BODY_LIMIT,
+    limit,
     strict: true,
     type: JSON_TYPES,
     verify: (_req, _res, buf) => {

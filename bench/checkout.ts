@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
+import { payloadDataConverter } from '../temporal/codec';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
@@ -41,10 +43,11 @@ async function main() {
   const logger = createLogger('silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 40 });
   const redis = createRedis(config);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const native = await NativeConnection.connect({ address: config.temporal.address });
   const deps = buildActivityDeps({ config, logger, dbs, redis });
   const worker = await Worker.create({
+    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
     connection: native,
     taskQueue: 'bench',
     workflowsPath: require.resolve('./workflows'),

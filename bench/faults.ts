@@ -16,6 +16,7 @@ import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { createApp } from '../api/app';
 import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
@@ -45,7 +46,7 @@ async function main() {
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const app = createApp({ config, logger, dbs, redis, temporal: client });
   server.on('request', app);
   const admin = { Authorization: `Bearer ${config.adminApiToken}` };

@@ -20,6 +20,8 @@ import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
+import { payloadDataConverter } from '../temporal/codec';
 import { createDatabases } from '../db/client';
 import { runMigrations } from '../db/migrate';
 import { orderLines, orders } from '../db/schema/order';
@@ -137,7 +139,7 @@ async function main() {
   const logger = createLogger('silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 20 });
   const redis = new Redis(config.redisUrl);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const native = await NativeConnection.connect({ address: config.temporal.address });
 
   // The log, as products (all in stock) and paid orders.
@@ -159,7 +161,7 @@ async function main() {
 
   // The real recompute: the workflow on a worker of this process, 500 orders per page.
   const deps = buildActivityDeps({ config, logger, dbs, redis, temporal: client });
-  const worker = await Worker.create({ connection: native, taskQueue: config.temporal.taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities(deps) });
+  const worker = await Worker.create({ connection: native, dataConverter: payloadDataConverter(config.privacy.payloadKeys), taskQueue: config.temporal.taskQueue, workflowsPath: require.resolve('../workflows'), activities: createActivities(deps) });
   const running = worker.run();
   const recomputeStarted = performance.now();
   const summary = (await client.workflow.execute('recommendationRecomputeWorkflow', {

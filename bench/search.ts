@@ -14,6 +14,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { createApp } from '../api/app';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
+import { payloadDataConverter } from '../temporal/codec';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { holdStock, releaseHold } from '../db/stores/holds';
@@ -37,11 +39,12 @@ async function main() {
   const logger = createLogger('silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 20 });
   const redis = createRedis(config);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const native = await NativeConnection.connect({ address: config.temporal.address });
   const search = new SearchIndex(config);
   const deps = { ...buildActivityDeps({ config, logger, dbs, redis, temporal: client }), search };
   const worker = await Worker.create({
+    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
     connection: native,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),

@@ -19,6 +19,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { createApp } from '../api/app';
 import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
 import { createDatabases } from '../db/client';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
@@ -78,7 +79,7 @@ async function single(label: string) {
   const logger = createLogger('silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 40 });
   const redis = new Redis(config.redisUrl);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const native = await NativeConnection.connect({ address: config.temporal.address });
   const deps = buildActivityDeps({ config, logger, dbs, redis, temporal: client });
   const worker = await createWorker({ connection: native, config, deps });
@@ -129,7 +130,7 @@ async function processes(label: string) {
   const env = { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' } as Record<string, string>;
   const config = loadConfig(env);
   const dbs = createDatabases(config);
-  const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }) });
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const children: ChildProcess[] = [];
   const ports = [await freePort(), await freePort()];
   try {

@@ -39,6 +39,8 @@ export const FAILURE_CODES = {
   /** The payment gateway's circuit breaker is open: try again after Retry-After (issue 19). */
   payment_unavailable: 503,
   internal_error: 500,
+  /** POST /codec/decode: a payload encrypted with a key id this deployment does not know, or one that fails authentication. */
+  payload_undecodable: 422,
   // activity → workflow failures (support's parking reasons), never an HTTP answer
   hold_mismatch: null,
   payment_missing: null,

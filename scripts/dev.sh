@@ -12,6 +12,8 @@ export PORT="${PORT:-3000}"
 export LOCAL_GATEWAY_WEBHOOK_URL="${LOCAL_GATEWAY_WEBHOOK_URL:-http://127.0.0.1:$PORT/webhooks/stripe}"
 # Prometheus endpoints of the API and the worker (README "Monitoring").
 export METRICS_PORT="${METRICS_PORT:-9464}" WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"
+# Payloads are ciphertext in Temporal history: the Web UI decodes them through the API's codec endpoint.
+export TEMPORAL_UI_CODEC_ENDPOINT="${TEMPORAL_UI_CODEC_ENDPOINT:-http://localhost:$PORT/codec}"
 mkdir -p "$ORDERLY_DATA_DIR"
 TSX=(node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs")
 
@@ -51,7 +53,7 @@ cat <<EOF2
   Orderly is up.
     API            http://localhost:$PORT          (health: /health)
     OpenAPI        http://localhost:$PORT/openapi.json
-    Temporal UI    $TEMPORAL_UI_URL
+    Temporal UI    $TEMPORAL_UI_URL   (decoded payloads: sign in at http://localhost:$PORT/codec/session first)
     Caught mail    $MAIL_UI_URL
     Admin token    ${ADMIN_API_TOKEN:-dev-admin-token}   (Authorization: Bearer …)
     Metrics        http://localhost:$METRICS_PORT/metrics (API), http://localhost:$WORKER_METRICS_PORT/metrics (worker)

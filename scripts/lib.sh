@@ -14,7 +14,7 @@ KUBERNETES_VALIDATE_VERSION="1.37.0"
 CHECK_JSONSCHEMA_VERSION="0.39.0"
 TEMPORAL_SERVER_VERSION="v1.29.1"
 TEMPORAL_SCHEMA_DIR="$TOOLS/temporal-schema/postgresql/v12"
-SEARCH_ATTRIBUTES=(OrderId CartId CustomerEmail CheckoutStatus RefundStatus)
+SEARCH_ATTRIBUTES=(OrderId CartId CustomerEmailHash CheckoutStatus RefundStatus)
 
 log() { printf '[orderly] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

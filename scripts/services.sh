@@ -10,7 +10,8 @@
 #   Redis Cluster, scripts/redis-cluster.sh, whose REDIS_CLUSTER_NODES then goes into
 #   services.env: the API and worker use the cluster),
 #   TEMPORAL_SERVER (dev = the CLI dev server, default; cluster = the Temporal server built from
-#   Go on this PostgreSQL, see start_temporal_cluster; TEMPORAL_CLUSTER_PORT_BASE, TEMPORAL_RETENTION).
+#   Go on this PostgreSQL, see start_temporal_cluster; TEMPORAL_CLUSTER_PORT_BASE, TEMPORAL_RETENTION),
+#   TEMPORAL_UI_CODEC_ENDPOINT (the dev server's Web UI decodes payloads there; the cluster lane has no UI).
 # Each process is tracked by a pid file in the data dir; stop kills only those pids.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -83,6 +84,8 @@ start_temporal() {
     --dynamic-config-value frontend.workerVersioningWorkflowAPIs=true)
   [ "$TEMPORAL_PERSIST" = 1 ] && args+=(--db-filename "$DATA/temporal.db" --sqlite-pragma journal_mode=WAL)
   [ "${TEMPORAL_HEADLESS:-0}" = 1 ] && args+=(--headless)
+  # the Web UI decodes payloads (ciphertext in history) through Orderly's codec endpoint (npm run dev sets it)
+  [ -n "${TEMPORAL_UI_CODEC_ENDPOINT:-}" ] && args+=(--ui-codec-endpoint "$TEMPORAL_UI_CODEC_ENDPOINT")
   nohup temporal "${args[@]}" >"$DATA/temporal.log" 2>&1 &
   echo $! >"$DATA/temporal.pid"
   wait_for 30 temporal operator namespace describe --address "127.0.0.1:$TEMPORAL_PORT" default \

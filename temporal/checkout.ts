@@ -2,7 +2,7 @@ import type { WithStartWorkflowOperation } from '@temporalio/client';
 import type { CheckoutState } from '../domain/checkout-lifecycle';
 import { formatMoney } from '../domain/money';
 import type { CheckoutInput } from '../workflows/messages';
-import { CartIdKey, CheckoutStatusKey, CustomerEmailKey } from './search-attributes';
+import { CartIdKey, CheckoutStatusKey, CustomerEmailHashKey } from './search-attributes';
 import { withStartOperation, type WorkflowOf } from './workflows';
 
 /** Every checkout starts pending (domain/checkout-lifecycle.ts); the workflow moves it from there. */
@@ -29,9 +29,16 @@ export function checkoutStaticDetails(input: CheckoutInput): string {
 /**
  * The start half of a checkout's update-with-start: the running workflow of this id is
  * reused (a retried request joins it), a finished one may run again for a new request.
- * `cart` (its unit count) makes the Web UI summary read "Checkout of 3 items".
+ * `cart` (its unit count) makes the Web UI summary read "Checkout of 3 items". `emailHash` is
+ * customerEmailHash(input.email) (temporal/codec.ts): the email itself never goes to visibility.
  */
-export function checkoutStartOperation(taskQueue: string, workflowId: string, input: CheckoutInput, cart?: { units: number }): WithStartWorkflowOperation<WorkflowOf<'checkoutWorkflow'>> {
+export function checkoutStartOperation(
+  taskQueue: string,
+  workflowId: string,
+  input: CheckoutInput,
+  emailHash: string,
+  cart?: { units: number },
+): WithStartWorkflowOperation<WorkflowOf<'checkoutWorkflow'>> {
   return withStartOperation('checkoutWorkflow', {
     workflowId,
     taskQueue,
@@ -42,7 +49,7 @@ export function checkoutStartOperation(taskQueue: string, workflowId: string, in
     staticDetails: checkoutStaticDetails(input),
     typedSearchAttributes: [
       { key: CartIdKey, value: input.cartId },
-      { key: CustomerEmailKey, value: input.email },
+      { key: CustomerEmailHashKey, value: emailHash },
       { key: CheckoutStatusKey, value: INITIAL_STATE },
     ],
   });

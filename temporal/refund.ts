@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { formatMoney } from '../domain/money';
 import type { RefundInput } from '../workflows/messages';
-import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from './search-attributes';
+import { CustomerEmailHashKey, OrderIdKey, RefundStatusKey } from './search-attributes';
 import { refundWorkflowId } from './workflow-ids';
 import { startWorkflow } from './workflows';
 
@@ -22,8 +22,9 @@ export function refundMetadata(input: RefundInput): { staticSummary: string; sta
 /**
  * Starts the refund's workflow (one per refund id; a running one is joined). Rejects with
  * WorkflowExecutionAlreadyStartedError when that refund's workflow already finished.
+ * `emailHash` is customerEmailHash(input.email) (temporal/codec.ts), never the email.
  */
-export function startRefund(client: Client, taskQueue: string, input: RefundInput) {
+export function startRefund(client: Client, taskQueue: string, input: RefundInput, emailHash: string) {
   return startWorkflow(client, 'refundWorkflow', {
     workflowId: refundWorkflowId(input.refundId),
     taskQueue,
@@ -33,7 +34,7 @@ export function startRefund(client: Client, taskQueue: string, input: RefundInpu
     ...refundMetadata(input),
     typedSearchAttributes: [
       { key: OrderIdKey, value: input.orderId },
-      { key: CustomerEmailKey, value: input.email },
+      { key: CustomerEmailHashKey, value: emailHash },
       { key: RefundStatusKey, value: 'pending' },
     ],
   });

@@ -6,6 +6,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  */
 export const OrderIdKey = defineSearchAttributeKey('OrderId', SearchAttributeType.KEYWORD);
 export const CartIdKey = defineSearchAttributeKey('CartId', SearchAttributeType.KEYWORD);
-export const CustomerEmailKey = defineSearchAttributeKey('CustomerEmail', SearchAttributeType.KEYWORD);
+/**
+ * A keyed hash of the customer's email (temporal/codec.ts customerEmailHash), never the email:
+ * visibility is not encrypted by the payload codec. Support computes it with POST /codec/email-hash.
+ */
+export const CustomerEmailHashKey = defineSearchAttributeKey('CustomerEmailHash', SearchAttributeType.KEYWORD);
 export const CheckoutStatusKey = defineSearchAttributeKey('CheckoutStatus', SearchAttributeType.KEYWORD);
 export const RefundStatusKey = defineSearchAttributeKey('RefundStatus', SearchAttributeType.KEYWORD);

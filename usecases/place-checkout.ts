@@ -6,6 +6,7 @@ import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { checkoutStartOperation } from '../temporal/checkout';
+import { customerEmailHash } from '../temporal/codec';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
 import { placeOrderUpdate, type CheckoutInput } from '../workflows/messages';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
@@ -64,7 +65,7 @@ async function runCheckout(client: Client, config: UseCaseDeps['config'], checko
     paymentActionTimeoutMs: config.payment.actionTimeoutMs,
     authorizationValidityMs: config.payment.authorizationValidityMs,
   };
-  const start = checkoutStartOperation(config.temporal.taskQueue, checkout.workflowId, input);
+  const start = checkoutStartOperation(config.temporal.taskQueue, checkout.workflowId, input, customerEmailHash(config.privacy.emailHashSecret, input.email));
   const outcome = (async () => {
     const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
       args: [{ checkoutId: checkout.checkoutId }],

@@ -3,6 +3,7 @@ import type { Refund } from '../db/schema/payment';
 import { loadOrders } from '../db/stores/order-views';
 import { claimRefundLines, refundableLines } from '../db/stores/refund-lines';
 import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../db/stores/refunds';
+import { customerEmailHash } from '../temporal/codec';
 import { startRefund } from '../temporal/refund';
 import type { RefundInput, RefundOutcome } from '../workflows/messages';
 import type { UseCaseDeps } from './deps';
@@ -21,8 +22,8 @@ export type RequestRefundResult =
 /** The actor recorded for the shared admin credential (there are no per-person accounts yet). */
 const SUPPORT_ACTOR = 'support';
 
-async function runRefund(client: Client, taskQueue: string, input: RefundInput, waitMs: number): Promise<RefundOutcome | undefined> {
-  const handle = await startRefund(client, taskQueue, input).catch(async (err: unknown) => {
+async function runRefund(client: Client, taskQueue: string, input: RefundInput, waitMs: number, emailHash: string): Promise<RefundOutcome | undefined> {
+  const handle = await startRefund(client, taskQueue, input, emailHash).catch(async (err: unknown) => {
     // a finished refund's workflow id cannot be reused: answer from the store instead
     if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') return undefined;
     throw err;
@@ -110,6 +111,7 @@ export async function requestRefund(
     config.temporal.taskQueue,
     { refundId: refund.id, orderId, email: order.email, amount: { amount: refund.amount, currency: refund.currency }, lines: claim.status === 'claimed' ? claim.lines : [] },
     config.refund.waitMs,
+    customerEmailHash(config.privacy.emailHashSecret, order.email),
   );
   if (!outcome) return { kind: 'pending', view: refundView(refund, 'pending') };
   if (outcome.status === 'failed' && outcome.failure?.code === 'refund_exceeds_sold') return settled(deps, refund, outcome.failure);

@@ -4,6 +4,7 @@ import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { createLogger } from '../logger';
 import { connectTemporal } from '../temporal/client';
+import { FAILURE_CONVERTER_PATH } from '../temporal/codec';
 import { kickSearchSync } from '../temporal/search-sync';
 import { ensureSchedules } from '../temporal/schedules';
 import { traceRedis } from '../telemetry/traced';
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),
       workflowInterceptorModules: tracing ? [WORKFLOW_TRACING_MODULE] : [],
+      // failure messages encoded (then encrypted) in the sandbox too (temporal/failure-converter.ts)
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: quietBundler(logger),
     });
     const buildId = config.workerVersioning.buildId ?? bundleBuildId(code);

@@ -7,10 +7,11 @@ import {
 import type { Config } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { Tracing } from '../telemetry/tracing';
+import { payloadDataConverter } from '../temporal/codec';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
-  config: Pick<Config, 'temporal'>;
+  config: Pick<Config, 'temporal' | 'privacy'>;
   deps: ActivityDeps;
   taskQueue?: string;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled here. */
@@ -61,6 +62,8 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue ?? opts.config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(opts.deps),
+    // Payloads are ciphertext in history (temporal/codec.ts); plain ones (older histories) still decode.
+    dataConverter: payloadDataConverter(opts.config.privacy.payloadKeys),
     ...WORKER_TUNING,
     ...opts.tuning,
     ...(opts.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: `${opts.shutdownGraceSeconds}s` } : {}),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
+import { codecPayloadsSchema, emailHashBodySchema, emailHashSchema } from '../schemas/codec';
 import { productBodySchema, productListQuerySchema, recommendationsQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
 import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
@@ -159,4 +160,35 @@ export const ROUTES: Route[] = [
     method: 'put', url: '/admin/inventory/{sku}', summary: 'Sets counted stock (below what is reserved: 409 inventory_conflict with the numbers)', admin: true,
     path: { sku: skuSchema }, body: setInventoryBodySchema, answers: { stock: out.stockSchema }, ok: (r) => ({ '200': answer('stock', r.stock) }), errors: ['not_found', 'inventory_conflict'],
   },
+  // Temporal's remote codec (api/routes/codec.ts): the Web UI and `temporal --codec-endpoint` decode history payloads here.
+  ...(['encode', 'decode'] as const).map(
+    (direction): Route => ({
+      method: 'post', url: `/codec/${direction}`, admin: true, body: codecPayloadsSchema,
+      summary: `Support: ${direction}s Temporal payloads (Temporal's codec-server protocol, for the Web UI and the CLI)`,
+      description:
+        'Payload metadata values and data are base64. Encrypted payloads (metadata encoding `binary/encrypted`, `encryption-key-id`) are AES-256-GCM under ' +
+        'the key of that id; others pass through decode as they are. `X-Namespace` (optional) must be the deployment\'s namespace (else a 400). ' +
+        'CORS: the Web UI origins (CODEC_CORS_ORIGINS) get Access-Control-Allow-Origin with credentials; the preflight needs no credential. ' +
+        'The credential: `Authorization: Bearer …` or the `orderly_support` cookie set by POST /codec/session. Answers are `Cache-Control: no-store`.',
+      answers: { codecPayloads: codecPayloadsSchema },
+      ok: (r) => ({ '200': answer(`the ${direction}d payloads, in order`, r.codecPayloads) }),
+      errors: direction === 'decode' ? ['payload_undecodable'] : [],
+    }),
+  ),
+  {
+    method: 'post', url: '/codec/email-hash', admin: true, body: emailHashBodySchema,
+    summary: "Support: the CustomerEmailHash of an email and the Web UI query for its workflows (the email itself is never a search attribute)",
+    answers: { customerEmailHash: emailHashSchema }, ok: (r) => ({ '200': answer('the hash and the visibility query', r.customerEmailHash) }),
+  },
+  {
+    method: 'get', url: '/codec/session', summary: "Support: the sign-in page that keeps the support credential in a cookie for the Web UI's codec calls",
+    answers: {}, ok: () => ({ '200': { description: 'an HTML form (token)', content: { 'text/html': { schema: { type: 'string' } } } } }),
+  },
+  {
+    method: 'post', url: '/codec/session', admin: true,
+    summary: 'Support: checks the credential (form field `token`, application/x-www-form-urlencoded, or the Authorization header) and sets it as the cookie',
+    description: 'The cookie `orderly_support` is HttpOnly, SameSite=Strict, Path=/codec, 8 hours (Secure in production): the Web UI sends it with "Include cross-origin credentials".',
+    answers: {}, ok: () => ({ '204': { description: 'signed in (Set-Cookie)' } }),
+  },
+  { method: 'delete', url: '/codec/session', summary: 'Support: clears the codec cookie', answers: {}, ok: () => ({ '204': { description: 'signed out' } }) },
 ];

@@ -14,7 +14,7 @@ import { upsertProduct } from '../../db/stores/catalog';
 import { SearchIndex } from '../../db/search-engine/search-index';
 import { setOnHand } from '../../db/stores/inventory';
 import { createLogger, type Logger } from '../../logger';
-import { clientInterceptors } from '../../temporal/client';
+import { temporalClientOptions } from '../../temporal/client';
 import { traceRedis } from '../../telemetry/traced';
 import type { Tracing } from '../../telemetry/tracing';
 import { buildActivityDeps } from '../../workers/deps';
@@ -69,11 +69,7 @@ export async function startStack(
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   if (opts.tracing) traceRedis(redis);
-  const temporal = new Client({
-    connection: await Connection.connect({ address: config.temporal.address }),
-    namespace: config.temporal.namespace,
-    interceptors: clientInterceptors(),
-  });
+  const temporal = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
   const search = new SearchIndex(config);
   const metrics = createApiMetrics(dbs, { gaugeCacheMs: opts.gaugeCacheMs });
   const app = createApp({ config, logger, dbs, redis, temporal, search, metrics });

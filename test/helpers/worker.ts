@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { LocalGateway } from '../../activities/gateways/local-gateway';
 import { buildActivityDeps } from '../../workers/deps';
 import { WORKER_TUNING } from '../../workers/worker';
+import { payloadDataConverter } from '../../temporal/codec';
 import { createLogger } from '../../logger';
 import type { Stack } from './stack';
 import { workflowBundle } from './temporal';
@@ -40,6 +41,7 @@ export async function startRestartableWorker(stack: Stack, opts: { graceMs?: num
       taskQueue: stack.config.temporal.taskQueue,
       workflowBundle: workflowBundle(),
       activities: createActivities(deps),
+      dataConverter: payloadDataConverter(stack.config.privacy.payloadKeys),
       ...WORKER_TUNING,
       shutdownGraceTime: `${opts.graceMs ?? 200}ms`,
     });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../temporal/codec';
 import { createLogger } from '../../logger';
 import { startTracing, type Tracing } from '../../telemetry/tracing';
 import { WORKFLOW_TRACING_MODULE } from '../../workers/worker';
@@ -26,6 +27,7 @@ describe('traces: one checkout is one trace from the HTTP request through the wo
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
       workflowInterceptorModules: [WORKFLOW_TRACING_MODULE],
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) },
     });
     const codePath = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'orderly-traced-')), 'bundle.js');

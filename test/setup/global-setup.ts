@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../temporal/codec';
 
 /**
  * Runs once before the suite: checks that scripts/test.sh started the services, and
@@ -16,6 +17,8 @@ export default async function globalSetup(): Promise<void> {
   const dir = process.env.ORDERLY_DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'orderly-bundle-')));
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    // as workers/main.ts: failure messages encoded (then encrypted by the codec) in the sandbox too
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) },
   });
   const bundlePath = path.join(dir, 'workflow-bundle.js');

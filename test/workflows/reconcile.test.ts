@@ -3,7 +3,9 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { GatewayPayment } from '../../activities/gateways/payment-gateway';
 import type { LedgerView, PaymentFacts, ReconcileCheckout, ReconcileRefund } from '../../activities/reconcile';
 import { decideCheckout, decideRefund, reconcileWorkflow, type CheckoutFacts, type CheckoutPlan } from '../../workflows/reconcile';
-import { uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import { testDataConverter, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+
+const dataConverter = testDataConverter();
 
 const gw = (p: Partial<GatewayPayment> = {}): GatewayPayment => ({ ref: 'lpi_x', currency: 'USD', authorized: 1000, captured: 0, refunded: 0, voided: false, ...p });
 const ledger = (status: string, p: Partial<LedgerView> = {}): LedgerView => ({
@@ -180,7 +182,7 @@ describe('reconcileWorkflow (real Temporal server, activities recorded)', () => 
   let client: Client;
   beforeAll(async () => {
     connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
-    client = new Client({ connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS }) });
+    client = new Client({ connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS }), dataConverter });
   });
   afterAll(async () => {
     await client?.connection.close();
@@ -254,7 +256,7 @@ describe('reconcileWorkflow (real Temporal server, activities recorded)', () => 
       },
     };
     const taskQueue = uniqueTaskQueue('reconcile-wf');
-    const worker = await Worker.create({ connection, taskQueue, workflowBundle: workflowBundle(), activities });
+    const worker = await Worker.create({ connection, taskQueue, workflowBundle: workflowBundle(), activities, dataConverter });
     const summary = await worker.runUntil(
       client.workflow.execute(reconcileWorkflow, { taskQueue, workflowId: `${taskQueue}-run`, args: [input] }),
     );
