@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { formatMoney } from '../domain/money';
+import type { SupportActionNote } from '../domain/support';
 import type { RefundInput } from '../workflows/messages';
 import { CustomerEmailKey, OrderIdKey, RefundStatusKey } from './search-attributes';
 import { refundWorkflowId } from './workflow-ids';
@@ -19,6 +20,10 @@ export function refundMetadata(input: RefundInput): { staticSummary: string; sta
   };
 }
 
+function refundNote(by: NonNullable<RefundInput['requestedBy']>): SupportActionNote {
+  return { action: 'refund', actor: by.actor, reason: by.reason, at: new Date().toISOString() };
+}
+
 /**
  * Starts the refund's workflow (one per refund id; a running one is joined). Rejects with
  * WorkflowExecutionAlreadyStartedError when that refund's workflow already finished.
@@ -31,6 +36,8 @@ export function startRefund(client: Client, taskQueue: string, input: RefundInpu
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     ...refundMetadata(input),
+    // who asked, for the Web UI (a retry or cancel of a parked refund replaces it, workflows/parking.ts)
+    ...(input.requestedBy ? { memo: { lastSupportAction: refundNote(input.requestedBy) } } : {}),
     typedSearchAttributes: [
       { key: OrderIdKey, value: input.orderId },
       { key: CustomerEmailKey, value: input.email },

@@ -1,10 +1,17 @@
 import { getCheckout } from '../db/stores/checkouts';
-import { getOrderCheckoutId } from '../db/stores/orders';
+import { addSupportEvent, getOrderCheckoutId } from '../db/stores/orders';
+import type { SupportActor } from '../domain/support';
 import { cancelSignal, checkoutStatusQuery, retrySignal } from '../workflows/messages';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
 type Deps = Pick<UseCaseDeps, 'dbs' | 'temporal'>;
+
+/** Who acts and why: the signal carries it to the workflow (its memo), the order's history records it. */
+export interface SupportRequest {
+  actor: SupportActor;
+  reason?: string;
+}
 
 /** The checkout workflow of an order, if it is parked waiting for support. */
 async function parkedCheckout({ dbs, temporal }: Deps, orderId: string) {
@@ -23,17 +30,24 @@ async function parkedCheckout({ dbs, temporal }: Deps, orderId: string) {
 }
 
 /** POST /admin/orders/:orderId/retry: a parked order's checkout runs its failed step again. */
-export async function retryParkedOrder(deps: Deps, orderId: string): Promise<{ kind: 'retrying'; parkedBecause?: string } | Rejected> {
+export async function retryParkedOrder(
+  deps: Deps,
+  orderId: string,
+  by: SupportRequest,
+): Promise<{ kind: 'retrying'; parkedBecause?: string } | Rejected> {
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
-  await parked.handle.signal(retrySignal);
+  // recorded before the signal: the history reads in order (the request, then what the workflow did)
+  await addSupportEvent(deps.dbs.order, { orderId, type: 'support_retry', reason: by.reason, actor: by.actor });
+  await parked.handle.signal(retrySignal, { actor: by.actor, ...(by.reason ? { reason: by.reason } : {}) });
   return { kind: 'retrying', parkedBecause: parked.status.lastError };
 }
 
 /** POST /admin/orders/:orderId/cancel: a parked order's checkout compensates and returns the money. */
-export async function cancelParkedOrder(deps: Deps, orderId: string, reason: string): Promise<{ kind: 'cancelling' } | Rejected> {
+export async function cancelParkedOrder(deps: Deps, orderId: string, by: SupportRequest & { reason: string }): Promise<{ kind: 'cancelling' } | Rejected> {
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
-  await parked.handle.signal(cancelSignal, { reason });
+  await addSupportEvent(deps.dbs.order, { orderId, type: 'support_cancel', reason: by.reason, actor: by.actor });
+  await parked.handle.signal(cancelSignal, { reason: by.reason, actor: by.actor });
   return { kind: 'cancelling' };
 }

@@ -4,12 +4,15 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { SupportActionNote, SupportActor } from '../domain/support';
 import type { CheckoutStatusKey } from '../temporal/search-attributes';
-import { cancelSignal, retrySignal } from './messages';
+import { cancelSignal, retrySignal, type SupportSignalArgs } from './messages';
 import { showParked } from './ui-details';
 
 export class CancelledBySupport extends Error {
@@ -28,6 +31,14 @@ export function describeFailure(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : String(err);
 }
+
+/**
+ * Support signals upsert the memo `lastSupportAction` (who, why, when) for the Web UI. A
+ * memo upsert is a command: histories recorded before it replay without it (patched).
+ */
+export const SUPPORT_ACTOR_MEMO_PATCH = 'support-actor-memo';
+/** A signal sent without an actor: from the Web UI or the CLI by hand (the admin API always sends one). */
+const UNNAMED_ACTOR: SupportActor = { id: 'unknown', name: 'unnamed (a signal sent without an actor, e.g. from the Web UI)' };
 
 /** A keyword search attribute key (CheckoutStatus, RefundStatus, …). */
 type KeywordKey = typeof CheckoutStatusKey;
@@ -64,14 +75,28 @@ export class WaitForSupport {
       moveTo?: (status: string) => void;
     },
   ) {
-    setHandler(retrySignal, () => {
-      if (this.waiting) this.retryRequested = true;
-      else this.ignore('retry');
+    setHandler(retrySignal, (by?: SupportSignalArgs) => {
+      if (this.waiting) {
+        this.retryRequested = true;
+        this.note('retry', by);
+      } else this.ignore('retry');
     });
-    setHandler(cancelSignal, ({ reason }) => {
-      if (this.waiting) this.cancelReason = reason || 'cancelled by support';
-      else this.ignore('cancel');
+    setHandler(cancelSignal, ({ reason, actor }) => {
+      if (this.waiting) {
+        this.cancelReason = reason || 'cancelled by support';
+        this.note('cancel', { actor, reason: this.cancelReason });
+      } else this.ignore('cancel');
     });
+  }
+
+  /** Who decided the last support action, and why. */
+  lastActor: SupportActor | undefined;
+
+  private note(action: 'retry' | 'cancel', by: SupportSignalArgs | undefined): void {
+    this.lastActor = by?.actor ?? UNNAMED_ACTOR;
+    if (!patched(SUPPORT_ACTOR_MEMO_PATCH)) return;
+    const note: SupportActionNote = { action, actor: this.lastActor, ...(by?.reason ? { reason: by.reason } : {}), at: new Date().toISOString() };
+    upsertMemo({ lastSupportAction: note });
   }
 
   private setStatus(value: string): void {
@@ -119,7 +144,7 @@ export class WaitForSupport {
     if (this.cancelReason !== undefined) return 'cancel';
     this.retryRequested = false;
     this.retries += 1;
-    setCurrentDetails(`**Resumed by support:** retry ${this.retries} of: ${reason}`);
+    setCurrentDetails(`**Resumed by support${this.lastActor ? ` (${this.lastActor.name})` : ''}:** retry ${this.retries} of: ${reason}`);
     this.setStatus(status.resumed);
     return 'retry';
   }

@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, gte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
-import { products, type Product } from '../schema/catalog';
+import { productChanges, products, type Product, type ProductChange } from '../schema/catalog';
 import { recordSearchChange } from './search-outbox';
 
 /** Products: reads by sku and the writes (each with its search-outbox row). */
@@ -128,4 +128,17 @@ export async function productPage(db: DbOrTx, after: string | undefined, limit: 
 export async function productsChangedSince(db: DbOrTx, since: Date): Promise<string[]> {
   const rows = await db.select({ sku: products.sku }).from(products).where(gte(products.updatedAt, since));
   return rows.map((r) => r.sku);
+}
+
+/** The catalog audit: who changed a product (PUT/DELETE /admin/products), when, why, to which version. */
+export async function recordProductChange(
+  db: DbOrTx,
+  change: { sku: string; action: 'upsert' | 'deactivate'; version: number; actorId: string; actorName: string; reason?: string },
+): Promise<void> {
+  await db.insert(productChanges).values({ ...change, reason: change.reason ?? null });
+}
+
+/** A product's audit, newest first. */
+export async function productChangesOf(db: DbOrTx, sku: string, limit = 100): Promise<ProductChange[]> {
+  return db.select().from(productChanges).where(eq(productChanges.sku, sku)).orderBy(desc(productChanges.id)).limit(limit);
 }

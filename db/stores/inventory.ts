@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, gte, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../client';
-import { stock } from '../schema/inventory';
+import { and, asc, desc, eq, gt, gte, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../client';
+import { stock, stockChanges, type StockChange } from '../schema/inventory';
 
 export interface StockLevel {
   sku: string;
@@ -72,4 +72,37 @@ export async function setOnHand(db: DbOrTx, sku: string, onHand: number): Promis
   if (row) return { status: 'ok', level: level(row) };
   const current = (await stockLevels(db, [sku])).get(sku) ?? { sku, onHand: 0, reserved: 0, available: 0, version: 0 };
   return { status: 'below_reserved', level: current };
+}
+
+/** Who changed the counted stock and why (the stock_changes audit). */
+export interface StockChangeAudit {
+  actorId: string;
+  actorName: string;
+  reason: string;
+}
+
+/**
+ * setOnHand with its audit row (before, after, who, why) in the same transaction: a change
+ * is never made without its record. A refused change (below reserved) records nothing.
+ */
+export async function setOnHandAudited(db: Db, sku: string, onHand: number, audit: StockChangeAudit): Promise<SetOnHandResult> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select({ onHand: stock.onHand }).from(stock).where(eq(stock.sku, sku)).for('update');
+    const result = await setOnHand(tx, sku, onHand);
+    if (result.status === 'ok') {
+      await tx.insert(stockChanges).values({
+        sku,
+        onHandBefore: before?.onHand ?? null,
+        onHandAfter: result.level.onHand,
+        reserved: result.level.reserved,
+        ...audit,
+      });
+    }
+    return result;
+  });
+}
+
+/** A sku's stock changes, newest first. */
+export async function stockChangesOf(db: DbOrTx, sku: string, limit = 100): Promise<StockChange[]> {
+  return db.select().from(stockChanges).where(eq(stockChanges.sku, sku)).orderBy(desc(stockChanges.id)).limit(limit);
 }

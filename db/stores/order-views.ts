@@ -14,7 +14,7 @@ export interface OrderView {
   totalAmount: number;
   createdAt: Date;
   lines: { sku: string; name: string; quantity: number; unitPriceAmount: number; lineTotalAmount: number }[];
-  events: { type: string; fromStatus: string | null; toStatus: string | null; reason: string | null; at: Date }[];
+  events: { type: string; fromStatus: string | null; toStatus: string | null; reason: string | null; actorId: string | null; actorName: string | null; at: Date }[];
 }
 
 /** Loads orders with their lines and events: three queries however many orders. */
