@@ -13,6 +13,9 @@ export interface SupportRequest {
   reason?: string;
 }
 
+/** The actor as recorded: who, never what they may do (roles) or their credential. */
+const named = ({ id, name }: SupportActor): SupportActor => ({ id, name });
+
 /** The checkout workflow of an order, if it is parked waiting for support. */
 async function parkedCheckout({ dbs, temporal }: Deps, orderId: string) {
   const checkoutId = await getOrderCheckoutId(dbs.order, orderId);
@@ -39,7 +42,7 @@ export async function retryParkedOrder(
   if (parked.kind === 'rejected') return parked;
   // recorded before the signal: the history reads in order (the request, then what the workflow did)
   await addSupportEvent(deps.dbs.order, { orderId, type: 'support_retry', reason: by.reason, actor: by.actor });
-  await parked.handle.signal(retrySignal, { actor: by.actor, ...(by.reason ? { reason: by.reason } : {}) });
+  await parked.handle.signal(retrySignal, { actor: named(by.actor), ...(by.reason ? { reason: by.reason } : {}) });
   return { kind: 'retrying', parkedBecause: parked.status.lastError };
 }
 
@@ -48,6 +51,6 @@ export async function cancelParkedOrder(deps: Deps, orderId: string, by: Support
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
   await addSupportEvent(deps.dbs.order, { orderId, type: 'support_cancel', reason: by.reason, actor: by.actor });
-  await parked.handle.signal(cancelSignal, { reason: by.reason, actor: by.actor });
+  await parked.handle.signal(cancelSignal, { reason: by.reason, actor: named(by.actor) });
   return { kind: 'cancelling' };
 }
