@@ -69,6 +69,8 @@ describe('support identities: per-person tokens, roles, and the actor on every s
   }
 
   describe('the role table', () => {
+    // a sku no test creates (a route that lets a wrong role through would create it)
+    const ghost = `NOPE-${randomBytes(5).toString('hex')}`;
     const supportRoutes: [string, string, unknown?][] = [
       ['POST', '/admin/orders/ord_x/retry'],
       ['POST', '/admin/orders/ord_x/cancel', { reason: 'x' }],
@@ -76,10 +78,10 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       ['GET', '/orders?email=a@example.com'],
     ];
     const operationsRoutes: [string, string, unknown?][] = [
-      ['PUT', '/admin/products/SKU-X', { name: 'x', price: { amount: 1, currency: 'USD' } }],
-      ['DELETE', '/admin/products/SKU-X'],
-      ['PUT', '/admin/inventory/SKU-X', { onHand: 1, reason: 'count' }],
-      ['GET', '/admin/inventory/SKU-X/changes'],
+      ['PUT', `/admin/products/${ghost}`, { name: 'x', price: { amount: 1, currency: 'USD' } }],
+      ['DELETE', `/admin/products/${ghost}`],
+      ['PUT', `/admin/inventory/${ghost}`, { onHand: 1, reason: 'count' }],
+      ['GET', `/admin/inventory/${ghost}/changes`],
     ];
     const adminRoutes: [string, string, unknown?][] = [
       ['GET', '/admin/support-tokens'],
