@@ -6,8 +6,10 @@ import { stockChanges } from '../../db/schema/inventory';
 import { supportTokens } from '../../db/schema/support';
 import { createLogger } from '../../logger';
 import { refundWorkflowId } from '../../temporal/workflow-ids';
+import { refundStatusQuery, retrySignal } from '../../workflows/messages';
 import { main as supportTokenCli } from '../../scripts/support-token';
 import { startTestApp } from '../helpers/app';
+import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -224,6 +226,26 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       expect(order.events.find((e: { type: string }) => e.type === 'refund_requested')).toMatchObject({ actor, reason: `late delivery (refund ${res.body.refundId})` });
       const { memo } = await stack.temporal.workflow.getHandle(refundWorkflowId(res.body.refundId)).describe();
       expect(memo?.lastSupportAction).toEqual({ action: 'refund', actor, reason: 'late delivery', at: expect.any(String) });
+    });
+
+    it('a parked refund retried by a signal sent by hand: the memo moves from the refund request to the retry and who the input names', async () => {
+      const { orderId } = await paidOrder();
+      gateway.setFaults({ mode: 'reject', count: 1_000, operations: ['refund'] });
+      const answer = stack.http('POST', `/orders/${orderId}/refunds`, {
+        headers: { ...bearer(people.support.token), 'Idempotency-Key': 'si-parked-refund' },
+        body: { amount: { amount: 200, currency: 'USD' }, reason: 'damaged' },
+      });
+      const refundId = await eventually(async () => ((await stack.http('GET', `/orders/${orderId}/refunds`)).body.items as { refundId: string }[])[0]?.refundId, 10_000, 'refund opened');
+      const handle = stack.temporal.workflow.getHandle(refundWorkflowId(refundId));
+      await eventually(async () => ((await handle.query(refundStatusQuery)).step === 'needs_attention' ? true : undefined), 30_000, 'refund parked');
+      expect((await handle.describe()).memo?.lastSupportAction).toMatchObject({ action: 'refund', actor: { id: people.support.id }, reason: 'damaged' });
+      gateway.setFaults(null);
+      // the Web UI's "Send a Signal" with an input naming the person
+      await handle.signal(retrySignal, { actor: { id: 'carol@shop', name: 'Carol' }, reason: 'gateway back' });
+      expect(await handle.result()).toMatchObject({ status: 'succeeded' });
+      await recordHistory(handle, 'refundWorkflow', 'support-actor-parked-then-retried');
+      expect((await handle.describe()).memo?.lastSupportAction).toEqual({ action: 'retry', actor: { id: 'carol@shop', name: 'Carol' }, reason: 'gateway back', at: expect.any(String) });
+      expect((await answer).status).toBeLessThan(300);
     });
 
     it('a stock change is audited: who, when, why, before and after; a refused change records nothing', async () => {
