@@ -86,7 +86,10 @@ export function requireRole(...roles: [SupportRole, ...SupportRole[]]): RequestH
     // a gate in front (e.g. on /admin) identified the actor already: one lookup per request
     const known = res.locals.actor as AuthenticatedActor | undefined;
     const who: Identified = known ? { kind: 'actor', actor: known } : await authenticatorOf(res).identify(SupportAuthenticator.bearer(req.get('authorization')));
-    if (who.kind === 'none') return next(new AppError('unauthorized', 'a support credential is required (Authorization: Bearer <token>)'));
+    if (who.kind === 'none') {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="orderly-support"');
+      return next(new AppError('unauthorized', 'a support credential is required (Authorization: Bearer <token>)'));
+    }
     if (who.kind === 'wrong') return next(new AppError('forbidden', 'wrong credential: unknown or revoked token'));
     if (!roles.some((r) => who.actor.roles.includes(r))) {
       return next(new AppError('forbidden', `this needs the ${roles.join(' or ')} role`, { requiredRole: roles, roles: who.actor.roles }));

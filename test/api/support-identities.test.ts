@@ -95,7 +95,10 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       stack.http(method, path, { headers: { 'Idempotency-Key': 'role-table', ...headers }, body });
 
     it('no credential → 401 unauthorized on every support, operations and admin route', async () => {
-      for (const route of every) expect([route, (await call(route)).body.error?.code]).toEqual([route, 'unauthorized']);
+      for (const route of every) {
+        const res = await call(route);
+        expect([route, res.status, res.body.error?.code, res.headers.get('www-authenticate')]).toEqual([route, 401, 'unauthorized', 'Bearer realm="orderly-support"']);
+      }
     });
 
     it('an unknown, malformed or revoked token → 403 forbidden (API.md: a wrong credential), nothing done', async () => {
