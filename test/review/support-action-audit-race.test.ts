@@ -115,4 +115,26 @@ describe('review: a support event is recorded only for an action the workflow to
       await handle.terminate('review test cleanup').catch(() => undefined);
     }
   });
+
+  it('two support people cancel the same parked order at once (plain HTTP, their own tokens): one cancellation, one support_cancel', async () => {
+    const token = async (name: string) =>
+      (await stack.http('POST', '/admin/support-tokens', { headers: admin, body: { name, roles: ['support'] } })).body.token as string;
+    const [carol, dave] = await Promise.all([token('Carol'), token('Dave')]);
+    const { orderId, cartId } = await parkedCheckout('race-3');
+    const cancel = (t: string, reason: string) => stack.http('POST', `/admin/orders/${orderId}/cancel`, { headers: { Authorization: `Bearer ${t}` }, body: { reason } });
+    const [a, b] = await Promise.all([cancel(carol, 'customer asked by phone'), cancel(dave, 'suspected fraud')]);
+    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result().catch(() => undefined);
+    gateway.setFaults(null);
+    const order = (await stack.http('GET', `/orders/${orderId}`, { headers: admin })).body;
+    expect(order.status).toBe('cancelled');
+    const cancelled = (order.events as { type: string; reason?: string }[]).find((e) => e.type === 'order_cancelled');
+    const recorded = (await supportEvents(orderId)).map((e) => `${e.actor?.name}: ${e.reason}`);
+    // the workflow cancelled once, for one reason; the history must not credit two people with two reasons
+    // (a fix may refuse the second with 409 or accept it as a no-op, but not record it as a cancel)
+    expect({ answers: [a.status, b.status].filter((s) => s !== 202 && s !== 409), recorded, cancelledFor: cancelled?.reason }).toEqual({
+      answers: [],
+      recorded: [expect.stringContaining(cancelled?.reason ?? '?')],
+      cancelledFor: cancelled?.reason,
+    });
+  });
 });
