@@ -120,6 +120,24 @@ export const refundStatusQuery = defineQuery<RefundStatusView>('status');
 /** Support resumes a parked workflow after fixing the cause (Web UI: Signal → retry), saying who and why. */
 export const retrySignal = defineSignal<[SupportSignalArgs?]>('retry');
 
+/**
+ * What a support update answers when the workflow took the action: `at` is the workflow's
+ * time of the decision (the order event the API then records carries it).
+ */
+export interface SupportActionTaken {
+  action: 'retry' | 'cancel';
+  at: string;
+}
+/**
+ * The admin API's retry of a parked workflow (an update, not a signal: the workflow decides).
+ * Its validator refuses it while nothing waits for support (`order_not_parked`) or once
+ * another person's retry or cancel was taken (`support_action_conflict`): the loser gets a 409
+ * and nothing is recorded. The reason stays out of the workflow (the order event has it).
+ */
+export const supportRetryUpdate = defineUpdate<SupportActionTaken, [{ actor: SupportActor }]>('supportRetry');
+/** The admin API's cancel of a parked workflow: like supportRetryUpdate, with the reason the cancellation records. */
+export const supportCancelUpdate = defineUpdate<SupportActionTaken, [{ actor: SupportActor; reason: string }]>('supportCancel');
+
 // ---- abandoned-cart recovery -----------------------------------------------------------
 
 export interface CartRecoveryInput {

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { SupportActionNote, SupportActor } from '../domain/support';
 import type { CheckoutStatusKey } from '../temporal/search-attributes';
-import { cancelSignal, retrySignal, type SupportSignalArgs } from './messages';
+import { cancelSignal, retrySignal, supportCancelUpdate, supportRetryUpdate, type SupportActionTaken, type SupportSignalArgs } from './messages';
 import { showParked } from './ui-details';
 
 export class CancelledBySupport extends Error {
@@ -87,16 +87,54 @@ export class WaitForSupport {
         this.note('cancel', { actor, reason: this.cancelReason });
       } else this.ignore('cancel');
     });
+    // The admin API's path: an update the workflow accepts only while it waits and nothing
+    // was decided yet, so a caller told "taken" knows the workflow took it (the API records
+    // the order event only then). Registering a handler adds no command: old histories replay.
+    setHandler(
+      supportRetryUpdate,
+      ({ actor }: { actor: SupportActor }): SupportActionTaken => {
+        this.retryRequested = true;
+        return this.note('retry', { actor });
+      },
+      { validator: (_by: { actor: SupportActor }): void => this.mayDecide() },
+    );
+    setHandler(
+      supportCancelUpdate,
+      ({ actor, reason }: { actor: SupportActor; reason: string }): SupportActionTaken => {
+        this.cancelReason = reason || 'cancelled by support';
+        return this.note('cancel', { actor });
+      },
+      { validator: (_by: { actor: SupportActor; reason: string }): void => this.mayDecide() },
+    );
+  }
+
+  /** An update's validator: refuses (nothing recorded, no event in history) unless this call would decide. */
+  private mayDecide(): void {
+    if (!this.waiting) throw ApplicationFailure.create({ type: 'order_not_parked', message: 'not waiting for support (it was not parked, or has resumed)', nonRetryable: true });
+    if (this.retryRequested || this.cancelReason !== undefined) {
+      throw ApplicationFailure.create({
+        type: 'support_action_conflict',
+        message: `another support action (${this.cancelReason !== undefined ? 'cancel' : 'retry'}) was already taken`,
+        nonRetryable: true,
+      });
+    }
   }
 
   /** Who decided the last support action, and why. */
   lastActor: SupportActor | undefined;
 
-  private note(action: 'retry' | 'cancel', by: SupportSignalArgs | undefined): void {
+  /**
+   * The memo shows who did what and when, never the free-text reason (it may hold personal
+   * data; the order event and the signal's own input keep it).
+   */
+  private note(action: 'retry' | 'cancel', by: SupportSignalArgs | undefined): SupportActionTaken {
     this.lastActor = by?.actor ?? UNNAMED_ACTOR;
-    if (!patched(SUPPORT_ACTOR_MEMO_PATCH)) return;
-    const note: SupportActionNote = { action, actor: this.lastActor, ...(by?.reason ? { reason: by.reason } : {}), at: new Date().toISOString() };
-    upsertMemo({ lastSupportAction: note });
+    const at = new Date().toISOString();
+    if (patched(SUPPORT_ACTOR_MEMO_PATCH)) {
+      const note: SupportActionNote = { action, actor: { id: this.lastActor.id, name: this.lastActor.name }, at };
+      upsertMemo({ lastSupportAction: note });
+    }
+    return { action, at };
   }
 
   private setStatus(value: string): void {

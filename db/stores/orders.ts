@@ -105,7 +105,8 @@ export async function getOrderIdByCheckout(db: DbOrTx, checkoutId: string): Prom
 /** A support action in an order's history: who (actor), why (reason), when (now). One row per action. */
 export async function addSupportEvent(
   db: DbOrTx,
-  event: { orderId: string; type: string; reason?: string; actor: { id: string; name: string } },
+  /** `at`: when the action was taken (the workflow's time of the decision); default now. */
+  event: { orderId: string; type: string; reason?: string; actor: { id: string; name: string }; at?: Date },
 ): Promise<void> {
   await db.insert(orderEvents).values({
     orderId: event.orderId,
@@ -113,5 +114,6 @@ export async function addSupportEvent(
     reason: event.reason ?? null,
     actorId: event.actor.id,
     actorName: event.actor.name,
+    ...(event.at ? { at: event.at } : {}),
   });
 }

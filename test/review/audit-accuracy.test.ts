@@ -32,7 +32,7 @@ describe('review: stock and product audits', () => {
       const items = (await stack.http('GET', `/admin/inventory/${sku}/changes`, { headers: admin })).body.items as { onHandBefore: number | null; onHandAfter: number }[];
       const [newest, oldest] = items; // newest first
       // the audit is a chain: each change starts from what the previous one left
-      if (newest.onHandBefore !== oldest.onHandAfter) broken.push({ sku, items });
+      if (newest?.onHandBefore !== oldest?.onHandAfter) broken.push({ sku, items });
     }
     expect(broken).toEqual([]);
   });
