@@ -25,6 +25,9 @@ export const ADMIN_TOKEN_ACTOR: SupportActor = { id: 'admin-token', name: 'admin
 export interface SupportActionNote {
   action: 'retry' | 'cancel' | 'refund';
   actor: SupportActor;
+  /** Never set any more: the reason (free text) stays in the order's history, out of the memo. */
   reason?: string;
+  /** For a refund: the refund whose refund_requested order event says why. */
+  refundId?: string;
   at: string;
 }

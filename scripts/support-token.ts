@@ -16,7 +16,13 @@ import { SUPPORT_ROLES } from '../domain/support';
 import { createSupportToken, listSupportIdentities, revokeSupportTokenById } from '../usecases/support-tokens';
 
 const createArgs = z.object({
-  name: z.string().trim().min(1).max(200),
+  // the same rule as the API's: no control characters (the name is shown in this CLI's list)
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters'),
   email: z.string().email().max(254).optional(),
   roles: z.array(z.enum(SUPPORT_ROLES)).min(1),
 });

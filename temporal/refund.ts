@@ -20,8 +20,9 @@ export function refundMetadata(input: RefundInput): { staticSummary: string; sta
   };
 }
 
-function refundNote(by: NonNullable<RefundInput['requestedBy']>): SupportActionNote {
-  return { action: 'refund', actor: by.actor, reason: by.reason, at: new Date().toISOString() };
+/** Who asked, when, and which refund (its refund_requested order event has the reason): never the free text. */
+function refundNote(input: RefundInput, by: NonNullable<RefundInput['requestedBy']>): SupportActionNote {
+  return { action: 'refund', actor: { id: by.actor.id, name: by.actor.name }, refundId: input.refundId, at: new Date().toISOString() };
 }
 
 /**
@@ -37,7 +38,7 @@ export function startRefund(client: Client, taskQueue: string, input: RefundInpu
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     ...refundMetadata(input),
     // who asked, for the Web UI (a retry or cancel of a parked refund replaces it, workflows/parking.ts)
-    ...(input.requestedBy ? { memo: { lastSupportAction: refundNote(input.requestedBy) } } : {}),
+    ...(input.requestedBy ? { memo: { lastSupportAction: refundNote(input, input.requestedBy) } } : {}),
     typedSearchAttributes: [
       { key: OrderIdKey, value: input.orderId },
       { key: CustomerEmailKey, value: input.email },

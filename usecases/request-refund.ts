@@ -114,7 +114,8 @@ export async function requestRefund(
       email: order.email,
       amount: { amount: refund.amount, currency: refund.currency },
       lines: claim.status === 'claimed' ? claim.lines : [],
-      requestedBy: { actor: { id: actor.id, name: actor.name }, reason: request.reason },
+      // who, not why: the reason is in the order's history (refund_requested), not the workflow's
+      requestedBy: { actor: { id: actor.id, name: actor.name } },
     },
     config.refund.waitMs,
   );

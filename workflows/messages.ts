@@ -96,8 +96,12 @@ export interface RefundInput {
    * by the API and claimed again, idempotently, by the workflow's first step.
    */
   lines?: { sku: string; quantity: number; restock: number }[];
-  /** Who asked for the refund and why (the workflow's memo shows it; absent before support identities). */
-  requestedBy?: { actor: SupportActor; reason: string };
+  /**
+   * Who asked for the refund (the workflow's memo shows it; absent before support identities).
+   * The reason stays in the order's history (refund_requested), out of the workflow: free text
+   * may hold personal data. Runs started before this may carry one; nothing reads it.
+   */
+  requestedBy?: { actor: SupportActor; reason?: string };
 }
 
 export type RefundStep = 'claiming' | 'releasing' | 'refunding' | 'recording' | 'restocking' | 'updating_order' | 'emailing' | 'needs_attention' | 'succeeded' | 'failed';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CARD_NUMBER_MESSAGE, containsCardNumber } from '../../domain/card-number';
 import { BLANK_IS_ABSENT, documentAs, ISO_CURRENCIES, NOT_BLANK_PLAIN, PLAIN, trimmedLength } from './json-schema';
 
 /**
@@ -58,7 +59,13 @@ export const suggestQuerySchema = z.object({ q: requiredText(100).transform((s) 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');
 
 /** Why an operations change was made (the audit's reason): 1–500 characters once trimmed. */
-const changeReason = z.string().trim().min(1).max(500).meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
+const changeReason = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .refine((s) => !containsCardNumber(s), CARD_NUMBER_MESSAGE)
+  .meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
 
 /**
  * PUT /admin/inventory/:sku. `reason` is recorded in the stock audit: required of a person's

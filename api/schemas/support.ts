@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { SUPPORT_ROLES } from '../../domain/support';
+import { plainText } from './catalog';
 
 /** POST /admin/support-tokens: a person and what they may do. */
 export const createSupportTokenBodySchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    // shown in a terminal (the CLI's list), the Web UI and the order history: no control characters
+    name: plainText(200).trim().min(1),
     email: z.string().email().max(254).optional(),
     roles: z.array(z.enum(SUPPORT_ROLES)).min(1).max(SUPPORT_ROLES.length),
   })
