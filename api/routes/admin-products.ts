@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { kickSearchSync } from '../../temporal/search-sync';
-import { deactivateProduct, recordProductChange, upsertProduct } from '../../db/stores/catalog';
+import { deactivateProductChanged, recordProductChange, writeProduct } from '../../db/stores/catalog';
 import { stockLevels } from '../../db/stores/inventory';
 import type { Product } from '../../db/schema/catalog';
 import { actorOf, requireRole } from '../auth';
@@ -39,7 +39,7 @@ export function adminProductsRouter({ dbs, temporal, config, logger }: AppDeps):
     const body = parse(productBodySchema, req.body, 'product');
     const actor = actorOf(res);
     const product = await dbs.catalog.transaction(async (tx) => {
-      const written = await upsertProduct(tx, {
+      const { product: written, changed } = await writeProduct(tx, {
         sku,
         name: body.name,
         description: body.description,
@@ -49,7 +49,8 @@ export function adminProductsRouter({ dbs, temporal, config, logger }: AppDeps):
         currency: body.price.currency,
         active: body.active,
       });
-      await recordProductChange(tx, { sku, action: 'upsert', version: written.version, actorId: actor.id, actorName: actor.name, reason: body.reason });
+      // only a real change is audited: a PUT of what is there keeps the version and records nothing
+      if (changed) await recordProductChange(tx, { sku, action: 'upsert', version: written.version, actorId: actor.id, actorName: actor.name, reason: body.reason });
       return written;
     });
     await wakeSearchSync();
@@ -61,9 +62,13 @@ export function adminProductsRouter({ dbs, temporal, config, logger }: AppDeps):
     const { reason } = parse(deactivateProductBodySchema, req.body ?? {}, 'deactivation');
     const actor = actorOf(res);
     const product = await dbs.catalog.transaction(async (tx) => {
-      const deactivated = await deactivateProduct(tx, sku);
-      if (deactivated) await recordProductChange(tx, { sku, action: 'deactivate', version: deactivated.version, actorId: actor.id, actorName: actor.name, reason });
-      return deactivated;
+      const deactivated = await deactivateProductChanged(tx, sku);
+      // deactivating an inactive product changes nothing: not audited again
+      if (deactivated?.changed) {
+        const { version } = deactivated.product;
+        await recordProductChange(tx, { sku, action: 'deactivate', version, actorId: actor.id, actorName: actor.name, reason });
+      }
+      return deactivated?.product;
     });
     if (!product) throw new AppError('not_found', 'no such product');
     await wakeSearchSync();

@@ -57,6 +57,11 @@ export interface ProductInput {
  * row commit in one transaction: the index can lag, never miss a version.
  */
 export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Product> {
+  return (await writeProduct(db, p)).product;
+}
+
+/** upsertProduct, saying whether anything changed (a PUT of what is already there changes nothing: same version). */
+export async function writeProduct(db: DbOrTx, p: ProductInput): Promise<{ product: Product; changed: boolean }> {
   const values = {
     sku: p.sku,
     name: p.name,
@@ -90,16 +95,21 @@ export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Produc
       .returning();
     if (row) {
       await recordSearchChange(tx, row);
-      return row;
+      return { product: row, changed: true };
     }
     const current = await getProduct(tx, p.sku);
     if (!current) throw new Error(`upsert of ${p.sku} returned nothing`);
-    return current;
+    return { product: current, changed: false };
   });
 }
 
 /** Takes a product off sale (not listed, not sold); undefined when there is no such sku. */
 export async function deactivateProduct(db: DbOrTx, sku: string): Promise<Product | undefined> {
+  return (await deactivateProductChanged(db, sku))?.product;
+}
+
+/** deactivateProduct, saying whether it changed anything (an inactive product stays as it is). */
+export async function deactivateProductChanged(db: DbOrTx, sku: string): Promise<{ product: Product; changed: boolean } | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(products)
@@ -108,9 +118,10 @@ export async function deactivateProduct(db: DbOrTx, sku: string): Promise<Produc
       .returning();
     if (row) {
       await recordSearchChange(tx, row);
-      return row;
+      return { product: row, changed: true };
     }
-    return getProduct(tx, sku);
+    const current = await getProduct(tx, sku);
+    return current ? { product: current, changed: false } : undefined;
   });
 }
 

@@ -87,7 +87,11 @@ export interface StockChangeAudit {
  */
 export async function setOnHandAudited(db: Db, sku: string, onHand: number, audit: StockChangeAudit): Promise<SetOnHandResult> {
   return db.transaction(async (tx) => {
-    const [before] = await tx.select({ onHand: stock.onHand }).from(stock).where(eq(stock.sku, sku)).for('update');
+    // The row first, then the lock: a SELECT … FOR UPDATE of a missing row locks nothing, so two
+    // first counts would both read "no row". The insert that creates it knows there was none;
+    // a concurrent one waits for it on the key and then reads (and locks) what it left.
+    const created = await tx.insert(stock).values({ sku, onHand: 0 }).onConflictDoNothing().returning({ sku: stock.sku });
+    const [before] = created.length > 0 ? [undefined] : await tx.select({ onHand: stock.onHand }).from(stock).where(eq(stock.sku, sku)).for('update');
     const result = await setOnHand(tx, sku, onHand);
     if (result.status === 'ok') {
       await tx.insert(stockChanges).values({
