@@ -188,7 +188,7 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       const retry = await stack.http('POST', `/admin/orders/${orderId}/retry`, { headers: bearer(people.support.token), body: { reason: 'gateway fixed' } });
       expect(retry.status).toBe(202);
       await handle.result();
-      await recordHistory(handle, 'checkoutWorkflow', 'support-actor-parked-then-retried');
+      await recordHistory(handle, 'checkoutWorkflow', 'support-update-parked-then-retried');
       const actor = { id: people.support.id, name: people.support.name };
       const asSupport = (await stack.http('GET', `/orders/${orderId}`, { headers: bearer(people.support.token) })).body;
       expect(asSupport.status).toBe('paid');
@@ -198,7 +198,12 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       expect(asCustomer.events.find((e: { type: string }) => e.type === 'support_retry').actor).toBeUndefined();
       expect(JSON.stringify(asSupport)).not.toContain(people.support.token);
       const { memo } = await handle.describe();
-      expect(memo?.lastSupportAction).toEqual({ action: 'retry', actor, reason: 'gateway fixed', at: expect.any(String) });
+      // who, what, when: never the free-text reason (the order event keeps it)
+      expect(memo?.lastSupportAction).toEqual({ action: 'retry', actor, at: expect.any(String) });
+      // the retry was taken: a second one is refused (the workflow is not waiting any more)
+      const again = await stack.http('POST', `/admin/orders/${orderId}/retry`, { headers: bearer(people.support.token), body: { reason: 'again' } });
+      expect([again.status, again.body.error?.code]).toEqual([409, 'order_not_parked']);
+      expect(asSupport.events.filter((e: { type: string }) => e.type === 'support_retry')).toHaveLength(1);
     });
 
     it('a cancel by a personal token: actor and reason in the order history and the workflow memo', async () => {
@@ -207,12 +212,15 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       expect(cancel.status).toBe(202);
       await handle.result();
       gateway.setFaults(null);
-      await recordHistory(handle, 'checkoutWorkflow', 'support-actor-parked-then-cancelled');
+      await recordHistory(handle, 'checkoutWorkflow', 'support-update-parked-then-cancelled');
       const actor = { id: people.support.id, name: people.support.name };
       const order = (await stack.http('GET', `/orders?email=parked@example.com`, { headers: bearer(people.support.token) })).body.items.find((o: { id: string }) => o.id === orderId);
       expect(order.status).toBe('cancelled');
       expect(order.events.find((e: { type: string }) => e.type === 'support_cancel')).toMatchObject({ actor, reason: 'customer asked' });
-      expect((await handle.describe()).memo?.lastSupportAction).toEqual({ action: 'cancel', actor, reason: 'customer asked', at: expect.any(String) });
+      // the support event reads before what the workflow then did (it is dated with the workflow's decision)
+      const types = order.events.map((e: { type: string }) => e.type);
+      expect(types.indexOf('support_cancel')).toBeLessThan(types.indexOf('order_cancelled'));
+      expect((await handle.describe()).memo?.lastSupportAction).toEqual({ action: 'cancel', actor, at: expect.any(String) });
       // a cancel without a reason is refused
       expect((await stack.http('POST', `/admin/orders/${orderId}/cancel`, { headers: bearer(people.support.token) })).status).toBe(400);
     });
@@ -228,7 +236,8 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       const order = (await stack.http('GET', `/orders/${orderId}`, { headers: bearer(people.support.token) })).body;
       expect(order.events.find((e: { type: string }) => e.type === 'refund_requested')).toMatchObject({ actor, reason: `late delivery (refund ${res.body.refundId})` });
       const { memo } = await stack.temporal.workflow.getHandle(refundWorkflowId(res.body.refundId)).describe();
-      expect(memo?.lastSupportAction).toEqual({ action: 'refund', actor, reason: 'late delivery', at: expect.any(String) });
+      // the memo: who, which refund, when; the reason is in the order's history only (free text stays out of the workflow)
+      expect(memo?.lastSupportAction).toEqual({ action: 'refund', actor, refundId: res.body.refundId, at: expect.any(String) });
     });
 
     it('a parked refund retried by a signal sent by hand: the memo moves from the refund request to the retry and who the input names', async () => {
@@ -241,13 +250,13 @@ describe('support identities: per-person tokens, roles, and the actor on every s
       const refundId = await eventually(async () => ((await stack.http('GET', `/orders/${orderId}/refunds`)).body.items as { refundId: string }[])[0]?.refundId, 10_000, 'refund opened');
       const handle = stack.temporal.workflow.getHandle(refundWorkflowId(refundId));
       await eventually(async () => ((await handle.query(refundStatusQuery)).step === 'needs_attention' ? true : undefined), 30_000, 'refund parked');
-      expect((await handle.describe()).memo?.lastSupportAction).toMatchObject({ action: 'refund', actor: { id: people.support.id }, reason: 'damaged' });
+      expect((await handle.describe()).memo?.lastSupportAction).toMatchObject({ action: 'refund', actor: { id: people.support.id }, refundId });
       gateway.setFaults(null);
       // the Web UI's "Send a Signal" with an input naming the person
       await handle.signal(retrySignal, { actor: { id: 'carol@shop', name: 'Carol' }, reason: 'gateway back' });
       expect(await handle.result()).toMatchObject({ status: 'succeeded' });
-      await recordHistory(handle, 'refundWorkflow', 'support-actor-parked-then-retried');
-      expect((await handle.describe()).memo?.lastSupportAction).toEqual({ action: 'retry', actor: { id: 'carol@shop', name: 'Carol' }, reason: 'gateway back', at: expect.any(String) });
+      await recordHistory(handle, 'refundWorkflow', 'support-actor-memo-without-reason-parked-then-retried');
+      expect((await handle.describe()).memo?.lastSupportAction).toEqual({ action: 'retry', actor: { id: 'carol@shop', name: 'Carol' }, at: expect.any(String) });
       expect((await answer).status).toBeLessThan(300);
     });
 
