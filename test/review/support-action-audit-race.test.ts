@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the test wraps the real Temporal client and its handles in Proxies */
 import type { Client } from '@temporalio/client';
 import type { LocalGateway } from '../../activities/gateways/local-gateway';
 import { cancelParkedOrder, retryParkedOrder } from '../../usecases/support-actions';
