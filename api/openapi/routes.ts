@@ -120,13 +120,19 @@ export const ROUTES: Route[] = [
   { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
   { method: 'get', url: '/unsubscribe', summary: 'Opts an email out of cart reminders (the signed link in every reminder)', query: unsubscribeQuerySchema, answers: { unsubscribed: out.unsubscribedSchema }, ok: (r) => ({ '200': answer('unsubscribed', r.unsubscribed) }) },
   {
-    method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (signals `retry` with the actor; optional reason)', admin: true, role: 'support',
+    method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (a `supportRetry` update the workflow validates; optional reason)', admin: true, role: 'support',
+    description:
+      '202 once the workflow took the retry (only then is support_retry recorded, with the actor and reason). 409 order_not_parked when nothing waits for support; ' +
+      '409 support_action_conflict when another support action on this order was taken first (nothing recorded). A reason holding a card number is a 400.',
     path: { orderId: orderIdSchema }, body: retryBodySchema, bodyRequired: false,
-    answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+    answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked', 'support_action_conflict'],
   },
   {
     method: 'post', url: '/admin/orders/{orderId}/cancel', summary: 'Support: cancel a parked checkout; compensations run (void/refund, release stock)', admin: true, role: 'support',
-    path: { orderId: orderIdSchema }, body: cancelBodySchema, answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+    description:
+      '202 once the workflow took the cancel (a `supportCancel` update; only then is support_cancel recorded). 409 order_not_parked when nothing waits for support; ' +
+      '409 support_action_conflict when another person\'s retry or cancel was taken first (nothing recorded). A reason holding a card number is a 400.',
+    path: { orderId: orderIdSchema }, body: cancelBodySchema, answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked', 'support_action_conflict'],
   },
   {
     method: 'put', url: '/admin/products/{sku}', summary: 'Operations: create or update a product (omitted optional fields are cleared; reason: recorded in the catalog audit)', admin: true, role: 'operations',
