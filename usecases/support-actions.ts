@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { getCheckout } from '../db/stores/checkouts';
 import { addSupportEvent, getOrderCheckoutId } from '../db/stores/orders';
@@ -41,6 +41,8 @@ async function decide(send: () => Promise<SupportActionTaken>): Promise<SupportA
   try {
     return await send();
   } catch (err) {
+    // the run ended between the query and the update (e.g. its authorization expired): not parked
+    if (err instanceof WorkflowNotFoundError) return notParked('closed');
     if (!(err instanceof WorkflowUpdateFailedError)) throw err;
     const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
     if (cause?.type === 'support_action_conflict') {
