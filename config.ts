@@ -5,7 +5,7 @@ import { z } from 'zod';
  * Dev defaults match scripts/services.sh so `npm run dev` needs no .env file.
  */
 
-const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification'] as const;
+const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification', 'support'] as const;
 export type BoundedContext = (typeof CONTEXTS)[number];
 
 const bool = z
@@ -24,6 +24,7 @@ const envSchema = z.object({
   ORDER_DATABASE_URL: z.string().url().optional(),
   PAYMENT_DATABASE_URL: z.string().url().optional(),
   NOTIFICATION_DATABASE_URL: z.string().url().optional(),
+  SUPPORT_DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
 
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
@@ -363,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     order: e.ORDER_DATABASE_URL,
     payment: e.PAYMENT_DATABASE_URL,
     notification: e.NOTIFICATION_DATABASE_URL,
+    support: e.SUPPORT_DATABASE_URL,
   };
   const databaseUrls = Object.fromEntries(
     CONTEXTS.map((c) => [c, contextUrl[c] ?? e.DATABASE_URL]),

@@ -2,7 +2,7 @@ import express from 'express';
 import { CartStore } from '../db/stores/cart';
 import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
-import { requireAdmin } from './auth';
+import { installSupportAuth, requireRole } from './auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
@@ -12,6 +12,7 @@ import { requestContext } from './request-context';
 import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
 import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
+import { adminSupportTokensRouter } from './routes/admin-support-tokens';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
 import { codecRouter } from './routes/codec';
@@ -31,8 +32,9 @@ export function createApp(given: AppDeps): express.Express {
     breakers: given.breakers ?? new CircuitBreakers(given.redis, given.config.circuit),
   };
   const app = express();
+  // support identities: per-person tokens and ADMIN_API_TOKEN, roles per route (api/auth.ts)
+  installSupportAuth(app, deps);
   const carts = new CartStore(deps.redis, deps.dbs.cart, deps.config.cart);
-  const admin = requireAdmin(deps.config);
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -41,7 +43,7 @@ export function createApp(given: AppDeps): express.Express {
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
   // Temporal's codec server for the Web UI and the CLI (support credential; CORS; bodies up to a history page): its own parsers.
-  app.use('/codec', checkRequestTarget, codecRouter(deps.config, admin));
+  app.use('/codec', checkRequestTarget, codecRouter(deps.config, requireRole('support')));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
@@ -53,8 +55,9 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/carts', cartsRouter(deps, carts));
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
   app.use('/orders/:orderId/refunds', refundsRouter(deps));
-  app.use('/orders', ordersRouter(deps, admin));
-  app.use('/admin', admin, adminRouter(deps), adminProductsRouter(deps));
+  app.use('/orders', ordersRouter(deps, requireRole('support')));
+  // any live support credential gets past /admin (401/403 before a 404); each route then needs its role
+  app.use('/admin', requireRole('support', 'operations', 'admin'), adminRouter(deps), adminProductsRouter(deps), adminSupportTokensRouter(deps));
   app.use('/unsubscribe', unsubscribeRouter(deps));
   const page = localGatewayPage(deps.config, deps.dbs.payment);
   if (page) app.use('/local-gateway', page);

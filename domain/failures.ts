@@ -28,6 +28,8 @@ export const FAILURE_CODES = {
   refund_exceeds_sold: 422,
   checkout_cancelled: 409,
   order_not_parked: 409,
+  /** Two support people acted on one parked order at once: the other's retry or cancel was taken. */
+  support_action_conflict: 409,
   order_not_refundable: 409,
   checkout_failed: 502,
   payload_too_large: 413,

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { formatMoney } from '../domain/money';
+import type { SupportActionNote } from '../domain/support';
 import type { RefundInput } from '../workflows/messages';
 import { CustomerEmailHashKey, OrderIdKey, RefundStatusKey } from './search-attributes';
 import { refundWorkflowId } from './workflow-ids';
@@ -19,6 +20,11 @@ export function refundMetadata(input: RefundInput): { staticSummary: string; sta
   };
 }
 
+/** Who asked, when, and which refund (its refund_requested order event has the reason): never the free text. */
+function refundNote(input: RefundInput, by: NonNullable<RefundInput['requestedBy']>): SupportActionNote {
+  return { action: 'refund', actor: { id: by.actor.id, name: by.actor.name }, refundId: input.refundId, at: new Date().toISOString() };
+}
+
 /**
  * Starts the refund's workflow (one per refund id; a running one is joined). Rejects with
  * WorkflowExecutionAlreadyStartedError when that refund's workflow already finished.
@@ -32,6 +38,8 @@ export function startRefund(client: Client, taskQueue: string, input: RefundInpu
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     ...refundMetadata(input),
+    // who asked, for the Web UI (a retry or cancel of a parked refund replaces it, workflows/parking.ts)
+    ...(input.requestedBy ? { memo: { lastSupportAction: refundNote(input, input.requestedBy) } } : {}),
     typedSearchAttributes: [
       { key: OrderIdKey, value: input.orderId },
       { key: CustomerEmailHashKey, value: emailHash },

@@ -5,6 +5,7 @@ import { claimRefundLines, refundableLines } from '../db/stores/refund-lines';
 import { failRefund, getRefund, listRefunds, openRefund, RefundExceedsCaptured } from '../db/stores/refunds';
 import { customerEmailHash } from '../temporal/codec';
 import { startRefund } from '../temporal/refund';
+import type { SupportActor } from '../domain/support';
 import type { RefundInput, RefundOutcome } from '../workflows/messages';
 import type { UseCaseDeps } from './deps';
 import { refundView, type RefundView } from './list-refunds';
@@ -18,9 +19,6 @@ export type RequestRefundResult =
   /** Its workflow runs on past `config.refund.waitMs`. */
   | { kind: 'pending'; view: RefundView }
   | Rejected;
-
-/** The actor recorded for the shared admin credential (there are no per-person accounts yet). */
-const SUPPORT_ACTOR = 'support';
 
 async function runRefund(client: Client, taskQueue: string, input: RefundInput, waitMs: number, emailHash: string): Promise<RefundOutcome | undefined> {
   const handle = await startRefund(client, taskQueue, input, emailHash).catch(async (err: unknown) => {
@@ -53,6 +51,8 @@ export async function requestRefund(
   orderId: string,
   idempotency: { key: string; requestHash: string },
   request: RefundRequest,
+  /** Who asks: recorded in the order's history and the refund workflow's memo. */
+  actor: SupportActor,
 ): Promise<RequestRefundResult> {
   const { dbs, temporal, config } = deps;
   const [order] = await loadOrders(dbs.order, [orderId]);
@@ -95,7 +95,7 @@ export async function requestRefund(
     refundId: refund.id,
     orderId,
     lines: plan.lines,
-    requestedBy: { actor: SUPPORT_ACTOR, reason: request.reason },
+    requestedBy: { actor, reason: request.reason },
   });
   if (claim.status === 'exceeds_sold') {
     await failRefund(dbs.payment, refund.id, { code: 'refund_exceeds_sold', message: 'the lines exceed what is left to refund' });
@@ -109,7 +109,15 @@ export async function requestRefund(
   const outcome = await runRefund(
     temporal,
     config.temporal.taskQueue,
-    { refundId: refund.id, orderId, email: order.email, amount: { amount: refund.amount, currency: refund.currency }, lines: claim.status === 'claimed' ? claim.lines : [] },
+    {
+      refundId: refund.id,
+      orderId,
+      email: order.email,
+      amount: { amount: refund.amount, currency: refund.currency },
+      lines: claim.status === 'claimed' ? claim.lines : [],
+      // who, not why: the reason is in the order's history (refund_requested), not the workflow's
+      requestedBy: { actor: { id: actor.id, name: actor.name } },
+    },
     config.refund.waitMs,
     customerEmailHash(config.privacy.emailHashSecret, order.email),
   );

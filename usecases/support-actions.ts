@@ -1,10 +1,22 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { getCheckout } from '../db/stores/checkouts';
-import { getOrderCheckoutId } from '../db/stores/orders';
-import { cancelSignal, checkoutStatusQuery, retrySignal } from '../workflows/messages';
+import { addSupportEvent, getOrderCheckoutId } from '../db/stores/orders';
+import type { SupportActor } from '../domain/support';
+import { checkoutStatusQuery, supportCancelUpdate, supportRetryUpdate, type SupportActionTaken } from '../workflows/messages';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
 type Deps = Pick<UseCaseDeps, 'dbs' | 'temporal'>;
+
+/** Who acts and why: the order's history records both; the workflow learns who (its memo). */
+export interface SupportRequest {
+  actor: SupportActor;
+  reason?: string;
+}
+
+/** The actor as recorded: who, never what they may do (roles) or their credential. */
+const named = ({ id, name }: SupportActor): SupportActor => ({ id, name });
 
 /** The checkout workflow of an order, if it is parked waiting for support. */
 async function parkedCheckout({ dbs, temporal }: Deps, orderId: string) {
@@ -14,26 +26,56 @@ async function parkedCheckout({ dbs, temporal }: Deps, orderId: string) {
   if (!checkout?.runId) return rejected('not_found', 'no checkout for this order');
   const handle = temporal.workflow.getHandle(checkout.workflowId, checkout.runId);
   const status = await handle.query(checkoutStatusQuery).catch(() => undefined);
-  if (status?.step !== 'needs_attention') {
-    return rejected('order_not_parked', 'this order is not waiting for support (use refunds for a paid order)', {
-      step: status?.step ?? 'closed',
-    });
-  }
+  if (status?.step !== 'needs_attention') return notParked(status?.step ?? 'closed');
   return { kind: 'parked' as const, handle, status };
 }
 
-/** POST /admin/orders/:orderId/retry: a parked order's checkout runs its failed step again. */
-export async function retryParkedOrder(deps: Deps, orderId: string): Promise<{ kind: 'retrying'; parkedBecause?: string } | Rejected> {
+const notParked = (step: string) => rejected('order_not_parked', 'this order is not waiting for support (use refunds for a paid order)', { step });
+
+/**
+ * Sends a support update and answers whether the workflow took the action. Its validator
+ * refused it (not waiting any more, or another person's retry/cancel won): a 409, nothing
+ * recorded. Any other failure (Temporal unreachable) is thrown: nothing recorded either.
+ */
+async function decide(send: () => Promise<SupportActionTaken>): Promise<SupportActionTaken | Rejected> {
+  try {
+    return await send();
+  } catch (err) {
+    // the run ended between the query and the update (e.g. its authorization expired): not parked
+    if (err instanceof WorkflowNotFoundError) return notParked('closed');
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    if (cause?.type === 'support_action_conflict') {
+      return rejected('support_action_conflict', 'another support action on this order was taken first', { reason: cause.message });
+    }
+    return notParked('resumed');
+  }
+}
+
+/**
+ * POST /admin/orders/:orderId/retry: a parked order's checkout runs its failed step again.
+ * The workflow decides (an update); the order event is recorded only once it took the retry,
+ * dated with the workflow's time of the decision (so it reads before what the retry did).
+ */
+export async function retryParkedOrder(
+  deps: Deps,
+  orderId: string,
+  by: SupportRequest,
+): Promise<{ kind: 'retrying'; parkedBecause?: string } | Rejected> {
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
-  await parked.handle.signal(retrySignal);
+  const taken = await decide(() => parked.handle.executeUpdate(supportRetryUpdate, { args: [{ actor: named(by.actor) }] }));
+  if ('kind' in taken) return taken;
+  await addSupportEvent(deps.dbs.order, { orderId, type: 'support_retry', reason: by.reason, actor: by.actor, at: new Date(taken.at) });
   return { kind: 'retrying', parkedBecause: parked.status.lastError };
 }
 
 /** POST /admin/orders/:orderId/cancel: a parked order's checkout compensates and returns the money. */
-export async function cancelParkedOrder(deps: Deps, orderId: string, reason: string): Promise<{ kind: 'cancelling' } | Rejected> {
+export async function cancelParkedOrder(deps: Deps, orderId: string, by: SupportRequest & { reason: string }): Promise<{ kind: 'cancelling' } | Rejected> {
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
-  await parked.handle.signal(cancelSignal, { reason });
+  const taken = await decide(() => parked.handle.executeUpdate(supportCancelUpdate, { args: [{ actor: named(by.actor), reason: by.reason }] }));
+  if ('kind' in taken) return taken;
+  await addSupportEvent(deps.dbs.order, { orderId, type: 'support_cancel', reason: by.reason, actor: by.actor, at: new Date(taken.at) });
   return { kind: 'cancelling' };
 }

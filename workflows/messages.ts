@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CheckoutAnswer, NextAction } from '../domain/checkout';
 import type { Money } from '../domain/money';
 import type { CheckoutStep } from '../domain/checkout-lifecycle';
+import type { SupportActor } from '../domain/support';
 
 export interface CheckoutInput {
   checkoutId: string;
@@ -69,8 +70,17 @@ export interface HoldSweepResult {
   released: number;
 }
 
-/** Cancels a workflow's business process with compensation (support tooling). */
-export const cancelSignal = defineSignal<[{ reason: string }]>('cancel');
+/**
+ * Cancels a workflow's business process with compensation (support tooling). `actor`: who
+ * decided (the admin API sends it; a signal sent from the Web UI or CLI may not have one).
+ */
+export const cancelSignal = defineSignal<[{ reason: string; actor?: SupportActor }]>('cancel');
+
+/** Who sent a support signal and why (absent in signals sent before support identities, or by hand). */
+export interface SupportSignalArgs {
+  actor?: SupportActor;
+  reason?: string;
+}
 
 // ---- refunds ---------------------------------------------------------------------------
 
@@ -86,6 +96,12 @@ export interface RefundInput {
    * by the API and claimed again, idempotently, by the workflow's first step.
    */
   lines?: { sku: string; quantity: number; restock: number }[];
+  /**
+   * Who asked for the refund (the workflow's memo shows it; absent before support identities).
+   * The reason stays in the order's history (refund_requested), out of the workflow: free text
+   * may hold personal data. Runs started before this may carry one; nothing reads it.
+   */
+  requestedBy?: { actor: SupportActor; reason?: string };
 }
 
 export type RefundStep = 'claiming' | 'releasing' | 'refunding' | 'recording' | 'restocking' | 'updating_order' | 'emailing' | 'needs_attention' | 'succeeded' | 'failed';
@@ -105,8 +121,26 @@ export interface RefundOutcome {
 }
 
 export const refundStatusQuery = defineQuery<RefundStatusView>('status');
-/** Support resumes a parked workflow after fixing the cause (Web UI: Signal → retry). */
-export const retrySignal = defineSignal('retry');
+/** Support resumes a parked workflow after fixing the cause (Web UI: Signal → retry), saying who and why. */
+export const retrySignal = defineSignal<[SupportSignalArgs?]>('retry');
+
+/**
+ * What a support update answers when the workflow took the action: `at` is the workflow's
+ * time of the decision (the order event the API then records carries it).
+ */
+export interface SupportActionTaken {
+  action: 'retry' | 'cancel';
+  at: string;
+}
+/**
+ * The admin API's retry of a parked workflow (an update, not a signal: the workflow decides).
+ * Its validator refuses it while nothing waits for support (`order_not_parked`) or once
+ * another person's retry or cancel was taken (`support_action_conflict`): the loser gets a 409
+ * and nothing is recorded. The reason stays out of the workflow (the order event has it).
+ */
+export const supportRetryUpdate = defineUpdate<SupportActionTaken, [{ actor: SupportActor }]>('supportRetry');
+/** The admin API's cancel of a parked workflow: like supportRetryUpdate, with the reason the cancellation records. */
+export const supportCancelUpdate = defineUpdate<SupportActionTaken, [{ actor: SupportActor; reason: string }]>('supportCancel');
 
 // ---- abandoned-cart recovery -----------------------------------------------------------
 

@@ -4,12 +4,15 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { SupportActionNote, SupportActor } from '../domain/support';
 import type { CheckoutStatusKey } from '../temporal/search-attributes';
-import { cancelSignal, retrySignal } from './messages';
+import { cancelSignal, retrySignal, supportCancelUpdate, supportRetryUpdate, type SupportActionTaken, type SupportSignalArgs } from './messages';
 import { showParked } from './ui-details';
 
 export class CancelledBySupport extends Error {
@@ -28,6 +31,14 @@ export function describeFailure(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? `${cause.type ?? 'error'}: ${cause.message}` : String(err);
 }
+
+/**
+ * Support signals upsert the memo `lastSupportAction` (who, why, when) for the Web UI. A
+ * memo upsert is a command: histories recorded before it replay without it (patched).
+ */
+export const SUPPORT_ACTOR_MEMO_PATCH = 'support-actor-memo';
+/** A signal sent without an actor: from the Web UI or the CLI by hand (the admin API always sends one). */
+const UNNAMED_ACTOR: SupportActor = { id: 'unknown', name: 'unnamed (a signal sent without an actor, e.g. from the Web UI)' };
 
 /** A keyword search attribute key (CheckoutStatus, RefundStatus, …). */
 type KeywordKey = typeof CheckoutStatusKey;
@@ -64,14 +75,66 @@ export class WaitForSupport {
       moveTo?: (status: string) => void;
     },
   ) {
-    setHandler(retrySignal, () => {
-      if (this.waiting) this.retryRequested = true;
-      else this.ignore('retry');
+    setHandler(retrySignal, (by?: SupportSignalArgs) => {
+      if (this.waiting) {
+        this.retryRequested = true;
+        this.note('retry', by);
+      } else this.ignore('retry');
     });
-    setHandler(cancelSignal, ({ reason }) => {
-      if (this.waiting) this.cancelReason = reason || 'cancelled by support';
-      else this.ignore('cancel');
+    setHandler(cancelSignal, ({ reason, actor }) => {
+      if (this.waiting) {
+        this.cancelReason = reason || 'cancelled by support';
+        this.note('cancel', { actor, reason: this.cancelReason });
+      } else this.ignore('cancel');
     });
+    // The admin API's path: an update the workflow accepts only while it waits and nothing
+    // was decided yet, so a caller told "taken" knows the workflow took it (the API records
+    // the order event only then). Registering a handler adds no command: old histories replay.
+    setHandler(
+      supportRetryUpdate,
+      ({ actor }: { actor: SupportActor }): SupportActionTaken => {
+        this.retryRequested = true;
+        return this.note('retry', { actor });
+      },
+      { validator: (_by: { actor: SupportActor }): void => this.mayDecide() },
+    );
+    setHandler(
+      supportCancelUpdate,
+      ({ actor, reason }: { actor: SupportActor; reason: string }): SupportActionTaken => {
+        this.cancelReason = reason || 'cancelled by support';
+        return this.note('cancel', { actor });
+      },
+      { validator: (_by: { actor: SupportActor; reason: string }): void => this.mayDecide() },
+    );
+  }
+
+  /** An update's validator: refuses (nothing recorded, no event in history) unless this call would decide. */
+  private mayDecide(): void {
+    if (!this.waiting) throw ApplicationFailure.create({ type: 'order_not_parked', message: 'not waiting for support (it was not parked, or has resumed)', nonRetryable: true });
+    if (this.retryRequested || this.cancelReason !== undefined) {
+      throw ApplicationFailure.create({
+        type: 'support_action_conflict',
+        message: `another support action (${this.cancelReason !== undefined ? 'cancel' : 'retry'}) was already taken`,
+        nonRetryable: true,
+      });
+    }
+  }
+
+  /** Who decided the last support action, and why. */
+  lastActor: SupportActor | undefined;
+
+  /**
+   * The memo shows who did what and when, never the free-text reason (it may hold personal
+   * data; the order event and the signal's own input keep it).
+   */
+  private note(action: 'retry' | 'cancel', by: SupportSignalArgs | undefined): SupportActionTaken {
+    this.lastActor = by?.actor ?? UNNAMED_ACTOR;
+    const at = new Date().toISOString();
+    if (patched(SUPPORT_ACTOR_MEMO_PATCH)) {
+      const note: SupportActionNote = { action, actor: { id: this.lastActor.id, name: this.lastActor.name }, at };
+      upsertMemo({ lastSupportAction: note });
+    }
+    return { action, at };
   }
 
   private setStatus(value: string): void {
@@ -119,7 +182,7 @@ export class WaitForSupport {
     if (this.cancelReason !== undefined) return 'cancel';
     this.retryRequested = false;
     this.retries += 1;
-    setCurrentDetails(`**Resumed by support:** retry ${this.retries} of: ${reason}`);
+    setCurrentDetails(`**Resumed by support${this.lastActor ? ` (${this.lastActor.name})` : ''}:** retry ${this.retries} of: ${reason}`);
     this.setStatus(status.resumed);
     return 'retry';
   }

@@ -65,10 +65,13 @@ function parameters(route: Route): Json[] {
 
 function operation(route: Route, responses: Record<string, Json>): Json {
   const codes = [...EDGE, ...(route.body ? WITH_BODY : []), ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []), ...(route.errors ?? [])];
+  const needs = route.role ? `Needs role \`${route.role}\` (403 forbidden without it).` : undefined;
+  const description = [needs, route.description].filter(Boolean).join(' ');
   const op: Json = {
     summary: route.summary,
-    ...(route.description ? { description: route.description } : {}),
+    ...(description ? { description } : {}),
     ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
+    ...(route.role ? { 'x-required-role': route.role } : {}),
     parameters: parameters(route),
     responses: { ...route.ok(responses), ...errorResponses(codes) },
   };
@@ -96,7 +99,20 @@ function build(): Json {
         'Malformed input is refused before any route: a path or query that does not percent-decode to UTF-8 text without control characters is a 400 invalid_request, ' +
         'a non-empty body that is not JSON in UTF-8 (application/json or a +json type) a 415 unsupported_media_type, a JSON string with a NUL a 400, on every method.',
     },
-    components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' } }, schemas, responses: EDGE_RESPONSES },
+    components: {
+      securitySchemes: {
+        adminToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "A person's support token (osp_…, POST /admin/support-tokens or `npm run support-token`) with the route's role (x-required-role), " +
+            'or the break-glass ADMIN_API_TOKEN (every role in dev and test, only `admin` in production). No credential: 401 unauthorized; ' +
+            'an unknown or revoked one, or one without the role: 403 forbidden.',
+        },
+      },
+      schemas,
+      responses: EDGE_RESPONSES,
+    },
     paths,
   });
 }

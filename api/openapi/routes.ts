@@ -2,12 +2,14 @@ import { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
 import { codecPayloadsSchema, emailHashBodySchema, emailHashSchema } from '../schemas/codec';
-import { productBodySchema, productListQuerySchema, recommendationsQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
+import { deactivateProductBodySchema, productBodySchema, productListQuerySchema, recommendationsQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
-import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, unsubscribeQuerySchema } from '../schemas/orders';
+import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, retryBodySchema, unsubscribeQuerySchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
 import { webhookEventSchema, webhookReceiptSchema } from '../schemas/webhooks';
 import * as out from '../schemas/responses';
+import type { SupportRole } from '../../domain/support';
+import { createSupportTokenBodySchema, createdSupportTokenSchema, stockChangeSchema, supportIdentitySchema, supportTokenIdSchema } from '../schemas/support';
 
 type Json = Record<string, unknown>;
 
@@ -18,6 +20,8 @@ export interface Route {
   summary: string;
   description?: string;
   admin?: boolean;
+  /** The support role an admin route needs (api/auth.ts requireRole): 403 forbidden without it. */
+  role?: SupportRole;
   idempotent?: boolean;
   path?: Record<string, z.ZodType>;
   query?: z.ZodType;
@@ -104,12 +108,12 @@ export const ROUTES: Route[] = [
   },
   { method: 'get', url: '/checkouts/{checkoutId}', summary: 'Where a checkout stands', path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema }, ok: (r) => ({ '200': answer('the checkout', r.checkout) }), errors: ['not_found'] },
   {
-    method: 'get', url: '/orders', summary: 'Support: orders of a customer (email or customerId, at least one)', admin: true, query: ordersQuerySchema,
+    method: 'get', url: '/orders', summary: 'Support: orders of a customer (email or customerId, at least one); events name the actor of support actions', admin: true, role: 'support', query: ordersQuerySchema,
     answers: { orders: out.itemsOf(out.orderSchema) }, ok: (r) => ({ '200': answer('orders', r.orders) }),
   },
   { method: 'get', url: '/orders/{orderId}', summary: 'An order with its payment and history', path: { orderId: orderIdSchema }, answers: { order: out.orderSchema }, ok: (r) => ({ '200': answer('the order', r.order) }), errors: ['not_found'] },
   {
-    method: 'post', url: '/orders/{orderId}/refunds', admin: true, idempotent: true,
+    method: 'post', url: '/orders/{orderId}/refunds', admin: true, role: 'support', idempotent: true,
     summary: 'Support: refunds an order: full (neither amount nor lines), partial (amount, money only) or per line (lines, optional amount and restock)',
     description:
       'The amount is reserved against what was captured and the line units claimed against what was sold before the gateway is called: 422 refund_exceeds_captured ' +
@@ -121,20 +125,27 @@ export const ROUTES: Route[] = [
   { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
   { method: 'get', url: '/unsubscribe', summary: 'Opts an email out of cart reminders (the signed link in every reminder)', query: unsubscribeQuerySchema, answers: { unsubscribed: out.unsubscribedSchema }, ok: (r) => ({ '200': answer('unsubscribed', r.unsubscribed) }) },
   {
-    method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (signals `retry`)', admin: true, path: { orderId: orderIdSchema },
-    answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+    method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (a `supportRetry` update the workflow validates; optional reason)', admin: true, role: 'support',
+    description:
+      '202 once the workflow took the retry (only then is support_retry recorded, with the actor and reason). 409 order_not_parked when nothing waits for support; ' +
+      '409 support_action_conflict when another support action on this order was taken first (nothing recorded). A reason holding a card number is a 400.',
+    path: { orderId: orderIdSchema }, body: retryBodySchema, bodyRequired: false,
+    answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked', 'support_action_conflict'],
   },
   {
-    method: 'post', url: '/admin/orders/{orderId}/cancel', summary: 'Support: cancel a parked checkout; compensations run (void/refund, release stock)', admin: true,
-    path: { orderId: orderIdSchema }, body: cancelBodySchema, answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked'],
+    method: 'post', url: '/admin/orders/{orderId}/cancel', summary: 'Support: cancel a parked checkout; compensations run (void/refund, release stock)', admin: true, role: 'support',
+    description:
+      '202 once the workflow took the cancel (a `supportCancel` update; only then is support_cancel recorded). 409 order_not_parked when nothing waits for support; ' +
+      '409 support_action_conflict when another person\'s retry or cancel was taken first (nothing recorded). A reason holding a card number is a 400.',
+    path: { orderId: orderIdSchema }, body: cancelBodySchema, answers: { supportAction: out.supportActionSchema }, ok: (r) => ({ '202': answer('signalled', r.supportAction) }), errors: ['not_found', 'order_not_parked', 'support_action_conflict'],
   },
   {
-    method: 'put', url: '/admin/products/{sku}', summary: 'Operations: create or update a product (omitted optional fields are cleared)', admin: true,
+    method: 'put', url: '/admin/products/{sku}', summary: 'Operations: create or update a product (omitted optional fields are cleared; reason: recorded in the catalog audit)', admin: true, role: 'operations',
     path: { sku: skuSchema }, body: productBodySchema, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }),
   },
   {
-    method: 'delete', url: '/admin/products/{sku}', summary: 'Operations: deactivate a product (no longer listed, suggested or sold)', admin: true,
-    path: { sku: skuSchema }, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }), errors: ['not_found'],
+    method: 'delete', url: '/admin/products/{sku}', summary: 'Operations: deactivate a product (no longer listed, suggested or sold)', admin: true, role: 'operations',
+    path: { sku: skuSchema }, body: deactivateProductBodySchema, bodyRequired: false, answers: { adminProduct: out.adminProductSchema }, ok: (r) => ({ '200': answer('the product', r.adminProduct) }), errors: ['not_found'],
   },
   {
     method: 'post', url: '/local-gateway/authenticate', summary: "Dev and tests only (PAYMENT_GATEWAY=local, not production): the customer's 3-D Secure step",
@@ -157,7 +168,10 @@ export const ROUTES: Route[] = [
     errors: ['webhook_signature_invalid', 'service_unavailable'],
   },
   {
-    method: 'put', url: '/admin/inventory/{sku}', summary: 'Sets counted stock (below what is reserved: 409 inventory_conflict with the numbers)', admin: true,
+    method: 'put', url: '/admin/inventory/{sku}', summary: 'Operations: sets counted stock (below what is reserved: 409 inventory_conflict with the numbers); audited', admin: true, role: 'operations',
+    description:
+      'Each change is recorded with its actor, reason, and on_hand before and after (GET /admin/inventory/{sku}/changes). `reason` is required of a personal ' +
+      "support token (400 invalid_request without it) and optional for ADMIN_API_TOKEN (API.md's body is { onHand }).",
     path: { sku: skuSchema }, body: setInventoryBodySchema, answers: { stock: out.stockSchema }, ok: (r) => ({ '200': answer('stock', r.stock) }), errors: ['not_found', 'inventory_conflict'],
   },
   // Temporal's remote codec (api/routes/codec.ts): the Web UI and `temporal --codec-endpoint` decode history payloads here.
@@ -191,4 +205,21 @@ export const ROUTES: Route[] = [
     answers: {}, ok: () => ({ '204': { description: 'signed in (Set-Cookie)' } }),
   },
   { method: 'delete', url: '/codec/session', summary: 'Support: clears the codec cookie', answers: {}, ok: () => ({ '204': { description: 'signed out' } }) },
+  {
+    method: 'get', url: '/admin/inventory/{sku}/changes', summary: "Operations: the audit of a sku's counted stock, newest first (who, when, why, before and after)", admin: true, role: 'operations',
+    path: { sku: skuSchema }, answers: { stockChanges: out.itemsOf(stockChangeSchema) }, ok: (r) => ({ '200': answer('stock changes', r.stockChanges) }),
+  },
+  {
+    method: 'post', url: '/admin/support-tokens', summary: "Admin: creates a person's support token (osp_…) with roles; the token is in this answer only", admin: true, role: 'admin',
+    description: 'Stored as a SHA-256 hash. Roles: support (retry, cancel, refund, order search), operations (catalog, stock), admin (support tokens).',
+    body: createSupportTokenBodySchema, answers: { createdSupportToken: createdSupportTokenSchema }, ok: (r) => ({ '201': answer('created; `token` is shown once', r.createdSupportToken) }),
+  },
+  {
+    method: 'get', url: '/admin/support-tokens', summary: 'Admin: support identities, without their secrets (revoked ones included)', admin: true, role: 'admin',
+    answers: { supportIdentities: out.itemsOf(supportIdentitySchema) }, ok: (r) => ({ '200': answer('support identities', r.supportIdentities) }),
+  },
+  {
+    method: 'delete', url: '/admin/support-tokens/{id}', summary: 'Admin: revokes a support token (at once: the next request with it is a 403)', admin: true, role: 'admin',
+    path: { id: supportTokenIdSchema }, answers: { supportIdentity: supportIdentitySchema }, ok: (r) => ({ '200': answer('revoked', r.supportIdentity) }), errors: ['not_found'],
+  },
 ];

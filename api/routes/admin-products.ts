@@ -1,16 +1,18 @@
 import { Router } from 'express';
 import { kickSearchSync } from '../../temporal/search-sync';
-import { deactivateProduct, upsertProduct } from '../../db/stores/catalog';
+import { deactivateProductChanged, recordProductChange, writeProduct } from '../../db/stores/catalog';
 import { stockLevels } from '../../db/stores/inventory';
 import type { Product } from '../../db/schema/catalog';
+import { actorOf, requireRole } from '../auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
-import { productBodySchema, skuSchema } from '../schemas/catalog';
+import { deactivateProductBodySchema, productBodySchema, skuSchema } from '../schemas/catalog';
 import { parse } from '../validate';
 import { presentProduct } from '../../usecases/search-products';
 
 /**
- * Catalog management (mounted behind requireAdmin). Each write commits the product and its
+ * Catalog management (role `operations`; each change is audited with its actor and reason in
+ * catalog.product_changes, in the change's own transaction). Each write commits the product and its
  * search-outbox row together; waking the sync afterwards only shortens the lag, since the
  * sync also drains the outbox on its own every tick and the sweep Schedule restarts it.
  */
@@ -30,18 +32,26 @@ export function adminProductsRouter({ dbs, temporal, config, logger }: AppDeps):
     return { ...presentProduct(p, level?.available ?? 0), active: p.active, version: p.version };
   };
 
+  router.use('/products', requireRole('operations'));
+
   router.put('/products/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
     const body = parse(productBodySchema, req.body, 'product');
-    const product = await upsertProduct(dbs.catalog, {
-      sku,
-      name: body.name,
-      description: body.description,
-      category: body.category ?? null,
-      attributes: body.attributes,
-      priceAmount: body.price.amount,
-      currency: body.price.currency,
-      active: body.active,
+    const actor = actorOf(res);
+    const product = await dbs.catalog.transaction(async (tx) => {
+      const { product: written, changed } = await writeProduct(tx, {
+        sku,
+        name: body.name,
+        description: body.description,
+        category: body.category ?? null,
+        attributes: body.attributes,
+        priceAmount: body.price.amount,
+        currency: body.price.currency,
+        active: body.active,
+      });
+      // only a real change is audited: a PUT of what is there keeps the version and records nothing
+      if (changed) await recordProductChange(tx, { sku, action: 'upsert', version: written.version, actorId: actor.id, actorName: actor.name, reason: body.reason });
+      return written;
     });
     await wakeSearchSync();
     res.json(await present(product));
@@ -49,7 +59,17 @@ export function adminProductsRouter({ dbs, temporal, config, logger }: AppDeps):
 
   router.delete('/products/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
-    const product = await deactivateProduct(dbs.catalog, sku);
+    const { reason } = parse(deactivateProductBodySchema, req.body ?? {}, 'deactivation');
+    const actor = actorOf(res);
+    const product = await dbs.catalog.transaction(async (tx) => {
+      const deactivated = await deactivateProductChanged(tx, sku);
+      // deactivating an inactive product changes nothing: not audited again
+      if (deactivated?.changed) {
+        const { version } = deactivated.product;
+        await recordProductChange(tx, { sku, action: 'deactivate', version, actorId: actor.id, actorName: actor.name, reason });
+      }
+      return deactivated?.product;
+    });
     if (!product) throw new AppError('not_found', 'no such product');
     await wakeSearchSync();
     res.json(await present(product));

@@ -2,6 +2,8 @@ import { Router, type RequestHandler } from 'express';
 import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
 import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-views';
 import type { Payment } from '../../db/schema/payment';
+import type { AuthenticatedActor } from '../../domain/support';
+import { optionalSupportActor } from '../auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { parse } from '../validate';
@@ -9,8 +11,11 @@ import { orderIdSchema, ordersQuerySchema } from '../schemas/orders';
 
 const money = (amount: number, currency: string) => ({ amount, currency });
 
-/** The storefront's Order shape (shared/API.md). */
-function present(order: OrderView, payment: Payment | undefined) {
+/**
+ * The storefront's Order shape (shared/API.md). `forSupport`: events name the support
+ * person who acted (`actor`); a customer reads the event and its reason, not who.
+ */
+function present(order: OrderView, payment: Payment | undefined, forSupport = false) {
   return {
     id: order.id,
     status: order.status,
@@ -30,7 +35,14 @@ function present(order: OrderView, payment: Payment | undefined) {
       captured: money(payment?.capturedAmount ?? 0, order.currency),
       refunded: money(payment?.refundedAmount ?? 0, order.currency),
     },
-    events: order.events.map((e) => ({ type: e.type, from: e.fromStatus ?? undefined, to: e.toStatus ?? undefined, reason: e.reason ?? undefined, at: e.at.toISOString() })),
+    events: order.events.map((e) => ({
+      type: e.type,
+      from: e.fromStatus ?? undefined,
+      to: e.toStatus ?? undefined,
+      reason: e.reason ?? undefined,
+      at: e.at.toISOString(),
+      actor: forSupport && e.actorId ? { id: e.actorId, name: e.actorName ?? e.actorId } : undefined,
+    })),
   };
 }
 
@@ -40,19 +52,21 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
   const router = Router();
 
   // The order id is the customer's capability: unguessable, so it alone grants the read.
-  router.get('/:orderId', async (req, res) => {
+  // A support credential (optional here) also shows who acted on the order.
+  router.get('/:orderId', optionalSupportActor, async (req, res) => {
     const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
     const [order] = await loadOrders(dbs.order, [orderId]);
     if (!order) throw new AppError('not_found', 'no such order');
-    res.json(present(order, await getPaymentByCheckout(dbs.payment, order.checkoutId)));
+    const forSupport = (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
+    res.json(present(order, await getPaymentByCheckout(dbs.payment, order.checkoutId), forSupport));
   });
 
-  // Support search across customers: admin credential only.
+  // Support search across customers: role `support`.
   router.get('/', requireAdmin, async (req, res) => {
     const query = parse(ordersQuerySchema, req.query, 'query');
     const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
     const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));
-    const items = orders.map((o) => present(o, payments.get(o.checkoutId)));
+    const items = orders.map((o) => present(o, payments.get(o.checkoutId), true));
     res.json({ items });
   });
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { listOrderRefunds } from '../../usecases/list-refunds';
 import { requestRefund } from '../../usecases/request-refund';
-import { requireAdmin } from '../auth';
+import { actorOf, requireRole } from '../auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
@@ -14,11 +14,11 @@ export function refundsRouter(deps: AppDeps): Router {
   const orderIdOf = (params: { orderId?: unknown }) => parse(orderIdSchema, params.orderId, 'order id');
 
   // refunds are a support action; the order's holder may still read them (GET below)
-  router.post('/', requireAdmin(deps.config), async (req, res) => {
+  router.post('/', requireRole('support'), async (req, res) => {
     const orderId = orderIdOf(req.params);
     const key = requireIdempotencyKey(req);
     const body = parse(refundBodySchema, req.body, 'refund');
-    const result = await requestRefund(deps, orderId, { key, requestHash: requestHash(body) }, body);
+    const result = await requestRefund(deps, orderId, { key, requestHash: requestHash(body) }, body, actorOf(res));
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     // 201 with the outcome, or 202 while its workflow runs on
     res.status(result.kind === 'settled' ? 201 : 202).json(result.view);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BLANK_IS_ABSENT, documentAs, ISO_CURRENCIES, NOT_BLANK_PLAIN, PLAIN } from './json-schema';
+import { CARD_NUMBER_MESSAGE, containsCardNumber } from '../../domain/card-number';
+import { BLANK_IS_ABSENT, documentAs, ISO_CURRENCIES, NOT_BLANK_PLAIN, PLAIN, trimmedLength } from './json-schema';
 
 /**
  * Free text that reaches PostgreSQL: it cannot store NUL, and control characters are never
@@ -57,7 +58,23 @@ export const suggestQuerySchema = z.object({ q: requiredText(100).transform((s) 
 
 export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sku: letters, digits, . _ -');
 
-export const setInventoryBodySchema = z.object({ onHand: z.number().int().min(0).max(1_000_000_000) }).strict();
+/** Why an operations change was made (the audit's reason): 1–500 characters once trimmed. */
+const changeReason = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .refine((s) => !containsCardNumber(s), CARD_NUMBER_MESSAGE)
+  .meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
+
+/**
+ * PUT /admin/inventory/:sku. `reason` is recorded in the stock audit: required of a person's
+ * support token, optional for ADMIN_API_TOKEN (API.md's body is `{ onHand }`: old clients keep working).
+ */
+export const setInventoryBodySchema = z.object({ onHand: z.number().int().min(0).max(1_000_000_000), reason: changeReason.optional() }).strict();
+
+/** DELETE /admin/products/:sku: why, optionally (no body counts as {}). */
+export const deactivateProductBodySchema = z.object({ reason: changeReason.optional() }).strict();
 
 /** ISO 4217 codes as the runtime's ICU knows them. */
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
@@ -96,5 +113,7 @@ export const productBodySchema = z
       })
       .strict(),
     active: z.boolean().default(true),
+    /** Why (recorded in the catalog audit with the actor). */
+    reason: changeReason.optional(),
   })
   .strict();

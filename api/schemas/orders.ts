@@ -14,5 +14,8 @@ export const ordersQuerySchema = z
 /** POST /admin/orders/:orderId/cancel (no body counts as {}). */
 export const cancelBodySchema = z.object({ reason: reasonSchema }).strict();
 
+/** POST /admin/orders/:orderId/retry: why, optionally (no body, as API.md's clients send, counts as {}). */
+export const retryBodySchema = z.object({ reason: reasonSchema.optional() }).strict();
+
 /** GET /unsubscribe: the signed token of a reminder's link. */
 export const unsubscribeQuerySchema = z.object({ token: z.string().min(1).max(1000) }).strict();

@@ -48,7 +48,17 @@ export const orderSchema = z
     lines: z.array(line),
     total: money,
     payment: z.looseObject({ authorized: money, captured: money, refunded: money }),
-    events: z.array(z.looseObject({ type: z.string(), at: z.string() })),
+    events: z.array(
+      z.looseObject({
+        type: z.string(),
+        at: z.string(),
+        reason: z.string().optional(),
+        actor: z
+          .looseObject({ id: z.string(), name: z.string() })
+          .optional()
+          .describe('who acted (support_retry, support_cancel, refund_requested): shown to a support credential only'),
+      }),
+    ),
   })
   .meta({ id: 'Order' });
 

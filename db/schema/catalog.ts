@@ -49,3 +49,22 @@ export const searchOutbox = catalog.table(
   },
   (t) => [index('search_outbox_sku_idx').on(t.sku)],
 );
+
+/** The audit of catalog changes by operations (PUT/DELETE /admin/products): who, when, why, the version it made. */
+export const productChanges = catalog.table(
+  'product_changes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sku: text('sku').notNull(),
+    action: text('action').$type<'upsert' | 'deactivate'>().notNull(),
+    /** The product's version after the change. */
+    version: bigint('version', { mode: 'number' }).notNull(),
+    actorId: text('actor_id').notNull(),
+    actorName: text('actor_name').notNull(),
+    reason: text('reason'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('product_changes_sku_idx').on(t.sku, t.id)],
+);
+
+export type ProductChange = typeof productChanges.$inferSelect;

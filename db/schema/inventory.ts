@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, integer, pgSchema, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 export const inventory = pgSchema('inventory');
 
@@ -61,3 +61,26 @@ export const restocks = inventory.table(
 
 export type Stock = typeof stock.$inferSelect;
 export type Hold = typeof holds.$inferSelect;
+
+/**
+ * The audit of counted-stock changes (PUT /admin/inventory): who, when, why, before and after.
+ * Written in the transaction of the change itself, so no change goes unrecorded.
+ */
+export const stockChanges = inventory.table(
+  'stock_changes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sku: text('sku').notNull(),
+    /** null: the sku had no stock row before. */
+    onHandBefore: integer('on_hand_before'),
+    onHandAfter: integer('on_hand_after').notNull(),
+    reserved: integer('reserved').notNull(),
+    actorId: text('actor_id').notNull(),
+    actorName: text('actor_name').notNull(),
+    reason: text('reason').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('stock_changes_sku_idx').on(t.sku, t.id)],
+);
+
+export type StockChange = typeof stockChanges.$inferSelect;

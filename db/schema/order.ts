@@ -131,6 +131,9 @@ export const orderEvents = orderSchema.table(
     fromStatus: text('from_status'),
     toStatus: text('to_status'),
     reason: text('reason'),
+    /** Who acted, for a support action (retry, cancel, refund); null for the system's own steps. */
+    actorId: text('actor_id'),
+    actorName: text('actor_name'),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('order_events_order_idx').on(t.orderId, t.id)],

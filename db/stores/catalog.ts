@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, gte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
-import { products, type Product } from '../schema/catalog';
+import { productChanges, products, type Product, type ProductChange } from '../schema/catalog';
 import { recordSearchChange } from './search-outbox';
 
 /** Products: reads by sku and the writes (each with its search-outbox row). */
@@ -57,6 +57,11 @@ export interface ProductInput {
  * row commit in one transaction: the index can lag, never miss a version.
  */
 export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Product> {
+  return (await writeProduct(db, p)).product;
+}
+
+/** upsertProduct, saying whether anything changed (a PUT of what is already there changes nothing: same version). */
+export async function writeProduct(db: DbOrTx, p: ProductInput): Promise<{ product: Product; changed: boolean }> {
   const values = {
     sku: p.sku,
     name: p.name,
@@ -90,16 +95,21 @@ export async function upsertProduct(db: DbOrTx, p: ProductInput): Promise<Produc
       .returning();
     if (row) {
       await recordSearchChange(tx, row);
-      return row;
+      return { product: row, changed: true };
     }
     const current = await getProduct(tx, p.sku);
     if (!current) throw new Error(`upsert of ${p.sku} returned nothing`);
-    return current;
+    return { product: current, changed: false };
   });
 }
 
 /** Takes a product off sale (not listed, not sold); undefined when there is no such sku. */
 export async function deactivateProduct(db: DbOrTx, sku: string): Promise<Product | undefined> {
+  return (await deactivateProductChanged(db, sku))?.product;
+}
+
+/** deactivateProduct, saying whether it changed anything (an inactive product stays as it is). */
+export async function deactivateProductChanged(db: DbOrTx, sku: string): Promise<{ product: Product; changed: boolean } | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(products)
@@ -108,9 +118,10 @@ export async function deactivateProduct(db: DbOrTx, sku: string): Promise<Produc
       .returning();
     if (row) {
       await recordSearchChange(tx, row);
-      return row;
+      return { product: row, changed: true };
     }
-    return getProduct(tx, sku);
+    const current = await getProduct(tx, sku);
+    return current ? { product: current, changed: false } : undefined;
   });
 }
 
@@ -145,4 +156,17 @@ export async function productChangesSince(db: DbOrTx, since: Date): Promise<{ no
   const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
   const changes = await db.select({ sku: products.sku, version: products.version, updatedAt: products.updatedAt }).from(products).where(gte(products.updatedAt, since));
   return { now: (clock as { now: Date }).now, changes };
+}
+
+/** The catalog audit: who changed a product (PUT/DELETE /admin/products), when, why, to which version. */
+export async function recordProductChange(
+  db: DbOrTx,
+  change: { sku: string; action: 'upsert' | 'deactivate'; version: number; actorId: string; actorName: string; reason?: string },
+): Promise<void> {
+  await db.insert(productChanges).values({ ...change, reason: change.reason ?? null });
+}
+
+/** A product's audit, newest first. */
+export async function productChangesOf(db: DbOrTx, sku: string, limit = 100): Promise<ProductChange[]> {
+  return db.select().from(productChanges).where(eq(productChanges.sku, sku)).orderBy(desc(productChanges.id)).limit(limit);
 }

@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, gte, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../client';
-import { stock } from '../schema/inventory';
+import { and, asc, desc, eq, gt, gte, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../client';
+import { stock, stockChanges, type StockChange } from '../schema/inventory';
 
 export interface StockLevel {
   sku: string;
@@ -82,4 +82,41 @@ export async function stockChangesSince(db: DbOrTx, since: Date): Promise<{ now:
   const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
   const changes = await db.select({ sku: stock.sku, version: stock.version, updatedAt: stock.updatedAt }).from(stock).where(gte(stock.updatedAt, since));
   return { now: (clock as { now: Date }).now, changes };
+}
+
+/** Who changed the counted stock and why (the stock_changes audit). */
+export interface StockChangeAudit {
+  actorId: string;
+  actorName: string;
+  reason: string;
+}
+
+/**
+ * setOnHand with its audit row (before, after, who, why) in the same transaction: a change
+ * is never made without its record. A refused change (below reserved) records nothing.
+ */
+export async function setOnHandAudited(db: Db, sku: string, onHand: number, audit: StockChangeAudit): Promise<SetOnHandResult> {
+  return db.transaction(async (tx) => {
+    // The row first, then the lock: a SELECT … FOR UPDATE of a missing row locks nothing, so two
+    // first counts would both read "no row". The insert that creates it knows there was none;
+    // a concurrent one waits for it on the key and then reads (and locks) what it left.
+    const created = await tx.insert(stock).values({ sku, onHand: 0 }).onConflictDoNothing().returning({ sku: stock.sku });
+    const [before] = created.length > 0 ? [undefined] : await tx.select({ onHand: stock.onHand }).from(stock).where(eq(stock.sku, sku)).for('update');
+    const result = await setOnHand(tx, sku, onHand);
+    if (result.status === 'ok') {
+      await tx.insert(stockChanges).values({
+        sku,
+        onHandBefore: before?.onHand ?? null,
+        onHandAfter: result.level.onHand,
+        reserved: result.level.reserved,
+        ...audit,
+      });
+    }
+    return result;
+  });
+}
+
+/** A sku's stock changes, newest first. */
+export async function stockChangesOf(db: DbOrTx, sku: string, limit = 100): Promise<StockChange[]> {
+  return db.select().from(stockChanges).where(eq(stockChanges.sku, sku)).orderBy(desc(stockChanges.id)).limit(limit);
 }

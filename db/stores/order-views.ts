@@ -14,7 +14,7 @@ export interface OrderView {
   totalAmount: number;
   createdAt: Date;
   lines: { sku: string; name: string; quantity: number; unitPriceAmount: number; lineTotalAmount: number }[];
-  events: { type: string; fromStatus: string | null; toStatus: string | null; reason: string | null; at: Date }[];
+  events: { type: string; fromStatus: string | null; toStatus: string | null; reason: string | null; actorId: string | null; actorName: string | null; at: Date }[];
 }
 
 /** Loads orders with their lines and events: three queries however many orders. */
@@ -22,7 +22,7 @@ export async function loadOrders(db: DbOrTx, ids: string[]): Promise<OrderView[]
   if (ids.length === 0) return [];
   const rows = await db.select().from(orders).where(inArray(orders.id, ids)).orderBy(desc(orders.createdAt));
   const lines = await db.select().from(orderLines).where(inArray(orderLines.orderId, ids)).orderBy(asc(orderLines.sku));
-  const events = await db.select().from(orderEvents).where(inArray(orderEvents.orderId, ids)).orderBy(asc(orderEvents.id));
+  const events = await db.select().from(orderEvents).where(inArray(orderEvents.orderId, ids)).orderBy(asc(orderEvents.at), asc(orderEvents.id));
   return rows.map((o) => ({
     id: o.id,
     checkoutId: o.checkoutId,

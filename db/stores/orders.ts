@@ -101,3 +101,19 @@ export async function getOrderIdByCheckout(db: DbOrTx, checkoutId: string): Prom
   const [row] = await db.select({ id: orders.id }).from(orders).where(eq(orders.checkoutId, checkoutId));
   return row?.id;
 }
+
+/** A support action in an order's history: who (actor), why (reason), when (now). One row per action. */
+export async function addSupportEvent(
+  db: DbOrTx,
+  /** `at`: when the action was taken (the workflow's time of the decision); default now. */
+  event: { orderId: string; type: string; reason?: string; actor: { id: string; name: string }; at?: Date },
+): Promise<void> {
+  await db.insert(orderEvents).values({
+    orderId: event.orderId,
+    type: event.type,
+    reason: event.reason ?? null,
+    actorId: event.actor.id,
+    actorName: event.actor.name,
+    ...(event.at ? { at: event.at } : {}),
+  });
+}

@@ -29,7 +29,7 @@ export interface ClaimRefundLinesInput {
   orderId: string;
   lines: RefundLineClaim[];
   /** Who asked and why: recorded once per refund as a `refund_requested` order event. */
-  requestedBy?: { actor: string; reason: string };
+  requestedBy?: { actor: { id: string; name: string }; reason: string };
 }
 
 class LinesDoNotFit extends Error {
@@ -130,14 +130,14 @@ export async function claimRefundLines(db: Db, input: ClaimRefundLinesInput): Pr
 }
 
 /** Appends `refund_requested` (who and why) to the order's history, once per refund. */
-async function recordRefundRequested(tx: DbOrTx, orderId: string, refundId: string, by: { actor: string; reason: string }): Promise<void> {
+async function recordRefundRequested(tx: DbOrTx, orderId: string, refundId: string, by: NonNullable<ClaimRefundLinesInput['requestedBy']>): Promise<void> {
   const suffix = eventSuffix(refundId);
   const [seen] = await tx
     .select({ id: orderEvents.id })
     .from(orderEvents)
     .where(and(eq(orderEvents.orderId, orderId), eq(orderEvents.type, 'refund_requested'), sql`right(${orderEvents.reason}, ${suffix.length}) = ${suffix}`));
   if (seen) return;
-  await tx.insert(orderEvents).values({ orderId, type: 'refund_requested', reason: `${by.actor}: ${by.reason}${suffix}` });
+  await tx.insert(orderEvents).values({ orderId, type: 'refund_requested', reason: `${by.reason}${suffix}`, actorId: by.actor.id, actorName: by.actor.name });
 }
 
 /**

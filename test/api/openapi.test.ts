@@ -25,6 +25,11 @@ const CONTRACT: [method: string, path: string][] = [
   ['put', '/admin/products/{sku}'],
   ['delete', '/admin/products/{sku}'],
   ['put', '/admin/inventory/{sku}'],
+  // support identities (issue 15)
+  ['get', '/admin/inventory/{sku}/changes'],
+  ['post', '/admin/support-tokens'],
+  ['get', '/admin/support-tokens'],
+  ['delete', '/admin/support-tokens/{id}'],
 ];
 
 /** Temporal's codec server for the Web UI and the CLI (api/routes/codec.ts). */

@@ -95,7 +95,8 @@ describe('refund edges (real stack)', () => {
     await eventually(
       async () => {
         const view = await handle.query(checkoutStatusQuery);
-        return view.step === 'needs_attention' && /out_of_stock/.test(view.lastError ?? '') ? true : undefined;
+        // the workflow parks first, then its onPark activity moves the order: wait for both
+        return view.step === 'needs_attention' && /out_of_stock/.test(view.lastError ?? '') && (await orderStatus(orderId)) === 'needs_attention' ? true : undefined;
       },
       30_000,
       'A parked at commitStock',

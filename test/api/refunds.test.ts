@@ -258,8 +258,13 @@ describe('refunds (real Temporal, Postgres, gateway ledger)', () => {
       const { orderId } = await paidOrder([[1000, 2]]);
       const first = await refund(orderId, 'why', { amount: { amount: 100, currency: 'USD' }, reason: 'arrived scratched' });
       await refund(orderId, 'why', { amount: { amount: 100, currency: 'USD' }, reason: 'arrived scratched' });
-      const events = (await order(orderId)).events.filter((e: { type: string }) => e.type === 'refund_requested');
-      expect(events).toEqual([expect.objectContaining({ type: 'refund_requested', reason: `support: arrived scratched (refund ${first.body.refundId})` })]);
+      // the actor (ADMIN_API_TOKEN's identity here) is shown to support only
+      const asSupport = (await stack.http('GET', `/orders/${orderId}`, { headers: admin() })).body;
+      const events = asSupport.events.filter((e: { type: string }) => e.type === 'refund_requested');
+      expect(events).toEqual([
+        expect.objectContaining({ type: 'refund_requested', reason: `arrived scratched (refund ${first.body.refundId})`, actor: { id: 'admin-token', name: 'admin-token' } }),
+      ]);
+      expect((await order(orderId)).events.find((e: { type: string }) => e.type === 'refund_requested').actor).toBeUndefined();
     });
   });
 

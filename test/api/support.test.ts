@@ -50,7 +50,7 @@ describe('support: parked checkouts, retry and cancel', () => {
     await recordHistory(handle, 'checkoutWorkflow', 'parked-then-retried');
     const order = (await stack.http('GET', `/orders/${orderId}`)).body;
     expect(order.status).toBe('paid');
-    expect(order.events.map((e: { type: string }) => e.type)).toEqual(['order_placed', 'order_needs_attention', 'order_placed', 'order_paid']);
+    expect(order.events.map((e: { type: string }) => e.type)).toEqual(['order_placed', 'order_needs_attention', 'support_retry', 'order_placed', 'order_paid']);
     expect((await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0]).toMatchObject({ onHand: 3, reserved: 0, sold: 2 });
   });
 
