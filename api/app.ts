@@ -7,6 +7,7 @@ import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
 import { openApiDocument } from './openapi';
+import { createRateLimits } from './rate-limit';
 import { methodNotAllowed } from './openapi/method-not-allowed';
 import { requestContext } from './request-context';
 import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
@@ -35,6 +36,8 @@ export function createApp(given: AppDeps): express.Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Who may name the client in X-Forwarded-For (config TRUST_PROXY; default nobody): the rate limits key on req.ip.
+  app.set('trust proxy', deps.config.trustProxy);
   // Signed gateway events are verified over their raw bytes: mounted before any JSON parser.
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
@@ -43,6 +46,11 @@ export function createApp(given: AppDeps): express.Express {
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
+  // Rate limits (api/rate-limit.ts): after the probes; a customer-auth middleware setting res.locals.customer goes before.
+  const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
+  app.use(limits.general);
+  app.post('/carts', limits.cartWithEmail);
+  app.post('/checkouts', limits.checkout);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
