@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emailSchema, noCardNumber } from './free-text';
 import { reasonSchema } from './refunds';
 
 /** Order and checkout ids in a path: opaque, 1–100 characters (no control character reaches a route). */
@@ -7,7 +8,7 @@ export const checkoutIdSchema = z.string().min(1).max(100);
 
 /** GET /orders (support): by email or customer id, at least one of them. */
 export const ordersQuerySchema = z
-  .object({ email: z.string().email().max(254).optional(), customerId: z.string().min(1).max(100).optional() })
+  .object({ email: emailSchema().optional(), customerId: noCardNumber(z.string().min(1).max(100)).optional() })
   .refine((q) => q.email !== undefined || q.customerId !== undefined, { message: 'give email or customerId' })
   .meta({ anyOf: [{ required: ['email'] }, { required: ['customerId'] }] });
 

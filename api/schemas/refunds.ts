@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { moneySchema } from './checkouts';
 import { skuSchema } from './catalog';
+import { noCardNumber } from './free-text';
 import { documentAs, trimmedLength } from './json-schema';
 
 /** A support reason: 1–500 characters once trimmed. */
-export const reasonSchema = z.string().trim().min(1).max(500).meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
+export const reasonSchema = noCardNumber(z.string().trim().min(1).max(500)).meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
 
 export const refundBodySchema = z
   .object({
