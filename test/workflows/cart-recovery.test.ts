@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createOrder } from '../../db/stores/orders';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../config';
@@ -62,8 +64,15 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await env?.teardown();
   });
 
-  async function idleCart() {
+  /** A customer who placed an order before: reminders may go to them (domain/cart-reminder.ts mayRemind). */
+  async function placedOrderBefore(email: string) {
+    await createOrder(dbs.order, { checkoutId: `chk_prior_${randomUUID()}`, cartId: `cart_prior_${randomUUID()}`, email, currency: 'USD', totalAmount: 500, lines: [{ sku: 'prior', name: 'prior', quantity: 1, unitPrice: 500, lineTotal: 500 }] });
+  }
+
+  async function idleCart(opts: { known?: 'prior-order' | 'account' | false } = {}) {
+    const known = opts.known ?? 'prior-order';
     const email = `idle-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    if (known === 'prior-order') await placedOrderBefore(email.toUpperCase());
     const sku = await createProduct(dbs, { priceAmount: 2500, onHand: 10 });
     const cart = await carts.create({ currency: 'USD', email });
     const withLine = await carts.setLine(cart.id, sku, 2);
@@ -72,7 +81,7 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
       taskQueue,
       workflowId: `cart-recovery-${cart.id}`,
-      args: [{ cartId: cart.id, version: withLine.version, updatedAt: start, offsetsMinutes: config.recovery.offsetsMinutes, discountCode: 'COMEBACK10' }],
+      args: [{ cartId: cart.id, version: withLine.version, updatedAt: start, offsetsMinutes: config.recovery.offsetsMinutes, discountCode: 'COMEBACK10', ownedByAccount: known === 'account' ? true : undefined }],
     });
     const at = async (ms: number) => env.sleep(Math.max(0, start + ms - (await env.currentTimeMs())));
     return { email, sku, cart: withLine, handle, at };
@@ -145,6 +154,33 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await at(HOUR + 60_000);
     await expectMails(email, 0);
     await handle.terminate('test done');
+  });
+
+  it('a cart with a stranger\'s address (no prior order, no account) gets no reminder: the run ends at once, holding no timer', async () => {
+    const { email, handle, at } = await idleCart({ known: false });
+    expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
+    await at(73 * HOUR);
+    await expectMails(email, 0);
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((e) => e.timerStartedEventAttributes)).toBe(false);
+    await recordHistory(handle, 'cartRecoveryWorkflow', 'unknown-address');
+  });
+
+  it('an address an account owns gets reminders without a prior order', async () => {
+    const { email, handle, at } = await idleCart({ known: 'account' });
+    await at(HOUR + 60_000);
+    await expectMails(email, 1);
+    await handle.terminate('test done');
+  });
+
+  it('each send checks the address again: refused for a stranger, sent once that address has placed an order', async () => {
+    const { email, cart, handle } = await idleCart({ known: false });
+    await handle.result();
+    const activities = createActivities(deps);
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'stop', reason: 'unknown_address' });
+    await placedOrderBefore(email);
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'sent' });
+    await expectMails(email, 1);
   });
 
   it('a retried send does not deliver a second copy, and the unsubscribe link in the mail works', async () => {
