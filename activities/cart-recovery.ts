@@ -60,12 +60,14 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         const stock = left <= 0 ? 'out of stock' : left < l.quantity ? `only ${left} left` : 'in stock';
         return `${l.quantity} × ${l.name}: ${formatMoney(l.lineTotal.amount, l.lineTotal.currency)} (${stock})`;
       };
+      // RFC 8058 one-click: the link's POST unsubscribes; its GET shows a confirm page (link scanners only GET)
+      const unsubscribeUrl = `${config.storefrontUrl}/unsubscribe/${unsubscribeToken(config.recovery.unsubscribeSecret, email, new Date(Date.now() + config.unsubscribeTokenTtlSeconds * 1000))}`;
       const vars = {
         total: formatMoney(priced.total.amount, priced.total.currency),
         lines: priced.lines.map(lineText).join('\n'),
         linesHtml: priced.lines.map((l) => `<li>${escapeHtml(lineText(l))}</li>`).join(''),
         cartUrl: `${config.storefrontUrl}/cart/${encodeURIComponent(cart.id)}`,
-        unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, email)}`,
+        unsubscribeUrl,
         discount: req.discountCode ? `Use code ${req.discountCode} at checkout for a discount.` : '',
       };
       const result = await sendOnce(dbs.notification, (m) => mailer.send(m), {
@@ -76,6 +78,7 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         text: render('cart-reminder.txt', vars),
         html: render('cart-reminder.html', vars),
         payload: { cartId: cart.id, version: cart.version, step: req.step },
+        headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
       });
       return { status: result.sent ? 'sent' : 'already_sent' };
     },

@@ -42,12 +42,14 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
+  // Rate limits (api/rate-limit.ts): not on the probes; a customer-auth middleware setting res.locals.customer goes before.
+  const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
+  // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
+  app.use('/unsubscribe', checkRequestTarget, limits.general, unsubscribeRouter(deps));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
-  // Rate limits (api/rate-limit.ts): after the probes; a customer-auth middleware setting res.locals.customer goes before.
-  const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
   app.use(limits.general);
   app.post('/carts', limits.cartWithEmail);
   app.post('/checkouts', limits.checkout);
@@ -60,7 +62,6 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/orders/:orderId/refunds', refundsRouter(deps));
   app.use('/orders', ordersRouter(deps, admin));
   app.use('/admin', admin, adminRouter(deps), adminProductsRouter(deps));
-  app.use('/unsubscribe', unsubscribeRouter(deps));
   const page = localGatewayPage(deps.config, deps.dbs.payment);
   if (page) app.use('/local-gateway', page);
 

@@ -48,6 +48,14 @@ export interface RateLimits {
   checkout: RequestHandler;
 }
 
+/** A request counts once per policy, also when a handler is mounted on two paths it passes (app.ts: /unsubscribe). */
+function counted(res: Response, policy: PolicyName): boolean {
+  const seen = ((res.locals.rateLimitPolicies as Set<PolicyName> | undefined) ??= new Set<PolicyName>());
+  if (seen.has(policy)) return true;
+  seen.add(policy);
+  return false;
+}
+
 const pass: RequestHandler = (_req, _res, next) => next();
 
 export function createRateLimits(config: RateLimitsConfig, redis: RedisClient, logger: Logger): RateLimits {
@@ -88,7 +96,7 @@ export function createRateLimits(config: RateLimitsConfig, redis: RedisClient, l
   const handler =
     (choose: (req: Request, res: Response) => [Policy, string][]): RequestHandler =>
     async (req, res, next) => {
-      const chosen = choose(req, res);
+      const chosen = choose(req, res).filter(([policy]) => !counted(res, policy.name));
       if (chosen.length === 0) return next();
       const outcomes = await Promise.all(chosen.map(([policy, key]) => consume(policy, key)));
       setHeaders(res, outcomes);

@@ -15,5 +15,8 @@ export const ordersQuerySchema = z
 /** POST /admin/orders/:orderId/cancel (no body counts as {}). */
 export const cancelBodySchema = z.object({ reason: reasonSchema }).strict();
 
-/** GET /unsubscribe: the signed token of a reminder's link. */
+/** GET /unsubscribe: the signed token of a reminder's link (links mailed before one-click unsubscribe). */
 export const unsubscribeQuerySchema = z.object({ token: z.string().min(1).max(1000) }).strict();
+
+/** /unsubscribe/{token}: email.expiry.signature, base64url and base 36 (db/stores/unsubscribe.ts). */
+export const unsubscribeTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{1,700}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{43}$/, 'an unsubscribe token');

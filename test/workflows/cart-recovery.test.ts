@@ -14,7 +14,7 @@ import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';
 import { cartChangedSignal, type CartRecoveryView } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack } from '../helpers/stack';
-import { mailTo, type CaughtMail } from '../helpers/mail';
+import { mailHeaders, mailTo, type CaughtMail } from '../helpers/mail';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 type Mail = CaughtMail;
@@ -183,7 +183,7 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await expectMails(email, 1);
   });
 
-  it('a retried send does not deliver a second copy, and the unsubscribe link in the mail works', async () => {
+  it('a retried send does not deliver a second copy; the mail carries RFC 8058 one-click unsubscribe, GET shows a page, POST unsubscribes', async () => {
     const { email, cart, handle } = await idleCart();
     await handle.terminate('driven by hand');
     const activities = createActivities(deps);
@@ -191,19 +191,47 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'already_sent' });
     const [mail] = await expectMails(email, 1);
     const link = mail?.text.match(/No more reminders: (\S+)/)?.[1] ?? '';
-    const path = new URL(link).pathname + new URL(link).search;
+    expect(link).toMatch(/^http:\/\/localhost:3000\/unsubscribe\/[A-Za-z0-9_-]+\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
+    const headers = await mailHeaders(mail?.id ?? '');
+    expect(headers['list-unsubscribe']).toBe(`<${link}>`);
+    expect(headers['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
+    const path = new URL(link).pathname;
 
     const stack = await startStack();
     try {
-      const res = await stack.http('GET', path);
-      expect(res.status).toBe(200);
+      // a link scanner's GET: a confirm page whose form POSTs back, and nobody is unsubscribed
+      const page = await stack.http('GET', path, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.body).toContain('<form method="post" action="">');
+      expect(page.body).toContain(email);
+      expect(await isOptedOut(dbs.notification, email)).toBe(false);
+
+      // the mail client's one-click POST (RFC 8058: a form body), twice: idempotent
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: 'List-Unsubscribe=One-Click' });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ unsubscribed: true, email });
+      }
       expect(await isOptedOut(dbs.notification, email)).toBe(true);
-      for (const token of ['', 'abc', 'Zm9vQGJhci5jb20.AAAA', `${Buffer.from('other@example.com').toString('base64url')}.${new URL(link).searchParams.get('token')?.split('.')[1]}`]) {
-        const bad = await stack.http('GET', `/unsubscribe?token=${encodeURIComponent(token)}`);
-        expect(bad.status).toBe(400);
-        expect(bad.body.error.code).toBe('invalid_request');
+
+      const token = path.split('/')[2] ?? '';
+      const [emailPart, expPart, mac] = token.split('.');
+      const forged = [
+        'abc',
+        `${Buffer.from('other@example.com').toString('base64url')}.${expPart}.${mac}`, // another address
+        `${emailPart}.${(parseInt(expPart ?? '0', 36) + 86_400).toString(36)}.${mac}`, // a later expiry
+      ];
+      for (const bad of forged) {
+        const post = await fetch(`${stack.baseUrl}/unsubscribe/${bad}`, { method: 'POST', headers: { accept: 'application/json' } });
+        expect(post.status).toBe(400);
+        expect(((await post.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+        expect((await stack.http('GET', `/unsubscribe/${bad}`)).status).toBe(400);
       }
       expect(await isOptedOut(dbs.notification, 'other@example.com')).toBe(false);
+      // a link from before one-click (no expiry) never unsubscribes on GET
+      const legacy = await stack.http('GET', `/unsubscribe?token=${encodeURIComponent(`${emailPart}.${mac}`)}`);
+      expect(legacy.status).toBe(400);
     } finally {
       await stack.close();
     }
