@@ -318,6 +318,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let adminApiToken = e.ADMIN_API_TOKEN;
   if (!adminApiToken) {
     if (e.ORDERLY_MODE === 'production') throw new ConfigError('ADMIN_API_TOKEN is required in production');
+    // the published dev token never guards a container, whatever its mode
+    if (e.ORDERLY_CONTAINER) throw new ConfigError('ADMIN_API_TOKEN is required in a container (ORDERLY_CONTAINER is set)');
     adminApiToken = DEV_ADMIN_TOKEN;
   }
   if (e.ORDERLY_MODE === 'production' && (adminApiToken.length < 32 || adminApiToken === DEV_ADMIN_TOKEN)) {
