@@ -117,8 +117,8 @@ export const ROUTES: Route[] = [
   { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
   {
     method: 'get', url: '/unsubscribe/{token}', summary: 'The confirm page of a reminder\'s unsubscribe link: a button that POSTs; a GET never unsubscribes (link scanners)',
-    description: 'HTML. An expired link (UNSUBSCRIBE_TOKEN_TTL_DAYS) is a 410 page (code unsubscribe_link_expired), a forged or malformed one a 400 page.',
-    path: { token: unsubscribeTokenSchema }, answers: {}, ok: () => ({ '200': htmlPage('the confirm page, with a form that POSTs to this URL') }), errors: ['unsubscribe_link_expired'],
+    description: 'HTML. An expired link (UNSUBSCRIBE_TOKEN_TTL_DAYS) is a 410 unsubscribe_link_expired, one we did not sign a 404 not_found: a page to a browser (Accept: text/html), else the JSON error.',
+    path: { token: unsubscribeTokenSchema }, answers: {}, ok: () => ({ '200': htmlPage('the confirm page, with a form that POSTs to this URL') }), errors: ['not_found', 'unsubscribe_link_expired'],
   },
   {
     method: 'post', url: '/unsubscribe/{token}', summary: 'One-click unsubscribe (RFC 8058): opts the token\'s email out of cart reminders; idempotent',
@@ -127,7 +127,7 @@ export const ROUTES: Route[] = [
       'and what the confirm page\'s button sends. Answers JSON, or an HTML page to a browser (Accept: text/html).',
     path: { token: unsubscribeTokenSchema }, answers: { unsubscribed: out.unsubscribedSchema },
     ok: (r) => ({ '200': { description: 'unsubscribed (also when already)', content: { 'application/json': { schema: r.unsubscribed }, 'text/html': { schema: { type: 'string' } } } } }),
-    errors: ['unsubscribe_link_expired'],
+    errors: ['not_found', 'unsubscribe_link_expired'],
   },
   {
     method: 'get', url: '/unsubscribe', summary: 'Links mailed before one-click unsubscribe: the same confirm page as GET /unsubscribe/{token} (those tokens carry no expiry: a 400 page)',

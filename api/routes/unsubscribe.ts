@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { optOut, verifyUnsubscribeToken, type UnsubscribeTokenCheck } from '../../db/stores/unsubscribe';
 import type { AppDeps } from '../deps';
 import { AppError, type ErrorCode } from '../errors';
@@ -11,7 +11,8 @@ import { unsubscribeQuerySchema, unsubscribeTokenSchema } from '../schemas/order
  * the mail client's (or the page's) POST unsubscribes, idempotently. A GET only shows a page
  * with a button that POSTs: link scanners and prefetchers GET every link in a mail and must not
  * unsubscribe anyone. Tokens are signed and expire (UNSUBSCRIBE_TOKEN_TTL_DAYS): an expired one
- * is a 410 unsubscribe_link_expired, a forged or malformed one a 400 invalid_request.
+ * is a 410 unsubscribe_link_expired, a forged one a 404 not_found, a malformed one a 400
+ * invalid_request (a page to a browser, the JSON error to anyone else).
  *
  * Mounted before the JSON-only body guard (app.ts): the one-click POST is a form post
  * (application/x-www-form-urlencoded), whose body says nothing the path does not; it is not read.
@@ -20,14 +21,21 @@ export function unsubscribeRouter({ dbs, config }: AppDeps): Router {
   const router = Router();
   const check = (token: string) => verifyUnsubscribeToken(config.recovery.unsubscribeSecret, token);
 
-  const refusal = (result: Exclude<UnsubscribeTokenCheck, { status: 'valid' }>) =>
+  // A well-formed token we did not sign is a link that does not exist: 404 (a malformed one failed the schema: 400).
+  const refusal = (result: Exclude<UnsubscribeTokenCheck, { status: 'valid' }>, legacy = false) =>
     result.status === 'expired'
       ? new AppError('unsubscribe_link_expired', 'this unsubscribe link has expired; use the link in a newer reminder')
-      : new AppError('invalid_request', 'this unsubscribe link is not valid');
+      : legacy
+        ? new AppError('invalid_request', 'this unsubscribe link is not valid')
+        : new AppError('not_found', 'no such unsubscribe link');
 
-  const confirmPage = (res: Response, token: string, action: string) => {
+  const confirmPage = (req: Request, res: Response, token: string, action: string, legacy = false) => {
     const result = check(token);
-    if (result.status !== 'valid') return sendPage(res, refusal(result));
+    if (result.status !== 'valid') {
+      // a browser gets a page; an API client the contract's JSON error
+      if (req.accepts(['application/json', 'text/html']) === 'text/html') return sendPage(res, refusal(result, legacy));
+      throw refusal(result, legacy);
+    }
     res
       .status(200)
       .type('html')
@@ -44,7 +52,7 @@ export function unsubscribeRouter({ dbs, config }: AppDeps): Router {
   router.get('/:token', (req, res) => {
     const token = parse(unsubscribeTokenSchema, req.params.token, 'token');
     // an empty action posts back to this very URL, wherever a proxy mounted it
-    confirmPage(res, token, '');
+    confirmPage(req, res, token, '');
   });
 
   router.post('/:token', async (req, res) => {
@@ -62,7 +70,7 @@ export function unsubscribeRouter({ dbs, config }: AppDeps): Router {
   // Links mailed before the one-click change: the same confirm page, never an unsubscribe on GET.
   router.get('/', (req, res) => {
     const { token } = parse(unsubscribeQuerySchema, req.query, 'query');
-    confirmPage(res, token, `unsubscribe/${encodeURIComponent(token)}`);
+    confirmPage(req, res, token, `unsubscribe/${encodeURIComponent(token)}`, true);
   });
   return router;
 }

@@ -24,11 +24,14 @@ describe('unsubscribe links', () => {
     const res = await post(token);
     expect(res.status).toBe(410);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsubscribe_link_expired');
-    const page = await fetch(`${app.baseUrl}/unsubscribe/${token}`);
+    const page = await fetch(`${app.baseUrl}/unsubscribe/${token}`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     expect(page.status).toBe(410);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await page.text()).toContain('expired');
     expect(await isOptedOut(deps.dbs.notification, email)).toBe(false);
+    const api = await fetch(`${app.baseUrl}/unsubscribe/${token}`, { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(410);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('unsubscribe_link_expired');
   });
 
   it('a link within its lifetime works from a browser: the page\'s POST answers a page', async () => {
