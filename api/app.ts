@@ -42,15 +42,16 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
-  // Rate limits (api/rate-limit.ts): not on the probes; a customer-auth middleware setting res.locals.customer goes before.
+  // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes). A
+  // customer-auth middleware setting res.locals.customer goes before this line.
   const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
+  app.use(limits.general);
   // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
-  app.use('/unsubscribe', checkRequestTarget, limits.general, unsubscribeRouter(deps));
+  app.use('/unsubscribe', checkRequestTarget, unsubscribeRouter(deps));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
-  app.use(limits.general);
   app.post('/carts', limits.cartWithEmail);
   app.post('/checkouts', limits.checkout);
   app.get('/openapi.json', (_req, res) => {

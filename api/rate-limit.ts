@@ -48,7 +48,7 @@ export interface RateLimits {
   checkout: RequestHandler;
 }
 
-/** A request counts once per policy, also when a handler is mounted on two paths it passes (app.ts: /unsubscribe). */
+/** A request counts once per policy, also if a handler is mounted on two paths it passes. */
 function counted(res: Response, policy: PolicyName): boolean {
   const seen = ((res.locals.rateLimitPolicies as Set<PolicyName> | undefined) ??= new Set<PolicyName>());
   if (seen.has(policy)) return true;
@@ -109,6 +109,7 @@ export function createRateLimits(config: RateLimitsConfig, redis: RedisClient, l
 
   return {
     general: handler((req, res) => {
+      if (req.path === '/health' || req.path.startsWith('/health/')) return [];
       const key = clientKey(req, res);
       const byIp: [Policy, string] = [ip, `ip:${req.ip ?? 'unknown'}`];
       return key.startsWith('customer:') ? [byIp, [customer, key]] : [byIp];

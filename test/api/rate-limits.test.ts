@@ -84,6 +84,15 @@ describe.each(redisTargets)('rate limits on %s', (_target, connect) => {
     expect(other.headers.get('ratelimit')).toMatch(/^"ip";r=4;t=\d+$/);
   });
 
+  it('the limit counts before the body is read (a malformed body still counts) and leaves /health alone', async () => {
+    const [a, b] = await twoApis(limitEnv({ RATE_LIMIT_IP: '2/60' }));
+    const junk = (url: string) => fetch(`${url}/carts`, { method: 'POST', headers: { 'content-type': 'application/json', 'X-Forwarded-For': '203.0.113.50' }, body: '{not json' });
+    expect((await junk(a)).status).toBe(400);
+    expect((await junk(b)).status).toBe(400);
+    expect((await junk(a)).status).toBe(429);
+    for (let i = 0; i < 3; i++) expect((await get(b, '/health', { 'X-Forwarded-For': '203.0.113.50' })).status).not.toBe(429);
+  });
+
   it('without a trusted proxy, X-Forwarded-For is ignored: a client cannot rotate it to escape the limit', async () => {
     const [a, b] = await twoApis(limitEnv({ RATE_LIMIT_IP: '3/60', TRUST_PROXY: 'false' }));
     const statuses: number[] = [];
