@@ -5,6 +5,9 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# The container marker: config.ts then requires ORDERLY_MODE (no silent fallback to dev) and an
+# ADMIN_API_TOKEN (never the published dev token). ORDERLY_MODE itself is not set here on purpose.
+ENV ORDERLY_CONTAINER=true
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --include=dev --loglevel=error
 COPY . .

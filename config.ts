@@ -12,6 +12,16 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A rate-limit policy, "points/seconds" (e.g. 600/60: 600 requests a minute). */
+const rateLimitPolicy = z
+  .string()
+  .regex(/^\d{1,9}\/\d{1,7}$/, 'points/seconds, e.g. 600/60')
+  .transform((s) => {
+    const [points, seconds] = s.split('/').map(Number);
+    return { points: points as number, durationSeconds: seconds as number };
+  })
+  .refine((p) => p.points > 0 && p.durationSeconds > 0, 'points and seconds must be positive');
+
 const envSchema = z.object({
   ORDERLY_MODE: z.enum(['dev', 'test', 'production']).default('dev'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -201,6 +211,38 @@ const envSchema = z.object({
   CUSTOMER_EMAIL_HASH_SECRET: z.string().min(16).optional(),
   /** Origins allowed to call the codec endpoint from a browser (comma-separated); absent = TEMPORAL_UI_URL's origin. */
   CODEC_CORS_ORIGINS: z.string().optional(),
+
+  /**
+   * Set by the container image (Dockerfile): ORDERLY_MODE must then be given explicitly, so a
+   * container never falls back to dev mode (its dev admin token, the local gateway's page).
+   */
+  ORDERLY_CONTAINER: bool.optional(),
+  /** Rate limits (api/rate-limit.ts, README "Rate limits"); absent = on, except in test mode. */
+  RATE_LIMITS_ENABLED: bool.optional(),
+  /** Each policy as "points/seconds": every request per client IP; per logged-in customer; POST /carts with an email; POST /checkouts. */
+  RATE_LIMIT_IP: rateLimitPolicy.prefault('600/60'),
+  RATE_LIMIT_CUSTOMER: rateLimitPolicy.prefault('300/60'),
+  RATE_LIMIT_CART_EMAIL: rateLimitPolicy.prefault('20/3600'),
+  RATE_LIMIT_CHECKOUT: rateLimitPolicy.prefault('30/600'),
+  /** The Redis key prefix of one deployment's counters; absent = the task queue (tests get their own). */
+  RATE_LIMIT_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
+  /**
+   * Which proxies may name the client in X-Forwarded-For (Express "trust proxy"): false (none,
+   * the default: the header is ignored, so it cannot be spoofed), a hop count, or the proxies'
+   * addresses/subnets ("loopback", "10.0.0.0/8,172.16.0.0/12"). "true" (trust anyone) is refused.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((s, ctx): false | number | string => {
+      const v = s.trim();
+      if (v === 'false' || v === '0') return false;
+      if (/^\d{1,2}$/.test(v)) return Number(v);
+      if (v === 'true') ctx.addIssue({ code: 'custom', message: 'name the hop count or the proxies\' addresses; true would trust a forged X-Forwarded-For' });
+      return v;
+    }),
+  /** How long the unsubscribe link in a mail stays valid (RFC 8058 one-click; a later click gets 410). */
+  UNSUBSCRIBE_TOKEN_TTL_DAYS: z.coerce.number().positive().max(3650).default(60),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -259,6 +301,25 @@ export interface Config {
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
   /** Personal data out of Temporal history (temporal/codec.ts, api/routes/codec.ts). */
   privacy: { payloadKeys: PayloadKeys; emailHashSecret: string; codecCorsOrigins: string[] };
+  /** Express "trust proxy": who may name the client's address in X-Forwarded-For. */
+  trustProxy: false | number | string;
+  rateLimits: RateLimitsConfig;
+  /** Unsubscribe links' lifetime (seconds). */
+  unsubscribeTokenTtlSeconds: number;
+}
+
+export interface RateLimitPolicyConfig {
+  points: number;
+  durationSeconds: number;
+}
+
+export interface RateLimitsConfig {
+  enabled: boolean;
+  namespace: string;
+  ip: RateLimitPolicyConfig;
+  customer: RateLimitPolicyConfig;
+  cartEmail: RateLimitPolicyConfig;
+  checkout: RateLimitPolicyConfig;
 }
 
 export class ConfigError extends Error {}
@@ -325,10 +386,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${fields}`);
   }
   const e = parsed.data;
+  if (e.ORDERLY_CONTAINER && !env.ORDERLY_MODE) {
+    throw new ConfigError('ORDERLY_MODE is required in a container (ORDERLY_CONTAINER is set): production, or dev/test on purpose');
+  }
 
   let adminApiToken = e.ADMIN_API_TOKEN;
   if (!adminApiToken) {
     if (e.ORDERLY_MODE === 'production') throw new ConfigError('ADMIN_API_TOKEN is required in production');
+    // the published dev token never guards a container, whatever its mode
+    if (e.ORDERLY_CONTAINER) throw new ConfigError('ADMIN_API_TOKEN is required in a container (ORDERLY_CONTAINER is set)');
     adminApiToken = DEV_ADMIN_TOKEN;
   }
   if (e.ORDERLY_MODE === 'production' && (adminApiToken.length < 32 || adminApiToken === DEV_ADMIN_TOKEN)) {
@@ -474,6 +540,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emailHashSecret: e.CUSTOMER_EMAIL_HASH_SECRET ?? DEV_EMAIL_HASH_SECRET,
       codecCorsOrigins,
     },
+    trustProxy: e.TRUST_PROXY,
+    rateLimits: {
+      enabled: e.RATE_LIMITS_ENABLED ?? e.ORDERLY_MODE !== 'test',
+      namespace: e.RATE_LIMIT_NAMESPACE ?? e.TEMPORAL_TASK_QUEUE,
+      ip: e.RATE_LIMIT_IP,
+      customer: e.RATE_LIMIT_CUSTOMER,
+      cartEmail: e.RATE_LIMIT_CART_EMAIL,
+      checkout: e.RATE_LIMIT_CHECKOUT,
+    },
+    unsubscribeTokenTtlSeconds: Math.round(e.UNSUBSCRIBE_TOKEN_TTL_DAYS * 86_400),
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }

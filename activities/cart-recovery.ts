@@ -2,23 +2,44 @@ import { priceLines } from '../db/stores/pricing';
 import { recoverableCarts } from '../db/stores/cart';
 import { stockLevels } from '../db/stores/inventory';
 import { sendOnce } from '../db/stores/notification-outbox';
+import { hasOrderFrom } from '../db/stores/order-views';
 import { isOptedOut, unsubscribeToken } from '../db/stores/unsubscribe';
 import { signalCartRecovery } from '../temporal/cart-recovery';
-import { decideReminder, type ReminderDecision } from '../domain/cart-reminder';
+import { decideReminder, mayRemind, type AddressStanding, type ReminderDecision } from '../domain/cart-reminder';
 import type { ActivityDeps } from './deps';
 import { escapeHtml, formatMoney, render } from './templates/render';
 
 /** What one reminder attempt found: sent (now or before), nothing to say, or a reason to stop or move the clock. */
 export type ReminderResult = Exclude<ReminderDecision, { status: 'send' }> | { status: 'sent' | 'already_sent' };
 
+/** Whether a reminder may go to this address (domain/cart-reminder.ts mayRemind); input of both activities below. */
+export interface AddressCheck {
+  cartId: string;
+  /**
+   * A customer account owns the cart or its address. The seam for the customer context: the
+   * workflow's input carries it today; the accounts' store may answer it here instead.
+   */
+  ownedByAccount?: boolean;
+}
+
 export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
+  const standing = async (email: string, req: AddressCheck): Promise<AddressStanding> => ({
+    hasPriorOrder: await hasOrderFrom(dbs.order, email),
+    ownedByAccount: req.ownedByAccount === true,
+  });
   return {
+    /** Before any reminder is scheduled: is the cart's address one we may mail at all? */
+    async checkReminderAddress(req: AddressCheck): Promise<{ mayRemind: boolean }> {
+      const email = (await carts.get(req.cartId))?.email;
+      return { mayRemind: email !== undefined && mayRemind(await standing(email, req)) };
+    },
+
     /**
      * Sends reminder `step` for the cart as it is now — current prices and availability —
      * once per (cart, version, step). Reads the facts from the stores at send time; the rule
      * (stop, move the clock, skip, send) is domain/cart-reminder.ts decideReminder.
      */
-    async sendCartReminder(req: { cartId: string; version: number; step: number; discountCode?: string }): Promise<ReminderResult> {
+    async sendCartReminder(req: AddressCheck & { version: number; step: number; discountCode?: string }): Promise<ReminderResult> {
       const cart = await carts.get(req.cartId);
       const email = cart?.email;
       const priced = cart && cart.lines.length > 0 ? await priceLines(dbs.catalog, cart.lines, cart.currency) : undefined;
@@ -28,6 +49,7 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         cart: cart ? { email, lineCount: cart.lines.length, version: cart.version, updatedAt: Date.parse(cart.updatedAt) } : null,
         clockVersion: req.version,
         optedOut: email ? await isOptedOut(dbs.notification, email) : false,
+        address: email ? await standing(email, req) : { hasPriorOrder: false, ownedByAccount: false },
         anyAvailable: (priced?.lines ?? []).some((l) => available(l.sku) > 0),
       });
       if (decision.status !== 'send') return decision;
@@ -38,12 +60,14 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         const stock = left <= 0 ? 'out of stock' : left < l.quantity ? `only ${left} left` : 'in stock';
         return `${l.quantity} × ${l.name}: ${formatMoney(l.lineTotal.amount, l.lineTotal.currency)} (${stock})`;
       };
+      // RFC 8058 one-click: the link's POST unsubscribes; its GET shows a confirm page (link scanners only GET)
+      const unsubscribeUrl = `${config.storefrontUrl}/unsubscribe/${unsubscribeToken(config.recovery.unsubscribeSecret, email, new Date(Date.now() + config.unsubscribeTokenTtlSeconds * 1000))}`;
       const vars = {
         total: formatMoney(priced.total.amount, priced.total.currency),
         lines: priced.lines.map(lineText).join('\n'),
         linesHtml: priced.lines.map((l) => `<li>${escapeHtml(lineText(l))}</li>`).join(''),
         cartUrl: `${config.storefrontUrl}/cart/${encodeURIComponent(cart.id)}`,
-        unsubscribeUrl: `${config.storefrontUrl}/unsubscribe?token=${unsubscribeToken(config.recovery.unsubscribeSecret, email)}`,
+        unsubscribeUrl,
         discount: req.discountCode ? `Use code ${req.discountCode} at checkout for a discount.` : '',
       };
       const result = await sendOnce(dbs.notification, (m) => mailer.send(m), {
@@ -54,6 +78,7 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         text: render('cart-reminder.txt', vars),
         html: render('cart-reminder.html', vars),
         payload: { cartId: cart.id, version: cart.version, step: req.step },
+        headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
       });
       return { status: result.sent ? 'sent' : 'already_sent' };
     },

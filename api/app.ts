@@ -7,6 +7,7 @@ import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
 import { openApiDocument } from './openapi';
+import { createRateLimits } from './rate-limit';
 import { methodNotAllowed } from './openapi/method-not-allowed';
 import { requestContext } from './request-context';
 import { checkRequestTarget, jsonBody, requireJsonBodies } from './request-guards';
@@ -38,16 +39,26 @@ export function createApp(given: AppDeps): express.Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Who may name the client in X-Forwarded-For (config TRUST_PROXY; default nobody): the rate limits key on req.ip.
+  app.set('trust proxy', deps.config.trustProxy);
   // Signed gateway events are verified over their raw bytes: mounted before any JSON parser.
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
   // Temporal's codec server for the Web UI and the CLI (support credential; CORS; bodies up to a history page): its own parsers.
   app.use('/codec', checkRequestTarget, codecRouter(deps.config, requireRole('support')));
+  // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes). A
+  // customer-auth middleware setting res.locals.customer goes before this line.
+  const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
+  app.use(limits.general);
+  // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
+  app.use('/unsubscribe', checkRequestTarget, unsubscribeRouter(deps));
   // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
   app.use(checkRequestTarget, requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
+  app.post('/carts', limits.cartWithEmail);
+  app.post('/checkouts', limits.checkout);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
@@ -58,7 +69,6 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/orders', ordersRouter(deps, requireRole('support')));
   // any live support credential gets past /admin (401/403 before a 404); each route then needs its role
   app.use('/admin', requireRole('support', 'operations', 'admin'), adminRouter(deps), adminProductsRouter(deps), adminSupportTokensRouter(deps));
-  app.use('/unsubscribe', unsubscribeRouter(deps));
   const page = localGatewayPage(deps.config, deps.dbs.payment);
   if (page) app.use('/local-gateway', page);
 

@@ -69,7 +69,8 @@ export function requestContext(logger: Logger, routeOf: (path: string) => string
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     // The body is never logged; headers only as far as the logger's redaction allows.
     // The path without its query: queries carry emails (GET /orders) and signed tokens (/unsubscribe).
-    serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }) },
+    // An unsubscribe token in the path is left out too.
+    serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0]?.replace(/^\/unsubscribe\/[^/]+/, '/unsubscribe/{token}') }) },
   });
   return tracingEnabled() ? [requestId, serverSpan(routeOf), log] : [requestId, log];
 }

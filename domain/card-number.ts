@@ -1,14 +1,16 @@
 /**
- * Invariant 7: the service never stores a card number. Free text a person types (a support
- * reason) may hold one ("refund the charge on 4242 4242 4242 4242"): such text is refused.
- * A card number here: 13–19 digits, optionally grouped by single spaces or dashes, that pass
- * the Luhn check (so an order id or a phone number rarely trips it). Within a longer run of
- * groups ("4242 4242 4242 4242 1234"), any span of whole groups counts; a longer unbroken run
- * of digits is not cut into windows (one in ten would pass Luhn by chance).
+ * Card numbers (PANs) never enter the service, in any field: a customer who pastes a card into
+ * a name, an address line or a refund reason would otherwise put it into PostgreSQL, Temporal
+ * history and the logs. A candidate is 13–19 digits, written together or in groups separated
+ * by single spaces or dashes, starting with a card network's prefix and passing the Luhn
+ * check. Ordinary digits (phone numbers, order numbers, postcodes) are shorter, lack the
+ * prefix or fail Luhn (1 in 10 random numbers passes it; the prefix and length cut that further).
  */
-const RUN = /\d+(?:[ -]\d+)*/g;
 
-function luhnValid(digits: string): boolean {
+/** Issuer prefixes of the networks a shop sees (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro). */
+const NETWORK_PREFIX = /^(?:4|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|3(?:0[0-5]|[689])|62|50[0-9]|5[6-9]|6[0-9])/;
+
+export function luhnValid(digits: string): boolean {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     let d = digits.charCodeAt(digits.length - 1 - i) - 48;
@@ -21,20 +23,40 @@ function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** True when `text` holds something that looks like a card number (13–19 Luhn-valid digits). */
+const looksLikeCard = (digits: string) => digits.length >= 13 && digits.length <= 19 && NETWORK_PREFIX.test(digits) && luhnValid(digits);
+
+/**
+ * How people write card numbers: one block of digits, groups of four (the last one shorter
+ * for 13- and 19-digit cards), or Amex/Diners' 4-6-5 and 4-6-4. Other groupings (phone numbers,
+ * dates, postcodes side by side) are not taken for cards.
+ */
+function cardGrouping(lengths: number[]): boolean {
+  if (lengths.length === 1) return true;
+  if (lengths.length === 3 && lengths[0] === 4 && lengths[1] === 6 && (lengths[2] === 5 || lengths[2] === 4)) return true;
+  const last = lengths[lengths.length - 1] ?? 0;
+  return last >= 1 && last <= 4 && lengths.slice(0, -1).every((l) => l === 4);
+}
+
+/**
+ * Whether `text` holds a card number: each run of digit groups (a single space or dash between
+ * groups) is checked span by span of whole groups, so a card written next to other numbers
+ * ("ref 12 4111 1111 1111 1111") is still found.
+ */
 export function containsCardNumber(text: string): boolean {
-  for (const match of text.matchAll(RUN)) {
-    const groups = match[0].split(/[ -]/);
-    for (let from = 0; from < groups.length; from++) {
+  for (const run of text.matchAll(/\d+(?:[ -]\d+)*/g)) {
+    const groups = run[0].split(/[ -]/);
+    for (let start = 0; start < groups.length; start++) {
       let digits = '';
-      for (let to = from; to < groups.length; to++) {
-        digits += groups[to];
-        if (digits.length > 19) break;
-        if (digits.length >= 13 && luhnValid(digits)) return true;
+      const lengths: number[] = [];
+      for (let end = start; end < groups.length && digits.length < 19; end++) {
+        const group = groups[end] ?? '';
+        digits += group;
+        lengths.push(group.length);
+        if (cardGrouping(lengths) && looksLikeCard(digits)) return true;
       }
     }
   }
   return false;
 }
 
-export const CARD_NUMBER_MESSAGE = 'must not contain a card number (never type one: name the order or the payment instead)';
+export const CARD_NUMBER_MESSAGE = 'must not contain a card number (send a payment token instead)';

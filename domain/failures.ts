@@ -37,6 +37,8 @@ export const FAILURE_CODES = {
   headers_too_large: 431,
   request_timeout: 408,
   rate_limited: 429,
+  /** An unsubscribe link past its expiry (UNSUBSCRIBE_TOKEN_TTL_DAYS): the page says to use a newer mail's link. */
+  unsubscribe_link_expired: 410,
   service_unavailable: 503,
   /** The payment gateway's circuit breaker is open: try again after Retry-After (issue 19). */
   payment_unavailable: 503,

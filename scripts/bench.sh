@@ -15,12 +15,16 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|search|recommendations|servers|carts runs one part
+# BENCH_ONLY=checkout|search|recommendations|servers|carts|ratelimit runs one part
 # BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
 if [ "${BENCH_ONLY:-}" = carts ]; then
   REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
   BENCH_REDIS_CLUSTER_NODES="$(REDIS_CLUSTER_DIR="$DATA/redis-cluster" bash scripts/redis-cluster.sh nodes)" \
     node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/carts.ts
+fi
+# The rate limiter's cost on cart operations (limiter off vs on, alternating rounds): bench/rate-limit.ts
+if [ "${BENCH_ONLY:-ratelimit}" = ratelimit ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/rate-limit.ts
 fi
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { OrderlyActivities } from '../activities';
 import { showCartRecoveryProgress } from './ui-details';
 import { cartChangedSignal, cartRecoveryStatusQuery, type CartRecoveryInput, type CartRecoveryView } from './messages';
@@ -8,6 +8,9 @@ const reminders = proxyActivities<OrderlyActivities>({
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 20 },
 });
 
+/** Runs started after this change check the address first (recorded histories without the marker replay as before). */
+export const KNOWN_ADDRESS_PATCH = 'cart-reminder-known-address';
+
 /** Changes after which the run starts afresh, so a busy cart's history stays small. */
 const MAX_CHANGES_PER_RUN = 100;
 
@@ -16,9 +19,11 @@ const MAX_CHANGES_PER_RUN = 100;
  * cart's last change. A change (signal, or a newer version found at send time) restarts
  * the clock; an emptied or checked-out cart, or an opt-out, ends it. Each send is decided
  * by the activity from the stores as they are then, and is idempotent per (cart, version, step).
+ * Only a known address is mailed (a prior order, or owned by an account): a run checks that
+ * first and ends at once for a stranger's address, holding no timer; each send checks again.
  */
 export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<CartRecoveryView> {
-  const { cartId, offsetsMinutes, discountCode } = input;
+  const { cartId, offsetsMinutes, discountCode, ownedByAccount } = input;
   let version = input.version;
   let updatedAt = input.updatedAt;
   let step = input.doneSteps ?? 0;
@@ -36,6 +41,13 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     if (change.version > version) restart(change);
   });
 
+  if (patched(KNOWN_ADDRESS_PATCH) && !(await reminders.checkReminderAddress({ cartId, ownedByAccount })).mayRemind) {
+    view.stopped = 'unknown_address';
+    showCartRecoveryProgress(view);
+    await condition(allHandlersFinished);
+    return view;
+  }
+
   while (step < offsetsMinutes.length) {
     if (changes >= MAX_CHANGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
@@ -49,7 +61,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     if (wait > 0 && (await condition(() => version !== seen, wait))) continue;
 
     const last = step === offsetsMinutes.length - 1;
-    const result = await reminders.sendCartReminder({ cartId, version, step, discountCode: last ? discountCode : undefined });
+    const result = await reminders.sendCartReminder({ cartId, version, step, discountCode: last ? discountCode : undefined, ownedByAccount });
     if (result.status === 'stop') {
       view.stopped = result.reason;
       break;

@@ -154,6 +154,8 @@ export interface CartRecoveryInput {
   discountCode?: string;
   /** Reminders of this version already handled (kept across continue-as-new). */
   doneSteps?: number;
+  /** A customer account owns the cart or its address (the customer context sets it); otherwise only an address with a prior order is mailed. */
+  ownedByAccount?: boolean;
 }
 
 export interface CartRecoveryView {

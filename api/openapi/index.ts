@@ -31,9 +31,16 @@ const EDGE_RESPONSES = {
   },
 };
 
-/** Refusals that say when to come back (an open circuit breaker, Redis down or failing over): Retry-After, and details.retryAfterSeconds alike. */
-const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable', 'service_unavailable'];
-const RETRY_AFTER_HEADER = { description: 'seconds until the request may be tried again (payment_unavailable: the payment gateway; service_unavailable: a store such as Redis)', schema: { type: 'integer', minimum: 1 } };
+/** Refusals that say when to come back (an open circuit breaker, Redis down or failing over, a rate limit): Retry-After, and details.retryAfterSeconds alike. */
+const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable', 'service_unavailable', 'rate_limited'];
+const RETRY_AFTER_HEADER = { description: 'seconds until the request may be tried again (payment_unavailable: the payment gateway; service_unavailable: a store such as Redis; rate_limited: the exhausted rate limit)', schema: { type: 'integer', minimum: 1 } };
+/** Rate-limit headers (api/rate-limit.ts), draft-ietf-httpapi-ratelimit-headers-10; on every limited answer, documented on the 429. */
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Policy': { description: 'the policies the request counted against, e.g. `"ip";q=600;w=60, "checkout";q=30;w=600` (quota q requests per w seconds)', schema: { type: 'string' } },
+  RateLimit: { description: 'the policy with the least left: `"checkout";r=0;t=42` (r requests remaining, t seconds until the window resets)', schema: { type: 'string' } },
+};
+/** Paths the rate limits leave alone: the probes (and the signed gateway webhooks, mounted before them). */
+const UNLIMITED = ['/health', '/webhooks/stripe', '/codec/encode', '/codec/decode', '/codec/email-hash', '/codec/session'];
 
 function errorResponses(codes: ErrorCode[]): Json {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -43,7 +50,9 @@ function errorResponses(codes: ErrorCode[]): Json {
       if (status === 415) return ['415', { $ref: '#/components/responses/UnsupportedMediaType' }];
       if (status === 400 && list.length === 1) return ['400', { $ref: '#/components/responses/MalformedRequest' }];
       const also = status === 400 ? ' (invalid_request: see components.responses.MalformedRequest)' : '';
-      const headers = list.some((c) => RETRY_AFTER_CODES.includes(c)) ? { headers: { 'Retry-After': RETRY_AFTER_HEADER } } : {};
+      const headers = list.some((c) => RETRY_AFTER_CODES.includes(c))
+        ? { headers: { 'Retry-After': RETRY_AFTER_HEADER, ...(list.includes('rate_limited') ? RATE_LIMIT_HEADERS : {}) } }
+        : {};
       return [String(status), { description: list.join(', ') + also, ...headers, content: json({ $ref: '#/components/schemas/Error' }) }];
     }),
   );
@@ -64,7 +73,13 @@ function parameters(route: Route): Json[] {
 }
 
 function operation(route: Route, responses: Record<string, Json>): Json {
-  const codes = [...EDGE, ...(route.body ? WITH_BODY : []), ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []), ...(route.errors ?? [])];
+  const codes = [
+    ...EDGE,
+    ...(route.body ? WITH_BODY : []),
+    ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []),
+    ...(route.errors ?? []),
+    ...(UNLIMITED.includes(route.url) ? [] : (['rate_limited'] as ErrorCode[])),
+  ];
   const needs = route.role ? `Needs role \`${route.role}\` (403 forbidden without it).` : undefined;
   const description = [needs, route.description].filter(Boolean).join(' ');
   const op: Json = {
@@ -97,7 +112,10 @@ function build(): Json {
         'Durable checkout, refunds and cart recovery on Temporal. Money is integer minor units plus an ISO 4217 currency. ' +
         'Every non-2xx answer is { error: { code, message, details } }. A method a path does not declare is a 405 method_not_allowed with an Allow header. ' +
         'Malformed input is refused before any route: a path or query that does not percent-decode to UTF-8 text without control characters is a 400 invalid_request, ' +
-        'a non-empty body that is not JSON in UTF-8 (application/json or a +json type) a 415 unsupported_media_type, a JSON string with a NUL a 400, on every method.',
+        'a non-empty body that is not JSON in UTF-8 (application/json or a +json type) a 415 unsupported_media_type, a JSON string with a NUL a 400, on every method. ' +
+        'Rate limits, shared by every API process (Redis): per client IP on every path but /health and the webhook, per logged-in customer, and stricter on ' +
+        'POST /carts with an email and POST /checkouts; an exhausted one is a 429 rate_limited with Retry-After, RateLimit-Policy and RateLimit ' +
+        '(draft-ietf-httpapi-ratelimit-headers-10). Free-text fields refuse card numbers (a 400 invalid_request naming the field).',
     },
     components: {
       securitySchemes: {

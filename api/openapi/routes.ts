@@ -4,7 +4,7 @@ import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schema
 import { codecPayloadsSchema, emailHashBodySchema, emailHashSchema } from '../schemas/codec';
 import { deactivateProductBodySchema, productBodySchema, productListQuerySchema, recommendationsQuerySchema, setInventoryBodySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
 import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
-import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, retryBodySchema, unsubscribeQuerySchema } from '../schemas/orders';
+import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, retryBodySchema, unsubscribeQuerySchema, unsubscribeTokenSchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
 import { webhookEventSchema, webhookReceiptSchema } from '../schemas/webhooks';
 import * as out from '../schemas/responses';
@@ -34,6 +34,7 @@ export interface Route {
 }
 
 const answer = (description: string, schema: Json | undefined) => ({ description, content: { 'application/json': { schema } } });
+const htmlPage = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
 /** The largest quantity the line schema takes is configuration; the document states the default. */
 const MAX_QUANTITY_PER_LINE = 100; // CART_MAX_QUANTITY_PER_LINE's default (config.ts)
 
@@ -123,7 +124,24 @@ export const ROUTES: Route[] = [
     errors: ['idempotency_key_required', 'not_found', 'order_not_refundable', 'idempotency_key_reused', 'refund_exceeds_captured', 'refund_exceeds_sold'],
   },
   { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
-  { method: 'get', url: '/unsubscribe', summary: 'Opts an email out of cart reminders (the signed link in every reminder)', query: unsubscribeQuerySchema, answers: { unsubscribed: out.unsubscribedSchema }, ok: (r) => ({ '200': answer('unsubscribed', r.unsubscribed) }) },
+  {
+    method: 'get', url: '/unsubscribe/{token}', summary: 'The confirm page of a reminder\'s unsubscribe link: a button that POSTs; a GET never unsubscribes (link scanners)',
+    description: 'HTML. An expired link (UNSUBSCRIBE_TOKEN_TTL_DAYS) is a 410 unsubscribe_link_expired, one we did not sign a 404 not_found: a page to a browser (Accept: text/html), else the JSON error.',
+    path: { token: unsubscribeTokenSchema }, answers: {}, ok: () => ({ '200': htmlPage('the confirm page, with a form that POSTs to this URL') }), errors: ['not_found', 'unsubscribe_link_expired'],
+  },
+  {
+    method: 'post', url: '/unsubscribe/{token}', summary: 'One-click unsubscribe (RFC 8058): opts the token\'s email out of cart reminders; idempotent',
+    description:
+      'What a mail client sends for `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (a form body `List-Unsubscribe=One-Click`, not read: the token is the whole request), ' +
+      'and what the confirm page\'s button sends. Answers JSON, or an HTML page to a browser (Accept: text/html).',
+    path: { token: unsubscribeTokenSchema }, answers: { unsubscribed: out.unsubscribedSchema },
+    ok: (r) => ({ '200': { description: 'unsubscribed (also when already)', content: { 'application/json': { schema: r.unsubscribed }, 'text/html': { schema: { type: 'string' } } } } }),
+    errors: ['not_found', 'unsubscribe_link_expired'],
+  },
+  {
+    method: 'get', url: '/unsubscribe', summary: 'Links mailed before one-click unsubscribe: the same confirm page as GET /unsubscribe/{token} (those tokens carry no expiry: a 400 page)',
+    query: unsubscribeQuerySchema, answers: {}, ok: () => ({ '200': htmlPage('the confirm page') }), errors: ['unsubscribe_link_expired'],
+  },
   {
     method: 'post', url: '/admin/orders/{orderId}/retry', summary: 'Support: resume a checkout parked for attention (a `supportRetry` update the workflow validates; optional reason)', admin: true, role: 'support',
     description:

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { plainText } from './catalog';
+import { emailSchema } from './free-text';
 import { ISO_CURRENCIES, PLAIN } from './json-schema';
 
 /** ISO 4217 codes as the runtime's ICU knows them (all three upper-case letters). */
@@ -7,7 +8,7 @@ const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 export const createCartBodySchema = z
   .object({
-    email: z.string().email().max(254).optional(),
+    email: emailSchema().optional(),
     customerId: plainText(100).pipe(z.string().min(1)).meta({ type: 'string', minLength: 1, maxLength: 100, pattern: PLAIN }).optional(),
     currency: z
       .string()

@@ -11,7 +11,11 @@ export const plainText = (max: number) =>
     .string()
     .max(max)
     .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
+    .refine(...cardRefinement)
     .meta({ pattern: PLAIN });
+
+/** Free text holds no card number (domain/card-number.ts). */
+const cardRefinement = [(s: string) => !containsCardNumber(s), CARD_NUMBER_MESSAGE] as const;
 
 /** plainText that must keep a character once trimmed. */
 const requiredText = (max: number) => documentAs(plainText(max), { type: 'string', maxLength: max, pattern: NOT_BLANK_PLAIN });
@@ -91,6 +95,7 @@ export const productBodySchema = z
       .string()
       .max(5_000)
       .refine((s) => !s.includes('\u0000'), 'must not contain NUL')
+      .refine(...cardRefinement)
       .meta({ pattern: '^[^\\u0000]*$' })
       .default(''),
     category: requiredText(100)

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emailSchema, noCardNumber } from './free-text';
 import { PAYMENT_TOKEN_DESCRIPTION, PAYMENT_TOKEN_PATTERN } from '../../domain/payment-token';
 
 export const moneySchema = z
@@ -16,10 +17,10 @@ export const paymentTokenSchema = z
 export const checkoutBodySchema = z
   .object({
     cartId: z.string().min(1).max(100),
-    email: z.string().email().max(254),
+    email: emailSchema(),
     paymentToken: paymentTokenSchema,
-    customerId: z.string().min(1).max(100).optional(),
-    shippingAddress: z.record(z.string().max(50), z.string().max(300)).optional(),
+    customerId: noCardNumber(z.string().min(1).max(100)).optional(),
+    shippingAddress: z.record(noCardNumber(z.string().max(50)), noCardNumber(z.string().max(300))).optional(),
     expectedTotal: moneySchema.optional(),
   })
   .strict();

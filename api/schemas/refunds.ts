@@ -1,17 +1,11 @@
 import { z } from 'zod';
-import { CARD_NUMBER_MESSAGE, containsCardNumber } from '../../domain/card-number';
 import { moneySchema } from './checkouts';
 import { skuSchema } from './catalog';
+import { noCardNumber } from './free-text';
 import { documentAs, trimmedLength } from './json-schema';
 
-/** A support reason: 1–500 characters once trimmed, never a card number (invariant 7). */
-export const reasonSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(500)
-  .refine((s) => !containsCardNumber(s), CARD_NUMBER_MESSAGE)
-  .meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
+/** A support reason: 1–500 characters once trimmed. */
+export const reasonSchema = noCardNumber(z.string().trim().min(1).max(500)).meta({ pattern: trimmedLength(500), maxLength: undefined, minLength: undefined });
 
 export const refundBodySchema = z
   .object({

@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   text: string;
   html: string;
   payload?: Record<string, unknown>;
+  /** Extra mail headers (List-Unsubscribe, List-Unsubscribe-Post). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -61,7 +63,7 @@ export class SendInProgressError extends Error {
  */
 export async function sendOnce(
   db: Db,
-  send: (m: { to: string; subject: string; text: string; html: string }) => Promise<{ messageId: string }>,
+  send: (m: { to: string; subject: string; text: string; html: string; headers?: Record<string, string> }) => Promise<{ messageId: string }>,
   message: OutgoingMessage,
   options: { leaseMs?: number } = {},
 ): Promise<{ sent: boolean; messageId: string | null }> {
@@ -87,7 +89,7 @@ export async function sendOnce(
   const held = and(eq(outbox.idempotencyKey, key), eq(outbox.leaseToken, token), eq(outbox.status, 'pending'));
   let messageId: string;
   try {
-    ({ messageId } = await send({ to: message.recipient, subject: message.subject, text: message.text, html: message.html }));
+    ({ messageId } = await send({ to: message.recipient, subject: message.subject, text: message.text, html: message.html, ...(message.headers ? { headers: message.headers } : {}) }));
   } catch (err) {
     // If the release itself fails, the lease simply runs out; the send's error is the one to report.
     await db

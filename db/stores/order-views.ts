@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
 import { orderEvents, orderLines, orders } from '../schema/order';
 
@@ -35,6 +35,12 @@ export async function loadOrders(db: DbOrTx, ids: string[]): Promise<OrderView[]
     lines: lines.filter((l) => l.orderId === o.id),
     events: events.filter((e) => e.orderId === o.id),
   }));
+}
+
+/** Whether `email` placed an order before (any status: an order exists only once a payment was authorized). Case-insensitive. */
+export async function hasOrderFrom(db: DbOrTx, email: string): Promise<boolean> {
+  const [row] = await db.select({ id: orders.id }).from(orders).where(sql`lower(${orders.email}) = ${email.toLowerCase()}`).limit(1);
+  return row !== undefined;
 }
 
 export async function findOrderIds(db: DbOrTx, filter: { email?: string; customerId?: string }, limit = 100): Promise<string[]> {

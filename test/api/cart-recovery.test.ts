@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
 import { createActivities } from '../../activities';
+import { createOrder } from '../../db/stores/orders';
 import { ensureSchedules } from '../../temporal/schedules';
 import { CART_RECOVERY_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { cartRecoveryStatusQuery } from '../../workflows/messages';
@@ -14,15 +16,30 @@ describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
     await stack?.close();
   });
 
+  /** Reminders go only to a known address (domain/cart-reminder.ts mayRemind): this one ordered before. */
+  const customerWhoOrdered = async () => {
+    const email = `known-${randomUUID()}@example.com`;
+    await createOrder(stack.dbs.order, { checkoutId: `chk_${randomUUID()}`, cartId: `cart_prior`, email, currency: 'USD', totalAmount: 100, lines: [{ sku: 'x', name: 'x', quantity: 1, unitPrice: 100, lineTotal: 100 }] });
+    return email;
+  };
+
   it('a change to a cart with an email (re)starts its recovery workflow at the new version', async () => {
     const sku = await createProduct(stack.dbs);
-    const cart = (await stack.http('POST', '/carts', { body: { email: 'wire@example.com' } })).body;
+    const cart = (await stack.http('POST', '/carts', { body: { email: await customerWhoOrdered() } })).body;
     await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
     const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
     expect((await handle.query(cartRecoveryStatusQuery)).version).toBe(2);
     await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 2 } });
     expect(await handle.query(cartRecoveryStatusQuery)).toMatchObject({ version: 3, nextStep: 0, sent: 0 });
     await handle.terminate('test done');
+  });
+
+  it('a cart with a stranger\'s email: its recovery run ends at once, reminding nobody', async () => {
+    const sku = await createProduct(stack.dbs);
+    const cart = (await stack.http('POST', '/carts', { body: { email: `stranger-${randomUUID()}@example.com` } })).body;
+    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
+    const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
+    expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
   });
 
   it('a cart without an email gets no reminders', async () => {
@@ -36,7 +53,7 @@ describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
     const sku = await createProduct(stack.dbs);
     const { CartStore } = await import('../../db/stores/cart');
     const carts = new CartStore(stack.redis, stack.dbs.cart, stack.config.cart);
-    const cart = await carts.create({ currency: 'USD', email: 'missed@example.com' });
+    const cart = await carts.create({ currency: 'USD', email: await customerWhoOrdered() });
     await carts.setLine(cart.id, sku, 1); // written straight to the store: no API, no signal
     await stack.dbs.cart.execute(sql`update cart.carts set updated_at = now() - interval '2 hours' where id = ${cart.id}`);
     const activities = createActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>);

@@ -55,3 +55,19 @@ export async function renderedHtml(id: string): Promise<{ status: number; conten
   const res = await fetch(`${base()}/api/email/${encodeURIComponent(id)}/html`);
   return { status: res.status, contentType: res.headers.get('content-type'), body: await res.text() };
 }
+
+/**
+ * A message's headers as sent (GET /api/email/:id/source, unfolded), names lower-case; MailDev's
+ * parsed `headers` leave some out (List-Unsubscribe among them).
+ */
+export async function mailHeaders(id: string): Promise<Record<string, string>> {
+  const res = await fetch(`${base()}/api/email/${encodeURIComponent(id)}/source`);
+  if (!res.ok) throw new Error(`MailDev answered ${res.status} on the source of ${id}`);
+  const head = (await res.text()).split(/\r?\n\r?\n/)[0] ?? '';
+  const headers: Record<string, string> = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const at = line.indexOf(':');
+    if (at > 0) headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+  }
+  return headers;
+}

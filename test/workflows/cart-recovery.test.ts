@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createOrder } from '../../db/stores/orders';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../config';
@@ -12,7 +14,7 @@ import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';
 import { cartChangedSignal, type CartRecoveryView } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack } from '../helpers/stack';
-import { mailTo, type CaughtMail } from '../helpers/mail';
+import { mailHeaders, mailTo, type CaughtMail } from '../helpers/mail';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 type Mail = CaughtMail;
@@ -62,8 +64,15 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await env?.teardown();
   });
 
-  async function idleCart() {
+  /** A customer who placed an order before: reminders may go to them (domain/cart-reminder.ts mayRemind). */
+  async function placedOrderBefore(email: string) {
+    await createOrder(dbs.order, { checkoutId: `chk_prior_${randomUUID()}`, cartId: `cart_prior_${randomUUID()}`, email, currency: 'USD', totalAmount: 500, lines: [{ sku: 'prior', name: 'prior', quantity: 1, unitPrice: 500, lineTotal: 500 }] });
+  }
+
+  async function idleCart(opts: { known?: 'prior-order' | 'account' | false } = {}) {
+    const known = opts.known ?? 'prior-order';
     const email = `idle-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    if (known === 'prior-order') await placedOrderBefore(email.toUpperCase());
     const sku = await createProduct(dbs, { priceAmount: 2500, onHand: 10 });
     const cart = await carts.create({ currency: 'USD', email });
     const withLine = await carts.setLine(cart.id, sku, 2);
@@ -72,7 +81,7 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
       taskQueue,
       workflowId: `cart-recovery-${cart.id}`,
-      args: [{ cartId: cart.id, version: withLine.version, updatedAt: start, offsetsMinutes: config.recovery.offsetsMinutes, discountCode: 'COMEBACK10' }],
+      args: [{ cartId: cart.id, version: withLine.version, updatedAt: start, offsetsMinutes: config.recovery.offsetsMinutes, discountCode: 'COMEBACK10', ownedByAccount: known === 'account' ? true : undefined }],
     });
     const at = async (ms: number) => env.sleep(Math.max(0, start + ms - (await env.currentTimeMs())));
     return { email, sku, cart: withLine, handle, at };
@@ -147,7 +156,34 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await handle.terminate('test done');
   });
 
-  it('a retried send does not deliver a second copy, and the unsubscribe link in the mail works', async () => {
+  it('a cart with a stranger\'s address (no prior order, no account) gets no reminder: the run ends at once, holding no timer', async () => {
+    const { email, handle, at } = await idleCart({ known: false });
+    expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
+    await at(73 * HOUR);
+    await expectMails(email, 0);
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((e) => e.timerStartedEventAttributes)).toBe(false);
+    await recordHistory(handle, 'cartRecoveryWorkflow', 'unknown-address');
+  });
+
+  it('an address an account owns gets reminders without a prior order', async () => {
+    const { email, handle, at } = await idleCart({ known: 'account' });
+    await at(HOUR + 60_000);
+    await expectMails(email, 1);
+    await handle.terminate('test done');
+  });
+
+  it('each send checks the address again: refused for a stranger, sent once that address has placed an order', async () => {
+    const { email, cart, handle } = await idleCart({ known: false });
+    await handle.result();
+    const activities = createActivities(deps);
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'stop', reason: 'unknown_address' });
+    await placedOrderBefore(email);
+    expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'sent' });
+    await expectMails(email, 1);
+  });
+
+  it('a retried send does not deliver a second copy; the mail carries RFC 8058 one-click unsubscribe, GET shows a page, POST unsubscribes', async () => {
     const { email, cart, handle } = await idleCart();
     await handle.terminate('driven by hand');
     const activities = createActivities(deps);
@@ -155,19 +191,48 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     expect(await activities.sendCartReminder({ cartId: cart.id, version: cart.version, step: 0 })).toEqual({ status: 'already_sent' });
     const [mail] = await expectMails(email, 1);
     const link = mail?.text.match(/No more reminders: (\S+)/)?.[1] ?? '';
-    const path = new URL(link).pathname + new URL(link).search;
+    expect(link).toMatch(/^http:\/\/localhost:3000\/unsubscribe\/[A-Za-z0-9_-]+\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
+    const headers = await mailHeaders(mail?.id ?? '');
+    expect(headers['list-unsubscribe']).toBe(`<${link}>`);
+    expect(headers['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
+    const path = new URL(link).pathname;
 
     const stack = await startStack();
     try {
-      const res = await stack.http('GET', path);
-      expect(res.status).toBe(200);
+      // a link scanner's GET: a confirm page whose form POSTs back, and nobody is unsubscribed
+      const page = await stack.http('GET', path, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.body).toContain('<form method="post" action="">');
+      expect(page.body).toContain(email);
+      expect(await isOptedOut(dbs.notification, email)).toBe(false);
+
+      // the mail client's one-click POST (RFC 8058: a form body), twice: idempotent
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: 'List-Unsubscribe=One-Click' });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ unsubscribed: true, email });
+      }
       expect(await isOptedOut(dbs.notification, email)).toBe(true);
-      for (const token of ['', 'abc', 'Zm9vQGJhci5jb20.AAAA', `${Buffer.from('other@example.com').toString('base64url')}.${new URL(link).searchParams.get('token')?.split('.')[1]}`]) {
-        const bad = await stack.http('GET', `/unsubscribe?token=${encodeURIComponent(token)}`);
-        expect(bad.status).toBe(400);
-        expect(bad.body.error.code).toBe('invalid_request');
+
+      const token = path.split('/')[2] ?? '';
+      const [emailPart, expPart, mac] = token.split('.');
+      const forged = [
+        'abc',
+        `${Buffer.from('other@example.com').toString('base64url')}.${expPart}.${mac}`, // another address
+        `${emailPart}.${(parseInt(expPart ?? '0', 36) + 86_400).toString(36)}.${mac}`, // a later expiry
+      ];
+      for (const bad of forged) {
+        const post = await fetch(`${stack.baseUrl}/unsubscribe/${bad}`, { method: 'POST', headers: { accept: 'application/json' } });
+        const malformed = bad === 'abc';
+        expect(post.status).toBe(malformed ? 400 : 404);
+        expect(((await post.json()) as { error: { code: string } }).error.code).toBe(malformed ? 'invalid_request' : 'not_found');
+        expect((await stack.http('GET', `/unsubscribe/${bad}`)).status).toBe(malformed ? 400 : 404);
       }
       expect(await isOptedOut(dbs.notification, 'other@example.com')).toBe(false);
+      // a link from before one-click (no expiry) never unsubscribes on GET
+      const legacy = await stack.http('GET', `/unsubscribe?token=${encodeURIComponent(`${emailPart}.${mac}`)}`);
+      expect(legacy.status).toBe(400);
     } finally {
       await stack.close();
     }
