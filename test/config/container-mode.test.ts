@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../config';
+import { productionSecrets } from '../helpers/production-env';
 
 const ROOT = path.resolve(__dirname, '../..');
-const secrets = { ADMIN_API_TOKEN: 'a'.repeat(40), UNSUBSCRIBE_SECRET: 'u'.repeat(32), STRIPE_WEBHOOK_SECRET: 'whsec_test' };
+const secrets = productionSecrets;
 
 describe('config in a container: no silent dev fallback', () => {
   it('the image sets the container marker and leaves ORDERLY_MODE to the deployment', () => {

@@ -1,16 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { ConfigError, DEV_PAYLOAD_KEY, loadConfig } from '../../config';
+import { productionSecrets } from '../helpers/production-env';
 import { customerEmailHash, EncryptionCodec, UndecodablePayloadError, UnknownPayloadKeyError } from '../../temporal/codec';
 
-const production = {
-  ORDERLY_MODE: 'production',
-  ADMIN_API_TOKEN: 'a'.repeat(40),
-  UNSUBSCRIBE_SECRET: 'unsubscribe-secret-for-tests',
-  STRIPE_WEBHOOK_SECRET: 'whsec_test',
-  PAYLOAD_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-  CUSTOMER_EMAIL_HASH_SECRET: 'email-hash-secret-for-tests',
-};
+const production = { ORDERLY_MODE: 'production', ...productionSecrets };
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const plain = (s: string): Payload => ({ metadata: { [METADATA_ENCODING_KEY]: utf8('json/plain') }, data: utf8(JSON.stringify(s)) });
 const text = (p: Payload | undefined) => Buffer.from(p?.data ?? []).toString('utf8');
