@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { devSigningKey, KeyFormatError, parseSigningKey, parseVerificationKeys, type SigningKey, type VerificationKey } from './usecases/customer-keys';
 
 /**
  * The only module that reads process.env. Everything else receives a Config.
  * Dev defaults match scripts/services.sh so `npm run dev` needs no .env file.
  */
 
-const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification'] as const;
+const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification', 'customer'] as const;
 export type BoundedContext = (typeof CONTEXTS)[number];
 
 const bool = z
@@ -24,6 +25,7 @@ const envSchema = z.object({
   ORDER_DATABASE_URL: z.string().url().optional(),
   PAYMENT_DATABASE_URL: z.string().url().optional(),
   NOTIFICATION_DATABASE_URL: z.string().url().optional(),
+  CUSTOMER_DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
 
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
@@ -178,6 +180,23 @@ const envSchema = z.object({
   METRICS_HOST: z.string().default('0.0.0.0'),
   /** OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset = no tracing. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+
+  /**
+   * Customer accounts (README "Accounts and tokens"). Access tokens are JWTs signed with this key:
+   * a private JWK (one line of JSON; Ed25519 → EdDSA or P-256 → ES256) or a PKCS#8 PEM (`\n`
+   * escapes allowed). Required in production; dev and test use a published dev key.
+   */
+  CUSTOMER_JWT_SIGNING_KEY: z.string().optional(),
+  /** The previous signing keys' public halves, still accepted until their tokens expire: JWK(s), a JWKS or PEM(s). */
+  CUSTOMER_JWT_VERIFY_KEYS: z.string().optional(),
+  CUSTOMER_JWT_ISSUER: z.string().min(1).max(200).default('orderly'),
+  CUSTOMER_JWT_AUDIENCE: z.string().min(1).max(200).default('orderly-storefront'),
+  CUSTOMER_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
+  CUSTOMER_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  /** Login attempts: failed ones per account, all per client IP, in a window (Redis, shared by every API process). */
+  CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  CUSTOMER_LOGIN_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
+  CUSTOMER_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -234,6 +253,16 @@ export interface Config {
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
+  customers: {
+    /** Signs new access tokens; `verificationKeys` holds its public half first, then the previous keys. */
+    signingKey: SigningKey;
+    verificationKeys: VerificationKey[];
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    login: { failuresPerAccount: number; attemptsPerIp: number; windowSeconds: number };
+  };
 }
 
 export class ConfigError extends Error {}
@@ -269,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET is required in production');
   }
 
+  const customers = customerTokenKeys(e);
+
   const contextUrl: Record<BoundedContext, string | undefined> = {
     catalog: e.CATALOG_DATABASE_URL,
     inventory: e.INVENTORY_DATABASE_URL,
@@ -276,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     order: e.ORDER_DATABASE_URL,
     payment: e.PAYMENT_DATABASE_URL,
     notification: e.NOTIFICATION_DATABASE_URL,
+    customer: e.CUSTOMER_DATABASE_URL,
   };
   const databaseUrls = Object.fromEntries(
     CONTEXTS.map((c) => [c, contextUrl[c] ?? e.DATABASE_URL]),
@@ -379,6 +411,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workerMetricsPort: e.WORKER_METRICS_PORT,
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     },
+    customers: {
+      ...customers,
+      issuer: e.CUSTOMER_JWT_ISSUER,
+      audience: e.CUSTOMER_JWT_AUDIENCE,
+      accessTokenTtlSeconds: e.CUSTOMER_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.CUSTOMER_REFRESH_TOKEN_TTL_SECONDS,
+      login: { failuresPerAccount: e.CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT, attemptsPerIp: e.CUSTOMER_LOGIN_ATTEMPTS_PER_IP, windowSeconds: e.CUSTOMER_LOGIN_WINDOW_SECONDS },
+    },
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }
@@ -390,4 +430,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               : undefined,
           },
   };
+}
+
+/**
+ * CUSTOMER_JWT_*: the signing key (the published dev key outside production; production refuses
+ * to start without a key of its own) and the verification keys: the signing key's public half,
+ * then the previous keys. Two keys with one kid would make a token's key ambiguous: refused.
+ */
+function customerTokenKeys(e: Env): { signingKey: SigningKey; verificationKeys: VerificationKey[] } {
+  try {
+    if (!e.CUSTOMER_JWT_SIGNING_KEY && e.ORDERLY_MODE === 'production') throw new ConfigError('CUSTOMER_JWT_SIGNING_KEY is required in production');
+    const signingKey = e.CUSTOMER_JWT_SIGNING_KEY ? parseSigningKey(e.CUSTOMER_JWT_SIGNING_KEY) : devSigningKey();
+    if (e.ORDERLY_MODE === 'production' && signingKey.publicKey.equals(devSigningKey().publicKey)) throw new ConfigError('CUSTOMER_JWT_SIGNING_KEY must not be the dev key in production');
+    const previous = e.CUSTOMER_JWT_VERIFY_KEYS ? parseVerificationKeys(e.CUSTOMER_JWT_VERIFY_KEYS) : [];
+    const verificationKeys = [signingKey, ...previous.filter((k) => !k.publicKey.equals(signingKey.publicKey))].map(({ kid, alg, publicKey }) => ({ kid, alg, publicKey }));
+    if (new Set(verificationKeys.map((k) => k.kid)).size !== verificationKeys.length) throw new ConfigError('CUSTOMER_JWT_VERIFY_KEYS: two different keys with the same kid');
+    return { signingKey, verificationKeys };
+  } catch (err) {
+    if (err instanceof KeyFormatError) throw new ConfigError(`CUSTOMER_JWT_SIGNING_KEY / CUSTOMER_JWT_VERIFY_KEYS: ${err.message}`);
+    throw err;
+  }
 }

@@ -4,3 +4,4 @@ export * from './cart';
 export * from './order';
 export * from './payment';
 export * from './notification';
+export * from './customer';

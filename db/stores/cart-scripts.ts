@@ -17,6 +17,9 @@ export class CartLockedError extends Error {
   }
 }
 
+/** The cart is a customer account's and the caller is not that customer (answered as not found). */
+export class NotCartOwnerError extends Error {}
+
 /** The line's product is priced in another currency than the cart. */
 export class CurrencyMismatchError extends Error {
   constructor(readonly cartCurrency: string) {
@@ -39,12 +42,14 @@ const sha1 = (script: string): string => {
  * concurrent writers never lose each other's lines. Returns nil when the key is missing
  * (expired, flushed): the caller restores it from Postgres and tries again. ARGV[6], when
  * not empty, is the line's currency: a cart in another one refuses the line (so the API
- * needs no separate read of the cart first).
+ * needs no separate read of the cart first). ARGV[8] is the caller's customer account ('' for
+ * none): a cart owned by an account (customerId `cus_…`, domain/ownership.ts) refuses anyone else.
  */
 export const SET_LINE = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
+if type(cart.customerId) == 'string' and string.match(cart.customerId, '^cus_') and cart.customerId ~= ARGV[8] then return redis.error_reply('NOT_OWNER') end
 if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[7]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
 if ARGV[6] ~= '' and cart.currency ~= ARGV[6] then return redis.error_reply('CURRENCY_MISMATCH ' .. tostring(cart.currency)) end
 local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -70,6 +75,25 @@ cart.version = cart.version + 1
 cart.updatedAt = ARGV[5]
 local out = cjson.encode(cart)
 redis.call('SET', KEYS[1], out, 'EX', ttl)
+return out
+`;
+
+/**
+ * A customer claims a guest cart at login (ARGV[1]: the account id): it becomes theirs unless
+ * another account owns it (NOT_OWNER) or a checkout of it is running. Nil when the key is missing.
+ */
+export const CLAIM = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if type(cart.customerId) == 'string' and string.match(cart.customerId, '^cus_') and cart.customerId ~= ARGV[1] then return redis.error_reply('NOT_OWNER') end
+if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[3]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
+if cart.customerId == ARGV[1] then return raw end
+cart.customerId = ARGV[1]
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[2]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
 return out
 `;
 
@@ -171,6 +195,7 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
     }
     const locked = err instanceof Error ? /CHECKOUT_IN_PROGRESS (\S+)/.exec(err.message) : null;
     if (locked) throw new CartLockedError(locked[1] as string);
+    if (err instanceof Error && err.message.includes('NOT_OWNER')) throw new NotCartOwnerError('this cart is another customer\'s');
     const mismatch = err instanceof Error ? /CURRENCY_MISMATCH (\S+)/.exec(err.message) : null;
     if (mismatch) throw new CurrencyMismatchError(mismatch[1] as string);
     throw err;
@@ -178,4 +203,4 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
 }
 
 /** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
-export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED };
+export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM };

@@ -1,12 +1,12 @@
-import { and, between, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, between, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
 import type { Config } from '../../config';
 import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, type CartLineRecord } from '../schema/cart';
-import { CLEAR, DELETE_IF_UNCHANGED, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
-export { CartLockedError, CurrencyMismatchError, TooManyLinesError } from './cart-scripts';
+export { CartLockedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
 export interface StoredCart {
   id: string;
@@ -82,10 +82,18 @@ export class CartStore {
    * the line. Null when there is no such cart. Returns once the PostgreSQL backup is written,
    * so the backup is never behind the answer.
    */
-  async setLine(id: string, sku: string, quantity: number, opts: { currency?: string } = {}): Promise<StoredCart | null> {
+  async setLine(id: string, sku: string, quantity: number, opts: { currency?: string; customerId?: string } = {}): Promise<StoredCart | null> {
     const now = new Date();
-    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime())];
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? ''];
     return this.mutate(id, () => this.eval(SET_LINE, id, args));
+  }
+
+  /**
+   * Makes a guest cart the customer's (login's cart claim): NotCartOwnerError when another
+   * account owns it, CartLockedError while a checkout of it runs, null when there is no such cart.
+   */
+  async claim(id: string, customerId: string): Promise<StoredCart | null> {
+    return this.mutate(id, () => this.eval(CLAIM, id, [customerId, new Date().toISOString(), String(Date.now())]));
   }
 
   async clear(id: string): Promise<StoredCart | null> {
@@ -193,7 +201,7 @@ export class CartStore {
       .values(row)
       .onConflictDoUpdate({
         target: carts.id,
-        set: { lines: row.lines, version: row.version, updatedAt: row.updatedAt, expiresAt: row.expiresAt, email: row.email },
+        set: { lines: row.lines, version: row.version, updatedAt: row.updatedAt, expiresAt: row.expiresAt, email: row.email, customerId: row.customerId },
         setWhere: sql`${carts.version} < excluded.version`,
       });
   }
@@ -207,4 +215,15 @@ export async function recoverableCarts(db: Db, from: Date, to: Date, limit: numb
     .where(and(isNotNull(carts.email), sql`jsonb_array_length(${carts.lines}) > 0`, between(carts.updatedAt, from, to)))
     .orderBy(carts.updatedAt)
     .limit(limit);
+}
+
+/** The unexpired carts of a customer account (from the backup), most recently changed first. */
+export async function customerCartIds(db: Db, customerId: string, limit = 50): Promise<string[]> {
+  const rows = await db
+    .select({ id: carts.id })
+    .from(carts)
+    .where(and(eq(carts.customerId, customerId), gt(carts.expiresAt, new Date())))
+    .orderBy(desc(carts.updatedAt), desc(carts.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
 }
