@@ -3,6 +3,7 @@ import { CartStore } from '../db/stores/cart';
 import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { requireAdmin } from './auth';
+import { customerAuth } from './customer-auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
@@ -14,6 +15,7 @@ import { adminRouter } from './routes/admin';
 import { adminProductsRouter } from './routes/admin-products';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
+import { authRouter, customerDeps, customersRouter, meRouter } from './routes/customers';
 import { healthRouter } from './routes/health';
 import { localGatewayPage } from './local-gateway-page';
 import { ordersRouter } from './routes/orders';
@@ -47,6 +49,15 @@ export function createApp(given: AppDeps): express.Express {
     res.json(openApiDocument);
   });
   app.use('/products', productsRouter(deps));
+  // Customer accounts (api/routes/customers.ts). A customer's access token (api/customer-auth.ts)
+  // is read on the storefront routes only: never on /admin, POST /orders/:id/refunds or GET /orders.
+  const customers = customerDeps(deps, carts);
+  const storefrontCustomer = customerAuth(deps.config);
+  app.use('/customers', customersRouter(customers));
+  app.use('/auth', authRouter(customers));
+  app.use('/me', storefrontCustomer, meRouter(customers));
+  app.use(['/carts', '/checkouts'], storefrontCustomer);
+  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], storefrontCustomer);
   app.use('/carts', cartsRouter(deps, carts));
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
   app.use('/orders/:orderId/refunds', refundsRouter(deps));

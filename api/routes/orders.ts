@@ -2,6 +2,8 @@ import { Router, type RequestHandler } from 'express';
 import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
 import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-views';
 import type { Payment } from '../../db/schema/payment';
+import { mayAccess } from '../../domain/ownership';
+import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { parse } from '../validate';
@@ -10,7 +12,7 @@ import { orderIdSchema, ordersQuerySchema } from '../schemas/orders';
 const money = (amount: number, currency: string) => ({ amount, currency });
 
 /** The storefront's Order shape (shared/API.md). */
-function present(order: OrderView, payment: Payment | undefined) {
+export function presentOrder(order: OrderView, payment: Payment | undefined) {
   return {
     id: order.id,
     status: order.status,
@@ -39,12 +41,13 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
   const { dbs } = deps;
   const router = Router();
 
-  // The order id is the customer's capability: unguessable, so it alone grants the read.
+  // The order id is the customer's capability: unguessable, so it alone grants the read — of a
+  // guest's order; an account's order only to that customer's access token (domain/ownership.ts).
   router.get('/:orderId', async (req, res) => {
     const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
     const [order] = await loadOrders(dbs.order, [orderId]);
-    if (!order) throw new AppError('not_found', 'no such order');
-    res.json(present(order, await getPaymentByCheckout(dbs.payment, order.checkoutId)));
+    if (!order || !mayAccess(order.customerId, customerOf(res))) throw new AppError('not_found', 'no such order');
+    res.json(presentOrder(order, await getPaymentByCheckout(dbs.payment, order.checkoutId)));
   });
 
   // Support search across customers: admin credential only.
@@ -52,7 +55,7 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
     const query = parse(ordersQuerySchema, req.query, 'query');
     const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
     const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));
-    const items = orders.map((o) => present(o, payments.get(o.checkoutId)));
+    const items = orders.map((o) => presentOrder(o, payments.get(o.checkoutId)));
     res.json({ items });
   });
 
