@@ -57,7 +57,8 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/auth', authRouter(customers));
   app.use('/me', storefrontCustomer, meRouter(customers));
   app.use(['/carts', '/checkouts'], storefrontCustomer);
-  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], storefrontCustomer);
+  app.get('/orders/:orderId', storefrontCustomer);
+  app.get('/orders/:orderId/refunds', storefrontCustomer);
   app.use('/carts', cartsRouter(deps, carts));
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
   app.use('/orders/:orderId/refunds', refundsRouter(deps));

@@ -32,8 +32,10 @@ const EDGE_RESPONSES = {
 };
 
 /** Refusals that say when to come back (an open circuit breaker): Retry-After, and details.retryAfterSeconds alike. */
-const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable'];
-const RETRY_AFTER_HEADER = { description: 'seconds until the payment gateway may be tried again', schema: { type: 'integer', minimum: 1 } };
+const RETRY_AFTER_CODES: ErrorCode[] = ['payment_unavailable', 'rate_limited'];
+const RETRY_AFTER_HEADER = { description: 'seconds until the request may be tried again (the payment gateway, a rate limit)', schema: { type: 'integer', minimum: 1 } };
+/** A customer's access token that fails verification (api/customer-auth.ts). */
+const TOKEN_CODES: ErrorCode[] = ['token_expired', 'token_not_yet_valid', 'token_invalid'];
 
 function errorResponses(codes: ErrorCode[]): Json {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -64,11 +66,13 @@ function parameters(route: Route): Json[] {
 }
 
 function operation(route: Route, responses: Record<string, Json>): Json {
-  const codes = [...EDGE, ...(route.body ? WITH_BODY : []), ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []), ...(route.errors ?? [])];
+  const customer = route.customer ? [...(route.customer === 'required' ? (['unauthorized'] as ErrorCode[]) : []), ...TOKEN_CODES] : [];
+  const codes = [...EDGE, ...(route.body ? WITH_BODY : []), ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []), ...customer, ...(route.errors ?? [])];
   const op: Json = {
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
     ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
+    ...(route.customer === 'required' ? { security: [{ customerToken: [] }] } : route.customer === 'optional' ? { security: [{}, { customerToken: [] }] } : {}),
     parameters: parameters(route),
     responses: { ...route.ok(responses), ...errorResponses(codes) },
   };
@@ -96,7 +100,19 @@ function build(): Json {
         'Malformed input is refused before any route: a path or query that does not percent-decode to UTF-8 text without control characters is a 400 invalid_request, ' +
         'a non-empty body that is not JSON in UTF-8 (application/json or a +json type) a 415 unsupported_media_type, a JSON string with a NUL a 400, on every method.',
     },
-    components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' } }, schemas, responses: EDGE_RESPONSES },
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' },
+        customerToken: {
+          type: 'http', scheme: 'bearer', bearerFormat: 'JWT',
+          description:
+            'A customer access token from POST /auth/login or /auth/refresh (EdDSA or ES256, kid in the header, 15 minutes by default). Optional on the storefront routes ' +
+            '(without it: a guest); an account\'s carts, checkouts, orders and refunds answer 404 to anyone else. A token that fails verification: 401 token_expired, token_not_yet_valid or token_invalid.',
+        },
+      },
+      schemas,
+      responses: EDGE_RESPONSES,
+    },
     paths,
   });
 }

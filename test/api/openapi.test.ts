@@ -25,6 +25,13 @@ const CONTRACT: [method: string, path: string][] = [
   ['put', '/admin/products/{sku}'],
   ['delete', '/admin/products/{sku}'],
   ['put', '/admin/inventory/{sku}'],
+  ['post', '/customers'],
+  ['post', '/auth/login'],
+  ['post', '/auth/refresh'],
+  ['post', '/auth/logout'],
+  ['post', '/me/password'],
+  ['get', '/me/orders'],
+  ['get', '/me/carts'],
 ];
 
 type Layer = { rawPath?: string; route?: { path: string; methods: Record<string, boolean> }; handle: { stack?: Layer[] } };
