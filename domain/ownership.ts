@@ -5,7 +5,11 @@
  * customer's. Anything else — no customerId, or a free-text label a guest sent before accounts
  * existed — is a guest's, and its id alone is the capability, as it always was.
  */
-const ACCOUNT_ID = /^cus_[A-Za-z0-9_-]{22}$/;
+export const ACCOUNT_ID_PATTERN = '^cus_[A-Za-z0-9_-]{22}$';
+const ACCOUNT_ID = new RegExp(ACCOUNT_ID_PATTERN);
+
+/** Why a body's customerId may not be an account id: only an access token names an account. */
+export const ACCOUNT_ID_IN_BODY = 'an account id: a customer account is named by its access token (Authorization: Bearer), never by customerId';
 
 export function isAccountId(id: unknown): id is string {
   return typeof id === 'string' && ACCOUNT_ID.test(id);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCOUNT_ID_IN_BODY, ACCOUNT_ID_PATTERN, isAccountId } from '../../domain/ownership';
 import { PAYMENT_TOKEN_DESCRIPTION, PAYMENT_TOKEN_PATTERN } from '../../domain/payment-token';
 
 export const moneySchema = z
@@ -18,7 +19,7 @@ export const checkoutBodySchema = z
     cartId: z.string().min(1).max(100),
     email: z.string().email().max(254),
     paymentToken: paymentTokenSchema,
-    customerId: z.string().min(1).max(100).optional(),
+    customerId: z.string().min(1).max(100).refine((v) => !isAccountId(v), ACCOUNT_ID_IN_BODY).meta({ not: { pattern: ACCOUNT_ID_PATTERN } }).optional(),
     shippingAddress: z.record(z.string().max(50), z.string().max(300)).optional(),
     expectedTotal: moneySchema.optional(),
   })
