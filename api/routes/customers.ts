@@ -4,6 +4,7 @@ import { LoginThrottle } from '../../db/stores/login-throttle';
 import { RefreshTokens } from '../../db/stores/refresh-tokens';
 import { changePassword, logIn, logOut, refreshTokens, registerCustomer, type CustomerDeps } from '../../usecases/customer-accounts';
 import { listCustomerCarts, listCustomerOrders } from '../../usecases/customer-views';
+import { decoyHash } from '../../usecases/passwords';
 import type { Rejected } from '../../usecases/result';
 import { customerOf, requireCustomer } from '../customer-auth';
 import type { AppDeps } from '../deps';
@@ -23,6 +24,8 @@ function answer<T>(result: T | Rejected): T {
 
 /** The customer context's dependencies: its Redis stores next to the app's. */
 export function customerDeps(deps: AppDeps, carts: CartStore): CustomerDeps {
+  // the decoy hash is made before the first login with an unknown email, so that one costs no more
+  void decoyHash().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'decoy password hash failed'));
   return {
     ...deps,
     carts,

@@ -79,6 +79,12 @@ describe('ownership: a customer sees only their own carts, checkouts, orders and
     expect((await stack.http('GET', `/checkouts/${checkoutId}`, { headers: a.auth })).body).toMatchObject({ status: 'placed', orderId });
     expect((await stack.http('GET', `/orders/${orderId}`, { headers: a.auth })).body).toMatchObject({ id: orderId, customerId: a.id, status: 'partially_refunded' });
     expect((await stack.http('GET', `/orders/${orderId}/refunds`, { headers: a.auth })).body.items).toHaveLength(1);
+    // refunds are a support action: no customer token makes one (B's nor A's own)
+    for (const headers of [b.auth, a.auth]) {
+      const refused = await stack.http('POST', `/orders/${orderId}/refunds`, { headers: { ...headers, 'Idempotency-Key': `r-${randomBytes(3).toString('hex')}` }, body: { amount: { amount: 100, currency: 'USD' }, reason: 'mine' } });
+      expect(refused.status === 401 || refused.status === 403).toBe(true);
+    }
+    expect((await stack.http('GET', `/orders/${orderId}/refunds`, { headers: a.auth })).body.items).toHaveLength(1);
     // support still finds it by customer
     expect((await stack.http('GET', `/orders?customerId=${a.id}`, { headers: ADMIN })).body.items.map((o: { id: string }) => o.id)).toEqual([orderId]);
   });

@@ -66,6 +66,25 @@ describe('customer accounts: register, login, refresh, logout, password change (
     expect(wrong.body.error.code).toBe('invalid_credentials');
   });
 
+  it('an unknown email costs the same scrypt work as a wrong password (no account enumeration by time)', async () => {
+    const { email } = await register();
+    const timed = async (e: string) => {
+      const started = process.hrtime.bigint();
+      expect((await login(e, 'not the password')).status).toBe(401);
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+    const wrong: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      wrong.push(await timed(email));
+      unknown.push(await timed(uniqueEmail('ghost')));
+    }
+    // without the decoy hash an unknown email answers in a few ms, a wrong password after ~50+ ms of scrypt
+    expect(median(unknown)).toBeGreaterThan(median(wrong) / 3);
+    expect(median(wrong)).toBeGreaterThan(15);
+  });
+
   it('refresh rotates: the new pair works, the old refresh token is dead, and reusing it revokes the whole family', async () => {
     const { email } = await register();
     const first = (await login(email)).body;
