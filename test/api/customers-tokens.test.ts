@@ -1,5 +1,8 @@
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { SignJWT } from 'jose';
+import { loadConfig } from '../../config';
+import { verifyAccessToken } from '../../usecases/customer-tokens';
 import { createTestDeps, startTestApp, type TestDeps } from '../helpers/app';
 import { startStack, type Stack } from '../helpers/stack';
 
@@ -291,5 +294,23 @@ describe('login throttling (Redis, per account and per IP)', () => {
     // the earlier test's 5 attempts count against the same IP: the limit (8) is reached here
     expect(statuses).toContain(429);
     expect(last).toBeGreaterThan(0);
+  });
+});
+
+describe('verifyAccessToken on junk', () => {
+  it('any JWT-shaped junk (random bytes or JSON in each part) is invalid, never an exception', async () => {
+    const config = loadConfig({ ORDERLY_MODE: 'test' }).customers;
+    const part = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a).toString('base64url')),
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url')),
+      fc.record({ alg: fc.constantFrom('EdDSA', 'ES256', 'none', 'HS256', 'RS256', 42), kid: fc.oneof(fc.constant('dev'), fc.string(), fc.integer()), crit: fc.option(fc.array(fc.string())), b64: fc.option(fc.boolean()) }, { requiredKeys: [] }).map((h) => b64(h)),
+    );
+    await fc.assert(
+      fc.asyncProperty(part, part, part, async (h, p, sig) => {
+        const verified = await verifyAccessToken(config, `${h}.${p}.${sig}`);
+        expect(verified.kind).toBe('invalid');
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
