@@ -443,6 +443,10 @@ function customerTokenKeys(e: Env): { signingKey: SigningKey; verificationKeys: 
     const signingKey = e.CUSTOMER_JWT_SIGNING_KEY ? parseSigningKey(e.CUSTOMER_JWT_SIGNING_KEY) : devSigningKey();
     if (e.ORDERLY_MODE === 'production' && signingKey.publicKey.equals(devSigningKey().publicKey)) throw new ConfigError('CUSTOMER_JWT_SIGNING_KEY must not be the dev key in production');
     const previous = e.CUSTOMER_JWT_VERIFY_KEYS ? parseVerificationKeys(e.CUSTOMER_JWT_VERIFY_KEYS) : [];
+    // the dev key's private half is published: in production it may neither sign nor verify
+    if (e.ORDERLY_MODE === 'production' && previous.some((k) => k.publicKey.equals(devSigningKey().publicKey))) {
+      throw new ConfigError('CUSTOMER_JWT_VERIFY_KEYS must not hold the dev key in production');
+    }
     const verificationKeys = [signingKey, ...previous.filter((k) => !k.publicKey.equals(signingKey.publicKey))].map(({ kid, alg, publicKey }) => ({ kid, alg, publicKey }));
     if (new Set(verificationKeys.map((k) => k.kid)).size !== verificationKeys.length) throw new ConfigError('CUSTOMER_JWT_VERIFY_KEYS: two different keys with the same kid');
     return { signingKey, verificationKeys };

@@ -24,6 +24,8 @@ export const FAILURE_CODES = {
   refresh_token_reused: 401,
   /** POST /customers: an account has this email (in any case). */
   email_taken: 409,
+  /** POST /auth/login with cartId: another login of this account is claiming a cart right now: retry. */
+  cart_claim_in_progress: 409,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,

@@ -7,11 +7,15 @@ import { pricedCart } from './change-cart';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 /** Cursors are opaque to the client: base64url of "<created_at in µs>.<order id>". */
 const encodeCursor = (at: { micros: string; id: string }) => Buffer.from(`${at.micros}.${at.id}`).toString('base64url');
 function decodeCursor(cursor: string): { micros: string; id: string } | undefined {
   const match = /^(\d{1,20})\.(ord_[A-Za-z0-9_-]{22})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return match ? { micros: match[1] as string, id: match[2] as string } : undefined;
+  // a bigint in PostgreSQL: a crafted larger number is not a cursor (400), never an overflow (500)
+  if (!match || BigInt(match[1] as string) > MAX_BIGINT) return undefined;
+  return { micros: match[1] as string, id: match[2] as string };
 }
 
 /** GET /me/orders: the customer's orders, newest first, a page at a time. */

@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
-import type { CartStore } from '../db/stores/cart';
+import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
 import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
@@ -121,7 +121,15 @@ export async function placeCheckout(
   }
   if (checkout.status !== 'pending') return resultOf(answeredViewOfRow(checkout), checkout.failure?.details);
   // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
-  const holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000);
+  // The lock is refused if the cart changed hands since the checkout was opened (a login
+  // claimed a guest's cart meanwhile): an account's cart is never checked out as a guest order.
+  let holder: string | null;
+  try {
+    holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000, owner);
+  } catch (err) {
+    if (err instanceof CartOwnerChangedError) return rejected('not_found', 'no such cart');
+    throw err;
+  }
   if (holder && holder !== checkout.checkoutId) {
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }

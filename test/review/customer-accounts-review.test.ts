@@ -96,21 +96,24 @@ describe('customer accounts: review findings', () => {
     const own = await ownCart(accessToken, [[sku, 1]]);
     const guest = await guestCart([[sku, 2]]);
     // The interleaving: login 2 reads the guest cart (still a guest's); login 1 claims it and
-    // merges its 2 units into the account's cart; login 2's CLAIM then answers the cart with its
-    // lines still there (same customer), and merges them again; both empty the guest cart.
-    let reachedRemoval!: () => void;
-    const atRemoval = new Promise<void>((r) => (reachedRemoval = r));
+    // pauses right after its CLAIM; login 2 then claims it too and merges what it finds, then
+    // login 1 merges. Each pause ends when the other side is done or after 500 ms (a claim that
+    // serialises per account cannot let login 2 finish while login 1 holds it: no deadlock).
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    let reachedClaim!: () => void;
+    const atClaim = new Promise<void>((r) => (reachedClaim = r));
     let finishSecond!: () => void;
     const secondDone = new Promise<void>((r) => (finishSecond = r));
     class First extends CartStore {
       paused = false;
-      override async setLine(id: string, s: string, q: number, o?: { currency?: string; customerId?: string }) {
-        if (id === guest && q === 0 && !this.paused) {
+      override async claim(...args: Parameters<CartStore['claim']>) {
+        const claimed = await super.claim(...args);
+        if (args[0] === guest && !this.paused) {
           this.paused = true;
-          reachedRemoval();
-          await secondDone;
+          reachedClaim();
+          await Promise.race([secondDone, sleep(500)]);
         }
-        return super.setLine(id, s, q, o);
+        return claimed;
       }
     }
     let first: Promise<unknown> | undefined;
@@ -122,7 +125,7 @@ describe('customer accounts: review findings', () => {
         if (id === guest && !this.started) {
           this.started = true;
           first = claimCart({ dbs: stack.dbs, config: stack.config, carts: firstStore }, guest, customerId);
-          await atRemoval;
+          await Promise.race([atClaim, sleep(500)]);
         }
         return cart;
       }
