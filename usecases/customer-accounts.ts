@@ -19,14 +19,17 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-async function tokensFor({ config, refreshTokens }: Pick<CustomerDeps, 'config' | 'refreshTokens'>, customerId: string, refreshToken?: string): Promise<TokenPair> {
+async function tokensFor({ config }: Pick<CustomerDeps, 'config'>, customerId: string, refreshToken: string): Promise<TokenPair> {
   return {
     accessToken: await signAccessToken(config.customers, customerId),
-    refreshToken: refreshToken ?? (await refreshTokens.issue(customerId)),
+    refreshToken,
     tokenType: 'Bearer',
     expiresIn: config.customers.accessTokenTtlSeconds,
   };
 }
+
+/** Looked up for an unknown email, so that it costs the same queries as a known one. */
+const NO_CUSTOMER = `cus_${'0'.repeat(22)}`;
 
 /** POST /customers: a new account (the email unique in any case). */
 export async function registerCustomer(
@@ -49,20 +52,28 @@ export async function logIn(
 ): Promise<{ kind: 'logged_in'; tokens: TokenPair; customerId: string; cartId?: string } | Rejected> {
   const admitted = await deps.loginThrottle.admit(input.ip, input.email);
   if (!admitted.ok) return rejected('rate_limited', 'too many login attempts: try again later', { retryAfterSeconds: admitted.retryAfterSeconds });
-  const customer = await findCustomerByEmail(deps.dbs.customer, input.email);
+  const found = await findCustomerByEmail(deps.dbs.customer, input.email);
+  // the password generation is read before the hash is (read again, by id): a password change
+  // that lands in between bumps it, and the session below is then refused
+  const generation = await deps.refreshTokens.passwordGeneration(found?.id ?? NO_CUSTOMER);
+  const customer = found ? await getCustomer(deps.dbs.customer, found.id) : await getCustomer(deps.dbs.customer, NO_CUSTOMER);
   const matches = await verifyPassword(input.password, customer?.passwordHash ?? (await decoyHash()));
-  if (!customer || !matches) {
-    await deps.loginThrottle.failed(input.email);
-    return rejected('invalid_credentials', 'wrong email or password');
-  }
+  if (!customer || !matches) return rejected('invalid_credentials', 'wrong email or password');
   await deps.loginThrottle.succeeded(input.email);
+  // the session first (refused if the password changed meanwhile), then the claim; a refused
+  // claim ends the session it would have come with
+  const refreshToken = await deps.refreshTokens.issue(customer.id, generation);
+  if (!refreshToken) return rejected('invalid_credentials', 'wrong email or password');
   let cartId: string | undefined;
   if (input.cartId) {
     const claimed = await claimCart(deps, input.cartId, customer.id);
-    if (claimed.kind === 'rejected') return claimed;
+    if (claimed.kind === 'rejected') {
+      await deps.refreshTokens.revokeFamily(refreshToken);
+      return claimed;
+    }
     cartId = claimed.cartId;
   }
-  return { kind: 'logged_in', tokens: await tokensFor(deps, customer.id), customerId: customer.id, ...(cartId ? { cartId } : {}) };
+  return { kind: 'logged_in', tokens: await tokensFor(deps, customer.id, refreshToken), customerId: customer.id, ...(cartId ? { cartId } : {}) };
 }
 
 /** POST /auth/refresh: the next token of the family; a reused one revokes the family. */
@@ -90,8 +101,15 @@ export async function changePassword(
 ): Promise<{ kind: 'changed' } | Rejected> {
   const customer = await getCustomer(deps.dbs.customer, customerId);
   if (!customer) return rejected('not_found', 'no such customer');
+  // each check of the current password counts against the account, as a login's does
+  const admitted = await deps.loginThrottle.admitAccount(customer.email);
+  if (!admitted.ok) return rejected('rate_limited', 'too many password attempts: try again later', { retryAfterSeconds: admitted.retryAfterSeconds });
   if (!(await verifyPassword(input.currentPassword, customer.passwordHash))) return rejected('invalid_credentials', 'the current password is wrong');
+  await deps.loginThrottle.succeeded(customer.email);
   await setPasswordHash(deps.dbs.customer, customerId, await hashPassword(input.newPassword), new Date());
+  // after the new hash is written, before the sessions end: a login that verified the old
+  // password meanwhile issues no token (refresh-tokens.ts)
+  await deps.refreshTokens.bumpPasswordGeneration(customerId);
   await deps.refreshTokens.revokeAll(customerId);
   return { kind: 'changed' };
 }

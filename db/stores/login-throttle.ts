@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis';
 /**
  * Login throttling, in Redis so every API process counts together (rate-limiter-flexible's
  * atomic counters). Per client IP every attempt counts; per account (the email, lower case)
- * only failed ones, and a success clears them, so an owner who types the password right is not
+ * every password check is counted before it runs, and a success clears the count, so an owner who types the password right is not
  * locked out by their own earlier typos — only a guesser is. Either limit reached: refused
  * with the seconds until the window frees a slot.
  */
@@ -19,7 +19,12 @@ export class LoginThrottle {
     this.perAccount = new RateLimiterRedis({ ...common, keyPrefix: `login-account:${namespace}`, points: limits.failuresPerAccount });
   }
 
-  /** Counts this attempt against the IP; the seconds to wait when the IP or the account is over its limit. */
+  /**
+   * Counts this attempt against the IP and, before the password is verified, against the
+   * account (one atomic increment: concurrent guesses cannot all pass a read of the count); the
+   * seconds to wait when either is over its limit. A correct password gives the account's back
+   * (succeeded), so only failures stay counted.
+   */
   async admit(ip: string, email: string): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
     try {
       await this.perIp.consume(ip);
@@ -27,20 +32,21 @@ export class LoginThrottle {
       if (err instanceof RateLimiterRes) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
       throw err;
     }
-    const account = await this.perAccount.get(email.toLowerCase());
-    if (account && account.consumedPoints >= this.perAccountPoints()) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(account.msBeforeNext / 1000)) };
-    return { ok: true };
+    return this.admitAccount(email);
   }
 
-  async failed(email: string): Promise<void> {
-    await this.perAccount.penalty(email.toLowerCase(), 1);
+  /** Counts one password check against the account (login, password change), before it runs. */
+  async admitAccount(email: string): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
+    try {
+      await this.perAccount.consume(email.toLowerCase());
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
+      throw err;
+    }
   }
 
   async succeeded(email: string): Promise<void> {
     await this.perAccount.delete(email.toLowerCase());
-  }
-
-  private perAccountPoints(): number {
-    return this.perAccount.points;
   }
 }

@@ -13,16 +13,27 @@ import type { RedisClient } from '../redis';
  *   customer:{cus_…}:rt:<sha256>     "<family>|live" or "<family>|used"   (TTL: the token's)
  *   customer:{cus_…}:family:<family> "1" while the family lives           (TTL: renewed on rotation)
  *   customer:{cus_…}:families        set of the customer's families        (for revoke-all)
+ *   customer:{cus_…}:password-gen    the password generation: bumped by each password change
+ *
+ * A login reads the password generation before it reads and verifies the password hash, and its
+ * first token is issued only if the generation is still that one: a login with the old
+ * password that overlaps a password change gets no session (the change bumps the generation
+ * after writing the new hash and before revoking every family).
  */
 const tokenKey = (customerId: string, hash: string) => `customer:{${customerId}}:rt:${hash}`;
 const familyKey = (customerId: string, family: string) => `customer:{${customerId}}:family:${family}`;
 const familiesKey = (customerId: string) => `customer:{${customerId}}:families`;
+const generationKey = (customerId: string) => `customer:{${customerId}}:password-gen`;
 
 const TOKEN = /^rt_(cus_[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** KEYS: token, families set, family. ARGV: family, ttl. A new family and its first token. */
+/**
+ * KEYS: token, families set, family, password generation. ARGV: family, ttl, the generation the
+ * login read ('' : any). A new family and its first token (1), or 0 when the password changed since.
+ */
 const ISSUE = `
+if ARGV[3] ~= '' and (redis.call('GET', KEYS[4]) or '0') ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|live', 'EX', tonumber(ARGV[2]))
 redis.call('SET', KEYS[3], '1', 'EX', tonumber(ARGV[2]))
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -84,12 +95,27 @@ export class RefreshTokens {
     return { token: `rt_${customerId}.${secret}`, hash: sha256(secret) };
   }
 
-  /** A new family (a login) and its first token. */
-  async issue(customerId: string): Promise<string> {
+  /**
+   * A new family (a login) and its first token; with `generation` (what passwordGeneration
+   * answered before the password was verified), null when the password changed since.
+   */
+  async issue(customerId: string, generation?: string): Promise<string | null> {
     const family = randomBytes(16).toString('base64url');
     const { token, hash } = RefreshTokens.mint(customerId);
-    await this.redis.eval(ISSUE, 3, tokenKey(customerId, hash), familiesKey(customerId), familyKey(customerId, family), family, String(this.ttlSeconds));
-    return token;
+    const keys = [tokenKey(customerId, hash), familiesKey(customerId), familyKey(customerId, family), generationKey(customerId)];
+    const issued = await this.redis.eval(ISSUE, keys.length, ...keys, family, String(this.ttlSeconds), generation ?? '');
+    return Number(issued) === 1 ? token : null;
+  }
+
+  /** The customer's password generation: read by a login before it verifies the password. */
+  async passwordGeneration(customerId: string): Promise<string> {
+    return (await this.redis.get(generationKey(customerId))) ?? '0';
+  }
+
+  /** A password change: logins that verified the old password issue no token from now on. */
+  async bumpPasswordGeneration(customerId: string): Promise<void> {
+    // kept longer than any login takes; once expired it reads '0' again, which only refuses a login in flight
+    await this.redis.pipeline().incr(generationKey(customerId)).expire(generationKey(customerId), Math.max(this.ttlSeconds, 3600)).exec();
   }
 
   /** Uses a token: the family's next token, or why not (a second use revokes the family). */
