@@ -197,6 +197,26 @@ const envSchema = z.object({
   CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
   CUSTOMER_LOGIN_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
   CUSTOMER_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /**
+   * Which proxies in front of the API are trusted for the client address (X-Forwarded-For), as
+   * Express's 'trust proxy': 'false' (none: the socket's address), a hop count, or a comma
+   * list of addresses / CIDRs ('loopback', 'uniquelocal' allowed). Only a proxy that sets the
+   * header itself may be trusted: otherwise any client picks its own address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v, ctx): false | number | string[] => {
+      const value = v.trim();
+      if (value === '' || value === 'false') return false;
+      if (/^\d+$/.test(value)) return Number(value);
+      const list = value.split(',').map((a) => a.trim());
+      if (list.some((a) => !/^[A-Za-z0-9.:/]+$/.test(a))) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "'false', a hop count, or a comma list of addresses / CIDRs" });
+        return z.NEVER;
+      }
+      return list;
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -219,6 +239,8 @@ export interface Config {
     setCurrent: 'if-none' | 'always' | 'never';
   };
   adminApiToken: string;
+  /** Express's 'trust proxy' (TRUST_PROXY): false, a hop count, or the trusted proxies' addresses. */
+  trustProxy: false | number | string[];
   search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
   cart: {
     ttlSeconds: number;
@@ -317,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: e.ORDERLY_MODE,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
     databaseUrls,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,

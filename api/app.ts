@@ -37,6 +37,8 @@ export function createApp(given: AppDeps): express.Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // req.ip: the client's address as the trusted proxies forward it (TRUST_PROXY), else the socket's
+  app.set('trust proxy', deps.config.trustProxy);
   // Signed gateway events are verified over their raw bytes: mounted before any JSON parser.
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.

@@ -10,7 +10,8 @@ import { startStack, type Stack } from '../helpers/stack';
 describe('login throttling behind a reverse proxy (review)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { CUSTOMER_LOGIN_ATTEMPTS_PER_IP: '3', CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: '100' } });
+    // the API behind one proxy hop (the test client at 127.0.0.1 plays the proxy): TRUST_PROXY
+    stack = await startStack({ env: { CUSTOMER_LOGIN_ATTEMPTS_PER_IP: '3', CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: '100', TRUST_PROXY: '1' } });
   });
   afterAll(async () => {
     await stack?.close();
