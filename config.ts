@@ -197,6 +197,8 @@ const envSchema = z.object({
   CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
   CUSTOMER_LOGIN_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
   CUSTOMER_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /** Registrations (POST /customers: a 32 MiB scrypt each) per client IP in the login window; default 20 (tests: unlimited in practice). */
+  CUSTOMER_REGISTRATIONS_PER_IP: z.coerce.number().int().min(1).optional(),
   /**
    * Which proxies in front of the API are trusted for the client address (X-Forwarded-For), as
    * Express's 'trust proxy': 'false' (none: the socket's address), a hop count, or a comma
@@ -283,7 +285,7 @@ export interface Config {
     audience: string;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
-    login: { failuresPerAccount: number; attemptsPerIp: number; windowSeconds: number };
+    login: { failuresPerAccount: number; attemptsPerIp: number; windowSeconds: number; registrationsPerIp: number };
   };
 }
 
@@ -440,7 +442,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: e.CUSTOMER_JWT_AUDIENCE,
       accessTokenTtlSeconds: e.CUSTOMER_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.CUSTOMER_REFRESH_TOKEN_TTL_SECONDS,
-      login: { failuresPerAccount: e.CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT, attemptsPerIp: e.CUSTOMER_LOGIN_ATTEMPTS_PER_IP, windowSeconds: e.CUSTOMER_LOGIN_WINDOW_SECONDS },
+      login: { failuresPerAccount: e.CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT, attemptsPerIp: e.CUSTOMER_LOGIN_ATTEMPTS_PER_IP, windowSeconds: e.CUSTOMER_LOGIN_WINDOW_SECONDS,
+        registrationsPerIp: e.CUSTOMER_REGISTRATIONS_PER_IP ?? (e.ORDERLY_MODE === 'test' ? 1_000_000 : 20),
+      },
     },
     faults:
       e.ORDERLY_MODE === 'production'

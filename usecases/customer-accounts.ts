@@ -31,11 +31,13 @@ async function tokensFor({ config }: Pick<CustomerDeps, 'config'>, customerId: s
 /** Looked up for an unknown email, so that it costs the same queries as a known one. */
 const NO_CUSTOMER = `cus_${'0'.repeat(22)}`;
 
-/** POST /customers: a new account (the email unique in any case). */
+/** POST /customers: a new account (the email unique in any case); throttled per client IP (429). */
 export async function registerCustomer(
-  { dbs }: Pick<CustomerDeps, 'dbs'>,
-  input: { email: string; password: string },
+  { dbs, loginThrottle }: Pick<CustomerDeps, 'dbs' | 'loginThrottle'>,
+  input: { email: string; password: string; ip: string },
 ): Promise<{ kind: 'registered'; customer: { id: string; email: string; createdAt: string } } | Rejected> {
+  const admitted = await loginThrottle.admitRegistration(input.ip);
+  if (!admitted.ok) return rejected('rate_limited', 'too many registrations: try again later', { retryAfterSeconds: admitted.retryAfterSeconds });
   const created = await createCustomer(dbs.customer, { id: randomId('cus'), email: input.email, passwordHash: await hashPassword(input.password) });
   if (created === 'email_taken') return rejected('email_taken', 'an account with this email exists');
   return { kind: 'registered', customer: { id: created.id, email: created.email, createdAt: created.createdAt.toISOString() } };

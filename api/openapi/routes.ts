@@ -161,17 +161,19 @@ export const ROUTES: Route[] = [
     method: 'post', url: '/customers', summary: 'Registers a customer account',
     description:
       'The email is unique in any case (409 email_taken); the password has at least 10 characters. It is stored as an scrypt hash (N=2^15, r=8, p=1, its own salt). ' +
-      'Then POST /auth/login.',
-    body: registerBodySchema, answers: { customer: customerSchema }, ok: (r) => ({ '201': answer('the account', r.customer) }), errors: ['email_taken'],
+      'Registrations are throttled per client IP (CUSTOMER_REGISTRATIONS_PER_IP; 429 rate_limited with Retry-After). Then POST /auth/login.',
+    body: registerBodySchema, answers: { customer: customerSchema }, ok: (r) => ({ '201': answer('the account', r.customer) }), errors: ['email_taken', 'rate_limited'],
   },
   {
     method: 'post', url: '/auth/login', summary: 'Logs a customer in: an access token (JWT) and a refresh token',
     description:
-      'A wrong email and a wrong password answer the same 401 invalid_credentials. Attempts are throttled per client IP and failed ones per account ' +
+      'A wrong email and a wrong password answer the same 401 invalid_credentials. Attempts are throttled per client IP (an IPv6 client by its /64; ' +
+      'behind a proxy, TRUST_PROXY) and password checks per account, counted before they run, a success giving them back ' +
       '(429 rate_limited with Retry-After). With cartId, that guest cart is claimed: its lines merged into the customer\'s open cart (quantities summed; ' +
-      'the answer\'s cartId names it) or, with none, the cart itself becomes theirs; another customer\'s cart is 404, a cart whose checkout runs 409 checkout_in_progress (no tokens then).',
+      'the answer\'s cartId names it) or, with none, the cart itself becomes theirs; another customer\'s cart is 404, a cart whose checkout runs 409 checkout_in_progress, too many merged lines 400, ' +
+      'another login of the account claiming at the same moment 409 cart_claim_in_progress (no tokens then, and the carts are as they were).',
     body: loginBodySchema, answers: { tokenPair: tokenPairSchema }, ok: (r) => ({ '200': answer('tokens', r.tokenPair) }),
-    errors: ['invalid_credentials', 'rate_limited', 'not_found', 'checkout_in_progress'],
+    errors: ['invalid_credentials', 'rate_limited', 'not_found', 'checkout_in_progress', 'cart_claim_in_progress'],
   },
   {
     method: 'post', url: '/auth/refresh', summary: 'Trades a refresh token for a new pair (rotation)',
@@ -186,7 +188,8 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'post', url: '/me/password', customer: 'required', summary: 'Changes the password; every refresh token of the account is revoked',
-    body: changePasswordBodySchema, answers: {}, ok: () => ({ '204': { description: 'changed' } }), errors: ['invalid_credentials'],
+    description: 'Each check of the current password counts against the account\'s login limit (429 rate_limited with Retry-After). A login that verified the old password while the change ran gets no session.',
+    body: changePasswordBodySchema, answers: {}, ok: () => ({ '204': { description: 'changed' } }), errors: ['invalid_credentials', 'rate_limited'],
   },
   {
     method: 'get', url: '/me/orders', customer: 'required', summary: "The customer's orders, newest first, a page at a time",

@@ -63,7 +63,7 @@ const clientIp = (req: Request) => clientKey(req.ip ?? req.socket.remoteAddress 
 export function customersRouter(deps: CustomerDeps): Router {
   const router = Router();
   router.post('/', async (req, res) => {
-    const { customer } = answer(await registerCustomer(deps, parse(registerBodySchema, req.body, 'registration')));
+    const { customer } = answer(await registerCustomer(deps, { ...parse(registerBodySchema, req.body, 'registration'), ip: clientIp(req) }));
     res.status(201).location(`/me`).json(customer);
   });
   return router;
