@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { devSigningKey, KeyFormatError, parseSigningKey, parseVerificationKeys, type SigningKey, type VerificationKey } from './usecases/customer-keys';
 
 /**
  * The only module that reads process.env. Everything else receives a Config.
  * Dev defaults match scripts/services.sh so `npm run dev` needs no .env file.
  */
 
-const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification', 'support'] as const;
+const CONTEXTS = ['catalog', 'inventory', 'cart', 'order', 'payment', 'notification', 'support', 'customer'] as const;
 export type BoundedContext = (typeof CONTEXTS)[number];
 
 const bool = z
@@ -35,6 +36,7 @@ const envSchema = z.object({
   PAYMENT_DATABASE_URL: z.string().url().optional(),
   NOTIFICATION_DATABASE_URL: z.string().url().optional(),
   SUPPORT_DATABASE_URL: z.string().url().optional(),
+  CUSTOMER_DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
 
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
@@ -199,6 +201,25 @@ const envSchema = z.object({
   METRICS_HOST: z.string().default('0.0.0.0'),
   /** OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset = no tracing. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+
+  /**
+   * Customer accounts (README "Accounts and tokens"). Access tokens are JWTs signed with this key:
+   * a private JWK (one line of JSON; Ed25519 → EdDSA or P-256 → ES256) or a PKCS#8 PEM (`\n`
+   * escapes allowed). Required in production; dev and test use a published dev key.
+   */
+  CUSTOMER_JWT_SIGNING_KEY: z.string().optional(),
+  /** The previous signing keys' public halves, still accepted until their tokens expire: JWK(s), a JWKS or PEM(s). */
+  CUSTOMER_JWT_VERIFY_KEYS: z.string().optional(),
+  CUSTOMER_JWT_ISSUER: z.string().min(1).max(200).default('orderly'),
+  CUSTOMER_JWT_AUDIENCE: z.string().min(1).max(200).default('orderly-storefront'),
+  CUSTOMER_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
+  CUSTOMER_REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  /** Login attempts: failed ones per account, all per client IP, in a window (Redis, shared by every API process). */
+  CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  CUSTOMER_LOGIN_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).default(30),
+  CUSTOMER_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /** Registrations (POST /customers: a 32 MiB scrypt each) per client IP in the login window; default 20 (tests: unlimited in practice). */
+  CUSTOMER_REGISTRATIONS_PER_IP: z.coerce.number().int().min(1).optional(),
   /**
    * Temporal payload encryption (temporal/codec.ts): new payloads are encrypted with this key
    * (32 bytes, base64) under this id; dev and test use a published dev key, production requires one.
@@ -234,12 +255,20 @@ const envSchema = z.object({
   TRUST_PROXY: z
     .string()
     .default('false')
-    .transform((s, ctx): false | number | string => {
+    .transform((s, ctx): false | number | string[] => {
       const v = s.trim();
-      if (v === 'false' || v === '0') return false;
+      if (v === '' || v === 'false' || v === '0') return false;
       if (/^\d{1,2}$/.test(v)) return Number(v);
-      if (v === 'true') ctx.addIssue({ code: 'custom', message: 'name the hop count or the proxies\' addresses; true would trust a forged X-Forwarded-For' });
-      return v;
+      if (v === 'true') {
+        ctx.addIssue({ code: 'custom', message: "name the hop count or the proxies' addresses; true would trust a forged X-Forwarded-For" });
+        return z.NEVER;
+      }
+      const list = v.split(',').map((a) => a.trim());
+      if (list.some((a) => !/^[A-Za-z0-9.:/]+$/.test(a))) {
+        ctx.addIssue({ code: 'custom', message: "'false', a hop count, or a comma list of addresses / CIDRs ('loopback', 'uniquelocal' allowed)" });
+        return z.NEVER;
+      }
+      return list;
     }),
   /** How long the unsubscribe link in a mail stays valid (RFC 8058 one-click; a later click gets 410). */
   UNSUBSCRIBE_TOKEN_TTL_DAYS: z.coerce.number().positive().max(3650).default(60),
@@ -265,6 +294,8 @@ export interface Config {
     setCurrent: 'if-none' | 'always' | 'never';
   };
   adminApiToken: string;
+  /** Express's 'trust proxy' (TRUST_PROXY): false, a hop count, or the trusted proxies' addresses. */
+  trustProxy: false | number | string[];
   search: { url: string; alias: string; stockSyncMs: number; timeoutMs: number; sweepSeconds: number };
   cart: {
     ttlSeconds: number;
@@ -299,10 +330,18 @@ export interface Config {
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
+  customers: {
+    /** Signs new access tokens; `verificationKeys` holds its public half first, then the previous keys. */
+    signingKey: SigningKey;
+    verificationKeys: VerificationKey[];
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    login: { failuresPerAccount: number; attemptsPerIp: number; windowSeconds: number; registrationsPerIp: number };
+  };
   /** Personal data out of Temporal history (temporal/codec.ts, api/routes/codec.ts). */
   privacy: { payloadKeys: PayloadKeys; emailHashSecret: string; codecCorsOrigins: string[] };
-  /** Express "trust proxy": who may name the client's address in X-Forwarded-For. */
-  trustProxy: false | number | string;
   rateLimits: RateLimitsConfig;
   /** Unsubscribe links' lifetime (seconds). */
   unsubscribeTokenTtlSeconds: number;
@@ -423,6 +462,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET is required in production');
   }
 
+  const customers = customerTokenKeys(e);
+
   const contextUrl: Record<BoundedContext, string | undefined> = {
     catalog: e.CATALOG_DATABASE_URL,
     inventory: e.INVENTORY_DATABASE_URL,
@@ -431,6 +472,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     payment: e.PAYMENT_DATABASE_URL,
     notification: e.NOTIFICATION_DATABASE_URL,
     support: e.SUPPORT_DATABASE_URL,
+    customer: e.CUSTOMER_DATABASE_URL,
   };
   const databaseUrls = Object.fromEntries(
     CONTEXTS.map((c) => [c, contextUrl[c] ?? e.DATABASE_URL]),
@@ -440,6 +482,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: e.ORDERLY_MODE,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
     databaseUrls,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
@@ -540,7 +583,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emailHashSecret: e.CUSTOMER_EMAIL_HASH_SECRET ?? DEV_EMAIL_HASH_SECRET,
       codecCorsOrigins,
     },
-    trustProxy: e.TRUST_PROXY,
     rateLimits: {
       enabled: e.RATE_LIMITS_ENABLED ?? e.ORDERLY_MODE !== 'test',
       namespace: e.RATE_LIMIT_NAMESPACE ?? e.TEMPORAL_TASK_QUEUE,
@@ -550,6 +592,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkout: e.RATE_LIMIT_CHECKOUT,
     },
     unsubscribeTokenTtlSeconds: Math.round(e.UNSUBSCRIBE_TOKEN_TTL_DAYS * 86_400),
+    customers: {
+      ...customers,
+      issuer: e.CUSTOMER_JWT_ISSUER,
+      audience: e.CUSTOMER_JWT_AUDIENCE,
+      accessTokenTtlSeconds: e.CUSTOMER_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.CUSTOMER_REFRESH_TOKEN_TTL_SECONDS,
+      login: { failuresPerAccount: e.CUSTOMER_LOGIN_FAILURES_PER_ACCOUNT, attemptsPerIp: e.CUSTOMER_LOGIN_ATTEMPTS_PER_IP, windowSeconds: e.CUSTOMER_LOGIN_WINDOW_SECONDS,
+        registrationsPerIp: e.CUSTOMER_REGISTRATIONS_PER_IP ?? (e.ORDERLY_MODE === 'test' ? 1_000_000 : 20),
+      },
+    },
     faults:
       e.ORDERLY_MODE === 'production'
         ? { pauseMs: 0 }
@@ -561,4 +613,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               : undefined,
           },
   };
+}
+
+/**
+ * CUSTOMER_JWT_*: the signing key (the published dev key outside production; production refuses
+ * to start without a key of its own) and the verification keys: the signing key's public half,
+ * then the previous keys. Two keys with one kid would make a token's key ambiguous: refused.
+ */
+function customerTokenKeys(e: Env): { signingKey: SigningKey; verificationKeys: VerificationKey[] } {
+  try {
+    if (!e.CUSTOMER_JWT_SIGNING_KEY && e.ORDERLY_MODE === 'production') throw new ConfigError('CUSTOMER_JWT_SIGNING_KEY is required in production');
+    const signingKey = e.CUSTOMER_JWT_SIGNING_KEY ? parseSigningKey(e.CUSTOMER_JWT_SIGNING_KEY) : devSigningKey();
+    if (e.ORDERLY_MODE === 'production' && signingKey.publicKey.equals(devSigningKey().publicKey)) throw new ConfigError('CUSTOMER_JWT_SIGNING_KEY must not be the dev key in production');
+    const previous = e.CUSTOMER_JWT_VERIFY_KEYS ? parseVerificationKeys(e.CUSTOMER_JWT_VERIFY_KEYS) : [];
+    // the dev key's private half is published: in production it may neither sign nor verify
+    if (e.ORDERLY_MODE === 'production' && previous.some((k) => k.publicKey.equals(devSigningKey().publicKey))) {
+      throw new ConfigError('CUSTOMER_JWT_VERIFY_KEYS must not hold the dev key in production');
+    }
+    const verificationKeys = [signingKey, ...previous.filter((k) => !k.publicKey.equals(signingKey.publicKey))].map(({ kid, alg, publicKey }) => ({ kid, alg, publicKey }));
+    if (new Set(verificationKeys.map((k) => k.kid)).size !== verificationKeys.length) throw new ConfigError('CUSTOMER_JWT_VERIFY_KEYS: two different keys with the same kid');
+    return { signingKey, verificationKeys };
+  } catch (err) {
+    if (err instanceof KeyFormatError) throw new ConfigError(`CUSTOMER_JWT_SIGNING_KEY / CUSTOMER_JWT_VERIFY_KEYS: ${err.message}`);
+    throw err;
+  }
 }

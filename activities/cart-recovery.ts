@@ -2,10 +2,12 @@ import { priceLines } from '../db/stores/pricing';
 import { recoverableCarts } from '../db/stores/cart';
 import { stockLevels } from '../db/stores/inventory';
 import { sendOnce } from '../db/stores/notification-outbox';
+import { getCustomer } from '../db/stores/customers';
 import { hasOrderFrom } from '../db/stores/order-views';
 import { isOptedOut, unsubscribeToken } from '../db/stores/unsubscribe';
 import { signalCartRecovery } from '../temporal/cart-recovery';
 import { decideReminder, mayRemind, type AddressStanding, type ReminderDecision } from '../domain/cart-reminder';
+import { isAccountId } from '../domain/ownership';
 import type { ActivityDeps } from './deps';
 import { escapeHtml, formatMoney, render } from './templates/render';
 
@@ -16,22 +18,33 @@ export type ReminderResult = Exclude<ReminderDecision, { status: 'send' }> | { s
 export interface AddressCheck {
   cartId: string;
   /**
-   * A customer account owns the cart or its address. The seam for the customer context: the
-   * workflow's input carries it today; the accounts' store may answer it here instead.
+   * A customer account owns the cart or its address, as the caller knew it. Not needed: the
+   * activities ask the accounts' store themselves (the cart's owner and its email, below).
    */
   ownedByAccount?: boolean;
 }
 
 export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
-  const standing = async (email: string, req: AddressCheck): Promise<AddressStanding> => ({
+  /**
+   * The cart belongs to a customer account (only a verified access token puts an account id on a
+   * cart) and its email is that account's own: a customer reminded at their own address, never at
+   * an address they typed for someone else.
+   */
+  const accountOwns = async (customerId: string | undefined, email: string): Promise<boolean> => {
+    if (!isAccountId(customerId)) return false;
+    const account = await getCustomer(dbs.customer, customerId);
+    return account !== undefined && account.email.trim().toLowerCase() === email.trim().toLowerCase();
+  };
+  const standing = async (email: string, req: AddressCheck, customerId: string | undefined): Promise<AddressStanding> => ({
     hasPriorOrder: await hasOrderFrom(dbs.order, email),
-    ownedByAccount: req.ownedByAccount === true,
+    ownedByAccount: req.ownedByAccount === true || (await accountOwns(customerId, email)),
   });
   return {
     /** Before any reminder is scheduled: is the cart's address one we may mail at all? */
     async checkReminderAddress(req: AddressCheck): Promise<{ mayRemind: boolean }> {
-      const email = (await carts.get(req.cartId))?.email;
-      return { mayRemind: email !== undefined && mayRemind(await standing(email, req)) };
+      const cart = await carts.get(req.cartId);
+      const email = cart?.email;
+      return { mayRemind: email !== undefined && mayRemind(await standing(email, req, cart?.customerId)) };
     },
 
     /**
@@ -49,7 +62,7 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         cart: cart ? { email, lineCount: cart.lines.length, version: cart.version, updatedAt: Date.parse(cart.updatedAt) } : null,
         clockVersion: req.version,
         optedOut: email ? await isOptedOut(dbs.notification, email) : false,
-        address: email ? await standing(email, req) : { hasPriorOrder: false, ownedByAccount: false },
+        address: email ? await standing(email, req, cart?.customerId) : { hasPriorOrder: false, ownedByAccount: false },
         anyAvailable: (priced?.lines ?? []).some((l) => available(l.sku) > 0),
       });
       if (decision.status !== 'send') return decision;

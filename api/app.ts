@@ -3,6 +3,7 @@ import { CartStore } from '../db/stores/cart';
 import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { installSupportAuth, requireRole } from './auth';
+import { customerAuth } from './customer-auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
@@ -17,6 +18,7 @@ import { adminSupportTokensRouter } from './routes/admin-support-tokens';
 import { cartsRouter } from './routes/carts';
 import { checkoutsRouter } from './routes/checkouts';
 import { codecRouter } from './routes/codec';
+import { authRouter, customerDeps, customersRouter, meRouter } from './routes/customers';
 import { healthRouter } from './routes/health';
 import { localGatewayPage } from './local-gateway-page';
 import { ordersRouter } from './routes/orders';
@@ -47,8 +49,13 @@ export function createApp(given: AppDeps): express.Express {
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
   // Temporal's codec server for the Web UI and the CLI (support credential; CORS; bodies up to a history page): its own parsers.
   app.use('/codec', checkRequestTarget, codecRouter(deps.config, requireRole('support')));
-  // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes). A
-  // customer-auth middleware setting res.locals.customer goes before this line.
+  // A customer's access token (api/customer-auth.ts) is read on the storefront routes only, never on
+  // /admin, POST /orders/:id/refunds or GET /orders; before the rate limits, which count per customer.
+  const storefrontCustomer = customerAuth(deps.config);
+  app.use(['/carts', '/checkouts', '/me'], storefrontCustomer);
+  app.get('/orders/:orderId', storefrontCustomer);
+  app.get('/orders/:orderId/refunds', storefrontCustomer);
+  // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes).
   const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
   app.use(limits.general);
   // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
@@ -63,6 +70,11 @@ export function createApp(given: AppDeps): express.Express {
     res.json(openApiDocument);
   });
   app.use('/products', productsRouter(deps));
+  // Customer accounts (api/routes/customers.ts).
+  const customers = customerDeps(deps, carts);
+  app.use('/customers', customersRouter(customers));
+  app.use('/auth', authRouter(customers));
+  app.use('/me', meRouter(customers));
   app.use('/carts', cartsRouter(deps, carts));
   app.use('/checkouts', checkoutsRouter({ ...deps, carts }));
   app.use('/orders/:orderId/refunds', refundsRouter(deps));

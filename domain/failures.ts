@@ -10,6 +10,22 @@ export const FAILURE_CODES = {
   /** POST /webhooks/stripe: a missing, forged, stale or mismatched Stripe-Signature. */
   webhook_signature_invalid: 400,
   unauthorized: 401,
+  /** Customer accounts (README "Accounts and tokens"): a wrong email or password, alike. */
+  invalid_credentials: 401,
+  /** The customer access token (Authorization: Bearer) has expired: refresh it. */
+  token_expired: 401,
+  /** The access token's nbf is still ahead. */
+  token_not_yet_valid: 401,
+  /** The access token is malformed, forged, for another audience or issuer, or signed with an unknown key. */
+  token_invalid: 401,
+  /** The refresh token is unknown, expired or revoked (logout, password change). */
+  refresh_token_invalid: 401,
+  /** The refresh token was used before: its whole family (that login) is revoked now. */
+  refresh_token_reused: 401,
+  /** POST /customers: an account has this email (in any case). */
+  email_taken: 409,
+  /** POST /auth/login with cartId: another login of this account is claiming a cart right now: retry. */
+  cart_claim_in_progress: 409,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,

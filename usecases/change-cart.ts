@@ -1,5 +1,6 @@
 import { getProduct } from '../db/stores/catalog';
-import { CartLockedError, CurrencyMismatchError, TooManyLinesError, type CartStore, type StoredCart } from '../db/stores/cart';
+import { CartLockedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError, type CartStore, type StoredCart } from '../db/stores/cart';
+import { isAccountId, mayAccess } from '../domain/ownership';
 import { priceLines } from '../db/stores/pricing';
 import { signalCartRecovery } from '../temporal/cart-recovery';
 import type { UseCaseDeps } from './deps';
@@ -8,7 +9,7 @@ import { rejected, type Rejected } from './result';
 type Deps = UseCaseDeps & { carts: CartStore };
 
 /** Carts hold no prices: each answer prices the lines from the catalog as it is now. */
-async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart) {
+export async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart) {
   const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
   return {
     id: cart.id,
@@ -38,15 +39,27 @@ async function restartRecovery({ temporal, config, logger }: Deps, cart: StoredC
   }).catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not signalled'));
 }
 
-/** POST /carts: a new empty cart in one currency. */
-export async function createCart(deps: Deps, input: { currency: string; email?: string; customerId?: string }): Promise<{ kind: 'cart'; cart: PricedCartView }> {
-  return { kind: 'cart', cart: await pricedCart(deps, await deps.carts.create(input)) };
+/**
+ * POST /carts: a new empty cart in one currency. With a customer's access token (`viewer`) the
+ * cart is theirs: its customerId is the token's, and a body customerId that names anyone else
+ * is refused (400), never taken. Without one, a customerId that is an account id is refused
+ * too — only the token proves an account (domain/ownership.ts); a free-text label is kept as before.
+ */
+export async function createCart(deps: Deps, input: { currency: string; email?: string; customerId?: string }, viewer?: string): Promise<CartResult> {
+  if (viewer && input.customerId !== undefined && input.customerId !== viewer) {
+    return rejected('invalid_request', 'customerId disagrees with the access token: leave it out', [{ field: 'customerId', message: 'not the access token\'s customer' }]);
+  }
+  if (!viewer && isAccountId(input.customerId)) {
+    return rejected('invalid_request', 'a customer account is named by its access token (Authorization: Bearer), not by customerId', [{ field: 'customerId', message: 'an account id needs its access token' }]);
+  }
+  const owned = viewer ? { ...input, customerId: viewer } : input;
+  return { kind: 'cart', cart: await pricedCart(deps, await deps.carts.create(owned)) };
 }
 
 /** GET /carts/:cartId: the cart, priced now. */
-export async function readCart(deps: Deps, cartId: string): Promise<CartResult> {
+export async function readCart(deps: Deps, cartId: string, viewer?: string): Promise<CartResult> {
   const cart = await deps.carts.get(cartId);
-  if (!cart) return rejected('not_found', 'no such cart');
+  if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
   return { kind: 'cart', cart: await pricedCart(deps, cart) };
 }
 
@@ -55,7 +68,7 @@ export async function readCart(deps: Deps, cartId: string): Promise<CartResult> 
  * priced cart. An added product must be on sale; the Lua script checks the cart exists,
  * its currency and that no checkout holds its lines (no separate read of the cart first).
  */
-export async function setCartLine(deps: Deps, cartId: string, sku: string, quantity: number): Promise<CartResult> {
+export async function setCartLine(deps: Deps, cartId: string, sku: string, quantity: number, viewer?: string): Promise<CartResult> {
   let currency: string | undefined;
   if (quantity > 0) {
     const product = await getProduct(deps.dbs.catalog, sku);
@@ -64,9 +77,10 @@ export async function setCartLine(deps: Deps, cartId: string, sku: string, quant
   }
   let changed: StoredCart | null;
   try {
-    changed = await deps.carts.setLine(cartId, sku, quantity, { currency });
+    changed = await deps.carts.setLine(cartId, sku, quantity, { currency, customerId: viewer });
   } catch (err) {
     if (err instanceof TooManyLinesError) return rejected('invalid_request', err.message);
+    if (err instanceof NotCartOwnerError) return rejected('not_found', 'no such cart');
     if (err instanceof CartLockedError) {
       return rejected('checkout_in_progress', 'a checkout of this cart is running; its lines cannot change until it ends', {
         checkoutId: err.checkoutId,

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { getCheckout } from '../db/stores/checkouts';
+import { mayAccess } from '../domain/ownership';
 import { confirmPaymentUpdate } from '../workflows/messages';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow } from './checkout-view';
 import type { UseCaseDeps } from './deps';
@@ -14,9 +15,13 @@ import { waitAtMost } from './wait';
  * (202 with the next action) — within `config.checkout.waitMs`. A checkout that already
  * ended answers from its row, as a replay of POST /checkouts does.
  */
-export async function confirmCheckout({ dbs, temporal, config, logger }: Pick<UseCaseDeps, 'dbs' | 'temporal' | 'config' | 'logger'>, checkoutId: string): Promise<PlaceCheckoutResult> {
+export async function confirmCheckout(
+  { dbs, temporal, config, logger }: Pick<UseCaseDeps, 'dbs' | 'temporal' | 'config' | 'logger'>,
+  checkoutId: string,
+  viewer?: string,
+): Promise<PlaceCheckoutResult> {
   const checkout = await getCheckout(dbs.order, checkoutId);
-  if (!checkout) return rejected('not_found', 'no such checkout');
+  if (!checkout || !mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such checkout');
   if (checkout.status !== 'pending') return resultOf(answeredViewOfRow(checkout), checkout.failure?.details);
   const answer = temporal.workflow.getHandle(checkout.workflowId).executeUpdate(confirmPaymentUpdate, { args: [{ checkoutId }] });
   try {

@@ -1,6 +1,7 @@
 import type { Refund } from '../db/schema/payment';
 import { loadOrders } from '../db/stores/order-views';
 import { listRefunds } from '../db/stores/refunds';
+import { mayAccess } from '../domain/ownership';
 import type { RefundOutcome } from '../workflows/messages';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
@@ -22,8 +23,8 @@ export function refundView(r: Refund, status?: RefundOutcome['status'] | 'pendin
 export type RefundView = ReturnType<typeof refundView>;
 
 /** GET /orders/:orderId/refunds: every refund of an order, oldest first. */
-export async function listOrderRefunds({ dbs }: Pick<UseCaseDeps, 'dbs'>, orderId: string): Promise<{ kind: 'found'; items: RefundView[] } | Rejected> {
+export async function listOrderRefunds({ dbs }: Pick<UseCaseDeps, 'dbs'>, orderId: string, viewer?: string): Promise<{ kind: 'found'; items: RefundView[] } | Rejected> {
   const [order] = await loadOrders(dbs.order, [orderId]);
-  if (!order) return rejected('not_found', 'no such order');
+  if (!order || !mayAccess(order.customerId, viewer)) return rejected('not_found', 'no such order');
   return { kind: 'found', items: (await listRefunds(dbs.payment, orderId)).map((r) => refundView(r)) };
 }

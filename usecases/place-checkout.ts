@@ -1,10 +1,11 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
-import type { CartStore } from '../db/stores/cart';
+import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
 import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
+import { isAccountId, mayAccess, ownerOf } from '../domain/ownership';
 import { checkoutStartOperation } from '../temporal/checkout';
 import { customerEmailHash } from '../temporal/codec';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
@@ -94,15 +95,23 @@ async function runCheckout(client: Client, config: UseCaseDeps['config'], checko
 export async function placeCheckout(
   { dbs, temporal, config, carts, breakers }: UseCaseDeps & { carts: CartStore },
   idempotency: { key: string; requestHash: string },
-  request: CheckoutRequest,
+  given: CheckoutRequest,
+  viewer?: string,
 ): Promise<PlaceCheckoutResult> {
+  let request = given;
   let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
+  // another customer's checkout (or cart, below) is not found: never 403 (domain/ownership.ts)
+  if (checkout && !mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
   if (!checkout) {
     // A replay keeps its answer; a new checkout is refused at once while payments are down.
     const unavailable = await paymentUnavailable(breakers);
     if (unavailable) return unavailable;
     const cart = await carts.get(request.cartId);
-    if (!cart) return rejected('not_found', 'no such cart');
+    if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
+    const cartOwner = ownerOf(cart.customerId);
+    if (request.customerId !== undefined && (cartOwner ? request.customerId !== cartOwner : isAccountId(request.customerId))) {
+      return rejected('invalid_request', 'customerId is not the cart\'s customer: leave it out', [{ field: 'customerId', message: 'not the cart\'s customer' }]);
+    }
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');
     ({ checkout } = await openCheckout(dbs.order, {
       cartId: request.cartId,
@@ -110,14 +119,26 @@ export async function placeCheckout(
       requestHash: idempotency.requestHash,
       email: request.email,
       workflowId: checkoutWorkflowId(request.cartId),
+      ...(cartOwner ? { customerId: cartOwner } : {}),
     }));
   }
+  // the order of an account's cart is the account's: its customerId comes from the checkout row
+  const owner = ownerOf(checkout.customerId);
+  if (owner) request = { ...request, customerId: owner };
   if (checkout.requestHash !== idempotency.requestHash) {
     return rejected('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
   }
   if (checkout.status !== 'pending') return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
   // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
-  const holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000);
+  // The lock is refused if the cart changed hands since the checkout was opened (a login
+  // claimed a guest's cart meanwhile): an account's cart is never checked out as a guest order.
+  let holder: string | null;
+  try {
+    holder = await carts.lock(request.cartId, checkout.checkoutId, Date.now() + config.checkout.holdTtlSeconds * 1000, owner);
+  } catch (err) {
+    if (err instanceof CartOwnerChangedError) return rejected('not_found', 'no such cart');
+    throw err;
+  }
   if (holder && holder !== checkout.checkoutId) {
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }

@@ -41,6 +41,8 @@ const RATE_LIMIT_HEADERS = {
 };
 /** Paths the rate limits leave alone: the probes (and the signed gateway webhooks, mounted before them). */
 const UNLIMITED = ['/health', '/webhooks/stripe', '/codec/encode', '/codec/decode', '/codec/email-hash', '/codec/session'];
+/** A customer's access token that fails verification (api/customer-auth.ts). */
+const TOKEN_CODES: ErrorCode[] = ['token_expired', 'token_not_yet_valid', 'token_invalid'];
 
 function errorResponses(codes: ErrorCode[]): Json {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -73,10 +75,12 @@ function parameters(route: Route): Json[] {
 }
 
 function operation(route: Route, responses: Record<string, Json>): Json {
+  const customer = route.customer ? [...(route.customer === 'required' ? (['unauthorized'] as ErrorCode[]) : []), ...TOKEN_CODES] : [];
   const codes = [
     ...EDGE,
     ...(route.body ? WITH_BODY : []),
     ...(route.admin ? (['unauthorized', 'forbidden'] as ErrorCode[]) : []),
+    ...customer,
     ...(route.errors ?? []),
     ...(UNLIMITED.includes(route.url) ? [] : (['rate_limited'] as ErrorCode[])),
   ];
@@ -87,6 +91,7 @@ function operation(route: Route, responses: Record<string, Json>): Json {
     ...(description ? { description } : {}),
     ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
     ...(route.role ? { 'x-required-role': route.role } : {}),
+    ...(route.customer === 'required' ? { security: [{ customerToken: [] }] } : route.customer === 'optional' ? { security: [{}, { customerToken: [] }] } : {}),
     parameters: parameters(route),
     responses: { ...route.ok(responses), ...errorResponses(codes) },
   };
@@ -126,6 +131,12 @@ function build(): Json {
             "A person's support token (osp_…, POST /admin/support-tokens or `npm run support-token`) with the route's role (x-required-role), " +
             'or the break-glass ADMIN_API_TOKEN (every role in dev and test, only `admin` in production). No credential: 401 unauthorized; ' +
             'an unknown or revoked one, or one without the role: 403 forbidden.',
+        },
+        customerToken: {
+          type: 'http', scheme: 'bearer', bearerFormat: 'JWT',
+          description:
+            'A customer access token from POST /auth/login or /auth/refresh (EdDSA or ES256, kid in the header, 15 minutes by default). Optional on the storefront routes ' +
+            '(without it: a guest); an account\'s carts, checkouts, orders and refunds answer 404 to anyone else. A token that fails verification: 401 token_expired, token_not_yet_valid or token_invalid.',
         },
       },
       schemas,

@@ -6,6 +6,7 @@ import { deactivateProductBodySchema, productBodySchema, productListQuerySchema,
 import { checkoutBodySchema, localGatewayStepSchema } from '../schemas/checkouts';
 import { cancelBodySchema, checkoutIdSchema, orderIdSchema, ordersQuerySchema, retryBodySchema, unsubscribeQuerySchema, unsubscribeTokenSchema } from '../schemas/orders';
 import { refundBodySchema } from '../schemas/refunds';
+import { changePasswordBodySchema, customerSchema, loginBodySchema, meOrdersQuerySchema, refreshBodySchema, registerBodySchema, tokenPairSchema } from '../schemas/customers';
 import { webhookEventSchema, webhookReceiptSchema } from '../schemas/webhooks';
 import * as out from '../schemas/responses';
 import type { SupportRole } from '../../domain/support';
@@ -22,6 +23,11 @@ export interface Route {
   admin?: boolean;
   /** The support role an admin route needs (api/auth.ts requireRole): 403 forbidden without it. */
   role?: SupportRole;
+  /**
+   * A customer's access token (Authorization: Bearer <JWT>, api/customer-auth.ts): 'optional' on
+   * the storefront routes (absent: a guest), 'required' on /me.
+   */
+  customer?: 'optional' | 'required';
   idempotent?: boolean;
   path?: Record<string, z.ZodType>;
   query?: z.ZodType;
@@ -69,20 +75,20 @@ export const ROUTES: Route[] = [
     path: { sku: skuSchema }, query: recommendationsQuerySchema, answers: { recommendations: out.recommendationsSchema },
     ok: (r) => ({ '200': answer('recommendations', r.recommendations) }), errors: ['not_found', 'service_unavailable'],
   },
-  { method: 'post', url: '/carts', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }), errors: ['service_unavailable'] },
-  { method: 'get', url: '/carts/{cartId}', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'service_unavailable'] },
+  { method: 'post', url: '/carts', customer: 'optional', summary: 'Creates a cart', body: createCartBodySchema, bodyRequired: false, answers: { cart: out.cartSchema }, ok: (r) => ({ '201': answer('the cart', r.cart) }), errors: ['service_unavailable'] },
+  { method: 'get', url: '/carts/{cartId}', customer: 'optional', summary: 'A cart, priced from the catalog now', path: { cartId: cartIdSchema }, answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'service_unavailable'] },
   {
-    method: 'put', url: '/carts/{cartId}/lines/{sku}', summary: 'Sets a line quantity (0 removes it)',
+    method: 'put', url: '/carts/{cartId}/lines/{sku}', customer: 'optional', summary: 'Sets a line quantity (0 removes it)',
     description: 'While a checkout of the cart runs, its lines cannot change: 409 checkout_in_progress with details.checkoutId.',
     path: { cartId: cartIdSchema, sku: skuSchema }, body: setLineBodySchema(MAX_QUANTITY_PER_LINE), answers: { cart: out.cartSchema },
     ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress', 'service_unavailable'],
   },
   {
-    method: 'delete', url: '/carts/{cartId}/lines/{sku}', summary: 'Removes a line', path: { cartId: cartIdSchema, sku: skuSchema },
+    method: 'delete', url: '/carts/{cartId}/lines/{sku}', customer: 'optional', summary: 'Removes a line', path: { cartId: cartIdSchema, sku: skuSchema },
     answers: { cart: out.cartSchema }, ok: (r) => ({ '200': answer('the cart', r.cart) }), errors: ['not_found', 'checkout_in_progress', 'service_unavailable'],
   },
   {
-    method: 'post', url: '/checkouts', summary: 'Checks a cart out (update-with-start of the checkout workflow)',
+    method: 'post', url: '/checkouts', customer: 'optional', summary: 'Checks a cart out (update-with-start of the checkout workflow)',
     description:
       '201 when the order is placed within the wait, 202 while still running (poll statusUrl), or the business failure with details.checkoutId. ' +
       'A payment that needs 3-D Secure answers 202 with nextAction { type: use_stripe_sdk, clientSecret }: the storefront runs Stripe.js ' +
@@ -98,7 +104,7 @@ export const ROUTES: Route[] = [
     errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed', 'payment_unavailable', 'service_unavailable'],
   },
   {
-    method: 'post', url: '/checkouts/{checkoutId}/confirm', summary: "After the customer's 3-D Secure step: where the checkout stands now",
+    method: 'post', url: '/checkouts/{checkoutId}/confirm', customer: 'optional', summary: "After the customer's 3-D Secure step: where the checkout stands now",
     description:
       'No body. The server re-reads the payment from the gateway (it never takes the caller\'s word) and answers 201 placed, ' +
       '202 still waiting (with nextAction while the customer must act), or the failure (402 payment_declined when 3-D Secure failed). ' +
@@ -107,12 +113,12 @@ export const ROUTES: Route[] = [
     ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('still waiting', r.checkout) }),
     errors: ['not_found', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'out_of_stock', 'price_changed', 'checkout_cancelled', 'checkout_failed'],
   },
-  { method: 'get', url: '/checkouts/{checkoutId}', summary: 'Where a checkout stands', path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema }, ok: (r) => ({ '200': answer('the checkout', r.checkout) }), errors: ['not_found'] },
+  { method: 'get', url: '/checkouts/{checkoutId}', customer: 'optional', summary: 'Where a checkout stands', path: { checkoutId: checkoutIdSchema }, answers: { checkout: out.checkoutSchema }, ok: (r) => ({ '200': answer('the checkout', r.checkout) }), errors: ['not_found'] },
   {
     method: 'get', url: '/orders', summary: 'Support: orders of a customer (email or customerId, at least one); events name the actor of support actions', admin: true, role: 'support', query: ordersQuerySchema,
     answers: { orders: out.itemsOf(out.orderSchema) }, ok: (r) => ({ '200': answer('orders', r.orders) }),
   },
-  { method: 'get', url: '/orders/{orderId}', summary: 'An order with its payment and history', path: { orderId: orderIdSchema }, answers: { order: out.orderSchema }, ok: (r) => ({ '200': answer('the order', r.order) }), errors: ['not_found'] },
+  { method: 'get', url: '/orders/{orderId}', customer: 'optional', summary: 'An order with its payment and history', path: { orderId: orderIdSchema }, answers: { order: out.orderSchema }, ok: (r) => ({ '200': answer('the order', r.order) }), errors: ['not_found'] },
   {
     method: 'post', url: '/orders/{orderId}/refunds', admin: true, role: 'support', idempotent: true,
     summary: 'Support: refunds an order: full (neither amount nor lines), partial (amount, money only) or per line (lines, optional amount and restock)',
@@ -123,7 +129,7 @@ export const ROUTES: Route[] = [
     ok: (r) => ({ '201': answer('refund', r.refund), '202': answer('refund pending', r.refund) }),
     errors: ['idempotency_key_required', 'not_found', 'order_not_refundable', 'idempotency_key_reused', 'refund_exceeds_captured', 'refund_exceeds_sold'],
   },
-  { method: 'get', url: '/orders/{orderId}/refunds', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
+  { method: 'get', url: '/orders/{orderId}/refunds', customer: 'optional', summary: 'Refunds of an order', path: { orderId: orderIdSchema }, answers: { refunds: out.itemsOf(out.refundSchema) }, ok: (r) => ({ '200': answer('refunds', r.refunds) }), errors: ['not_found'] },
   {
     method: 'get', url: '/unsubscribe/{token}', summary: 'The confirm page of a reminder\'s unsubscribe link: a button that POSTs; a GET never unsubscribes (link scanners)',
     description: 'HTML. An expired link (UNSUBSCRIBE_TOKEN_TTL_DAYS) is a 410 unsubscribe_link_expired, one we did not sign a 404 not_found: a page to a browser (Accept: text/html), else the JSON error.',
@@ -184,6 +190,50 @@ export const ROUTES: Route[] = [
     body: webhookEventSchema, answers: { webhookReceipt: webhookReceiptSchema },
     ok: (r) => ({ '200': answer('accepted, a duplicate, or ignored', r.webhookReceipt) }),
     errors: ['webhook_signature_invalid', 'service_unavailable'],
+  },
+  {
+    method: 'post', url: '/customers', summary: 'Registers a customer account',
+    description:
+      'The email is unique in any case (409 email_taken); the password has at least 10 characters. It is stored as an scrypt hash (N=2^15, r=8, p=1, its own salt). ' +
+      'Registrations are throttled per client IP (CUSTOMER_REGISTRATIONS_PER_IP; 429 rate_limited with Retry-After). Then POST /auth/login.',
+    body: registerBodySchema, answers: { customer: customerSchema }, ok: (r) => ({ '201': answer('the account', r.customer) }), errors: ['email_taken', 'rate_limited'],
+  },
+  {
+    method: 'post', url: '/auth/login', summary: 'Logs a customer in: an access token (JWT) and a refresh token',
+    description:
+      'A wrong email and a wrong password answer the same 401 invalid_credentials. Attempts are throttled per client IP (an IPv6 client by its /64; ' +
+      'behind a proxy, TRUST_PROXY) and password checks per account, counted before they run, a success giving them back ' +
+      '(429 rate_limited with Retry-After). With cartId, that guest cart is claimed: its lines merged into the customer\'s open cart (quantities summed; ' +
+      'the answer\'s cartId names it) or, with none, the cart itself becomes theirs; another customer\'s cart is 404, a cart whose checkout runs 409 checkout_in_progress, too many merged lines 400, ' +
+      'another login of the account claiming at the same moment 409 cart_claim_in_progress (no tokens then, and the carts are as they were).',
+    body: loginBodySchema, answers: { tokenPair: tokenPairSchema }, ok: (r) => ({ '200': answer('tokens', r.tokenPair) }),
+    errors: ['invalid_credentials', 'rate_limited', 'not_found', 'checkout_in_progress', 'cart_claim_in_progress'],
+  },
+  {
+    method: 'post', url: '/auth/refresh', summary: 'Trades a refresh token for a new pair (rotation)',
+    description:
+      'A refresh token works once: the answer carries the next one. Using one a second time revokes every token of that login (401 refresh_token_reused); ' +
+      'an unknown, expired or revoked one is 401 refresh_token_invalid.',
+    body: refreshBodySchema, answers: { tokenPair: tokenPairSchema }, ok: (r) => ({ '200': answer('tokens', r.tokenPair) }), errors: ['refresh_token_invalid', 'refresh_token_reused'],
+  },
+  {
+    method: 'post', url: '/auth/logout', summary: "Revokes the refresh token's login (its access token lives out its short TTL)",
+    body: refreshBodySchema, answers: {}, ok: () => ({ '204': { description: 'logged out (also for a token that was not live)' } }),
+  },
+  {
+    method: 'post', url: '/me/password', customer: 'required', summary: 'Changes the password; every refresh token of the account is revoked',
+    description: 'Each check of the current password counts against the account\'s login limit (429 rate_limited with Retry-After). A login that verified the old password while the change ran gets no session.',
+    body: changePasswordBodySchema, answers: {}, ok: () => ({ '204': { description: 'changed' } }), errors: ['invalid_credentials', 'rate_limited'],
+  },
+  {
+    method: 'get', url: '/me/orders', customer: 'required', summary: "The customer's orders, newest first, a page at a time",
+    description: 'limit 1–100 (default 20); nextCursor, when present, is the cursor of the next page.',
+    query: meOrdersQuerySchema, answers: { orderPage: z.looseObject({ items: z.array(out.orderSchema), nextCursor: z.string().optional() }) },
+    ok: (r) => ({ '200': answer('a page', r.orderPage) }),
+  },
+  {
+    method: 'get', url: '/me/carts', customer: 'required', summary: "The customer's live carts, most recently changed first, priced now",
+    answers: { carts: out.itemsOf(out.cartSchema) }, ok: (r) => ({ '200': answer('carts', r.carts) }),
   },
   {
     method: 'put', url: '/admin/inventory/{sku}', summary: 'Operations: sets counted stock (below what is reserved: 409 inventory_conflict with the numbers); audited', admin: true, role: 'operations',

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { CartStore } from '../../db/stores/cart';
 import { createCart, readCart, setCartLine, type CartResult } from '../../usecases/change-cart';
+import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { cartIdSchema, createCartBodySchema, setLineBodySchema } from '../schemas/carts';
@@ -19,24 +20,24 @@ export function cartsRouter(deps: AppDeps, carts: CartStore): Router {
   const lineBody = setLineBodySchema(deps.config.cart.maxQuantityPerLine);
 
   router.post('/', async (req, res) => {
-    const { cart } = await createCart(withCarts, parse(createCartBodySchema, req.body ?? {}, 'cart'));
+    const cart = cartOf(await createCart(withCarts, parse(createCartBodySchema, req.body ?? {}, 'cart'), customerOf(res)));
     res.status(201).location(`/carts/${cart.id}`).json(cart);
   });
 
   router.get('/:cartId', async (req, res) => {
-    res.json(cartOf(await readCart(withCarts, parse(cartIdSchema, req.params.cartId, 'cart id'))));
+    res.json(cartOf(await readCart(withCarts, parse(cartIdSchema, req.params.cartId, 'cart id'), customerOf(res))));
   });
 
   router.put('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
     const { quantity } = parse(lineBody, req.body, 'line');
     const cartId = parse(cartIdSchema, req.params.cartId, 'cart id');
-    res.json(cartOf(await setCartLine(withCarts, cartId, sku, quantity)));
+    res.json(cartOf(await setCartLine(withCarts, cartId, sku, quantity, customerOf(res))));
   });
 
   router.delete('/:cartId/lines/:sku', async (req, res) => {
     const sku = parse(skuSchema, req.params.sku, 'sku');
-    res.json(cartOf(await setCartLine(withCarts, parse(cartIdSchema, req.params.cartId, 'cart id'), sku, 0)));
+    res.json(cartOf(await setCartLine(withCarts, parse(cartIdSchema, req.params.cartId, 'cart id'), sku, 0, customerOf(res))));
   });
 
   return router;

@@ -3,6 +3,7 @@ import type { CartStore } from '../../db/stores/cart';
 import { checkoutStatus } from '../../usecases/checkout-status';
 import { confirmCheckout } from '../../usecases/confirm-checkout';
 import { placeCheckout, type PlaceCheckoutResult } from '../../usecases/place-checkout';
+import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
@@ -32,16 +33,16 @@ export function checkoutsRouter(deps: AppDeps & { carts: CartStore }): Router {
   router.post('/', async (req, res) => {
     const key = requireIdempotencyKey(req);
     const body = parse(checkoutBodySchema, req.body, 'checkout');
-    sendPlaceCheckoutResult(res, await placeCheckout(deps, { key, requestHash: requestHash(body) }, body));
+    sendPlaceCheckoutResult(res, await placeCheckout(deps, { key, requestHash: requestHash(body) }, body, customerOf(res)));
   });
 
   router.post('/:checkoutId/confirm', async (req, res) => {
     const checkoutId = parse(checkoutIdSchema, req.params.checkoutId, 'checkout id');
-    sendPlaceCheckoutResult(res, await confirmCheckout(deps, checkoutId));
+    sendPlaceCheckoutResult(res, await confirmCheckout(deps, checkoutId, customerOf(res)));
   });
 
   router.get('/:checkoutId', async (req, res) => {
-    const result = await checkoutStatus(deps, parse(checkoutIdSchema, req.params.checkoutId, 'checkout id'));
+    const result = await checkoutStatus(deps, parse(checkoutIdSchema, req.params.checkoutId, 'checkout id'), customerOf(res));
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     res.json(result.view);
   });

@@ -4,6 +4,8 @@ import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-
 import type { Payment } from '../../db/schema/payment';
 import type { AuthenticatedActor } from '../../domain/support';
 import { optionalSupportActor } from '../auth';
+import { mayAccess } from '../../domain/ownership';
+import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { parse } from '../validate';
@@ -15,7 +17,7 @@ const money = (amount: number, currency: string) => ({ amount, currency });
  * The storefront's Order shape (shared/API.md). `forSupport`: events name the support
  * person who acted (`actor`); a customer reads the event and its reason, not who.
  */
-function present(order: OrderView, payment: Payment | undefined, forSupport = false) {
+export function presentOrder(order: OrderView, payment: Payment | undefined, forSupport = false) {
   return {
     id: order.id,
     status: order.status,
@@ -51,14 +53,15 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
   const { dbs } = deps;
   const router = Router();
 
-  // The order id is the customer's capability: unguessable, so it alone grants the read.
-  // A support credential (optional here) also shows who acted on the order.
+  // The order id is the customer's capability: unguessable, so it alone grants the read — of a
+  // guest's order; an account's order only to that customer's access token (domain/ownership.ts).
+  // A support credential (optional here) reads any order and also sees who acted on it.
   router.get('/:orderId', optionalSupportActor, async (req, res) => {
     const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
     const [order] = await loadOrders(dbs.order, [orderId]);
-    if (!order) throw new AppError('not_found', 'no such order');
     const forSupport = (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
-    res.json(present(order, await getPaymentByCheckout(dbs.payment, order.checkoutId), forSupport));
+    if (!order || (!forSupport && !mayAccess(order.customerId, customerOf(res)))) throw new AppError('not_found', 'no such order');
+    res.json(presentOrder(order, await getPaymentByCheckout(dbs.payment, order.checkoutId), forSupport));
   });
 
   // Support search across customers: role `support`.
@@ -66,7 +69,7 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
     const query = parse(ordersQuerySchema, req.query, 'query');
     const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
     const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));
-    const items = orders.map((o) => present(o, payments.get(o.checkoutId), true));
+    const items = orders.map((o) => presentOrder(o, payments.get(o.checkoutId), true));
     res.json({ items });
   });
 

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { listOrderRefunds } from '../../usecases/list-refunds';
 import { requestRefund } from '../../usecases/request-refund';
 import { actorOf, requireRole } from '../auth';
+import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { requestHash, requireIdempotencyKey } from '../idempotency';
@@ -25,7 +26,7 @@ export function refundsRouter(deps: AppDeps): Router {
   });
 
   router.get('/', async (req, res) => {
-    const result = await listOrderRefunds(deps, orderIdOf(req.params));
+    const result = await listOrderRefunds(deps, orderIdOf(req.params), customerOf(res));
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     res.json({ items: result.items });
   });

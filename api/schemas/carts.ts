@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCOUNT_ID_IN_BODY, ACCOUNT_ID_PATTERN, isAccountId } from '../../domain/ownership';
 import { plainText } from './catalog';
 import { emailSchema } from './free-text';
 import { ISO_CURRENCIES, PLAIN } from './json-schema';
@@ -9,7 +10,7 @@ const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 export const createCartBodySchema = z
   .object({
     email: emailSchema().optional(),
-    customerId: plainText(100).pipe(z.string().min(1)).meta({ type: 'string', minLength: 1, maxLength: 100, pattern: PLAIN }).optional(),
+    customerId: plainText(100).pipe(z.string().min(1)).refine((v) => !isAccountId(v), ACCOUNT_ID_IN_BODY).meta({ type: 'string', minLength: 1, maxLength: 100, pattern: PLAIN, not: { pattern: ACCOUNT_ID_PATTERN } }).optional(),
     currency: z
       .string()
       .refine((c) => CURRENCIES.has(c), 'an ISO 4217 currency code, upper case (e.g. USD)')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailSchema, noCardNumber } from './free-text';
+import { ACCOUNT_ID_IN_BODY, ACCOUNT_ID_PATTERN, isAccountId } from '../../domain/ownership';
 import { PAYMENT_TOKEN_DESCRIPTION, PAYMENT_TOKEN_PATTERN } from '../../domain/payment-token';
 
 export const moneySchema = z
@@ -19,7 +20,7 @@ export const checkoutBodySchema = z
     cartId: z.string().min(1).max(100),
     email: emailSchema(),
     paymentToken: paymentTokenSchema,
-    customerId: noCardNumber(z.string().min(1).max(100)).optional(),
+    customerId: noCardNumber(z.string().min(1).max(100)).refine((v) => !isAccountId(v), ACCOUNT_ID_IN_BODY).meta({ not: { pattern: ACCOUNT_ID_PATTERN } }).optional(),
     shippingAddress: z.record(noCardNumber(z.string().max(50)), noCardNumber(z.string().max(300))).optional(),
     expectedTotal: moneySchema.optional(),
   })

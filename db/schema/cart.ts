@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, check, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, char, check, index, jsonb, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
 
 export const cart = pgSchema('cart');
 
@@ -26,7 +26,7 @@ export const carts = cart.table(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
-  (t) => [check('carts_version_positive', sql`${t.version} > 0`)],
+  (t) => [check('carts_version_positive', sql`${t.version} > 0`), index('carts_customer_idx').on(t.customerId)],
 );
 
 export type CartBackup = typeof carts.$inferSelect;

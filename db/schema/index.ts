@@ -5,3 +5,4 @@ export * from './order';
 export * from './payment';
 export * from './notification';
 export * from './support';
+export * from './customer';

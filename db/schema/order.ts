@@ -29,6 +29,8 @@ export const checkouts = orderSchema.table(
     idempotencyKey: text('idempotency_key').notNull(),
     requestHash: text('request_hash').notNull(),
     email: text('email').notNull(),
+    /** The customer account that owns the cart (and so this checkout); null for a guest's. */
+    customerId: text('customer_id'),
     status: text('status').$type<'pending' | 'placed' | 'failed'>().notNull().default('pending'),
     workflowId: text('workflow_id').notNull(),
     runId: text('run_id'),

@@ -18,12 +18,26 @@ export class CartLockedError extends Error {
   }
 }
 
+/** The cart is a customer account's and the caller is not that customer (answered as not found). */
+export class NotCartOwnerError extends Error {}
+
+/** A checkout's cart has another owner than when the checkout was opened (claimed at a login meanwhile). */
+export class CartOwnerChangedError extends Error {}
+
 /** The line's product is priced in another currency than the cart. */
 export class CurrencyMismatchError extends Error {
   constructor(readonly cartCurrency: string) {
     super(`the cart is in ${cartCurrency}`);
   }
 }
+
+/**
+ * The Lua twin of domain/ownership.ts isAccountId (ACCOUNT_ID_PATTERN: 'cus_' + 22 base64url
+ * characters): a free-text guest label that merely starts with cus_ is no account id here either.
+ */
+const IS_ACCOUNT = `
+local function isAccount(id) return type(id) == 'string' and #id == 26 and string.match(id, '^cus_[%w_%-]+$') ~= nil end
+`;
 
 const shas = new Map<string, string>();
 const sha1 = (script: string): string => {
@@ -40,12 +54,14 @@ const sha1 = (script: string): string => {
  * concurrent writers never lose each other's lines. Returns nil when the key is missing
  * (expired, flushed): the caller restores it from Postgres and tries again. ARGV[6], when
  * not empty, is the line's currency: a cart in another one refuses the line (so the API
- * needs no separate read of the cart first).
+ * needs no separate read of the cart first). ARGV[8] is the caller's customer account ('' for
+ * none): a cart owned by an account (customerId `cus_…`, domain/ownership.ts) refuses anyone else.
  */
-export const SET_LINE = `
+export const SET_LINE = `${IS_ACCOUNT}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
+if isAccount(cart.customerId) and cart.customerId ~= ARGV[8] then return redis.error_reply('NOT_OWNER') end
 if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[7]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
 if ARGV[6] ~= '' and cart.currency ~= ARGV[6] then return redis.error_reply('CURRENCY_MISMATCH ' .. tostring(cart.currency)) end
 local sku, qty, maxLines, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -74,6 +90,102 @@ redis.call('SET', KEYS[1], out, 'EX', ttl)
 return out
 `;
 
+/**
+ * A customer claims a guest cart at login (ARGV[1]: the account id): it becomes theirs unless
+ * another account owns it (NOT_OWNER) or a checkout of it is running. With ARGV[4] = '1' its
+ * lines are taken out in the same step (to be merged into the customer's open cart), so a
+ * second claim of the same cart finds nothing left to merge. A cart the customer owns already
+ * is left as it is (nothing taken). Nil when the key is missing; else JSON
+ * { cart, taken: lines, previous: the customerId it had (absent: none) }.
+ */
+export const CLAIM = `${IS_ACCOUNT}
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if isAccount(cart.customerId) and cart.customerId ~= ARGV[1] then return redis.error_reply('NOT_OWNER') end
+if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[3]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
+if cart.customerId == ARGV[1] then return cjson.encode({ cart = cart, taken = {} }) end
+local previous = cart.customerId
+local taken = {}
+if ARGV[4] == '1' and type(cart.lines) == 'table' then
+  taken = cart.lines
+  cart.lines = {}
+end
+cart.customerId = ARGV[1]
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
+return cjson.encode({ cart = cart, taken = taken, previous = previous })
+`;
+
+/**
+ * Adds lines to a cart in one step (a claim's merge): each quantity is added to the line's,
+ * at most ARGV[2] per line. ARGV[1]: the lines (JSON), ARGV[3]: max lines, ARGV[4]: ttl,
+ * ARGV[5]: updatedAt, ARGV[6]: now (ms), ARGV[7]: the caller's account. All or nothing: a cart
+ * of another account (NOT_OWNER), a running checkout or too many lines changes nothing.
+ */
+export const MERGE_LINES = `${IS_ACCOUNT}
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if isAccount(cart.customerId) and cart.customerId ~= ARGV[7] then return redis.error_reply('NOT_OWNER') end
+if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[6]) then return redis.error_reply('CHECKOUT_IN_PROGRESS ' .. tostring(cart.checkoutId)) end
+local max, maxLines = tonumber(ARGV[2]), tonumber(ARGV[3])
+local lines = {}
+if type(cart.lines) == 'table' then lines = cart.lines end
+for _, add in ipairs(cjson.decode(ARGV[1])) do
+  local found = false
+  for _, l in ipairs(lines) do
+    if l.sku == add.sku then
+      l.quantity = math.min(max, l.quantity + add.quantity)
+      found = true
+    end
+  end
+  if not found then
+    if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
+    table.insert(lines, { sku = add.sku, quantity = math.min(max, add.quantity) })
+  end
+end
+cart.lines = lines
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[5]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[4]))
+return out
+`;
+
+/**
+ * Undoes a claim whose merge was refused: the taken lines go back (added, at most ARGV[2] per
+ * line) and the cart gets its previous customerId back (ARGV[3], '' for none), if it is still
+ * the claiming account's (ARGV[4]). ARGV[1]: the lines (JSON), ARGV[5]: updatedAt.
+ */
+export const UNCLAIM = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if cart.customerId ~= ARGV[4] then return raw end
+local max = tonumber(ARGV[2])
+local lines = {}
+if type(cart.lines) == 'table' then lines = cart.lines end
+for _, add in ipairs(cjson.decode(ARGV[1])) do
+  local found = false
+  for _, l in ipairs(lines) do
+    if l.sku == add.sku then
+      l.quantity = math.min(max, l.quantity + add.quantity)
+      found = true
+    end
+  end
+  if not found then table.insert(lines, { sku = add.sku, quantity = add.quantity }) end
+end
+cart.lines = lines
+if ARGV[3] == '' then cart.customerId = nil else cart.customerId = ARGV[3] end
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[5]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
+return out
+`;
+
 /** Empties a cart (after a checkout) without touching its identity. */
 export const CLEAR = `
 local raw = redis.call('GET', KEYS[1])
@@ -92,11 +204,16 @@ return out
 /**
  * A checkout takes the cart for itself (until a deadline, so a lock whose checkout died
  * ends by itself); another live checkout's lock is left alone and named in the answer.
+ * ARGV[4] is the account the checkout was opened for ('' for a guest's): a cart whose owner is
+ * another by now (a login claimed it meanwhile) is refused (OWNER_CHANGED), never checked out.
  */
-export const LOCK = `
+export const LOCK = `${IS_ACCOUNT}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
+local owner = ''
+if isAccount(cart.customerId) then owner = cart.customerId end
+if owner ~= (ARGV[4] or '') then return redis.error_reply('OWNER_CHANGED') end
 if cart.checkoutId and cart.checkoutId ~= ARGV[1] and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[3]) then return cart.checkoutId end
 cart.checkoutId = ARGV[1]
 cart.lockedUntil = tonumber(ARGV[2])
@@ -192,6 +309,8 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
     }
     const locked = err instanceof Error ? /CHECKOUT_IN_PROGRESS (\S+)/.exec(err.message) : null;
     if (locked) throw new CartLockedError(locked[1] as string);
+    if (err instanceof Error && err.message.includes('OWNER_CHANGED')) throw new CartOwnerChangedError('the cart changed hands');
+    if (err instanceof Error && err.message.includes('NOT_OWNER')) throw new NotCartOwnerError('this cart is another customer\'s');
     const mismatch = err instanceof Error ? /CURRENCY_MISMATCH (\S+)/.exec(err.message) : null;
     if (mismatch) throw new CurrencyMismatchError(mismatch[1] as string);
     throw err;
@@ -199,4 +318,4 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
 }
 
 /** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
-export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED };
+export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };

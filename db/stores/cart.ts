@@ -1,12 +1,13 @@
-import { and, between, eq, isNotNull, sql } from 'drizzle-orm';
+import { randomBytes } from 'node:crypto';
+import { and, between, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
 import type { Config } from '../../config';
 import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, type CartLineRecord } from '../schema/cart';
-import { CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, READ_LEGACY, runCartScript, runScript, SET_LINE, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
-export { CartLockedError, CurrencyMismatchError, TooManyLinesError } from './cart-scripts';
+export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
 export interface StoredCart {
   id: string;
@@ -33,6 +34,8 @@ export const cartKey = (id: string) => `cart:{${id}}`;
  */
 export const legacyCartKey = (id: string) => `cart:${id}`;
 const key = cartKey;
+/** The lock of one customer's cart claims (customer:{cus_…}: the hash tag of refresh-tokens.ts). */
+export const claimLockKey = (customerId: string) => `customer:{${customerId}}:cart-claim`;
 
 function decode(raw: string): StoredCart {
   const cart = JSON.parse(raw) as StoredCart;
@@ -84,10 +87,69 @@ export class CartStore {
    * the line. Null when there is no such cart. Returns once the PostgreSQL backup is written,
    * so the backup is never behind the answer.
    */
-  async setLine(id: string, sku: string, quantity: number, opts: { currency?: string } = {}): Promise<StoredCart | null> {
+  async setLine(id: string, sku: string, quantity: number, opts: { currency?: string; customerId?: string } = {}): Promise<StoredCart | null> {
     const now = new Date();
-    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime())];
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? ''];
     return this.mutate(id, () => this.eval(SET_LINE, id, args));
+  }
+
+  /**
+   * Makes a guest cart the customer's (login's cart claim): NotCartOwnerError when another
+   * account owns it, CartLockedError while a checkout of it runs, null when there is no such
+   * cart. With `take`, its lines are taken out in the same step and answered as `taken` (to be
+   * merged elsewhere); `previous` is the customerId it had. A cart the customer owns already
+   * is answered as it is, nothing taken.
+   */
+  async claim(id: string, customerId: string, opts: { take?: boolean } = {}): Promise<{ cart: StoredCart; taken: CartLineRecord[]; previous?: string } | null> {
+    const args = [customerId, new Date().toISOString(), String(Date.now()), opts.take ? '1' : '0'];
+    let raw = await this.eval(CLAIM, id, args);
+    if (raw === null) {
+      if (!(await this.restore(id))) return null;
+      raw = await this.eval(CLAIM, id, args);
+      if (raw === null) return null;
+    }
+    const reply = JSON.parse(raw) as { cart: unknown; taken: unknown; previous?: unknown };
+    const cart = decode(JSON.stringify(reply.cart));
+    await this.persist(cart);
+    const taken = Array.isArray(reply.taken) ? (reply.taken as CartLineRecord[]) : [];
+    return { cart, taken, ...(typeof reply.previous === 'string' ? { previous: reply.previous } : {}) };
+  }
+
+  /**
+   * Adds lines to a cart in one step (quantities summed, at most the per-line maximum): all or
+   * nothing (TooManyLinesError, CartLockedError, NotCartOwnerError change nothing).
+   */
+  async mergeLines(id: string, lines: CartLineRecord[], customerId: string, maxPerLine: number): Promise<StoredCart | null> {
+    const now = new Date();
+    const args = [JSON.stringify(lines), String(maxPerLine), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), String(now.getTime()), customerId];
+    return this.mutate(id, () => this.eval(MERGE_LINES, id, args));
+  }
+
+  /** Puts a claim's taken lines back and the cart's previous customerId, if the claimer still owns it. */
+  async unclaim(id: string, lines: CartLineRecord[], customerId: string, previous: string | undefined, maxPerLine: number): Promise<StoredCart | null> {
+    const args = [JSON.stringify(lines), String(maxPerLine), previous ?? '', customerId, new Date().toISOString()];
+    return this.mutate(id, () => this.eval(UNCLAIM, id, args));
+  }
+
+  /**
+   * Serialises the cart claims of one customer (logins with a cartId): a Redis lock with a
+   * random token and a TTL (a crashed holder's lock ends by itself) on the customer's hash tag,
+   * waited for at most `waitMs`. The release (delete only with our token) is returned, or
+   * null when another claim held it the whole time.
+   */
+  async lockClaims(customerId: string, ttlMs = 15_000, waitMs = 5_000): Promise<(() => Promise<void>) | null> {
+    const lockKey = claimLockKey(customerId);
+    const token = randomBytes(16).toString('base64url');
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (await this.redis.set(lockKey, token, 'PX', ttlMs, 'NX')) {
+        return async () => {
+          await runScript(this.redis, DELETE_IF_UNCHANGED, lockKey, [token]);
+        };
+      }
+      if (Date.now() >= deadline) return null;
+      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 30)));
+    }
   }
 
   async clear(id: string): Promise<StoredCart | null> {
@@ -97,10 +159,11 @@ export class CartStore {
   /**
    * Locks the cart for a checkout until `untilMs`: cart writes answer CartLockedError
    * meanwhile. Returns the checkout holding the lock (another one's, if it is still live),
-   * or null when there is no such cart.
+   * or null when there is no such cart. `owner`: the account the checkout is for (none: a
+   * guest's); CartOwnerChangedError when the cart's owner is another by now.
    */
-  async lock(id: string, checkoutId: string, untilMs: number): Promise<string | null> {
-    const run = () => this.eval(LOCK, id, [checkoutId, String(untilMs), String(Date.now())]);
+  async lock(id: string, checkoutId: string, untilMs: number, owner?: string): Promise<string | null> {
+    const run = () => this.eval(LOCK, id, [checkoutId, String(untilMs), String(Date.now()), owner ?? '']);
     const holder = (await run()) ?? ((await this.restore(id)) ? await run() : null);
     return holder;
   }
@@ -195,7 +258,7 @@ export class CartStore {
       .values(row)
       .onConflictDoUpdate({
         target: carts.id,
-        set: { lines: row.lines, version: row.version, updatedAt: row.updatedAt, expiresAt: row.expiresAt, email: row.email },
+        set: { lines: row.lines, version: row.version, updatedAt: row.updatedAt, expiresAt: row.expiresAt, email: row.email, customerId: row.customerId },
         setWhere: sql`${carts.version} < excluded.version`,
       });
   }
@@ -209,4 +272,15 @@ export async function recoverableCarts(db: Db, from: Date, to: Date, limit: numb
     .where(and(isNotNull(carts.email), sql`jsonb_array_length(${carts.lines}) > 0`, between(carts.updatedAt, from, to)))
     .orderBy(carts.updatedAt)
     .limit(limit);
+}
+
+/** The unexpired carts of a customer account (from the backup), most recently changed first. */
+export async function customerCartIds(db: Db, customerId: string, limit = 50): Promise<string[]> {
+  const rows = await db
+    .select({ id: carts.id })
+    .from(carts)
+    .where(and(eq(carts.customerId, customerId), gt(carts.expiresAt, new Date())))
+    .orderBy(desc(carts.updatedAt), desc(carts.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
 }

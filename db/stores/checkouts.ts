@@ -10,6 +10,8 @@ export interface OpenCheckoutInput {
   requestHash: string;
   email: string;
   workflowId: string;
+  /** The customer account that owns the cart (domain/ownership.ts); absent for a guest's. */
+  customerId?: string;
 }
 
 /**

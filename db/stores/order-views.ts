@@ -56,3 +56,26 @@ export async function findOrderIds(db: DbOrTx, filter: { email?: string; custome
     .limit(limit);
   return rows.map((r) => r.id);
 }
+
+/**
+ * A customer account's orders, newest first, a page at a time (keyset on created_at in whole
+ * microseconds — PostgreSQL's precision, finer than a JS Date — then id, both descending):
+ * the page's ids and the position of its last row when more follow.
+ */
+export async function customerOrderIds(
+  db: DbOrTx,
+  customerId: string,
+  page: { limit: number; after?: { micros: string; id: string } },
+): Promise<{ ids: string[]; next?: { micros: string; id: string } }> {
+  const micros = sql<string>`(extract(epoch from ${orders.createdAt}) * 1000000)::bigint`;
+  const mine = eq(orders.customerId, customerId);
+  const rows = await db
+    .select({ id: orders.id, micros: sql<string>`${micros}::text` })
+    .from(orders)
+    .where(page.after ? and(mine, sql`(${micros}, ${orders.id}) < (${page.after.micros}::bigint, ${page.after.id})`) : mine)
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(page.limit + 1);
+  const shown = rows.slice(0, page.limit);
+  const last = shown[shown.length - 1];
+  return { ids: shown.map((r) => r.id), next: rows.length > page.limit && last ? { micros: last.micros, id: last.id } : undefined };
+}

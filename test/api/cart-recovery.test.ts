@@ -5,6 +5,7 @@ import { createOrder } from '../../db/stores/orders';
 import { ensureSchedules } from '../../temporal/schedules';
 import { CART_RECOVERY_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { cartRecoveryStatusQuery } from '../../workflows/messages';
+import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
@@ -40,6 +41,30 @@ describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
     await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
     const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
     expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
+  });
+
+  it("a logged-in customer's cart at the account's own address is reminded; at an address they typed for someone else, nobody is", async () => {
+    const email = `account-${randomUUID()}@example.com`;
+    expect((await stack.http('POST', '/customers', { body: { email, password: 'correct horse battery' } })).status).toBe(201);
+    const login = await stack.http('POST', '/auth/login', { body: { email, password: 'correct horse battery' } });
+    const auth = { Authorization: `Bearer ${login.body.accessToken}` };
+    const sku = await createProduct(stack.dbs);
+
+    const own = (await stack.http('POST', '/carts', { headers: auth, body: { email: email.toUpperCase() } })).body;
+    await stack.http('PUT', `/carts/${own.id}/lines/${sku}`, { headers: auth, body: { quantity: 1 } });
+    const ownRun = stack.temporal.workflow.getHandle(`cart-recovery-${own.id}`);
+    // the run checks the address first: then it either waits for step 0 or has stopped
+    const checked = await eventually(async () => {
+      const view = await ownRun.query(cartRecoveryStatusQuery);
+      return view.nextStep !== undefined || view.stopped ? view : undefined;
+    }, 10_000, 'the address checked');
+    expect(checked).toMatchObject({ version: 2, nextStep: 0 });
+    expect(checked.stopped).toBeUndefined();
+    await ownRun.terminate('test done');
+
+    const typed = (await stack.http('POST', '/carts', { headers: auth, body: { email: `someone-else-${randomUUID()}@example.com` } })).body;
+    await stack.http('PUT', `/carts/${typed.id}/lines/${sku}`, { headers: auth, body: { quantity: 1 } });
+    expect(await stack.temporal.workflow.getHandle(`cart-recovery-${typed.id}`).result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
   });
 
   it('a cart without an email gets no reminders', async () => {

@@ -30,6 +30,14 @@ const CONTRACT: [method: string, path: string][] = [
   ['post', '/admin/support-tokens'],
   ['get', '/admin/support-tokens'],
   ['delete', '/admin/support-tokens/{id}'],
+  // customer accounts (issue 15)
+  ['post', '/customers'],
+  ['post', '/auth/login'],
+  ['post', '/auth/refresh'],
+  ['post', '/auth/logout'],
+  ['post', '/me/password'],
+  ['get', '/me/orders'],
+  ['get', '/me/carts'],
 ];
 
 /** Temporal's codec server for the Web UI and the CLI (api/routes/codec.ts). */

@@ -39,7 +39,7 @@ describe('config in a container: no silent dev fallback', () => {
     expect(loadConfig({ ORDERLY_MODE: 'test' }).rateLimits.enabled).toBe(false);
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
-    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
     expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow('TRUST_PROXY');
     expect(() => loadConfig({ RATE_LIMIT_IP: '600' })).toThrow('RATE_LIMIT_IP');
     expect(loadConfig({ RATE_LIMIT_CHECKOUT: '5/60' }).rateLimits.checkout).toEqual({ points: 5, durationSeconds: 60 });

@@ -14,7 +14,7 @@ export async function createTestDatabase(prefix: string): Promise<{ url: string;
   const url = new URL(base.toString());
   url.pathname = `/${name}`;
   const u = url.toString();
-  await runMigrations({ databaseUrls: { catalog: u, inventory: u, cart: u, order: u, payment: u, notification: u, support: u } });
+  await runMigrations({ databaseUrls: { catalog: u, inventory: u, cart: u, order: u, payment: u, notification: u, support: u, customer: u } });
   return {
     url: u,
     async drop() {

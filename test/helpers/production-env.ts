@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 /**
  * Every secret a production-mode config requires, fresh per test run: config tests that are
@@ -11,4 +11,5 @@ export const productionSecrets = {
   STRIPE_WEBHOOK_SECRET: 'whsec_test',
   PAYLOAD_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   CUSTOMER_EMAIL_HASH_SECRET: 'email-hash-secret-for-tests',
+  CUSTOMER_JWT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
 };
