@@ -3,7 +3,7 @@ import { CartStore } from '../db/stores/cart';
 import { CircuitBreakers } from '../db/stores/circuit-breakers';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { installSupportAuth, requireRole } from './auth';
-import { customerAuth } from './customer-auth';
+import { customerAuthAroundLimits } from './customer-auth';
 import type { AppDeps } from './deps';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createApiMetrics, routeMatcher } from './metrics';
@@ -47,21 +47,26 @@ export function createApp(given: AppDeps): express.Express {
   app.use('/webhooks', checkRequestTarget, webhooksRouter(deps));
   // Metrics, request id, the request's span (tracing on) and its log line see every request, also the refused ones.
   app.use((deps.metrics ?? createApiMetrics(deps.dbs)).middleware, ...requestContext(deps.logger, routeMatcher()));
+  // Malformed bytes in the request target are a 400 before anything reads a path parameter (request-guards.ts).
+  app.use(checkRequestTarget);
   // Temporal's codec server for the Web UI and the CLI (support credential; CORS; bodies up to a history page): its own parsers.
-  app.use('/codec', checkRequestTarget, codecRouter(deps.config, requireRole('support')));
+  app.use('/codec', codecRouter(deps.config, requireRole('support')));
   // A customer's access token (api/customer-auth.ts) is read on the storefront routes only, never on
-  // /admin, POST /orders/:id/refunds or GET /orders; before the rate limits, which count per customer.
-  const storefrontCustomer = customerAuth(deps.config);
-  app.use(['/carts', '/checkouts', '/me'], storefrontCustomer);
-  app.get('/orders/:orderId', storefrontCustomer);
-  app.get('/orders/:orderId/refunds', storefrontCustomer);
+  // /admin, POST /orders/:id/refunds or GET /orders: named before the rate limits (they count per
+  // customer), a forged one refused after them (so it is counted too).
+  const customerToken = customerAuthAroundLimits(deps.config);
+  const storefront = ['/carts', '/checkouts', '/me'];
+  app.use(storefront, customerToken.identify);
+  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], customerToken.identify);
   // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes).
   const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
   app.use(limits.general);
+  app.use(storefront, customerToken.refuse);
+  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], customerToken.refuse);
   // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
-  app.use('/unsubscribe', checkRequestTarget, unsubscribeRouter(deps));
-  // Malformed bytes in the target or the body are a 4xx before any route runs (request-guards.ts).
-  app.use(checkRequestTarget, requireJsonBodies, jsonBody());
+  app.use('/unsubscribe', unsubscribeRouter(deps));
+  // A non-JSON or malformed body is a 4xx before any route runs (request-guards.ts).
+  app.use(requireJsonBodies, jsonBody());
 
   app.use('/health', healthRouter(deps));
   app.post('/carts', limits.cartWithEmail);

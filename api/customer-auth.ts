@@ -38,6 +38,23 @@ export function customerAuth(config: Pick<Config, 'customers'>): RequestHandler 
   };
 }
 
+/**
+ * customerAuth split in two around the rate limits: `identify` names the customer (so the limits
+ * count per customer) and keeps a failed token's 401 for later; `refuse` answers it after the
+ * limits, so a flood of forged tokens is counted per client address like any other request.
+ */
+export function customerAuthAroundLimits(config: Pick<Config, 'customers'>): { identify: RequestHandler; refuse: RequestHandler } {
+  const auth = customerAuth(config);
+  return {
+    identify: (req, res, next) =>
+      auth(req, res, (err?: unknown) => {
+        if (err instanceof AppError) res.locals.customerTokenRefusal = err;
+        return err && !(err instanceof AppError) ? next(err) : next();
+      }),
+    refuse: (_req, res, next) => next(res.locals.customerTokenRefusal as AppError | undefined),
+  };
+}
+
 /** The customer of this request, if a valid access token named one. */
 export function customerOf(res: Response): string | undefined {
   return (res.locals.customer as AuthenticatedCustomer | undefined)?.id;

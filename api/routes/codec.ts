@@ -3,7 +3,7 @@ import type { Payload } from '@temporalio/common';
 import type { Config } from '../../config';
 import { customerEmailHash, customerEmailQuery, EncryptionCodec, UndecodablePayloadError, UnknownPayloadKeyError } from '../../temporal/codec';
 import { AppError } from '../errors';
-import { jsonBody } from '../request-guards';
+import { jsonBody, requireJsonBodies } from '../request-guards';
 import { codecPayloadsSchema, emailHashBodySchema } from '../schemas/codec';
 import { parse } from '../validate';
 
@@ -27,7 +27,12 @@ const toJson = (p: Payload): JsonPayload => ({
 function cookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined; // a malformed percent-encoding is no credential (then 401), never a 500
+    }
   }
   return undefined;
 }
@@ -96,6 +101,8 @@ export function codecRouter(config: Pick<Config, 'privacy' | 'temporal' | 'mode'
   // The edge's JSON rules (UTF-8, no NUL or lone surrogate in any string), with room for a history page of payloads.
   const json = jsonBody(BODY_LIMIT);
   router.use(cors(config.privacy.codecCorsOrigins), cookieCredential);
+  // A non-empty body that is not JSON is a 415, as everywhere on the API; only the sign-in form takes a form body.
+  router.use((req, res, next) => (req.method === 'POST' && req.path === '/session' ? next() : requireJsonBodies(req, res, next)));
 
   const namespaceOf: RequestHandler = (req, _res, next) => {
     const namespace = req.get('x-namespace');

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { listOrderRefunds } from '../../usecases/list-refunds';
 import { requestRefund } from '../../usecases/request-refund';
-import { actorOf, requireRole } from '../auth';
+import type { AuthenticatedActor } from '../../domain/support';
+import { actorOf, optionalSupportActor, requireRole } from '../auth';
 import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -25,8 +26,10 @@ export function refundsRouter(deps: AppDeps): Router {
     res.status(result.kind === 'settled' ? 201 : 202).json(result.view);
   });
 
-  router.get('/', async (req, res) => {
-    const result = await listOrderRefunds(deps, orderIdOf(req.params), customerOf(res));
+  // a support credential (optional here) reads any order's refunds, as it reads the order
+  router.get('/', optionalSupportActor, async (req, res) => {
+    const support = (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
+    const result = await listOrderRefunds(deps, orderIdOf(req.params), support ? { support: true } : customerOf(res));
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     res.json({ items: result.items });
   });

@@ -38,8 +38,10 @@ const operations = Object.entries(openApiDocument.paths as Record<string, Record
 );
 const withParams = operations.filter((o) => o.path.includes('{'));
 // POST /webhooks/stripe reads raw bytes of any type (the signature decides): test/api/webhooks.test.ts;
-// POST /unsubscribe/{token} takes RFC 8058's form body and reads none of it: test/api/unsubscribe.test.ts
-const takingBodies = operations.filter((o) => o.method !== 'GET' && o.path !== '/webhooks/stripe' && o.path !== '/unsubscribe/{token}');
+// POST /unsubscribe/{token} takes RFC 8058's form body and reads none of it: test/api/unsubscribe.test.ts;
+// POST /codec/session is the Web UI sign-in form (application/x-www-form-urlencoded): test/api/payload-codec.test.ts
+const FORM_BODIES = ['/webhooks/stripe', '/unsubscribe/{token}'];
+const takingBodies = operations.filter((o) => o.method !== 'GET' && !FORM_BODIES.includes(o.path) && !(o.method === 'POST' && o.path === '/codec/session'));
 
 describe('malformed input is a 4xx with a code, never a 5xx, and writes nothing', () => {
   let stack: Stack;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { EncryptionCodec } from '../../temporal/codec';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { eq, inArray, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
@@ -79,10 +80,13 @@ describe('POST /webhooks/stripe (signed gateway events)', () => {
   /** The paymentEvent signals a workflow received, in order. */
   async function signalsOf(workflowId: string): Promise<PaymentEventNotice[]> {
     const history = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? [])
+    const codec = new EncryptionCodec(stack.config.privacy.payloadKeys);
+    const payloads = (history.events ?? [])
       .map((e) => e.workflowExecutionSignaledEventAttributes)
       .filter((a) => a?.signalName === 'paymentEvent')
-      .map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0] as Payload) as PaymentEventNotice);
+      .map((a) => a!.input!.payloads![0] as Payload);
+    // history holds them encrypted (temporal/codec.ts)
+    return (await codec.decode(payloads)).map((p) => defaultPayloadConverter.fromPayload(p) as PaymentEventNotice);
   }
 
   describe('signature and body checks: 400 and nothing written', () => {

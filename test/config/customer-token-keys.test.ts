@@ -1,14 +1,11 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../config';
 import { devSigningKey } from '../../usecases/customer-keys';
+import { productionSecrets } from '../helpers/production-env';
 
 /** Everything production requires, but the customer token key. */
-const PRODUCTION = {
-  ORDERLY_MODE: 'production',
-  ADMIN_API_TOKEN: 'a'.repeat(40),
-  UNSUBSCRIBE_SECRET: 'u'.repeat(32),
-  STRIPE_WEBHOOK_SECRET: 'whsec_test',
-};
+const { CUSTOMER_JWT_SIGNING_KEY: _ours, ...secrets } = productionSecrets;
+const PRODUCTION = { ORDERLY_MODE: 'production', ...secrets };
 
 describe('CUSTOMER_JWT_SIGNING_KEY / CUSTOMER_JWT_VERIFY_KEYS', () => {
   const ed = generateKeyPairSync('ed25519');

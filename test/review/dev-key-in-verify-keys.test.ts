@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig, type Config } from '../../config';
 import { devSigningKey } from '../../usecases/customer-keys';
+import { productionSecrets } from '../helpers/production-env';
 import { signAccessToken, verifyAccessToken } from '../../usecases/customer-tokens';
 
 /**
@@ -9,12 +10,8 @@ import { signAccessToken, verifyAccessToken } from '../../usecases/customer-toke
  * staging .env (kid "dev") makes every token minted with the published dev seed valid — for any
  * customer id.
  */
-const PRODUCTION = {
-  ORDERLY_MODE: 'production',
-  ADMIN_API_TOKEN: 'a'.repeat(40),
-  UNSUBSCRIBE_SECRET: 'u'.repeat(32),
-  STRIPE_WEBHOOK_SECRET: 'whsec_test',
-};
+const { CUSTOMER_JWT_SIGNING_KEY: _ours, ...secrets } = productionSecrets;
+const PRODUCTION = { ORDERLY_MODE: 'production', ...secrets };
 
 describe('the published dev key among the production verification keys (review)', () => {
   const current = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
