@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { checkouts, orders } from '../../db/schema/order';
+import { eq } from 'drizzle-orm';
+import { checkouts, orderEvents, orders } from '../../db/schema/order';
 import { payloadDataConverter } from '../../temporal/codec';
 import { retryParkedOrder, cancelParkedOrder } from '../../usecases/support-actions';
 import { createTestDeps, type TestDeps } from '../helpers/app';
@@ -50,14 +51,31 @@ describe('review: support retry/cancel of an order parked on an older worker bui
   }
 
   it('retry reaches the parked workflow (not 409 order_not_parked)', async () => {
-    const { orderId } = await parkedOrderOnOldBuild();
-    const result = await retryParkedOrder(deps, orderId, { actor: { id: 'sup_review', name: 'Reviewer' } });
+    const { orderId, workflowId } = await parkedOrderOnOldBuild();
+    const result = await retryParkedOrder(deps, orderId, { actor: { id: 'sup_review', name: 'Reviewer' }, reason: 'card fixed' });
     expect(result).toEqual(expect.objectContaining({ kind: 'retrying' }));
+    // the old build got its old signal, and the order's history records who asked and why
+    expect(await deps.temporal.workflow.getHandle(workflowId).result()).toBe('retry');
+    expect(await deps.dbs.order.select().from(orderEvents).where(eq(orderEvents.orderId, orderId))).toEqual([
+      expect.objectContaining({ type: 'support_retry', reason: 'card fixed', actorId: 'sup_review', actorName: 'Reviewer' }),
+    ]);
   }, 60_000);
 
   it('cancel reaches the parked workflow (not 409 order_not_parked)', async () => {
-    const { orderId } = await parkedOrderOnOldBuild();
+    const { orderId, workflowId } = await parkedOrderOnOldBuild();
     const result = await cancelParkedOrder(deps, orderId, { actor: { id: 'sup_review', name: 'Reviewer' }, reason: 'customer asked' });
     expect(result).toEqual(expect.objectContaining({ kind: 'cancelling' }));
+    expect(await deps.temporal.workflow.getHandle(workflowId).result()).toBe('cancel');
+    expect(await deps.dbs.order.select().from(orderEvents).where(eq(orderEvents.orderId, orderId))).toEqual([
+      expect.objectContaining({ type: 'support_cancel', reason: 'customer asked', actorId: 'sup_review' }),
+    ]);
+  }, 60_000);
+
+  it('a resumed run on the old build answers 409 order_not_parked (no second signal)', async () => {
+    // the old build's run, once resumed, answers its status query with another step: refused before any send
+    const { orderId, workflowId } = await parkedOrderOnOldBuild();
+    expect(await retryParkedOrder(deps, orderId, { actor: { id: 'sup_review', name: 'Reviewer' } })).toMatchObject({ kind: 'retrying' });
+    await deps.temporal.workflow.getHandle(workflowId).result();
+    expect(await cancelParkedOrder(deps, orderId, { actor: { id: 'sup_review', name: 'Reviewer' }, reason: 'late' })).toMatchObject({ kind: 'rejected', code: 'order_not_parked' });
   }, 60_000);
 });
