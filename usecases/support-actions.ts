@@ -97,7 +97,7 @@ export async function retryParkedOrder(
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
   const taken = await decide(supportRetryUpdate.name, () => parked.handle.executeUpdate(supportRetryUpdate, { args: [{ actor: named(by.actor) }] }));
-  if (taken === OLD_BUILD) {
+  if ('kind' in taken && taken.kind === OLD_BUILD.kind) {
     // the actor only: the reason stays in the order's history, out of the workflow (free text)
     const refused = await signalOldBuild(() => parked.handle.signal(retrySignal, { actor: named(by.actor) }));
     if (refused) return refused;
@@ -114,7 +114,7 @@ export async function cancelParkedOrder(deps: Deps, orderId: string, by: Support
   const parked = await parkedCheckout(deps, orderId);
   if (parked.kind === 'rejected') return parked;
   const taken = await decide(supportCancelUpdate.name, () => parked.handle.executeUpdate(supportCancelUpdate, { args: [{ actor: named(by.actor), reason: by.reason }] }));
-  if (taken === OLD_BUILD) {
+  if ('kind' in taken && taken.kind === OLD_BUILD.kind) {
     // the old signal's contract carries the reason (the run records why it compensates)
     const refused = await signalOldBuild(() => parked.handle.signal(cancelSignal, { reason: by.reason, actor: named(by.actor) }));
     if (refused) return refused;
