@@ -44,29 +44,32 @@ export function dataNodes(redis: RedisClient): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
-/** ioredis errors that mean "Redis is not answering now" (down, failing over, loading), not "the command is wrong". */
+/**
+ * ioredis errors that mean "Redis is not answering now" (down, failing over, loading), not "the
+ * command is wrong". Only what ioredis itself throws (its error classes and its own messages) and
+ * Redis's own reply prefixes: never a bare socket message (`connect ECONNREFUSED`, `read ECONNRESET`…),
+ * which PostgreSQL's driver and Temporal's gRPC client throw too — their outage is a 500 that
+ * alerts, not a 503 "Redis unavailable". (ioredis rejects a command with "Connection is closed."
+ * or MaxRetriesPerRequestError when its socket fails; the socket error itself is only emitted.)
+ */
 const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-const UNAVAILABLE_MESSAGES = [
+/** ioredis's own messages (node_modules/ioredis/built/Redis.js, cluster/index.js). */
+const IOREDIS_MESSAGES = [
   'Connection is closed',
-  "Stream isn't writeable",
+  "Stream isn't writeable and enableOfflineQueue options is false",
   'Too many Cluster redirections',
   'Failed to refresh slots cache',
   'None of startup nodes is available',
-  'Cluster isn\'t ready',
-  'CLUSTERDOWN',
-  'TRYAGAIN',
-  'MASTERDOWN',
-  'LOADING',
-  'READONLY',
-  'NOREPLICAS',
-  // a redirection still unfollowed after the slot map was read again (cart-scripts.ts followingMoves)
-  'MOVED ',
-  'ASK ',
-  'connect ECONNREFUSED',
-  'connect ETIMEDOUT',
-  'read ECONNRESET',
-  'write EPIPE',
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'Cluster is disconnected',
+  'Cluster is disconnecting',
+  'Node is disconnected',
+  'Connection is aborted',
+  'Connection is discarded because a new connection is made',
+  'Command timed out',
 ];
+/** Redis's replies while a node cannot serve (ReplyError), and a redirection still unfollowed after the slot map was read again (cart-scripts.ts followingMoves). */
+const UNAVAILABLE_REPLIES = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY|NOREPLICAS|MOVED|ASK)\b/;
 
 /**
  * Whether an error is Redis being unreachable or between masters (a node down, a failover,
@@ -75,7 +78,7 @@ const UNAVAILABLE_MESSAGES = [
  */
 export function isRedisUnavailable(err: unknown, depth = 0): boolean {
   if (!(err instanceof Error) || depth > 3) return false;
-  if (UNAVAILABLE_NAMES.has(err.name) || UNAVAILABLE_MESSAGES.some((m) => err.message.startsWith(m) || err.message.includes(`Last error: ${m}`))) return true;
+  if (UNAVAILABLE_NAMES.has(err.name) || IOREDIS_MESSAGES.some((m) => err.message.startsWith(m)) || UNAVAILABLE_REPLIES.test(err.message)) return true;
   if (err instanceof AggregateError && err.errors.some((e) => isRedisUnavailable(e, depth + 1))) return true;
   return isRedisUnavailable(err.cause, depth + 1);
 }

@@ -11,6 +11,18 @@ export class PaymentCircuitOpenError extends GatewayUnavailableError {
 }
 
 /**
+ * An authorization's `dispatched` mark could not be written (Redis unavailable), so it was not
+ * sent to the gateway: retryable (an ordinary error, not an outage of the gateway, so it is not
+ * counted by the breaker). Without the mark a compensation could not tell it was ever sent.
+ */
+export class DispatchMarkUnavailableError extends Error {
+  override name = 'DispatchMarkUnavailableError';
+  constructor(readonly idempotencyKey: string, cause: unknown) {
+    super(`payment breaker: the dispatched mark of ${idempotencyKey} could not be written; the authorization was not sent`, { cause });
+  }
+}
+
+/**
  * The local gateway's test-harness hooks: not calls to a processor, so never guarded (a test
  * sets faults or reads the ledger while the breaker is open).
  */

@@ -2,7 +2,7 @@ import type { Config } from '../../config';
 import type { Db } from '../../db/client';
 import type { Logger } from '../../logger';
 import type { CircuitBreaker } from '../../db/stores/circuit-breakers';
-import { withPaymentBreaker } from './breaker-gateway';
+import { DispatchMarkUnavailableError, withPaymentBreaker } from './breaker-gateway';
 import { LocalGateway } from './local-gateway';
 import { LocalWebhooks } from './local-webhooks';
 import type { PaymentGateway } from './payment-gateway';
@@ -30,13 +30,19 @@ export function createPaymentGateway(
   return withPaymentBreaker(gateway, breaker, {
     timeoutMs: config.circuit.gatewayTimeoutMs,
     // An authorization admitted past the breaker is marked: its compensation must then ask the gateway.
-    // Without Redis the mark cannot be written and the call goes through anyway (the breaker fails
-    // open, as its admission does): no mark reads as "ask the gateway", and a `refused` mark is only
-    // ever written by a first attempt the breaker refused, never for a key an attempt was admitted with.
+    // The mark is written before the call, and without it there is no call (fails closed): a re-run
+    // of the local authorize step is attempt 1 again, and if the breaker refuses it, its `refused`
+    // mark (SET NX) would win over a lost `dispatched` one and the void would skip a held
+    // authorization. A retryable error instead: the step is retried once Redis answers.
     beforeDispatch: async (method, args) => {
       const key = method === 'authorize' ? (args[0] as { idempotencyKey?: unknown } | undefined)?.idempotencyKey : undefined;
       if (typeof key !== 'string') return;
-      await breaker.markCall(key, 'dispatched').catch((err: unknown) => deps.logger?.warn({ err, idempotencyKey: key }, 'payment breaker: the dispatched mark was not written (Redis unavailable); authorizing anyway'));
+      try {
+        await breaker.markCall(key, 'dispatched');
+      } catch (err) {
+        deps.logger?.warn({ err, idempotencyKey: key }, 'payment breaker: the dispatched mark was not written (Redis unavailable); not authorizing');
+        throw new DispatchMarkUnavailableError(key, err);
+      }
     },
   });
 }

@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps, type OrderlyActivities } from '../
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { createRedis, type RedisClient } from '../../db/redis';
+import { findOperation } from '../../db/stores/local-gateway-ledger';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
 import { eventually } from '../helpers/eventually';
@@ -66,10 +67,12 @@ describe('Redis down: 503 service_unavailable with Retry-After, not 500', () => 
 
 /**
  * The payment breaker keeps its state and each authorization's `dispatched` mark in Redis. With
- * Redis down it cannot decide, so it lets the call through (fails open) — also when the mark
- * cannot be written: the authorization is made, and its void asks the gateway (no mark = "ask").
+ * Redis down its admission lets calls through (fails open), but an authorization whose
+ * `dispatched` mark cannot be written is never sent (fails closed, a retryable error): a later
+ * re-run refused by the breaker would otherwise mark it `refused` and its void would skip the
+ * gateway. A void that cannot read the marks asks the gateway.
  */
-describe('Redis down: the checkout\'s authorization fails open (real activities, local gateway, ledger)', () => {
+describe('Redis down: no authorization without its dispatched mark; the void asks the gateway (real activities, local gateway, ledger)', () => {
   let redis: Awaited<ReturnType<typeof startRedisServer>>;
   let client: RedisClient;
   let dbs: Databases;
@@ -91,18 +94,26 @@ describe('Redis down: the checkout\'s authorization fails open (real activities,
     await redis?.stop();
   });
 
-  it('authorizes without the mark, and the void asks the gateway and releases the money', async () => {
+  it('does not call the gateway without the mark (retryable), and a void that cannot read the marks asks the gateway', async () => {
     const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
     const authorization = { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 700, currency: 'USD' }, paymentToken: 'tok_visa' };
     await redis.down();
     const started = Date.now();
+    const refused = await activities.authorizePayment(authorization).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ name: 'DispatchMarkUnavailableError', idempotencyKey: authorization.idempotencyKey });
+    expect((refused as { type?: unknown }).type).toBeUndefined(); // not a business failure: the step is retried
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await findOperation(dbs.payment, authorization.idempotencyKey)).toBeUndefined();
+
+    // an authorization dispatched while Redis was up (mark written), then Redis goes down: its void
+    // cannot read the mark, asks the gateway, and releases the money
+    await redis.up();
+    expect(await eventually(() => deps.breakers!.paymentGateway.snapshot().then(() => true), 10_000, 'redis back')).toBe(true);
     const authorized = await activities.authorizePayment(authorization);
     expect(authorized.paymentRef).toEqual(expect.any(String));
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await deps.breakers!.paymentGateway.callFate(authorization.idempotencyKey)).toBe('dispatched');
+    await redis.down();
     expect(await activities.voidPayment({ checkoutId, idempotencyKey: `wf/${checkoutId}/void`, authorization })).toMatchObject({ action: 'voided', amount: 700 });
-    // once Redis is back there is no mark: a later void would ask the gateway too (already voided: nothing more)
-    await redis.up();
-    expect(await eventually(() => deps.breakers!.paymentGateway.callFate(authorization.idempotencyKey).then(() => true), 10_000, 'redis back')).toBe(true);
-    expect(await deps.breakers!.paymentGateway.callFate(authorization.idempotencyKey)).toBeUndefined();
+    expect(await findOperation(dbs.payment, `wf/${checkoutId}/void`)).toMatchObject({ operation: 'void' });
   });
 });
