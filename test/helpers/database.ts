@@ -10,6 +10,7 @@ export async function createTestDatabase(prefix: string): Promise<{ url: string;
   const base = new URL(process.env.DATABASE_URL as string);
   const name = `orderly_${prefix}_${randomBytes(4).toString('hex')}`;
   const admin = new Pool({ connectionString: base.toString(), max: 1 });
+  admin.on('error', () => undefined);
   await admin.query(`create database ${name}`);
   const url = new URL(base.toString());
   url.pathname = `/${name}`;
