@@ -57,12 +57,14 @@ export function createApp(given: AppDeps): express.Express {
   const customerToken = customerAuthAroundLimits(deps.config);
   const storefront = ['/carts', '/checkouts', '/me'];
   app.use(storefront, customerToken.identify);
-  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], customerToken.identify);
+  app.get('/orders/:orderId', customerToken.identify);
+  app.get('/orders/:orderId/refunds', customerToken.identify);
   // Rate limits (api/rate-limit.ts), before any body is read; not on /health (the probes).
   const limits = createRateLimits(deps.config.rateLimits, deps.redis, deps.logger);
   app.use(limits.general);
   app.use(storefront, customerToken.refuse);
-  app.get(['/orders/:orderId', '/orders/:orderId/refunds'], customerToken.refuse);
+  app.get('/orders/:orderId', customerToken.refuse);
+  app.get('/orders/:orderId/refunds', customerToken.refuse);
   // RFC 8058 one-click unsubscribe is a form POST: mounted before the JSON-only body guard (it reads no body).
   app.use('/unsubscribe', unsubscribeRouter(deps));
   // A non-JSON or malformed body is a 4xx before any route runs (request-guards.ts).
