@@ -39,6 +39,30 @@ const IS_ACCOUNT = `
 local function isAccount(id) return type(id) == 'string' and #id == 26 and string.match(id, '^cus_[%w_%-]+$') ~= nil end
 `;
 
+/**
+ * Adds each line's quantity to the cart's line of that sku (at most `max` per line), or appends
+ * it; true (and the lines partly changed: the caller writes nothing then) when a new line would
+ * exceed `maxLines`. Shared by a claim's merge and its undo.
+ */
+const ADD_LINES = `
+local function addLines(lines, adds, max, maxLines)
+  for _, add in ipairs(adds) do
+    local found = false
+    for _, l in ipairs(lines) do
+      if l.sku == add.sku then
+        l.quantity = math.min(max, l.quantity + add.quantity)
+        found = true
+      end
+    end
+    if not found then
+      if #lines >= maxLines then return true end
+      table.insert(lines, { sku = add.sku, quantity = math.min(max, add.quantity) })
+    end
+  end
+  return false
+end
+`;
+
 const shas = new Map<string, string>();
 const sha1 = (script: string): string => {
   let sha = shas.get(script);
@@ -124,7 +148,7 @@ return cjson.encode({ cart = cart, taken = taken, previous = previous })
  * ARGV[5]: updatedAt, ARGV[6]: now (ms), ARGV[7]: the caller's account. All or nothing: a cart
  * of another account (NOT_OWNER), a running checkout or too many lines changes nothing.
  */
-export const MERGE_LINES = `${IS_ACCOUNT}
+export const MERGE_LINES = `${IS_ACCOUNT}${ADD_LINES}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
@@ -133,19 +157,7 @@ if cart.checkoutId and tonumber(cart.lockedUntil or 0) > tonumber(ARGV[6]) then 
 local max, maxLines = tonumber(ARGV[2]), tonumber(ARGV[3])
 local lines = {}
 if type(cart.lines) == 'table' then lines = cart.lines end
-for _, add in ipairs(cjson.decode(ARGV[1])) do
-  local found = false
-  for _, l in ipairs(lines) do
-    if l.sku == add.sku then
-      l.quantity = math.min(max, l.quantity + add.quantity)
-      found = true
-    end
-  end
-  if not found then
-    if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
-    table.insert(lines, { sku = add.sku, quantity = math.min(max, add.quantity) })
-  end
-end
+if addLines(lines, cjson.decode(ARGV[1]), max, maxLines) then return redis.error_reply('TOO_MANY_LINES') end
 cart.lines = lines
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[5]
@@ -159,7 +171,7 @@ return out
  * line) and the cart gets its previous customerId back (ARGV[3], '' for none), if it is still
  * the claiming account's (ARGV[4]). ARGV[1]: the lines (JSON), ARGV[5]: updatedAt.
  */
-export const UNCLAIM = `
+export const UNCLAIM = `${ADD_LINES}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
@@ -167,16 +179,7 @@ if cart.customerId ~= ARGV[4] then return raw end
 local max = tonumber(ARGV[2])
 local lines = {}
 if type(cart.lines) == 'table' then lines = cart.lines end
-for _, add in ipairs(cjson.decode(ARGV[1])) do
-  local found = false
-  for _, l in ipairs(lines) do
-    if l.sku == add.sku then
-      l.quantity = math.min(max, l.quantity + add.quantity)
-      found = true
-    end
-  end
-  if not found then table.insert(lines, { sku = add.sku, quantity = add.quantity }) end
-end
+addLines(lines, cjson.decode(ARGV[1]), max, math.huge)
 cart.lines = lines
 if ARGV[3] == '' then cart.customerId = nil else cart.customerId = ARGV[3] end
 cart.version = cart.version + 1
