@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createActivities, type ActivityDeps, type OrderlyActivities } from '../../activities';
-import { loadConfig } from '../../config';
-import { createDatabases, type Databases } from '../../db/client';
-import { createRedis, type RedisClient } from '../../db/redis';
 import { findOperation } from '../../db/stores/local-gateway-ledger';
-import { createLogger } from '../../logger';
-import { buildActivityDeps } from '../../workers/deps';
 import { eventually } from '../helpers/eventually';
+import { activitiesOnOwnRedis, type OwnRedisActivities } from '../helpers/own-redis-activities';
 import { startRedisServer } from '../helpers/redis-server';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -73,28 +68,16 @@ describe('Redis down: 503 service_unavailable with Retry-After, not 500', () => 
  * gateway. A void that cannot read the marks asks the gateway.
  */
 describe('Redis down: no authorization without its dispatched mark; the void asks the gateway (real activities, local gateway, ledger)', () => {
-  let redis: Awaited<ReturnType<typeof startRedisServer>>;
-  let client: RedisClient;
-  let dbs: Databases;
-  let deps: ActivityDeps;
-  let activities: OrderlyActivities;
+  let own: OwnRedisActivities;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', REDIS_URL: redis.url, CIRCUIT_NAMESPACE: `t-${randomBytes(5).toString('hex')}` });
-    dbs = createDatabases(config);
-    client = createRedis(config, { maxRetriesPerRequest: 2 });
-    client.on('error', () => undefined);
-    deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis: client });
-    activities = createActivities(deps);
+    own = await activitiesOnOwnRedis();
   });
   afterAll(async () => {
-    deps?.mailer.close();
-    client?.disconnect();
-    await dbs?.close();
-    await redis?.stop();
+    await own?.close();
   });
 
   it('does not call the gateway without the mark (retryable), and a void that cannot read the marks asks the gateway', async () => {
+    const { redis, dbs, deps, activities } = own;
     const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
     const authorization = { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 700, currency: 'USD' }, paymentToken: 'tok_visa' };
     await redis.down();

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createActivities, type ActivityDeps, type OrderlyActivities } from '../../activities';
+import { createActivities } from '../../activities';
 import { GatewayUnavailableError } from '../../activities/gateways/payment-gateway';
 import { loadConfig } from '../../config';
-import { createDatabases, type Databases } from '../../db/client';
-import { createRedis, type RedisClient } from '../../db/redis';
+import { createRedis } from '../../db/redis';
 import { findOperation } from '../../db/stores/local-gateway-ledger';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
 import { eventually } from '../helpers/eventually';
-import { startRedisServer } from '../helpers/redis-server';
+import { activitiesOnOwnRedis, type OwnRedisActivities } from '../helpers/own-redis-activities';
 
 /**
  * Review: the fail-open `dispatched` mark + the `refused` mark written by "a first attempt".
@@ -26,28 +25,16 @@ import { startRedisServer } from '../helpers/redis-server';
  *      skip is right.
  */
 describe('review: fail-open dispatched mark + attempt-1 re-run of the local authorize step', () => {
-  let redis: Awaited<ReturnType<typeof startRedisServer>>;
-  let client: RedisClient;
-  let dbs: Databases;
-  let deps: ActivityDeps;
-  let activities: OrderlyActivities;
+  let own: OwnRedisActivities;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', REDIS_URL: redis.url, CIRCUIT_NAMESPACE: `t-${randomBytes(5).toString('hex')}` });
-    dbs = createDatabases(config);
-    client = createRedis(config, { maxRetriesPerRequest: 2 });
-    client.on('error', () => undefined);
-    deps = buildActivityDeps({ config, logger: createLogger('silent'), dbs, redis: client });
-    activities = createActivities(deps);
+    own = await activitiesOnOwnRedis();
   });
   afterAll(async () => {
-    deps?.mailer.close();
-    client?.disconnect();
-    await dbs?.close();
-    await redis?.stop();
+    await own?.close();
   });
 
   it('a dispatched authorization is never skipped by its void', async () => {
+    const { redis, dbs, deps, activities } = own;
     const checkoutId = `chk_${randomBytes(8).toString('hex')}`;
     const authorization = { checkoutId, idempotencyKey: `wf/${checkoutId}/authorize`, amount: { amount: 900, currency: 'USD' }, paymentToken: 'tok_visa' };
     const breaker = deps.breakers!.paymentGateway;
