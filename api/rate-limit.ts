@@ -1,3 +1,4 @@
+import { clientAddress } from './client-address';
 import type { Request, RequestHandler, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitPolicyConfig, RateLimitsConfig } from '../config';
@@ -36,7 +37,7 @@ interface Outcome {
 export function clientKey(req: Request, res: Response): string {
   const customerId = (res.locals as { customer?: { id?: unknown } }).customer?.id;
   if (typeof customerId === 'string' && customerId !== '') return `customer:${customerId}`;
-  return `ip:${req.ip ?? 'unknown'}`;
+  return `ip:${clientAddress(req)}`;
 }
 
 export interface RateLimits {

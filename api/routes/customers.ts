@@ -1,5 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { CartStore } from '../../db/stores/cart';
 import { LoginThrottle } from '../../db/stores/login-throttle';
 import { RefreshTokens } from '../../db/stores/refresh-tokens';
@@ -7,6 +6,7 @@ import { changePassword, logIn, logOut, refreshTokens, registerCustomer, type Cu
 import { listCustomerCarts, listCustomerOrders } from '../../usecases/customer-views';
 import { decoyHash } from '../../usecases/passwords';
 import type { Rejected } from '../../usecases/result';
+import { clientAddress } from '../client-address';
 import { customerOf, requireCustomer } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -35,29 +35,7 @@ export function customerDeps(deps: AppDeps, carts: CartStore): CustomerDeps {
   };
 }
 
-/**
- * The key of a client address for the per-IP login limit: an IPv4 address as it is, an IPv6
- * one by its /64 (one subscriber's usual allocation: rotating through its own addresses does
- * not buy more attempts). An IPv4-mapped IPv6 address is its IPv4 address.
- */
-export function clientKey(ip: string): string {
-  const address = ip.replace(/%.*$/, '');
-  if (!isIPv6(address)) return address;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped && isIPv4(mapped[1] as string)) return mapped[1] as string;
-  // an embedded IPv4 tail is the last 32 bits, never part of the first 64
-  const [head = '', tail] = address.replace(/:\d+\.\d+\.\d+\.\d+$/, ':0:0').split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
-}
-
-/** The client's address as the socket (or Express's trust-proxy setting, TRUST_PROXY) gives it. */
-const clientIp = (req: Request) => clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+const clientIp = clientAddress;
 
 /** POST /customers */
 export function customersRouter(deps: CustomerDeps): Router {

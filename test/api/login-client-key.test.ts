@@ -1,4 +1,4 @@
-import { clientKey } from '../../api/routes/customers';
+import { addressKey as clientKey } from '../../api/client-address';
 import { loadConfig } from '../../config';
 
 describe('the per-IP login key and TRUST_PROXY', () => {
