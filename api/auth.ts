@@ -121,5 +121,7 @@ export function actorOf(res: Response): AuthenticatedActor {
   return actor;
 }
 
-/** @deprecated Use requireRole('admin'|'support'|'operations'): kept for callers written before support identities. */
-export const requireAdmin = (_config?: unknown): RequestHandler => requireRole('admin');
+/** Whether optionalSupportActor found a support person on this request (they read any order). */
+export function readsAsSupport(res: Response): boolean {
+  return (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
+}

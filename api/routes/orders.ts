@@ -2,8 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { getPaymentByCheckout, getPaymentsByCheckouts } from '../../db/stores/payments';
 import { findOrderIds, loadOrders, type OrderView } from '../../db/stores/order-views';
 import type { Payment } from '../../db/schema/payment';
-import type { AuthenticatedActor } from '../../domain/support';
-import { optionalSupportActor } from '../auth';
+import { optionalSupportActor, readsAsSupport } from '../auth';
 import { mayAccess } from '../../domain/ownership';
 import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
@@ -49,7 +48,7 @@ export function presentOrder(order: OrderView, payment: Payment | undefined, for
 }
 
 
-export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Router {
+export function ordersRouter(deps: AppDeps, requireSupport: RequestHandler): Router {
   const { dbs } = deps;
   const router = Router();
 
@@ -59,13 +58,13 @@ export function ordersRouter(deps: AppDeps, requireAdmin: RequestHandler): Route
   router.get('/:orderId', optionalSupportActor, async (req, res) => {
     const orderId = parse(orderIdSchema, req.params.orderId, 'order id');
     const [order] = await loadOrders(dbs.order, [orderId]);
-    const forSupport = (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
+    const forSupport = readsAsSupport(res);
     if (!order || (!forSupport && !mayAccess(order.customerId, customerOf(res)))) throw new AppError('not_found', 'no such order');
     res.json(presentOrder(order, await getPaymentByCheckout(dbs.payment, order.checkoutId), forSupport));
   });
 
   // Support search across customers: role `support`.
-  router.get('/', requireAdmin, async (req, res) => {
+  router.get('/', requireSupport, async (req, res) => {
     const query = parse(ordersQuerySchema, req.query, 'query');
     const orders = await loadOrders(dbs.order, await findOrderIds(dbs.order, query));
     const payments = await getPaymentsByCheckouts(dbs.payment, orders.map((o) => o.checkoutId));

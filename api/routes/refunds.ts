@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { listOrderRefunds } from '../../usecases/list-refunds';
 import { requestRefund } from '../../usecases/request-refund';
-import type { AuthenticatedActor } from '../../domain/support';
-import { actorOf, optionalSupportActor, requireRole } from '../auth';
+import { actorOf, optionalSupportActor, readsAsSupport, requireRole } from '../auth';
 import { customerOf } from '../customer-auth';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
@@ -28,7 +27,7 @@ export function refundsRouter(deps: AppDeps): Router {
 
   // a support credential (optional here) reads any order's refunds, as it reads the order
   router.get('/', optionalSupportActor, async (req, res) => {
-    const support = (res.locals.actor as AuthenticatedActor | undefined)?.roles.includes('support') ?? false;
+    const support = readsAsSupport(res);
     const result = await listOrderRefunds(deps, orderIdOf(req.params), support ? { support: true } : customerOf(res));
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     res.json({ items: result.items });
