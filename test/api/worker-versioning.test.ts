@@ -71,8 +71,12 @@ describe('Worker Versioning: worker processes poll as <deployment>.<build id>', 
     workers.push(b);
     await until(async () => ((await deployment()).workerDeploymentInfo?.versionSummaries ?? []).some((v) => v.deploymentVersion?.buildId === 'build-b') || undefined, 60_000);
     expect(await currentBuild()).toBe('build-a');
-    // the operator's step (`temporal worker deployment set-current-version`)
-    await stack.temporal.workflowService.setWorkerDeploymentCurrentVersion({ namespace: 'default', deploymentName: taskQueue, buildId: 'build-b', identity: 'test' });
+    // the operator's step (`temporal worker deployment set-current-version`); the server refuses it
+    // (FAILED_PRECONDITION) until build B polls every task queue build A does, so it is retried
+    await until(
+      () => stack.temporal.workflowService.setWorkerDeploymentCurrentVersion({ namespace: 'default', deploymentName: taskQueue, buildId: 'build-b', identity: 'test' }).then(() => true),
+      60_000,
+    );
 
     await stack.temporal.workflow.getHandle(first).result();
     const second = await checkout('versions-2');
