@@ -1,4 +1,4 @@
-import { commitHold, HoldMismatch, holdStock as holdStockInStore, keepHold, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
+import { commitHold, HoldMismatch, HoldReleased, holdStock as holdStockInStore, keepHold, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 
@@ -9,6 +9,7 @@ export function inventoryActivities({ dbs, config }: ActivityDeps) {
       const result = await holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds).catch((err: unknown) => {
         // never retried: the same hold asked with other lines is a bug to surface, not to repeat
         if (err instanceof HoldMismatch) throw businessFailure('hold_mismatch', err.message);
+        if (err instanceof HoldReleased) throw businessFailure('hold_mismatch', err.message);
         throw err;
       });
       if (result.status === 'out_of_stock') {

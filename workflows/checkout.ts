@@ -346,6 +346,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       : view.cancelRequested
         ? { code: 'checkout_cancelled', message: 'the checkout was cancelled' }
         : toCheckoutFailure(err);
+    // No order was ever asked for (closeOrder is registered before createOrder runs): the stock
+    // goes back first, and the void follows, retried until the gateway answers. Nothing can
+    // capture this authorization any more — the only capture is this run's step after
+    // createOrder, and a later run of this checkout finds its hold released and stops
+    // (db/stores/holds.ts). docs/architecture.md, "Compensation order while the gateway is down".
+    if (!saga.names.includes('closeOrder') && patched('checkout-release-stock-before-void')) saga.runFirst('releaseStock');
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       await saga.compensate();

@@ -21,6 +21,17 @@ export class Saga {
     return this.stack.map((c) => c.name);
   }
 
+  /**
+   * Moves the named compensation to the top of the stack, so it runs first: for one whose
+   * undo must not wait on the others (the stock hold while a void waits on the gateway).
+   */
+  runFirst(name: string): void {
+    const at = this.stack.findIndex((c) => c.name === name);
+    if (at < 0) return;
+    const [step] = this.stack.splice(at, 1);
+    this.stack.push(step as Compensation);
+  }
+
   /** Forgets every compensation: the process reached a point it must not undo. */
   clear(): void {
     this.stack.length = 0;

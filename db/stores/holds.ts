@@ -30,6 +30,18 @@ export class HoldMismatch extends Error {
   }
 }
 
+/**
+ * A hold id asked again after its stock was given back (the checkout compensated): refused,
+ * never re-reserved. Only a new run of a checkout whose earlier run was ended mid-compensation
+ * (terminated) asks again; it must not go on to place and capture on stock it no longer holds.
+ */
+export class HoldReleased extends Error {
+  constructor(readonly holdId: string) {
+    super(`stock hold ${holdId} was released (its checkout compensated)`);
+    this.name = 'HoldReleased';
+  }
+}
+
 function sameLines(existing: StockLine[], wanted: StockLine[]): boolean {
   if (existing.length !== wanted.length) return false;
   const have = new Map(existing.map((h) => [h.sku, h.quantity]));
@@ -63,6 +75,7 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
         // (some lines new and some not is another line set too).
         const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
         if (inserted.length > 0 || !sameLines(existing, wanted)) throw new HoldMismatch(holdId);
+        if (existing.some((h) => h.status === 'released')) throw new HoldReleased(holdId);
         return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
       }
       const short = new Map<string, number>();

@@ -68,12 +68,14 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   });
 
   // A step's own compensation is registered before it runs (it may have succeeded and
-  // then timed out), so failing at step N runs N's compensation, then N-1 … 1. (A failed
-  // capture parks the checkout for support instead: see the parking tests below.)
+  // then timed out), so failing at step N runs N's compensation, then N-1 … 1 — except that
+  // before any order was asked for, the stock goes back first (the void may wait on the
+  // gateway; nothing can capture that authorization any more). (A failed capture parks the
+  // checkout for support instead: see the parking tests below.)
   it.each<[Step, string[]]>([
     ['freezeCart', []],
     ['holdStock', ['releaseStock']],
-    ['authorizePayment', ['voidPayment', 'releaseStock']],
+    ['authorizePayment', ['releaseStock', 'voidPayment']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
@@ -172,7 +174,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       await handle.cancel();
       expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     });
-    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual(['releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
     expect(calls).not.toContain('createOrder');
   });
 
@@ -180,7 +182,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     const decline = ApplicationFailure.create({ type: 'payment_declined', message: 'declined', details: [{ declineCode: 'card_declined' }], nonRetryable: true });
     const { outcome, compensations } = await run('authorizePayment', 'chk_declined', decline);
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'payment_declined', details: { declineCode: 'card_declined' } } });
-    expect(compensations).toEqual(['voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']);
+    expect(compensations).toEqual(['releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('when the expected total differs, it fails with price_changed before holding anything', async () => {

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
-import { commitHold, holdStock, releaseHold } from '../../db/stores/holds';
+import { commitHold, HoldReleased, holdStock, releaseHold } from '../../db/stores/holds';
 import { ensureSchedules } from '../../temporal/schedules';
 import { HOLD_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { sweepExpiredHoldsWorkflow } from '../../workflows/hold-sweep';
@@ -33,6 +33,15 @@ describe('stock holds and the expired-hold sweep', () => {
     expect(await commitHold(stack.dbs.inventory, id)).toBe('already_committed');
     expect(await releaseHold(stack.dbs.inventory, id)).toBe(0);
     expect(await level(sku)).toMatchObject({ onHand: 3, reserved: 0, sold: 2 });
+  });
+
+  it('a hold given back (its checkout compensated) is refused when asked again under its id: never re-reserved, never reported held', async () => {
+    const sku = await createProduct(stack.dbs, { onHand: 5 });
+    const id = `given-back-${sku}`;
+    await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60);
+    expect(await releaseHold(stack.dbs.inventory, id)).toBe(1);
+    await expect(holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60)).rejects.toBeInstanceOf(HoldReleased);
+    expect(await level(sku)).toMatchObject({ onHand: 5, reserved: 0 });
   });
 
   it('the sweep workflow releases expired holds; a late commit re-takes the stock if it is still there', async () => {
