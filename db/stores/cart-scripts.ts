@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster } from 'ioredis';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import type { RedisClient } from '../redis';
 
 /**
@@ -258,42 +258,84 @@ export interface ReplicaAcks {
   waitMs: number;
 }
 
+/** A pipeline to send: on the client as usual, or, after an ASK, on the named node after ASKING. */
+export type PipelineSource = () => ChainableCommander;
+
+/** A node's redirection instead of running the command (nothing ran): MOVED or ASK, and where. */
+function redirectionOf(err: unknown): { kind: 'MOVED' | 'ASK'; address: string } | undefined {
+  const m = err instanceof Error ? /^(MOVED|ASK) \d+ (\S+)/.exec(err.message) : null;
+  return m ? { kind: m[1] as 'MOVED' | 'ASK', address: m[2] as string } : undefined;
+}
+
+/** The cluster's connection to the master at `host:port` (as the cluster announces it), if it has one. */
+function nodeAt(cluster: Cluster, address: string): Redis | undefined {
+  return cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === address);
+}
+
 /**
- * Runs a pipeline (a cart write and its WAIT) again when a node refused it with MOVED / ASK: after
- * a failover a node no longer serves the slot and refuses the command without running it, and a
- * pipeline does not follow the redirection as one command does. The slot map is read again and
- * the pipeline sent again, a few times; then the error stands (api/errors.ts answers it 503
- * with Retry-After).
+ * Sends a pipeline (a cart write and its WAIT), following a node's redirection: a pipeline does
+ * not follow one as a single command does, and a redirected command did not run.
+ * - MOVED (the slot lives elsewhere now, e.g. after a failover): the slot map is read again and
+ *   the pipeline sent again, a few times; then the error stands (api/errors.ts answers it 503
+ *   with Retry-After).
+ * - ASK (the slot is being migrated and this key is already, or will be, on the importing node):
+ *   the same pipeline goes to the named node, preceded by ASKING, in one pipeline on that node's
+ *   connection (the Redis Cluster spec: ASKING lets the next command in; the slot map is left
+ *   as it is, since the next command of the slot still goes to the migrating node first). Once
+ *   the migration ends, the old node answers MOVED and the map is refreshed.
+ * `run` builds its pipeline from the source it is given.
  */
-export async function followingMoves<T>(redis: RedisClient, run: () => Promise<T>): Promise<T> {
+export async function followingMoves<T>(redis: RedisClient, run: (pipeline: PipelineSource) => Promise<T>): Promise<T> {
+  let source: PipelineSource = () => redis.pipeline();
   for (let attempt = 0; ; attempt++) {
     try {
-      return await run();
+      return await run(source);
     } catch (err) {
-      if (!(err instanceof Error && /^(MOVED|ASK) /.test(err.message)) || attempt >= 3 || !(redis instanceof Cluster)) throw err;
+      const redirect = redirectionOf(err);
+      if (!redirect || attempt >= 3 || !(redis instanceof Cluster)) throw err;
+      if (redirect.kind === 'ASK') {
+        let node = nodeAt(redis, redirect.address);
+        if (!node) {
+          await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+          node = nodeAt(redis, redirect.address);
+        }
+        if (node) {
+          const target = node;
+          source = () => target.pipeline().asking();
+          continue;
+        }
+      }
+      source = () => redis.pipeline();
       await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
   }
 }
 
+/** The reply of a pipeline's command at `index` (after an ASKING, one further on), or its error thrown. */
+function replyAt(results: [Error | null, unknown][] | null, index: number): unknown {
+  const [err, reply] = results?.[index] ?? [new Error('no reply from the pipeline'), null];
+  if (err) throw err;
+  return reply;
+}
+
 /**
  * EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted,
- * flushed). With replica acks, WAIT goes in the same pipeline, so it reaches the node that ran
- * the script: the answer leaves once a replica has the write, and a failover keeps it.
+ * flushed; or the importing node of a migration, after an ASK). With replica acks, WAIT goes in
+ * the same pipeline, so it reaches the node that ran the script: the answer leaves once a
+ * replica has the write, and a failover keeps it.
  */
 export async function runScript(redis: RedisClient, script: string, key: string, args: string[], acks?: ReplicaAcks): Promise<unknown> {
-  const once = async (evalsha: boolean): Promise<unknown> => {
+  const once = async (evalsha: boolean, pipelineOf: PipelineSource): Promise<unknown> => {
     if (!acks || acks.replicas === 0) return evalsha ? redis.evalsha(sha1(script), 1, key, ...args) : redis.eval(script, 1, key, ...args);
-    const pipeline = redis.pipeline();
+    const pipeline = pipelineOf();
+    // an ASK's pipeline starts with ASKING: the script's reply is the one after it
+    const first = (pipeline as unknown as { length: number }).length;
     if (evalsha) pipeline.evalsha(sha1(script), 1, key, ...args);
     else pipeline.eval(script, 1, key, ...args);
-    const results = (await pipeline.wait(acks.replicas, acks.waitMs).exec()) ?? [];
-    const [err, reply] = results[0] ?? [new Error('no reply from the pipeline'), null];
-    if (err) throw err;
-    return reply;
+    return replyAt((await pipeline.wait(acks.replicas, acks.waitMs).exec()) as [Error | null, unknown][] | null, first);
   };
-  const followed = (evalsha: boolean) => followingMoves(redis, () => once(evalsha));
+  const followed = (evalsha: boolean) => followingMoves(redis, (pipeline) => once(evalsha, pipeline));
   try {
     return await followed(true);
   } catch (err) {

@@ -66,8 +66,10 @@ export class CartStore {
     if (input.customerId) cart.customerId = input.customerId;
     await this.persist(cart);
     if (this.acks.replicas > 0) {
-      await followingMoves(this.redis, async () => {
-        const [[err] = [null]] = (await this.redis.pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
+      await followingMoves(this.redis, async (pipeline) => {
+        // after an ASK the pipeline starts with ASKING: the SET's reply is the last but one
+        const replies = (await pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
+        const [err] = replies[replies.length - 2] ?? [null];
         if (err) throw err;
       });
     } else {
