@@ -187,7 +187,9 @@ async function main() {
 
   // The API in a process of its own (the load generator must not share its event loop).
   const port = await freePort();
-  const api = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../api/server.ts')], { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
+  // RECO_BENCH_CPU_PROF=<dir>: the API process writes a CPU profile there when it stops (node --cpu-prof)
+  const profile = process.env.RECO_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RECO_BENCH_CPU_PROF}`] : [];
+  const api = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(__dirname, '../api/server.ts')], { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
   const apiBase = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 150; i++) {
     if (await fetch(`${apiBase}/health`).then(() => true, () => false)) break;
