@@ -27,16 +27,25 @@ export type PricedCartView = Awaited<ReturnType<typeof pricedCart>>;
 export type CartResult = { kind: 'cart'; cart: PricedCartView } | Rejected;
 
 /**
- * Every change of a cart with an email and lines (re)starts its reminder clock. A failure
- * here must not fail the cart write: the cart-recovery Schedule's sweep catches up.
+ * A cart write never waits on Temporal. The Lua script that changed the cart also moved its
+ * reminder marker (db/stores/cart-scripts.ts RECOVERY_AFTER_WRITE) and says when the cart's
+ * recovery workflow must be started (the first write with an email and lines) or told of the
+ * change (once, after a reminder was handled): only then, and after the answer has left, one
+ * signal-with-start goes out. Any other write costs Temporal nothing: the run finds the newer
+ * version when it wakes. A failure is logged, never answered: the cart-recovery Schedule's
+ * sweep starts (or tells) the run of every idle cart.
  */
-async function restartRecovery({ temporal, config, logger }: Deps, cart: StoredCart): Promise<void> {
-  if (!cart.email || cart.lines.length === 0) return;
-  await signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, {
-    id: cart.id,
-    version: cart.version,
-    updatedAt: Date.parse(cart.updatedAt),
-  }).catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not signalled'));
+const RECOVERY_START_DEADLINE_MS = 10_000;
+
+function restartRecovery({ temporal, config, logger }: Deps, cart: StoredCart): void {
+  if (!cart.recoveryKick || !cart.email || cart.lines.length === 0) return;
+  const change = { id: cart.id, version: cart.version, updatedAt: Date.parse(cart.updatedAt) };
+  setImmediate(() => {
+    // bounded: a Temporal out of reach does not gather calls in the API; the sweep catches up
+    temporal.connection
+      .withDeadline(Date.now() + RECOVERY_START_DEADLINE_MS, () => signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, change))
+      .catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not started: the sweep will'));
+  });
 }
 
 /**
@@ -91,6 +100,6 @@ export async function setCartLine(deps: Deps, cartId: string, sku: string, quant
   }
   if (!changed) return rejected('not_found', 'no such cart');
   const priced = await pricedCart(deps, changed);
-  await restartRecovery(deps, changed);
+  restartRecovery(deps, changed);
   return { kind: 'cart', cart: priced };
 }

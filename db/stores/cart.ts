@@ -5,7 +5,7 @@ import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, type CartLineRecord } from '../schema/cart';
-import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
@@ -21,6 +21,17 @@ export interface StoredCart {
   /** The checkout running on this cart and until when (ms) it holds the cart (Redis only). */
   checkoutId?: string;
   lockedUntil?: number;
+  /** The reminder marker (Redis only; cart-scripts.ts RECOVERY_AFTER_WRITE). */
+  recovery?: 'open' | 'later' | 'off';
+  /** Set on a write's answer only (never stored): the caller must start or tell the cart's recovery workflow. */
+  recoveryKick?: boolean;
+}
+
+/** What a recovery run's marker step found (cart-scripts.ts RECOVERY_MARK): the cart's version and last change (ms). */
+export interface RecoveryMark {
+  stale: boolean;
+  version: number;
+  updatedAt: number;
 }
 
 /**
@@ -51,16 +62,21 @@ function decode(raw: string): StoredCart {
 export class CartStore {
   private readonly acks: ReplicaAcks;
 
+  /**
+   * @param clock when a change happens (ms): a cart's updatedAt, from which its reminders run.
+   * The system clock; a time-skipping test passes its test server's.
+   */
   constructor(
     private readonly redis: RedisClient,
     private readonly db: Db,
     private readonly options: Config['cart'],
+    private readonly clock: () => number = Date.now,
   ) {
     this.acks = { replicas: options.replicaAcks, waitMs: options.replicaWaitMs };
   }
 
   async create(input: { currency: string; email?: string; customerId?: string }): Promise<StoredCart> {
-    const now = new Date().toISOString();
+    const now = new Date(this.clock()).toISOString();
     const cart: StoredCart = { id: randomId('cart'), currency: input.currency, lines: [], version: 1, createdAt: now, updatedAt: now };
     if (input.email) cart.email = input.email;
     if (input.customerId) cart.customerId = input.customerId;
@@ -88,7 +104,7 @@ export class CartStore {
    * so the backup is never behind the answer.
    */
   async setLine(id: string, sku: string, quantity: number, opts: { currency?: string; customerId?: string } = {}): Promise<StoredCart | null> {
-    const now = new Date();
+    const now = new Date(this.clock());
     const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? ''];
     return this.mutate(id, () => this.eval(SET_LINE, id, args));
   }
@@ -120,7 +136,7 @@ export class CartStore {
    * nothing (TooManyLinesError, CartLockedError, NotCartOwnerError change nothing).
    */
   async mergeLines(id: string, lines: CartLineRecord[], customerId: string, maxPerLine: number): Promise<StoredCart | null> {
-    const now = new Date();
+    const now = new Date(this.clock());
     const args = [JSON.stringify(lines), String(maxPerLine), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), String(now.getTime()), customerId];
     return this.mutate(id, () => this.eval(MERGE_LINES, id, args));
   }
@@ -153,7 +169,7 @@ export class CartStore {
   }
 
   async clear(id: string): Promise<StoredCart | null> {
-    return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date().toISOString()]));
+    return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date(this.clock()).toISOString()]));
   }
 
   /**
@@ -170,6 +186,18 @@ export class CartStore {
 
   async unlock(id: string, checkoutId: string): Promise<void> {
     await this.eval(UNLOCK, id, [checkoutId]);
+  }
+
+  /**
+   * Moves the cart's reminder marker for its recovery run (`later`, `end`, `off`: see
+   * RECOVERY_MARK) at the run's clock `version`, in one step with reading the cart's version.
+   * Null when the cart is gone (expired or flushed: there is nothing left to remind).
+   */
+  async markRecovery(id: string, step: 'later' | 'end' | 'off', version: number): Promise<RecoveryMark | null> {
+    const raw = await this.eval(RECOVERY_MARK, id, [step, String(version)]);
+    if (raw === null) return null;
+    const found = JSON.parse(raw) as { stale: boolean; version: number; updatedAt: string };
+    return { stale: found.stale, version: found.version, updatedAt: Date.parse(found.updatedAt) };
   }
 
   private eval(script: string, id: string, args: string[]): Promise<string | null> {
