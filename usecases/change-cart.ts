@@ -2,15 +2,19 @@ import { getProduct } from '../db/stores/catalog';
 import { CartLockedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError, type CartStore, type StoredCart } from '../db/stores/cart';
 import { isAccountId, mayAccess } from '../domain/ownership';
 import { priceLines } from '../db/stores/pricing';
+import type { Product } from '../db/schema/catalog';
 import { signalCartRecovery } from '../temporal/cart-recovery';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
 type Deps = UseCaseDeps & { carts: CartStore };
 
-/** Carts hold no prices: each answer prices the lines from the catalog as it is now. */
-export async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart) {
-  const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
+/**
+ * Carts hold no prices: each answer prices the lines from the catalog as it is now. `known`:
+ * products read from the catalog a moment before (not read again).
+ */
+export async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart, known?: ReadonlyMap<string, Product>) {
+  const priced = await priceLines(dbs.catalog, cart.lines, cart.currency, known);
   return {
     id: cart.id,
     currency: cart.currency,
@@ -79,14 +83,17 @@ export async function readCart(deps: Deps, cartId: string, viewer?: string): Pro
  */
 export async function setCartLine(deps: Deps, cartId: string, sku: string, quantity: number, viewer?: string): Promise<CartResult> {
   let currency: string | undefined;
+  const known = new Map<string, Product>();
   if (quantity > 0) {
     const product = await getProduct(deps.dbs.catalog, sku);
     if (!product || !product.active) return rejected('not_found', 'no such product');
     currency = product.currency;
+    known.set(sku, product);
   }
-  let changed: StoredCart | null;
+  let changed: { cart: StoredCart; alongside: PricedCartView } | null;
   try {
-    changed = await deps.carts.setLine(cartId, sku, quantity, { currency, customerId: viewer });
+    // priced while the backup is written; the added product is not read twice
+    changed = await deps.carts.setLineAlongside(cartId, sku, quantity, { currency, customerId: viewer }, (cart) => pricedCart(deps, cart, known));
   } catch (err) {
     if (err instanceof TooManyLinesError) return rejected('invalid_request', err.message);
     if (err instanceof NotCartOwnerError) return rejected('not_found', 'no such cart');
@@ -99,7 +106,6 @@ export async function setCartLine(deps: Deps, cartId: string, sku: string, quant
     throw err;
   }
   if (!changed) return rejected('not_found', 'no such cart');
-  const priced = await pricedCart(deps, changed);
-  restartRecovery(deps, changed);
-  return { kind: 'cart', cart: priced };
+  restartRecovery(deps, changed.cart);
+  return { kind: 'cart', cart: changed.alongside };
 }

@@ -104,9 +104,32 @@ export class CartStore {
    * so the backup is never behind the answer.
    */
   async setLine(id: string, sku: string, quantity: number, opts: { currency?: string; customerId?: string } = {}): Promise<StoredCart | null> {
+    return (await this.setLineAlongside(id, sku, quantity, opts, async () => undefined))?.cart ?? null;
+  }
+
+  /**
+   * setLine, and `alongside` the changed cart (e.g. pricing it for the answer) while its
+   * PostgreSQL backup is written, rather than after it: one round trip less in a row. Returns
+   * once both are done (the backup is never behind the answer).
+   */
+  async setLineAlongside<T>(
+    id: string,
+    sku: string,
+    quantity: number,
+    opts: { currency?: string; customerId?: string },
+    alongside: (cart: StoredCart) => Promise<T>,
+  ): Promise<{ cart: StoredCart; alongside: T } | null> {
     const now = new Date(this.clock());
     const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? ''];
-    return this.mutate(id, () => this.eval(SET_LINE, id, args));
+    let raw = await this.eval(SET_LINE, id, args);
+    if (raw === null) {
+      if (!(await this.restore(id))) return null;
+      raw = await this.eval(SET_LINE, id, args);
+      if (raw === null) return null;
+    }
+    const cart = decode(raw);
+    const [, result] = await Promise.all([this.persist(cart), alongside(cart)]);
+    return { cart, alongside: result };
   }
 
   /**
