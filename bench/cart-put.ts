@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -31,6 +32,17 @@ async function startServer(script: string, env: Record<string, string>, nodeArgs
   throw new Error(`${script} did not start`);
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100;
+
 const stop = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -61,7 +73,10 @@ export async function measurePutVsBare(sku: string, opts: { env?: Record<string,
       }
       return ids;
     };
-    const sides = { api: { base: api.base, carts: await newCarts(), ms: [] as number[] }, bare: { base: bare.base, carts: await newCarts(), ms: [] as number[] } };
+    const sides = {
+      api: { base: api.base, pid: api.child.pid, carts: await newCarts(), ms: [] as number[], cpuMs: 0 },
+      bare: { base: bare.base, pid: bare.child.pid, carts: await newCarts(), ms: [] as number[], cpuMs: 0 },
+    };
     const put = (side: (typeof sides)['api'], i: number) =>
       fetch(`${side.base}/carts/${side.carts[i % 10]}/lines/${sku}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ quantity: (i % 5) + 1 }) }).then(async (r) => {
         await r.arrayBuffer();
@@ -74,11 +89,13 @@ export async function measurePutVsBare(sku: string, opts: { env?: Record<string,
       const order = round % 2 === 0 ? (['api', 'bare'] as const) : (['bare', 'api'] as const);
       for (const name of order) {
         const side = sides[name];
+        const cpuBefore = cpuMs(side.pid);
         const level = await runLevel(10, perRound, async (i) => {
           const t = performance.now();
           await put(side, i);
           side.ms.push(performance.now() - t);
         });
+        side.cpuMs += cpuMs(side.pid) - cpuBefore;
         perSecond[name].push(level.perSecond);
       }
     }
@@ -86,6 +103,8 @@ export async function measurePutVsBare(sku: string, opts: { env?: Record<string,
       p50ms: +pct(sides[name].ms, 50).toFixed(2),
       p99ms: +pct(sides[name].ms, 99).toFixed(2),
       perSecond: +(perSecond[name].reduce((a, b) => a + b, 0) / rounds).toFixed(0),
+      // the server process's own CPU per request: what a busy machine does not blur
+      cpuMsPerPut: +(sides[name].cpuMs / (rounds * perRound)).toFixed(3),
     });
     const a = figures('api');
     const b = figures('bare');
@@ -97,6 +116,7 @@ export async function measurePutVsBare(sku: string, opts: { env?: Record<string,
       bareScript: b,
       p50Ratio: +(a.p50ms / b.p50ms).toFixed(2),
       p99Ratio: +(a.p99ms / b.p99ms).toFixed(2),
+      cpuRatio: +(a.cpuMsPerPut / b.cpuMsPerPut).toFixed(2),
     };
   } finally {
     await Promise.all([stop(api.child), stop(bare.child)]);

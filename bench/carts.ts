@@ -17,7 +17,8 @@ import { measurePutVsBare } from './cart-put';
  * Cluster. Prints one row per measurement, writes bench/results/carts-latest.json.
  * BENCH_CART_ROUNDS (default 6) rounds of BENCH_CART_PER_ROUND (default 500) requests per side;
  * BENCH_CART_API_ROOT: run another tree's api/server.ts (a before figure); BENCH_CART_CPU_PROF=<dir>:
- * the API runs under `node --cpu-prof` and leaves its profile there (open it in Chrome DevTools).
+ * the API runs under `node --cpu-prof` and leaves its profile there (open it in Chrome DevTools);
+ * BENCH_CART_OPERATIONS=0: the PUT comparison only.
  */
 async function main() {
   const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent' });
@@ -42,7 +43,7 @@ async function main() {
     console.log(JSON.stringify({ part: 'PUT line vs bare script', ...row }));
     put.push(row);
   }
-  for (const [redis, env] of targets) {
+  for (const [redis, env] of process.env.BENCH_CART_OPERATIONS === '0' ? [] : targets) {
     const row = { redis, ...(await measureCartOperations(sku, env)) };
     console.log(JSON.stringify({ part: 'add/update/get', ...row }));
     operations.push(row);
