@@ -65,6 +65,13 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         address: email ? await standing(email, req, cart?.customerId) : { hasPriorOrder: false, ownedByAccount: false },
         anyAvailable: (priced?.lines ?? []).some((l) => available(l.sku) > 0),
       });
+      if (decision.status === 'send' || decision.status === 'skipped_unavailable') {
+        // this step of this version is handled now: the run sleeps past the first reminder, so the
+        // next cart write must tell it (the marker says `later`); a write meanwhile moves the clock
+        const mark = await carts.markRecovery(req.cartId, 'later', req.version);
+        if (!mark) return { status: 'stop', reason: 'no_cart' };
+        if (mark.stale) return { status: 'stale', version: mark.version, updatedAt: mark.updatedAt };
+      }
       if (decision.status !== 'send') return decision;
       if (!cart || !email || !priced) return { status: 'stop', reason: 'no_cart' };
 
@@ -94,6 +101,17 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
         headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
       });
       return { status: result.sent ? 'sent' : 'already_sent' };
+    },
+
+    /**
+     * A recovery run ends: the cart's reminder marker goes (`off`: stays `off` for an address not to
+     * be mailed), so the next write that leaves an email and lines starts a run again — unless the
+     * cart has moved on since the run's clock `version` (refilled, changed): then the run carries
+     * on from the version answered (`stale`).
+     */
+    async endCartRecovery(req: { cartId: string; version: number; off?: boolean }): Promise<{ status: 'ended' } | { status: 'stale'; version: number; updatedAt: number }> {
+      const mark = await carts.markRecovery(req.cartId, req.off ? 'off' : 'end', req.version);
+      return mark?.stale ? { status: 'stale', version: mark.version, updatedAt: mark.updatedAt } : { status: 'ended' };
     },
 
     /** The Schedule's sweep: makes sure every idle cart with an email has its recovery workflow. */

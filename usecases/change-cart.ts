@@ -2,15 +2,19 @@ import { getProduct } from '../db/stores/catalog';
 import { CartLockedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError, type CartStore, type StoredCart } from '../db/stores/cart';
 import { isAccountId, mayAccess } from '../domain/ownership';
 import { priceLines } from '../db/stores/pricing';
+import type { Product } from '../db/schema/catalog';
 import { signalCartRecovery } from '../temporal/cart-recovery';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
 type Deps = UseCaseDeps & { carts: CartStore };
 
-/** Carts hold no prices: each answer prices the lines from the catalog as it is now. */
-export async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart) {
-  const priced = await priceLines(dbs.catalog, cart.lines, cart.currency);
+/**
+ * Carts hold no prices: each answer prices the lines from the catalog as it is now. `known`:
+ * products read from the catalog a moment before (not read again).
+ */
+export async function pricedCart({ dbs }: Pick<Deps, 'dbs'>, cart: StoredCart, known?: ReadonlyMap<string, Product>) {
+  const priced = await priceLines(dbs.catalog, cart.lines, cart.currency, known);
   return {
     id: cart.id,
     currency: cart.currency,
@@ -27,16 +31,25 @@ export type PricedCartView = Awaited<ReturnType<typeof pricedCart>>;
 export type CartResult = { kind: 'cart'; cart: PricedCartView } | Rejected;
 
 /**
- * Every change of a cart with an email and lines (re)starts its reminder clock. A failure
- * here must not fail the cart write: the cart-recovery Schedule's sweep catches up.
+ * A cart write never waits on Temporal. The Lua script that changed the cart also moved its
+ * reminder marker (db/stores/cart-scripts.ts RECOVERY_AFTER_WRITE) and says when the cart's
+ * recovery workflow must be started (the first write with an email and lines) or told of the
+ * change (once, after a reminder was handled): only then, and after the answer has left, one
+ * signal-with-start goes out. Any other write costs Temporal nothing: the run finds the newer
+ * version when it wakes. A failure is logged, never answered: the cart-recovery Schedule's
+ * sweep starts (or tells) the run of every idle cart.
  */
-async function restartRecovery({ temporal, config, logger }: Deps, cart: StoredCart): Promise<void> {
-  if (!cart.email || cart.lines.length === 0) return;
-  await signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, {
-    id: cart.id,
-    version: cart.version,
-    updatedAt: Date.parse(cart.updatedAt),
-  }).catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not signalled'));
+const RECOVERY_START_DEADLINE_MS = 10_000;
+
+function restartRecovery({ temporal, config, logger }: Deps, cart: StoredCart): void {
+  if (!cart.recoveryKick || !cart.email || cart.lines.length === 0) return;
+  const change = { id: cart.id, version: cart.version, updatedAt: Date.parse(cart.updatedAt) };
+  setImmediate(() => {
+    // bounded: a Temporal out of reach does not gather calls in the API; the sweep catches up
+    temporal.connection
+      .withDeadline(Date.now() + RECOVERY_START_DEADLINE_MS, () => signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, change))
+      .catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not started: the sweep will'));
+  });
 }
 
 /**
@@ -70,14 +83,17 @@ export async function readCart(deps: Deps, cartId: string, viewer?: string): Pro
  */
 export async function setCartLine(deps: Deps, cartId: string, sku: string, quantity: number, viewer?: string): Promise<CartResult> {
   let currency: string | undefined;
+  const known = new Map<string, Product>();
   if (quantity > 0) {
     const product = await getProduct(deps.dbs.catalog, sku);
     if (!product || !product.active) return rejected('not_found', 'no such product');
     currency = product.currency;
+    known.set(sku, product);
   }
-  let changed: StoredCart | null;
+  let changed: { cart: StoredCart; alongside: PricedCartView } | null;
   try {
-    changed = await deps.carts.setLine(cartId, sku, quantity, { currency, customerId: viewer });
+    // priced while the backup is written; the added product is not read twice
+    changed = await deps.carts.setLineAlongside(cartId, sku, quantity, { currency, customerId: viewer }, (cart) => pricedCart(deps, cart, known));
   } catch (err) {
     if (err instanceof TooManyLinesError) return rejected('invalid_request', err.message);
     if (err instanceof NotCartOwnerError) return rejected('not_found', 'no such cart');
@@ -90,7 +106,6 @@ export async function setCartLine(deps: Deps, cartId: string, sku: string, quant
     throw err;
   }
   if (!changed) return rejected('not_found', 'no such cart');
-  const priced = await pricedCart(deps, changed);
-  await restartRecovery(deps, changed);
-  return { kind: 'cart', cart: priced };
+  restartRecovery(deps, changed.cart);
+  return { kind: 'cart', cart: changed.alongside };
 }

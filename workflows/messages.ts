@@ -167,7 +167,10 @@ export interface CartRecoveryView {
   stopped?: string;
 }
 
-/** The cart changed (the API sends it on every write): the reminder clock restarts. */
+/**
+ * The cart changed: the reminder clock restarts. Sent by the API once after a handled reminder
+ * (the cart's marker says `later`), by the sweep, and by the API before runs started once (every write).
+ */
 export const cartChangedSignal = defineSignal<[{ version: number; updatedAt: number }]>('cartChanged');
 export const cartRecoveryStatusQuery = defineQuery<CartRecoveryView>('status');
 

@@ -63,6 +63,36 @@ local function addLines(lines, adds, max, maxLines)
 end
 `;
 
+/**
+ * The cart's reminder marker, `cart.recovery` (in the cart's own JSON, so every script that
+ * changes the cart changes it in the same atomic step and in the cart's slot). It is what a cart
+ * write knows about the cart's recovery workflow without asking Temporal:
+ * - absent: no run is known: the first write that leaves an email and lines sets `open` and
+ *   answers `kick` (the caller starts the run, off the answer path);
+ * - `open`: a run is open and its clock is on the first reminder: a write only moves the last
+ *   change later, which the run finds when it wakes (`stale`), so the write does nothing more;
+ * - `later`: the run has handled a reminder of this version and sleeps towards a later one: the
+ *   next write sets `open` and answers `kick` (the caller signals the run, once);
+ * - `off`: the run ended for this address (opted out, not one we may mail): writes start nothing
+ *   until the cart is emptied (a checkout, the last line removed), after which a refill checks again.
+ * The run clears it when it ends (RECOVERY_MARK); the sweep Schedule starts a run for any idle
+ * cart whatever the marker says, so a marker left `open` by a run that died is repaired there.
+ */
+const RECOVERY_AFTER_WRITE = `
+local function recoveryAfterWrite(cart, lines)
+  if #lines == 0 then
+    if cart.recovery == 'off' then cart.recovery = nil end
+    return false
+  end
+  if type(cart.email) ~= 'string' or cart.email == '' then return false end
+  if cart.recovery == nil or cart.recovery == 'later' then
+    cart.recovery = 'open'
+    return true
+  end
+  return false
+end
+`;
+
 const shas = new Map<string, string>();
 const sha1 = (script: string): string => {
   let sha = shas.get(script);
@@ -80,8 +110,10 @@ const sha1 = (script: string): string => {
  * not empty, is the line's currency: a cart in another one refuses the line (so the API
  * needs no separate read of the cart first). ARGV[8] is the caller's customer account ('' for
  * none): a cart owned by an account (customerId `cus_…`, domain/ownership.ts) refuses anyone else.
+ * The reminder marker moves with the write (see RECOVERY_AFTER_WRITE); when the caller must start
+ * or tell the cart's recovery workflow, the reply carries `recoveryKick: true` (never stored).
  */
-export const SET_LINE = `${IS_ACCOUNT}
+export const SET_LINE = `${IS_ACCOUNT}${RECOVERY_AFTER_WRITE}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
@@ -106,11 +138,16 @@ if not found then
   if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
   table.insert(lines, { sku = sku, quantity = qty })
 end
+local kick = recoveryAfterWrite(cart, lines)
 cart.lines = lines
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[5]
 local out = cjson.encode(cart)
 redis.call('SET', KEYS[1], out, 'EX', ttl)
+if kick then
+  cart.recoveryKick = true
+  return cjson.encode(cart)
+end
 return out
 `;
 
@@ -136,6 +173,8 @@ if ARGV[4] == '1' and type(cart.lines) == 'table' then
   cart.lines = {}
 end
 cart.customerId = ARGV[1]
+-- an account's cart: its address may be one we may mail now (the next write checks it again)
+if cart.recovery == 'off' then cart.recovery = nil end
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[2]
 redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL')
@@ -189,12 +228,16 @@ redis.call('SET', KEYS[1], out, 'KEEPTTL')
 return out
 `;
 
-/** Empties a cart (after a checkout) without touching its identity. */
+/**
+ * Empties a cart (after a checkout) without touching its identity. An `off` reminder marker goes
+ * (the address may be one we may mail now, after this order): a refill checks it again.
+ */
 export const CLEAR = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
 cart.lines = {}
+if cart.recovery == 'off' then cart.recovery = nil end
 cart.checkoutId = nil
 cart.lockedUntil = nil
 cart.version = cart.version + 1
@@ -202,6 +245,44 @@ cart.updatedAt = ARGV[2]
 local out = cjson.encode(cart)
 redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[1]))
 return out
+`;
+
+/**
+ * The recovery run moves the cart's reminder marker (see RECOVERY_AFTER_WRITE) without changing
+ * the cart (no new version, same TTL). ARGV[1] is the step, ARGV[2] the version the run's clock
+ * runs from:
+ * - `later`: a reminder of that version is being handled: the next write must tell the run;
+ *   refused (`stale`) when the cart is at another version by now;
+ * - `end`: the run ends (all reminders done, or the cart emptied or gone): the marker goes, unless
+ *   the cart has an email and lines at another version by now (`stale`: the marker stays `open`
+ *   and the run carries on from that version);
+ * - `off`: the run ends for this address (opted out, or not one we may mail): `off` while the
+ *   cart has an email and lines, else the marker goes.
+ * Nil when the cart is gone; else JSON { stale, version, updatedAt } of the cart as it is.
+ */
+export const RECOVERY_MARK = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+local op, v = ARGV[1], tonumber(ARGV[2])
+local remindable = type(cart.email) == 'string' and cart.email ~= '' and type(cart.lines) == 'table' and #cart.lines > 0
+local stale = false
+if op == 'later' then
+  if cart.version ~= v then stale = true else cart.recovery = 'later' end
+elseif op == 'end' then
+  if remindable and cart.version ~= v then
+    stale = true
+    cart.recovery = 'open'
+  else
+    cart.recovery = nil
+  end
+elseif op == 'off' then
+  if remindable then cart.recovery = 'off' else cart.recovery = nil end
+else
+  return redis.error_reply('UNKNOWN_STEP ' .. tostring(op))
+end
+if not stale or op == 'end' then redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL') end
+return cjson.encode({ stale = stale, version = cart.version, updatedAt = cart.updatedAt })
 `;
 
 /**
@@ -363,4 +444,4 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
 }
 
 /** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
-export const CART_SCRIPTS = { SET_LINE, CLEAR, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };
+export const CART_SCRIPTS = { SET_LINE, CLEAR, RECOVERY_MARK, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };

@@ -1,5 +1,6 @@
 import type { DbOrTx } from '../client';
 import type { PricedLine, SkuQuantity } from '../../domain/cart';
+import type { Product } from '../schema/catalog';
 import { getProducts } from './catalog';
 
 export type { PricedLine } from '../../domain/cart';
@@ -16,9 +17,13 @@ export interface PricedLines {
 /**
  * Prices lines from the catalog as it is now (carts store no prices). Integer minor
  * units throughout; a line of a product no longer sold is left out and reported.
+ * `known`: products the caller read from the catalog just before (a cart write reads the
+ * added product first): not read again, so a one-line cart is priced without a round trip.
  */
-export async function priceLines(db: DbOrTx, lines: LineRef[], currency: string): Promise<PricedLines> {
-  const catalog = await getProducts(db, [...new Set(lines.map((l) => l.sku))]);
+export async function priceLines(db: DbOrTx, lines: LineRef[], currency: string, known?: ReadonlyMap<string, Product>): Promise<PricedLines> {
+  const skus = [...new Set(lines.map((l) => l.sku))];
+  const catalog = await getProducts(db, known ? skus.filter((sku) => !known.has(sku)) : skus);
+  for (const [sku, product] of known ?? []) catalog.set(sku, product);
   const priced: PricedLine[] = [];
   const unavailable: string[] = [];
   for (const line of lines) {

@@ -1,5 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
+import type { WorkflowHandle } from '@temporalio/client';
+import { cartKey } from '../../db/stores/cart';
 import { createActivities } from '../../activities';
 import { createOrder } from '../../db/stores/orders';
 import { ensureSchedules } from '../../temporal/schedules';
@@ -24,23 +27,90 @@ describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
     return email;
   };
 
-  it('a change to a cart with an email (re)starts its recovery workflow at the new version', async () => {
+  /** The cart's reminder marker in Redis (db/stores/cart-scripts.ts RECOVERY_AFTER_WRITE). */
+  const marker = async (cartId: string) => (JSON.parse((await stack.redis.get(cartKey(cartId))) ?? '{}') as { recovery?: string }).recovery;
+  const signalsOf = async (handle: WorkflowHandle) => ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+
+  it('the first write of a cart with an email and lines starts its recovery workflow; later writes cost Temporal nothing (the run finds the newer version when it wakes)', async () => {
     const sku = await createProduct(stack.dbs);
     const cart = (await stack.http('POST', '/carts', { body: { email: await customerWhoOrdered() } })).body;
-    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
+    expect(await marker(cart.id)).toBeUndefined();
+    expect((await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
     const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
-    expect((await handle.query(cartRecoveryStatusQuery)).version).toBe(2);
-    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 2 } });
-    expect(await handle.query(cartRecoveryStatusQuery)).toMatchObject({ version: 3, nextStep: 0, sent: 0 });
+    expect(await eventually(async () => (await handle.query(cartRecoveryStatusQuery)).nextStep === 0 || undefined, 10_000, 'the run waiting')).toBe(true);
+    expect(await handle.query(cartRecoveryStatusQuery)).toMatchObject({ version: 2, nextStep: 0, sent: 0 });
+    expect(await marker(cart.id)).toBe('open');
+    for (const quantity of [2, 3, 4]) expect((await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity } })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500)); // a signal, had one gone out, would be in the history by now
+    expect(await signalsOf(handle)).toBe(1); // the signal-with-start that started the run
+    expect(await handle.query(cartRecoveryStatusQuery)).toMatchObject({ version: 2, nextStep: 0 }); // version 5 is found at send time
     await handle.terminate('test done');
   });
 
-  it('a cart with a stranger\'s email: its recovery run ends at once, reminding nobody', async () => {
+  it('two API processes writing one cart at once start its run once', async () => {
+    const other = await startStack({ env: { TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue } });
+    try {
+      const sku = await createProduct(stack.dbs);
+      const skus = [sku, await createProduct(stack.dbs), await createProduct(stack.dbs), await createProduct(stack.dbs)];
+      const cart = (await stack.http('POST', '/carts', { body: { email: await customerWhoOrdered() } })).body;
+      const answers = await Promise.all(skus.flatMap((s, i) => [stack, other].map((api) => api.http('PUT', `/carts/${cart.id}/lines/${s}`, { body: { quantity: i + 1 } }))));
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
+      await eventually(async () => (await handle.query(cartRecoveryStatusQuery)).nextStep === 0 || undefined, 10_000, 'the run waiting');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await signalsOf(handle)).toBe(1);
+      await handle.terminate('test done');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a cart write answers at once with Temporal unreachable; the sweep then starts the run the write could not', async () => {
+    // Temporal out of reach: a port that takes the connection and never answers (as a dropped network does)
+    const held: net.Socket[] = [];
+    const blackhole = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', () => resolve()));
+    const cut = await startStack({ temporalAddress: `127.0.0.1:${(blackhole.address() as AddressInfo).port}` });
+    try {
+      const sku = await createProduct(stack.dbs);
+      const created = await cut.http('POST', '/carts', { body: { email: await customerWhoOrdered() } });
+      expect(created.status).toBe(201);
+      const cartId = created.body.id as string;
+      for (const quantity of [1, 2]) {
+        const started = performance.now();
+        const put = await cut.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity } });
+        expect(put.status).toBe(200);
+        expect(put.body.lines).toMatchObject([{ sku, quantity }]);
+        expect(performance.now() - started).toBeLessThan(1_000);
+      }
+      const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cartId}`);
+      await expect(handle.describe()).rejects.toThrow(); // the start never reached Temporal
+      expect(await marker(cartId)).toBe('open'); // ... yet the marker says a run is open: the sweep repairs that
+      await stack.dbs.cart.execute(sql`update cart.carts set updated_at = now() - interval '2 hours' where id = ${cartId}`);
+      const activities = createActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>);
+      expect(await activities.ensureCartRecoveries()).toBeGreaterThanOrEqual(1);
+      expect(await eventually(async () => (await handle.query(cartRecoveryStatusQuery)).nextStep === 0 || undefined, 10_000, 'the run waiting')).toBe(true);
+      expect((await handle.query(cartRecoveryStatusQuery)).version).toBe(3);
+      await handle.terminate('test done');
+    } finally {
+      await cut.close();
+      for (const socket of held) socket.destroy();
+      blackhole.close();
+    }
+  });
+
+  it('a cart with a stranger\'s email: its recovery run ends at once, reminding nobody, and later writes start no other', async () => {
     const sku = await createProduct(stack.dbs);
     const cart = (await stack.http('POST', '/carts', { body: { email: `stranger-${randomUUID()}@example.com` } })).body;
     await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 1 } });
     const handle = stack.temporal.workflow.getHandle(`cart-recovery-${cart.id}`);
+    await eventually(async () => (await handle.describe()).status.name === 'COMPLETED' || undefined, 10_000, 'the run ended');
     expect(await handle.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
+    expect(await marker(cart.id)).toBe('off');
+    const { runId } = await handle.describe();
+    await stack.http('PUT', `/carts/${cart.id}/lines/${sku}`, { body: { quantity: 2 } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await handle.describe()).runId).toBe(runId);
   });
 
   it("a logged-in customer's cart at the account's own address is reminded; at an address they typed for someone else, nobody is", async () => {
@@ -64,7 +134,9 @@ describe('cart recovery wiring: cart writes, the sweep Schedule', () => {
 
     const typed = (await stack.http('POST', '/carts', { headers: auth, body: { email: `someone-else-${randomUUID()}@example.com` } })).body;
     await stack.http('PUT', `/carts/${typed.id}/lines/${sku}`, { headers: auth, body: { quantity: 1 } });
-    expect(await stack.temporal.workflow.getHandle(`cart-recovery-${typed.id}`).result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
+    const typedRun = stack.temporal.workflow.getHandle(`cart-recovery-${typed.id}`);
+    await eventually(async () => (await typedRun.describe()).status.name === 'COMPLETED' || undefined, 10_000, 'the run ended');
+    expect(await typedRun.result()).toMatchObject({ sent: 0, stopped: 'unknown_address' });
   });
 
   it('a cart without an email gets no reminders', async () => {

@@ -55,6 +55,8 @@ export async function startStack(
     tracing?: { tracing: Tracing; workflowBundle: { codePath: string } };
     logger?: Logger;
     gaugeCacheMs?: number;
+    /** The API's Temporal client connects lazily to this address (e.g. a port nobody listens on: Temporal unreachable). */
+    temporalAddress?: string;
   } = {},
 ): Promise<Stack> {
   const config = loadConfig({
@@ -69,7 +71,8 @@ export async function startStack(
   const dbs = createDatabases(config);
   const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   if (opts.tracing) traceRedis(redis);
-  const temporal = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
+  const connection = opts.temporalAddress ? Connection.lazy({ address: opts.temporalAddress }) : await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client(temporalClientOptions(config, connection));
   const search = new SearchIndex(config);
   const metrics = createApiMetrics(dbs, { gaugeCacheMs: opts.gaugeCacheMs });
   const app = createApp({ config, logger, dbs, redis, temporal, search, metrics });

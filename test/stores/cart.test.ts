@@ -114,6 +114,71 @@ describe.each(redisTargets)('the cart store on %s', (target, connect) => {
     });
   });
 
+  describe('the reminder marker (what a write knows of the cart\'s recovery run, cart-scripts.ts RECOVERY_AFTER_WRITE)', () => {
+    const markerOf = async (id: string) => (JSON.parse((await redis.get(cartKey(id))) ?? '{}') as StoredCart).recovery;
+
+    it('concurrent writes from two processes (two connections): exactly one is told to start the run', async () => {
+      const otherRedis = createRedis(config);
+      const other = new CartStore(otherRedis, dbs.cart, config.cart);
+      try {
+        const cart = await store.create({ currency: 'USD', email: 'race@example.com' });
+        const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).setLine(cart.id, `SKU-${i % 5}`, 1 + (i % 3))));
+        expect(writes.filter((w) => w?.recoveryKick)).toHaveLength(1);
+        expect(await markerOf(cart.id)).toBe('open');
+        expect(JSON.parse((await redis.get(cartKey(cart.id))) ?? '{}')).not.toHaveProperty('recoveryKick');
+      } finally {
+        otherRedis.disconnect();
+      }
+    });
+
+    it('no email, or no lines: no run to start; after a handled reminder the next write, once, is told to signal it', async () => {
+      const guest = await store.create({ currency: 'USD' });
+      expect((await store.setLine(guest.id, 'SKU-A', 1))?.recoveryKick).toBeUndefined();
+      expect(await markerOf(guest.id)).toBeUndefined();
+
+      const cart = await store.create({ currency: 'USD', email: 'marker@example.com' });
+      expect((await store.setLine(cart.id, 'SKU-A', 0))?.recoveryKick).toBeUndefined();
+      const first = await store.setLine(cart.id, 'SKU-A', 1);
+      expect(first?.recoveryKick).toBe(true);
+      expect((await store.setLine(cart.id, 'SKU-A', 2))?.recoveryKick).toBeUndefined();
+      // the run handles reminder 1 of version 2 only: the cart is at 3 by now
+      expect(await store.markRecovery(cart.id, 'later', 2)).toMatchObject({ stale: true, version: 3 });
+      expect(await markerOf(cart.id)).toBe('open');
+      expect(await store.markRecovery(cart.id, 'later', 3)).toMatchObject({ stale: false, version: 3 });
+      expect(await markerOf(cart.id)).toBe('later');
+      expect((await store.setLine(cart.id, 'SKU-A', 3))?.recoveryKick).toBe(true);
+      expect((await store.setLine(cart.id, 'SKU-A', 4))?.recoveryKick).toBeUndefined();
+      expect((await store.get(cart.id))?.version).toBe(5); // the marker steps never make a version
+    });
+
+    it('a run ends: the marker goes, unless the cart moved on (the run carries on); an address not to mail stays off until the cart is emptied', async () => {
+      const cart = await store.create({ currency: 'USD', email: 'ends@example.com' });
+      await store.setLine(cart.id, 'SKU-A', 1); // version 2, open
+      await store.setLine(cart.id, 'SKU-A', 2); // version 3
+      expect(await store.markRecovery(cart.id, 'end', 2)).toMatchObject({ stale: true, version: 3 });
+      expect(await markerOf(cart.id)).toBe('open');
+      expect(await store.markRecovery(cart.id, 'end', 3)).toMatchObject({ stale: false });
+      expect(await markerOf(cart.id)).toBeUndefined();
+      expect((await store.setLine(cart.id, 'SKU-B', 1))?.recoveryKick).toBe(true); // version 4: a new run
+
+      // emptied: the run ends whatever the version
+      await store.setLine(cart.id, 'SKU-A', 0);
+      await store.setLine(cart.id, 'SKU-B', 0); // version 6, no lines
+      expect(await store.markRecovery(cart.id, 'end', 4)).toMatchObject({ stale: false, version: 6 });
+      expect(await markerOf(cart.id)).toBeUndefined();
+
+      // off: later writes start nothing; emptying (a write or a checkout's clear) lets a refill check again
+      expect((await store.setLine(cart.id, 'SKU-A', 1))?.recoveryKick).toBe(true);
+      await store.markRecovery(cart.id, 'off', 7);
+      expect(await markerOf(cart.id)).toBe('off');
+      expect((await store.setLine(cart.id, 'SKU-B', 1))?.recoveryKick).toBeUndefined();
+      await store.clear(cart.id);
+      expect(await markerOf(cart.id)).toBeUndefined();
+      expect((await store.setLine(cart.id, 'SKU-A', 1))?.recoveryKick).toBe(true);
+      expect(await store.markRecovery('cart_gone', 'end', 1)).toBeNull();
+    });
+  });
+
   it('a cart gone from Redis comes back from the Postgres backup', async () => {
     const cart = await store.create({ currency: 'USD' });
     const written = await store.setLine(cart.id, 'SKU-A', 4);

@@ -12,6 +12,9 @@ import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
 import { cartRecoveryWorkflow } from '../../workflows/cart-recovery';
 import { cartChangedSignal, type CartRecoveryView } from '../../workflows/messages';
+import { setCartLine } from '../../usecases/change-cart';
+import { cartKey } from '../../db/stores/cart';
+import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack } from '../helpers/stack';
 import { mailHeaders, mailTo, type CaughtMail } from '../helpers/mail';
@@ -106,6 +109,113 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await at(200 * HOUR);
     await expectMails(email, 3);
     await recordHistory(handle, 'cartRecoveryWorkflow', 'three-reminders');
+  });
+
+  /**
+   * The cart written as the API writes it (the use case), at the test server's clock: the use
+   * case starts the cart's run itself, on this suite's task queue, and signals it only when the
+   * cart's marker says so.
+   */
+  async function apiCart() {
+    const email = `api-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    await placedOrderBefore(email);
+    const sku = await createProduct(dbs, { priceAmount: 2500, onHand: 10 });
+    let clock = await env.currentTimeMs();
+    const clocked = new CartStore(redis, dbs.cart, config.cart, () => clock);
+    const deps = { config: { ...config, temporal: { ...config.temporal, taskQueue } }, logger: createLogger('silent'), dbs, temporal: env.client, carts: clocked };
+    const cart = await clocked.create({ currency: 'USD', email });
+    const start = clock;
+    const at = async (ms: number) => env.sleep(Math.max(0, start + ms - (await env.currentTimeMs())));
+    const handle = env.client.workflow.getHandle(`cart-recovery-${cart.id}`);
+    const signals = async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    /** Sets a line at the test server's time now, through the use case (as PUT / DELETE do). */
+    const write = async (quantity: number) => {
+      clock = await env.currentTimeMs();
+      const result = await setCartLine(deps, cart.id, sku, quantity);
+      expect(result.kind).toBe('cart');
+    };
+    const marker = async () => (JSON.parse((await redis.get(cartKey(cart.id))) ?? '{}') as { recovery?: string }).recovery;
+    return { email, cart, handle, at, write, signals, marker };
+  }
+
+  it('several writes start one run and signal nothing: the reminder comes 1 h after the last of them; after a reminder, one write tells the run once', async () => {
+    const { email, handle, at, write, signals, marker } = await apiCart();
+    await write(1);
+    await eventually(async () => (await handle.describe()).status.name === 'RUNNING' || undefined, 10_000, 'the run started');
+    expect(await marker()).toBe('open');
+    await at(20 * 60_000);
+    await write(2);
+    await at(50 * 60_000);
+    await write(3);
+    await new Promise((r) => setTimeout(r, 300)); // a signal, had one gone out, would be in the history by now
+    expect(await signals()).toBe(1); // the signal-with-start that started the run, none per write
+    await at(HOUR + 60_000); // the first write's due time: the run woke, found version 4 and sleeps again
+    await expectMails(email, 0);
+    await at(HOUR + 49 * 60_000);
+    await expectMails(email, 0);
+    await at(HOUR + 51 * 60_000); // 1 h after the last write
+    const [first] = await expectMails(email, 1);
+    expect(first?.text).toContain('3 × Test product');
+    expect(await marker()).toBe('later');
+
+    await at(5 * HOUR); // a change after a reminder: the run sleeps towards 24 h, so this write tells it
+    await write(4);
+    await eventually(async () => ((await signals()) === 2 ? true : undefined), 10_000, 'the change signalled');
+    expect(await marker()).toBe('open');
+    await at(6 * HOUR - 60_000);
+    await expectMails(email, 1);
+    await at(6 * HOUR + 60_000); // reminder 1 again, 1 h after the change
+    const again = await expectMails(email, 2);
+    expect(again[1]?.text).toContain('4 × Test product');
+    await at(26 * HOUR); // the old clock's 24 h reminder (1 h 50 + 24 h) is not sent
+    await expectMails(email, 2);
+    await at(29 * HOUR + 60_000); // 24 h after the change
+    await expectMails(email, 3);
+    await at(77 * HOUR + 60_000); // 72 h after the change, with the discount code
+    const mails = await expectMails(email, 4);
+    expect(mails[3]?.text).toContain('COMEBACK10');
+    expect(await signals()).toBe(2);
+    expect(await marker()).toBeUndefined(); // the run ended: the next write with lines starts one again
+    expect(await handle.result()).toMatchObject({ sent: 4 });
+    await recordHistory(handle, 'cartRecoveryWorkflow', 'started-once-several-writes-signalled-once');
+  });
+
+  it('a cart emptied and refilled: within the run the clock moves; emptied when the run wakes, the run ends and a refill starts another', async () => {
+    const { email, handle, at, write, marker } = await apiCart();
+    await write(1);
+    await eventually(async () => (await handle.describe()).status.name === 'RUNNING' || undefined, 10_000, 'the run started');
+    const firstRun = (await handle.describe()).runId;
+    await at(10 * 60_000);
+    await write(0); // emptied
+    await at(20 * 60_000);
+    await write(2); // refilled: the marker says the run is open, nothing to tell it
+    await at(HOUR + 60_000);
+    await expectMails(email, 0);
+    await at(HOUR + 21 * 60_000); // 1 h after the refill
+    await expectMails(email, 1);
+
+    await at(2 * HOUR);
+    await write(0); // emptied again; the run sleeps towards reminder 2 (25 h 20)
+    await at(25 * HOUR + 30 * 60_000);
+    const firstRunEnded = env.client.workflow.getHandle(handle.workflowId, firstRun);
+    expect((await firstRunEnded.describe()).status.name).toBe('COMPLETED');
+    expect(await marker()).toBeUndefined();
+
+    await at(30 * HOUR);
+    await write(3); // refilled after the run ended: the write starts a new one
+    await eventually(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun && d.status.name === 'RUNNING' ? d : undefined;
+    }, 10_000, 'a new run');
+    await at(31 * HOUR - 60_000);
+    await expectMails(email, 1);
+    await at(31 * HOUR + 60_000);
+    const mails = await expectMails(email, 2);
+    expect(mails[1]?.text).toContain('3 × Test product');
+    await handle.terminate('test done');
+    // last: waiting on a result lets the test server skip its clock ahead
+    expect(await firstRunEnded.result()).toMatchObject({ sent: 1, stopped: 'emptied' });
+    await recordHistory(firstRunEnded, 'cartRecoveryWorkflow', 'started-once-refilled-then-emptied');
   });
 
   it('a checkout at 30 h (the cart is emptied) stops reminder 3', async () => {
