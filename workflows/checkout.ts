@@ -355,7 +355,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // this failure instead of starting over — then the stock goes back, then the void.
     // docs/architecture.md, "Compensation order while the gateway is down".
     const noOrderAsked = !saga.names.includes('closeOrder');
-    const finalFirst = noOrderAsked && saga.names.includes('releaseStock') && patched('checkout-final-before-release');
+    const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {

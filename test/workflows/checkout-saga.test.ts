@@ -75,7 +75,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   // can capture that authorization any more). (A failed capture parks the checkout for support
   // instead: see the parking tests below.)
   it.each<[Step, string[]]>([
-    ['freezeCart', []],
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure']],
     ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock']],
     ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
@@ -199,7 +199,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       }),
     );
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
