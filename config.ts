@@ -175,6 +175,8 @@ const envSchema = z.object({
   /** Fault injection for the kill tests and the fault harness; ignored in production. */
   FAULT_PAUSE_BEFORE: z.string().optional(),
   FAULT_PAUSE_MS: z.coerce.number().int().min(0).default(0),
+  /** Pauses FAULT_PAUSE_MS after the named activity's first attempt did its work (a kill then loses only its reply). */
+  FAULT_PAUSE_AFTER: z.string().optional(),
   /** The local gateway fails its next N calls (500s or hangs) after start. */
   GATEWAY_FAULT_MODE: z.enum(['500', 'timeout', 'reject', 'lost']).optional(),
   GATEWAY_FAULT_COUNT: z.coerce.number().int().min(0).default(0),
@@ -321,6 +323,7 @@ export interface Config {
   storefrontUrl: string;
   faults: {
     pauseBefore?: string;
+    pauseAfter?: string;
     pauseMs: number;
     gateway?: { mode: '500' | 'timeout' | 'reject' | 'lost'; count: number; operations?: ('authorize' | 'capture' | 'void' | 'refund')[] };
   };
@@ -607,6 +610,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { pauseMs: 0 }
         : {
             pauseBefore: e.FAULT_PAUSE_BEFORE,
+            pauseAfter: e.FAULT_PAUSE_AFTER,
             pauseMs: e.FAULT_PAUSE_MS,
             gateway: e.GATEWAY_FAULT_MODE
               ? { mode: e.GATEWAY_FAULT_MODE, count: e.GATEWAY_FAULT_COUNT, operations: e.GATEWAY_FAULT_OPERATIONS }

@@ -346,14 +346,23 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       : view.cancelRequested
         ? { code: 'checkout_cancelled', message: 'the checkout was cancelled' }
         : toCheckoutFailure(err);
-    // No order was ever asked for (closeOrder is registered before createOrder runs): the stock
-    // goes back first, and the void follows, retried until the gateway answers. Nothing can
-    // capture this authorization any more — the only capture is this run's step after
-    // createOrder, and a later run of this checkout finds its hold released and stops
-    // (db/stores/holds.ts). docs/architecture.md, "Compensation order while the gateway is down".
-    if (!saga.names.includes('closeOrder') && patched('checkout-release-stock-before-void')) saga.runFirst('releaseStock');
+    // No order was ever asked for in this run's memory (closeOrder is registered before
+    // createOrder runs): the stock goes back before the void, which may wait on the gateway's
+    // breaker. Nothing may capture that authorization afterwards, on any build: so first the
+    // checkout's outcome is made final — an order a lost workflow task may have created is
+    // closed (the store is asked, not this run's memory) and the checkout row is marked failed,
+    // so a replayed request (and claimCheckout of any new run, old builds included) answers
+    // this failure instead of starting over — then the stock goes back, then the void.
+    // docs/architecture.md, "Compensation order while the gateway is down".
+    const noOrderAsked = !saga.names.includes('closeOrder');
+    const finalFirst = noOrderAsked && patched('checkout-final-before-release');
+    if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
+      if (finalFirst) {
+        await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
+        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+      }
       await saga.compensate();
       const told = { ...failure, message: withMoney(failure.message, money) };
       await undo.recordCheckoutFailure({ checkoutId, failure: told, total });

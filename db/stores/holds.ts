@@ -31,13 +31,18 @@ export class HoldMismatch extends Error {
 }
 
 /**
- * A hold id asked again after its stock was given back (the checkout compensated): refused,
- * never re-reserved. Only a new run of a checkout whose earlier run was ended mid-compensation
- * (terminated) asks again; it must not go on to place and capture on stock it no longer holds.
+ * A hold id asked again after its stock was given back — released by its checkout's
+ * compensation, or expired by the sweep (the stock may be sold to someone else since): refused,
+ * never re-reserved, never reported held. Only a repeat of the step asks again (a new run of a
+ * checkout whose earlier run was ended mid-compensation, or a re-run after a lost workflow
+ * task); it must not go on to place and capture on stock it no longer holds.
  */
 export class HoldReleased extends Error {
-  constructor(readonly holdId: string) {
-    super(`stock hold ${holdId} was released (its checkout compensated)`);
+  constructor(
+    readonly holdId: string,
+    readonly as: 'released' | 'expired' = 'released',
+  ) {
+    super(as === 'expired' ? `stock hold ${holdId} expired (the sweep gave its stock back)` : `stock hold ${holdId} was released (its checkout compensated)`);
     this.name = 'HoldReleased';
   }
 }
@@ -75,7 +80,9 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
         // (some lines new and some not is another line set too).
         const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
         if (inserted.length > 0 || !sameLines(existing, wanted)) throw new HoldMismatch(holdId);
-        if (existing.some((h) => h.status === 'released')) throw new HoldReleased(holdId);
+        // Held (a repeat) or committed (sold to this checkout) stand; any other state gave the stock back.
+        const givenBack = existing.find((h) => h.status !== 'held' && h.status !== 'committed');
+        if (givenBack) throw new HoldReleased(holdId, givenBack.status === 'expired' ? 'expired' : 'released');
         return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
       }
       const short = new Map<string, number>();

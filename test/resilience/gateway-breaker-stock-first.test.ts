@@ -71,8 +71,10 @@ describe('a checkout whose authorization reached the gateway as the breaker open
     // …while the authorization is still held at the gateway and the void still waits on the open breaker
     expect((await breaker.snapshot()).state).toBe('open');
     expect(await opsOf()).toEqual(['authorize']);
+    // the checkout's outcome was made final before the stock went back: a replay answers this failure
     const waiting = await stack.http('GET', `/checkouts/${checkoutId}`);
-    expect(waiting.body.status).toBe('pending');
+    expect(waiting.body).toMatchObject({ status: 'failed', failure: { code: 'payment_unavailable' } });
+    expect(waiting.body.failure.message).toMatch(/nothing was charged$/);
     const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
     const { status } = await handle.describe();
     expect(status.name).toBe('RUNNING');
@@ -81,10 +83,10 @@ describe('a checkout whose authorization reached the gateway as the breaker open
     const done = await eventually(
       async () => {
         const view = await stack.http('GET', `/checkouts/${checkoutId}`);
-        return view.body.status === 'failed' ? view.body : undefined;
+        return view.body.status === 'failed' && /was released/.test(view.body.failure?.message ?? '') ? view.body : undefined;
       },
       COOLDOWN_MS + 45_000,
-      'the void landed and the checkout failed',
+      'the void landed and the failure tells the authorization was released',
     );
     expect(done.failure).toMatchObject({ code: 'payment_unavailable' });
     expect(done.failure.message).toMatch(/authorization of .* was released and nothing was charged/);
@@ -104,10 +106,11 @@ describe('a checkout whose authorization reached the gateway as the breaker open
     const [after] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
     expect(after).toMatchObject({ reserved: 0, onHand: 5, sold: 0 });
     await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'breaker-stock-released-before-void');
+    // (checkoutWorkflow--breaker-stock-released-before-void.json: the same run before its outcome was made final first)
+    await recordHistory(handle, 'checkoutWorkflow', 'breaker-final-before-release');
   }, 120_000);
 
-  it('the run terminated while its void waits, then the same request replayed: the new run finds the hold given back and stops — nothing re-held, nothing captured', async () => {
+  it('the run terminated while its void waits, then the same request replayed: it answers the recorded failure, no new run — nothing re-held, nothing captured', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 700, onHand: 3 });
     const cart = await stack.http('POST', '/carts', { body: {} });
     const cartId = cart.body.id as string;
@@ -131,10 +134,12 @@ describe('a checkout whose authorization reached the gateway as the breaker open
     await handle.terminate('operator: ended mid-compensation');
     await breaker.reset();
 
-    // the storefront retries the same request: the checkout row is still pending, so a new run starts
+    // the storefront retries the same request: the checkout row was marked failed before the
+    // stock went back, so the replay answers that failure and no new run starts (on any build)
     const again = await stack.http('POST', '/checkouts', request);
-    expect(again.status).toBe(502);
-    expect(again.body.error.code).toBe('checkout_failed');
+    expect(again.status).toBe(503);
+    expect(again.body.error.code).toBe('payment_unavailable');
+    expect((await handle.describe()).status.name).toBe('TERMINATED');
     const ops = (await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`))).map((o) => o.operation);
     expect(ops).toEqual(['authorize']);
     const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));

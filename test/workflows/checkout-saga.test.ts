@@ -69,13 +69,15 @@ describe('checkout saga (time-skipping, fake activities)', () => {
 
   // A step's own compensation is registered before it runs (it may have succeeded and
   // then timed out), so failing at step N runs N's compensation, then N-1 … 1 — except that
-  // before any order was asked for, the stock goes back first (the void may wait on the
-  // gateway; nothing can capture that authorization any more). (A failed capture parks the
-  // checkout for support instead: see the parking tests below.)
+  // before any order was asked for, the checkout's outcome is made final first (an order a lost
+  // workflow task may have created is closed, the checkout row is marked failed: a replay answers
+  // that failure on any build), then the stock goes back (the void may wait on the gateway; nothing
+  // can capture that authorization any more). (A failed capture parks the checkout for support
+  // instead: see the parking tests below.)
   it.each<[Step, string[]]>([
-    ['freezeCart', []],
-    ['holdStock', ['releaseStock']],
-    ['authorizePayment', ['releaseStock', 'voidPayment']],
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure']],
+    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock']],
+    ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
@@ -174,7 +176,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       await handle.cancel();
       expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     });
-    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual(['releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls.filter((c) => COMPENSATIONS.includes(c))).toEqual(['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
     expect(calls).not.toContain('createOrder');
   });
 
@@ -182,7 +184,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     const decline = ApplicationFailure.create({ type: 'payment_declined', message: 'declined', details: [{ declineCode: 'card_declined' }], nonRetryable: true });
     const { outcome, compensations } = await run('authorizePayment', 'chk_declined', decline);
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'payment_declined', details: { declineCode: 'card_declined' } } });
-    expect(compensations).toEqual(['releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
+    expect(compensations).toEqual(['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('when the expected total differs, it fails with price_changed before holding anything', async () => {
@@ -197,7 +199,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       }),
     );
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {

@@ -44,6 +44,22 @@ describe('stock holds and the expired-hold sweep', () => {
     expect(await level(sku)).toMatchObject({ onHand: 5, reserved: 0 });
   });
 
+  it('a hold the sweep gave back (expired) is refused too when asked again under its id, even with the stock still there; a committed one still answers held', async () => {
+    const sku = await createProduct(stack.dbs, { onHand: 5 });
+    const id = `swept-${sku}`;
+    await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 0);
+    expect(await releaseHold(stack.dbs.inventory, id, 'expired')).toBe(1);
+    const refused = await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(HoldReleased);
+    expect((refused as HoldReleased).as).toBe('expired');
+    expect(await level(sku)).toMatchObject({ onHand: 5, reserved: 0 });
+    const sold = `sold-${sku}`;
+    await holdStock(stack.dbs.inventory, sold, [{ sku, quantity: 1 }], 60);
+    expect(await commitHold(stack.dbs.inventory, sold)).toBe('committed');
+    expect(await holdStock(stack.dbs.inventory, sold, [{ sku, quantity: 1 }], 60)).toMatchObject({ status: 'held' });
+    expect(await level(sku)).toMatchObject({ onHand: 4, reserved: 0, sold: 1 });
+  });
+
   it('the sweep workflow releases expired holds; a late commit re-takes the stock if it is still there', async () => {
     const [a, b] = await Promise.all([createProduct(stack.dbs, { onHand: 3 }), createProduct(stack.dbs, { onHand: 1 })]);
     await holdStock(stack.dbs.inventory, `late-${a}`, [{ sku: a, quantity: 2 }], 0);
