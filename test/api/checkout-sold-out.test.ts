@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
@@ -8,6 +8,7 @@ import { CircuitBreakers } from '../../db/stores/circuit-breakers';
 import { holdStock, releaseHold } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
+import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type HttpResult, type Stack } from '../helpers/stack';
 
 const PASSWORD = 'correct horse battery';
@@ -159,6 +160,40 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     expect((await checkout(next, 'after-decline-1')).status).toBe(201);
     await stack.temporal.workflow.getHandle(checkoutWorkflowId(next)).result();
     expect(await stockOf(sku)).toMatchObject({ onHand: 0, reserved: 0, sold: 3 });
+  });
+
+  it('a buyer the pre-check let through and the hold refused is answered from the workflow task that held: compensated by local activities, no activity scheduled, the same 409 body', async () => {
+    const sku = await createProduct(stack.dbs, { onHand: 1 });
+    const cartId = await cartWith([[sku, 1]]);
+    let answered = false;
+    let answer: Promise<HttpResult> | undefined;
+    // another buyer's hold of the last unit, not yet committed when the pre-check reads (it sees 1
+    // available) and committed while this checkout's hold waits on the row: the hold refuses
+    await stack.dbs.inventory.transaction(async (tx) => {
+      await tx.update(stock).set({ reserved: sql`${stock.reserved} + 1` }).where(eq(stock.sku, sku));
+      answer = checkout(cartId, 'raced-1').finally(() => (answered = true));
+      await eventually(async () => ((await workflowOf(cartId)) === 'exists' ? true : undefined), 10_000, 'the workflow to start');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(answered).toBe(false);
+    });
+    const refused = await (answer as Promise<HttpResult>);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toEqual({
+      error: { code: 'out_of_stock', message: OUT_OF_STOCK_MESSAGE, details: { checkoutId: expect.stringMatching(/^chk_/), items: [{ sku, requested: 1, available: 0 }] } },
+    });
+    const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
+    await handle.result();
+    await recordHistory(handle, 'checkoutWorkflow', 'out-of-stock-local-refusal');
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
+    // claim, price, hold and the three compensations (release, record, unlock) all ran locally
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    const [row] = await rowsOf(cartId);
+    expect(row).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
+    expect(await holdsOf(refused.body.error.details.checkoutId)).toEqual([]);
+    expect(await stockOf(sku)).toMatchObject({ onHand: 1, reserved: 1 });
+    expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
+    await stack.dbs.inventory.update(stock).set({ reserved: sql`${stock.reserved} - 1` }).where(eq(stock.sku, sku));
   });
 
   it('a cart whose own checkout holds the last unit answers checkout_in_progress to a second key, not out_of_stock', async () => {
