@@ -19,13 +19,13 @@ import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
 import { holdStock } from '../db/stores/holds';
-import { stock } from '../db/schema/inventory';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { createLogger } from '../logger';
 import { buildActivityDeps } from '../workers/deps';
 import { WORKER_TUNING } from '../workers/worker';
 import { measureCartOperations } from './cart-operations';
-import { closeConnections, pct, runLevel } from './harness';
+import { measureFlashSale } from './flash-sale';
+import { closeConnections, runLevel } from './harness';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -120,39 +120,8 @@ async function main() {
     });
   }
 
-  // flash sale: 100 units, 2,000 buyers at concurrency 100
-  const hot = `FLASH-${run}`;
-  await upsertProduct(dbs.catalog, { sku: hot, name: 'Flash sale item', priceAmount: 500, currency: 'USD' });
-  await setOnHand(dbs.inventory, hot, 100);
-  const buyers: string[] = [];
-  await runLevel(50, 2000, async () => {
-    const cart = await post('/carts', {});
-    await post(`/carts/${cart.body.id}/lines/${hot}`, { quantity: 1 });
-    buyers.push(cart.body.id as string);
-  });
-  const won: number[] = [];
-  const lost: number[] = [];
-  const flashStart = performance.now();
-  await runLevel(100, buyers.length, async (i) => {
-    const t = performance.now();
-    const res = await post('/checkouts', { cartId: buyers[i], email: 'flash@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `flash-${i}` });
-    const ms = performance.now() - t;
-    if (res.status === 201) won.push(ms);
-    else if (res.status === 409) lost.push(ms);
-    else throw new Error(`flash checkout answered ${res.status}`);
-  });
-  const flash = {
-    units: 100,
-    buyers: buyers.length,
-    concurrency: 100,
-    placed: won.length,
-    outOfStock: lost.length,
-    seconds: +((performance.now() - flashStart) / 1000).toFixed(1),
-    placedP99ms: +pct(won, 99).toFixed(0),
-    outOfStockP50ms: +pct(lost, 50).toFixed(0),
-    outOfStockP99ms: +pct(lost, 99).toFixed(0),
-  };
-  const [flashStock] = await dbs.inventory.select().from(stock).where(eq(stock.sku, hot));
+  // flash sale: 100 units, 2,000 buyers at concurrency 100 (bench/flash-sale.ts, also alone: BENCH_ONLY=flash)
+  const flash = await measureFlashSale({ post, dbs, temporal: client, run });
 
   // inventory: the hold step on one hot SKU vs a raw conditional UPDATE loop, same PostgreSQL
   const hotHold = `HOLD-${run}`;
@@ -176,7 +145,7 @@ async function main() {
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, Temporal CLI dev server (in-memory)`,
     shape: `checkout: ${BEFORE} local activities before the answer, ${AFTER} activities after; baseline: the same number of no-op activities (all regular), update-with-start; local baseline: the same with the ${BEFORE} before the answer local`,
     checkout: rows,
-    flashSale: { ...flash, stockAfter: flashStock },
+    flashSale: flash,
     inventory,
     cartOperations,
   };

@@ -15,7 +15,7 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|search|recommendations|servers|carts|ratelimit runs one part
+# BENCH_ONLY=checkout|flash|search|recommendations|servers|carts|ratelimit runs one part
 # BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
 if [ "${BENCH_ONLY:-}" = carts ]; then
   REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
@@ -29,11 +29,16 @@ fi
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
 fi
+# BENCH_ONLY=flash: only the flash sale (bench/flash-sale.ts; the whole checkout part runs it too)
+if [ "${BENCH_ONLY:-}" = flash ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/flash-sale.ts
+fi
 if [ "${BENCH_ONLY:-search}" = search ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/search.ts
 fi
 if [ "${BENCH_ONLY:-recommendations}" = recommendations ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/recommendations.ts
+fi
 # The checkout on both Temporal servers in one run: the CLI dev server, then the server built
 # from Go on this PostgreSQL (also with 2 API + 2 worker processes, audited); a table at the end.
 if [ "${BENCH_ONLY:-servers}" = servers ]; then

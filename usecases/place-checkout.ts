@@ -14,6 +14,7 @@ import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from '
 import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
 import { rejected, type Rejected } from './result';
+import { soldOutRefusal } from './sold-out';
 import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
@@ -91,9 +92,11 @@ async function runCheckout(client: Client, config: UseCaseDeps['config'], checko
  * POST /checkouts: finds this request's checkout row (a retry) or opens one for a cart with
  * lines, locks the cart's lines for it, and runs the cart's checkout workflow by
  * update-with-start. Placed or failed within `config.checkout.waitMs`, else pending.
+ * A cart whose SKUs are already sold out is refused (409 out_of_stock) before any of that:
+ * its row is opened failed and no workflow starts (usecases/sold-out.ts).
  */
 export async function placeCheckout(
-  { dbs, temporal, config, carts, breakers }: UseCaseDeps & { carts: CartStore },
+  { dbs, temporal, config, logger, carts, breakers }: UseCaseDeps & { carts: CartStore },
   idempotency: { key: string; requestHash: string },
   given: CheckoutRequest,
   viewer?: string,
@@ -103,9 +106,6 @@ export async function placeCheckout(
   // another customer's checkout (or cart, below) is not found: never 403 (domain/ownership.ts)
   if (checkout && !mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
   if (!checkout) {
-    // A replay keeps its answer; a new checkout is refused at once while payments are down.
-    const unavailable = await paymentUnavailable(breakers);
-    if (unavailable) return unavailable;
     const cart = await carts.get(request.cartId);
     if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
     const cartOwner = ownerOf(cart.customerId);
@@ -113,14 +113,30 @@ export async function placeCheckout(
       return rejected('invalid_request', 'customerId is not the cart\'s customer: leave it out', [{ field: 'customerId', message: 'not the cart\'s customer' }]);
     }
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');
-    ({ checkout } = await openCheckout(dbs.order, {
-      cartId: request.cartId,
-      idempotencyKey: idempotency.key,
-      requestHash: idempotency.requestHash,
-      email: request.email,
-      workflowId: checkoutWorkflowId(request.cartId),
-      ...(cartOwner ? { customerId: cartOwner } : {}),
-    }));
+    // Sold out: refused at once with the hold's own answer, recorded under the key (a replay
+    // answers it), no workflow, nothing held, the cart not locked. Before the payment breaker:
+    // the workflow judges stock before payment, so a sold-out cart is out_of_stock whatever
+    // the gateway's state, and a 503 would only invite a retry that ends in the same 409.
+    // A cart another live checkout holds is left to that path (checkout_in_progress).
+    const heldByAnother = cart.checkoutId !== undefined && (cart.lockedUntil ?? 0) > Date.now();
+    const soldOut = heldByAnother ? undefined : await soldOutRefusal(dbs, logger, cart.lines);
+    // A new checkout is refused at once while payments are down (a replay keeps its answer).
+    if (!soldOut) {
+      const unavailable = await paymentUnavailable(breakers);
+      if (unavailable) return unavailable;
+    }
+    ({ checkout } = await openCheckout(
+      dbs.order,
+      {
+        cartId: request.cartId,
+        idempotencyKey: idempotency.key,
+        requestHash: idempotency.requestHash,
+        email: request.email,
+        workflowId: checkoutWorkflowId(request.cartId),
+        ...(cartOwner ? { customerId: cartOwner } : {}),
+      },
+      soldOut,
+    ));
   }
   // the order of an account's cart is the account's: its customerId comes from the checkout row
   const owner = ownerOf(checkout.customerId);

@@ -94,6 +94,10 @@ export const ROUTES: Route[] = [
       'A payment that needs 3-D Secure answers 202 with nextAction { type: use_stripe_sdk, clientSecret }: the storefront runs Stripe.js ' +
       'handleNextAction with it, then POSTs confirmUrl. ' +
       'A replay with the same key and body answers the original status and body. ' +
+      'A cart whose SKUs are already sold out (on hand minus reserved below what it asks for) answers 409 out_of_stock at once, ' +
+      'with the same details a refused stock hold gives (details.checkoutId, details.items [{ sku, requested, available }], the short SKUs only): ' +
+      'no workflow started, no stock held, the cart not locked; the refusal is recorded under the key (a replay answers it, also after a restock): ' +
+      'after a restock or a smaller quantity, send a new Idempotency-Key. Checked before the payment breaker: a sold-out cart is out_of_stock whatever the gateway\'s state. ' +
       'While the payment gateway\'s circuit breaker is open: 503 payment_unavailable with Retry-After (and details.retryAfterSeconds), answered at once; ' +
       'without details.checkoutId nothing was recorded (no checkout, no stock held: send the same key again after Retry-After); ' +
       'with details.checkoutId that checkout failed before any charge (its stock released): retry with a new Idempotency-Key ' +

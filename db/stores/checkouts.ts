@@ -17,11 +17,14 @@ export interface OpenCheckoutInput {
 /**
  * Records a checkout request under its Idempotency-Key (unique per cart). The first
  * caller creates it; every later caller with the same key gets the same row back.
+ * `refusal`: the request was refused before any workflow (sold out): the row is created
+ * failed with that failure, in the same single insert, so a replay answers it and nothing is
+ * left half-written. A row the key already has wins (pending or not): its answer stands.
  */
-export async function openCheckout(db: Db, input: OpenCheckoutInput): Promise<{ checkout: Checkout; created: boolean }> {
+export async function openCheckout(db: Db, input: OpenCheckoutInput, refusal?: StoredFailure): Promise<{ checkout: Checkout; created: boolean }> {
   const [created] = await db
     .insert(checkouts)
-    .values({ checkoutId: randomId('chk'), ...input })
+    .values({ checkoutId: randomId('chk'), ...input, ...(refusal ? { status: rowStatus('failed'), failure: refusal } : {}) })
     .onConflictDoNothing({ target: [checkouts.cartId, checkouts.idempotencyKey] })
     .returning();
   if (created) return { checkout: created, created: true };

@@ -1,0 +1,196 @@
+/**
+ * The flash sale: `units` of one SKU, `buyers` carts of one unit each, checked out at
+ * `concurrency` through the real API and worker. Exactly `units` must be placed and none
+ * oversold; the losers' latency is the figure (issue 18: p50 < 200 ms, p99 < 1 s).
+ *
+ * Part of `npm run bench` (bench/checkout.ts calls measureFlashSale) and runnable alone:
+ * `BENCH_ONLY=flash npm run bench`, or against running services
+ * `node --import tsx bench/flash-sale.ts` (writes bench/results/flash-latest.json).
+ * FLASH_UNITS, FLASH_BUYERS, FLASH_CONCURRENCY change the shape.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { eq, inArray } from 'drizzle-orm';
+import { createApp } from '../api/app';
+import { createActivities } from '../activities';
+import { loadConfig } from '../config';
+import type { Databases } from '../db/client';
+import { createDatabases } from '../db/client';
+import { createRedis } from '../db/redis';
+import { stock } from '../db/schema/inventory';
+import { checkouts } from '../db/schema/order';
+import { upsertProduct } from '../db/stores/catalog';
+import { setOnHand } from '../db/stores/inventory';
+import { createLogger } from '../logger';
+import { temporalClientOptions } from '../temporal/client';
+import { payloadDataConverter } from '../temporal/codec';
+import { checkoutWorkflowId } from '../temporal/workflow-ids';
+import { buildActivityDeps } from '../workers/deps';
+import { WORKER_TUNING } from '../workers/worker';
+import { closeConnections, pct, runLevel } from './harness';
+
+type Post = (p: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: { id?: string; error?: { details?: { checkoutId?: string } } } }>;
+
+const ms = (xs: number[]) => ({ count: xs.length, p50ms: +pct(xs, 50).toFixed(0), p99ms: +pct(xs, 99).toFixed(0), maxms: +Math.max(0, ...xs).toFixed(0) });
+
+/**
+ * Where a losing workflow's time went, from its history's event times: waiting for its first
+ * workflow task, the task that claims, prices and holds (local activities), and what ran
+ * between the refused hold and the update's answer (compensation), then after the answer.
+ */
+async function loserTimeline(temporal: Client, cartId: string) {
+  const history = await temporal.workflow.getHandle(checkoutWorkflowId(cartId)).fetchHistory();
+  const at = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+    Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const events = history.events ?? [];
+  const t0 = at(events[0] ?? {});
+  const first = (pred: (e: (typeof events)[number]) => boolean) => {
+    const e = events.find(pred);
+    return e ? at(e) - t0 : NaN;
+  };
+  const taskStarted = first((e) => !!e.workflowTaskStartedEventAttributes);
+  const taskCompleted = first((e) => !!e.workflowTaskCompletedEventAttributes);
+  const answered = first((e) => !!e.workflowExecutionUpdateCompletedEventAttributes);
+  const closed = at(events[events.length - 1] ?? {}) - t0;
+  const activities = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?');
+  return {
+    firstTaskWaitMs: taskStarted,
+    claimPriceHoldMs: taskCompleted - taskStarted,
+    holdToAnswerMs: answered - taskCompleted,
+    answerToCloseMs: closed - answered,
+    activitiesBeforeClose: activities,
+  };
+}
+
+export async function measureFlashSale(h: { post: Post; dbs: Databases; temporal: Client; run: string }, shape = { units: 100, buyers: 2000, concurrency: 100 }) {
+  const hot = `FLASH-${h.run}`;
+  await upsertProduct(h.dbs.catalog, { sku: hot, name: 'Flash sale item', priceAmount: 500, currency: 'USD' });
+  await setOnHand(h.dbs.inventory, hot, shape.units);
+  // carts are made before the clock starts
+  const buyers: string[] = [];
+  await runLevel(50, shape.buyers, async () => {
+    const cart = await h.post('/carts', {});
+    await h.post(`/carts/${cart.body.id}/lines/${hot}`, { quantity: 1 });
+    buyers.push(cart.body.id as string);
+  });
+  const answers: { i: number; status: number; ms: number; startedAt: number; checkoutId?: string }[] = [];
+  const flashStart = performance.now();
+  await runLevel(shape.concurrency, buyers.length, async (i) => {
+    const t = performance.now();
+    const res = await h.post('/checkouts', { cartId: buyers[i], email: 'flash@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `flash-${i}` });
+    const took = performance.now() - t;
+    // 202: not decided within CHECKOUT_WAIT_MS (30 s): counted apart, settled below
+    if (res.status !== 201 && res.status !== 409 && res.status !== 202) throw new Error(`flash checkout answered ${res.status}: ${JSON.stringify(res.body)}`);
+    answers.push({ i, status: res.status, ms: took, startedAt: t - flashStart, checkoutId: res.body.error?.details?.checkoutId });
+  });
+  const seconds = (performance.now() - flashStart) / 1000;
+  const won = answers.filter((a) => a.status === 201);
+  const lost = answers.filter((a) => a.status === 409);
+  // a loser refused before any workflow has a checkout row without a run
+  const rows = await h.dbs.order
+    .select({ checkoutId: checkouts.checkoutId, runId: checkouts.runId })
+    .from(checkouts)
+    .where(inArray(checkouts.checkoutId, lost.map((a) => a.checkoutId ?? '')));
+  const ran = new Set(rows.filter((r) => r.runId !== null).map((r) => r.checkoutId));
+  const precheckLosers = lost.filter((a) => a.checkoutId && !ran.has(a.checkoutId));
+  const workflowLosers = lost.filter((a) => a.checkoutId && ran.has(a.checkoutId));
+  const pending = answers.filter((a) => a.status === 202);
+  // every winner's workflow runs on after its answer (capture, stock committed): wait, then count
+  const waitFor = [...won, ...pending];
+  const settled: { status: string }[] = [];
+  await runLevel(20, waitFor.length, async (k) => {
+    settled.push(await h.temporal.workflow.getHandle(checkoutWorkflowId(buyers[(waitFor[k] as { i: number }).i] as string)).result());
+  });
+  const [after] = await h.dbs.inventory.select().from(stock).where(eq(stock.sku, hot));
+  const timelines: Awaited<ReturnType<typeof loserTimeline>>[] = [];
+  for (const a of workflowLosers.slice(0, 30)) timelines.push(await loserTimeline(h.temporal, buyers[a.i] as string));
+  const median = (k: 'firstTaskWaitMs' | 'claimPriceHoldMs' | 'holdToAnswerMs' | 'answerToCloseMs') => +pct(timelines.map((t) => t[k]), 50).toFixed(0);
+  return {
+    ...shape,
+    placed: settled.filter((o) => o.status === 'placed').length,
+    outOfStock: lost.length,
+    // answered 202 after the 30 s wait (then placed or refused: counted in placed above when placed)
+    unansweredIn30s: pending.length,
+    oversold: Math.max(0, (after?.sold ?? 0) - shape.units),
+    stockAfter: after ? { onHand: after.onHand, reserved: after.reserved, sold: after.sold } : undefined,
+    seconds: +seconds.toFixed(1),
+    placedLatency: ms(won.map((a) => a.ms)),
+    losersLatency: ms(lost.map((a) => a.ms)),
+    // the losers refused by the sold-out pre-check (no workflow) and those whose hold refused them
+    precheckLosers: ms(precheckLosers.map((a) => a.ms)),
+    workflowLosers: ms(workflowLosers.map((a) => a.ms)),
+    lastWinnerStartedAtMs: +Math.max(0, ...won.map((a) => a.startedAt)).toFixed(0),
+    workflowLoserMedians: timelines.length
+      ? {
+          sampled: timelines.length,
+          firstTaskWaitMs: median('firstTaskWaitMs'),
+          claimPriceHoldMs: median('claimPriceHoldMs'),
+          holdToAnswerMs: median('holdToAnswerMs'),
+          answerToCloseMs: median('answerToCloseMs'),
+          activities: timelines[0]?.activitiesBeforeClose,
+        }
+      : undefined,
+    // kept for the older readers of latest.json
+    placedP99ms: +pct(won.map((a) => a.ms), 99).toFixed(0),
+    outOfStockP50ms: +pct(lost.map((a) => a.ms), 50).toFixed(0),
+    outOfStockP99ms: +pct(lost.map((a) => a.ms), 99).toFixed(0),
+  };
+}
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const run = Date.now().toString(36);
+  const taskQueue = `bench-flash-${run}`;
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' });
+  const logger = createLogger('silent');
+  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
+  const redis = createRedis(config);
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
+  const native = await NativeConnection.connect({ address: config.temporal.address });
+  const deps = buildActivityDeps({ config, logger, dbs, redis });
+  const worker = await Worker.create({
+    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
+    connection: native,
+    taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: { ...createActivities(deps), noop: async () => undefined },
+    ...WORKER_TUNING,
+  });
+  const running = worker.run();
+  const server = createApp({ config, logger, dbs, redis, temporal: client }).listen(0);
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post: Post = async (p, body, headers = {}) => {
+    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Awaited<ReturnType<Post>>['body'] };
+  };
+  const shape = {
+    units: Number(process.env.FLASH_UNITS ?? 100),
+    buyers: Number(process.env.FLASH_BUYERS ?? 2000),
+    concurrency: Number(process.env.FLASH_CONCURRENCY ?? 100),
+  };
+  const flashSale = await measureFlashSale({ post, dbs, temporal: client, run }, shape);
+  const result = {
+    at: new Date().toISOString(),
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, Temporal at ${config.temporal.address}`,
+    flashSale,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  fs.writeFileSync(path.join(__dirname, 'results', 'flash-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  server.close();
+  worker.shutdown();
+  await running;
+  deps.mailer.close();
+  await closeConnections({ native, client, redis, dbs });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
