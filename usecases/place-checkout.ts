@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@te
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
-import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
+import { findCheckoutByKey, getCheckout, openCheckout } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { isAccountId, mayAccess, ownerOf } from '../domain/ownership';
@@ -47,6 +47,13 @@ export function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceChe
     message: view.failure?.message ?? 'the checkout failed',
     details: { checkoutId: view.checkoutId, ...extra },
   };
+}
+
+/** Whether another checkout of this cart is still running (its lock live, or its row still pending). */
+async function heldByLiveCheckout({ dbs }: Pick<UseCaseDeps, 'dbs'>, cart: { checkoutId?: string; lockedUntil?: number }): Promise<boolean> {
+  if (cart.checkoutId === undefined) return false;
+  if ((cart.lockedUntil ?? 0) > Date.now()) return true;
+  return (await getCheckout(dbs.order, cart.checkoutId))?.status === 'pending';
 }
 
 /**
@@ -117,8 +124,11 @@ export async function placeCheckout(
     // answers it), no workflow, nothing held, the cart not locked. Before the payment breaker:
     // the workflow judges stock before payment, so a sold-out cart is out_of_stock whatever
     // the gateway's state, and a 503 would only invite a retry that ends in the same 409.
-    // A cart another live checkout holds is left to that path (checkout_in_progress).
-    const heldByAnother = cart.checkoutId !== undefined && (cart.lockedUntil ?? 0) > Date.now();
+    // A cart another live checkout holds is left to that path (checkout_in_progress): its
+    // hold is that checkout's, not a sale lost. The cart's lock may have lapsed while that
+    // checkout still holds stock (a 3-D Secure wait outlives the lock), so a lapsed lock asks
+    // the checkout's row whether it is still running.
+    const heldByAnother = await heldByLiveCheckout({ dbs }, cart);
     const soldOut = heldByAnother ? undefined : await soldOutRefusal(dbs, logger, cart.lines);
     // A new checkout is refused at once while payments are down (a replay keeps its answer).
     if (!soldOut) {

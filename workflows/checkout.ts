@@ -368,8 +368,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     undoBeforePayment = closing;
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {
-        await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
-        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+        // with no money moved these two are local as well (a flash sale's loser: no activity at all)
+        await closing.failOrder({ checkoutId, reason: 'checkout compensated' });
+        await closing.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
       }
       await saga.compensate();
       const told = { ...failure, message: withMoney(failure.message, money) };
