@@ -39,6 +39,7 @@ async function ownRedis(): Promise<{ url: string; stop: () => Promise<void>; pid
   const child = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '0'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server listens: retried below
   for (let t = 0; ; t++) {
     try {
       await probe.connect();

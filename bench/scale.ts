@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../temporal/codec';
 import { measureCarts } from './scale-carts';
 import { measureCheckoutProcesses } from './scale-checkout';
@@ -20,7 +20,7 @@ import { plotScale, RESULTS } from './scale-plot';
 import { measureRecovery } from './scale-recovery';
 import { measureSearch } from './scale-search';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+// The Temporal runtime's logger (errors only) is installed by bench/servers.ts, imported by the parts.
 
 const PARTS = ['search', 'carts', 'recovery', 'checkout'] as const;
 type Part = (typeof PARTS)[number];
