@@ -20,6 +20,8 @@ import { freePort } from './servers';
 import type { ScaleMode } from './scale-mode';
 
 const PIPELINE = 1_000;
+const ROUNDS = 2;
+type CartOps = Awaited<ReturnType<typeof measureCartOperations>>;
 
 /** A cart as the store writes it: 1–3 lines, a third with an address, version and times. */
 function sampleCart(n: number, now: string): StoredCart {
@@ -72,12 +74,12 @@ export async function measureCarts(mode: ScaleMode) {
   await setOnHand(dbs.inventory, sku, 10_000_000);
   await dbs.close();
 
+  // two servers of the bench's own: the carts go to one, the other stays empty; the cart
+  // operations are measured on both in alternating rounds (same run, same load on the machine)
   const own = await ownRedis();
+  const emptyRedis = await ownRedis();
   const redis = new Redis(own.url);
   try {
-    const env = { REDIS_URL: own.url, REDIS_CLUSTER_NODES: '' };
-    const empty = await measureCartOperations(sku, env);
-    await redis.flushall();
     const before = await usedMemory(redis);
     const now = new Date().toISOString();
     let jsonBytes = 0;
@@ -95,7 +97,14 @@ export async function measureCarts(mode: ScaleMode) {
     const loadSeconds = (performance.now() - t0) / 1000;
     const after = await usedMemory(redis);
     process.stdout.write(`[scale] carts: ${after.keys} carts written in ${loadSeconds.toFixed(1)} s, used_memory ${before.usedMemory} → ${after.usedMemory}\n`);
-    const full = await measureCartOperations(sku, env);
+    const rounds: { empty: CartOps; full: CartOps }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const empty = await measureCartOperations(sku, { REDIS_URL: emptyRedis.url, REDIS_CLUSTER_NODES: '' });
+      const full = await measureCartOperations(sku, { REDIS_URL: own.url, REDIS_CLUSTER_NODES: '' });
+      rounds.push({ empty, full });
+      process.stdout.write(`[scale] carts round ${round + 1}: empty ${JSON.stringify(empty)} / at ${mode.carts}: ${JSON.stringify(full)}\n`);
+    }
+    const mean = (pick: (r: { empty: CartOps; full: CartOps }) => number) => +(rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length).toFixed(1);
     const result = {
       carts: mode.carts,
       loadSeconds: +loadSeconds.toFixed(1),
@@ -105,14 +114,16 @@ export async function measureCarts(mode: ScaleMode) {
       bytesPerCart: Math.round((after.usedMemory - before.usedMemory) / mode.carts),
       averageJsonBytes: Math.round(jsonBytes / mode.carts),
       mibPerMillionCarts: +(((after.usedMemory - before.usedMemory) / mode.carts) * 1e6 / 2 ** 20).toFixed(0),
-      empty: { putP50ms: empty.addUpdateP50ms, putP99ms: empty.addUpdateP99ms, getP50ms: empty.getP50ms, getP99ms: empty.getP99ms, perSecond: empty.perSecond },
-      atSize: { putP50ms: full.addUpdateP50ms, putP99ms: full.addUpdateP99ms, getP50ms: full.getP50ms, getP99ms: full.getP99ms, perSecond: full.perSecond },
-      shape: `a redis-server of the bench's own (no persistence); carts of 1–3 lines, a third with an email, as the store writes them (${'cart:{id}'} JSON, TTL ${config.cart.ttlSeconds} s), ${PIPELINE} SETs per pipeline; PUT line / GET cart through an API in its own process at concurrency 10 (bench/cart-operations.ts), on the empty Redis and at ${mode.carts} carts`,
+      rounds: ROUNDS,
+      empty: { putP50ms: mean((r) => r.empty.addUpdateP50ms), putP99ms: mean((r) => r.empty.addUpdateP99ms), getP50ms: mean((r) => r.empty.getP50ms), getP99ms: mean((r) => r.empty.getP99ms), perSecond: mean((r) => r.empty.perSecond) },
+      atSize: { putP50ms: mean((r) => r.full.addUpdateP50ms), putP99ms: mean((r) => r.full.addUpdateP99ms), getP50ms: mean((r) => r.full.getP50ms), getP99ms: mean((r) => r.full.getP99ms), perSecond: mean((r) => r.full.perSecond) },
+      shape: `a redis-server of the bench's own (no persistence); carts of 1–3 lines, a third with an email, as the store writes them (${'cart:{id}'} JSON, TTL ${config.cart.ttlSeconds} s), ${PIPELINE} SETs per pipeline; PUT line / GET cart through an API in its own process at concurrency 10 (bench/cart-operations.ts), on an empty Redis and on the one with ${mode.carts} carts, alternating, ${ROUNDS} rounds each (means)`,
     };
     process.stdout.write(`[scale] carts: ${JSON.stringify(result)}\n`);
     return result;
   } finally {
     redis.disconnect();
     await own.stop();
+    await emptyRedis.stop();
   }
 }

@@ -54,6 +54,7 @@ export async function plotScale(results: Json): Promise<string[]> {
           levels.flatMap((l) => [
             { products: l.products, ms: l.searchP50ms, series: 'search p50' },
             { products: l.products, ms: l.searchP99ms, series: 'search p99' },
+            ...(l.engineP99ms !== undefined ? [{ products: l.products, ms: l.engineP99ms, series: 'Elasticsearch alone p99' }] : []),
           ]),
           'Storefront search (GET /products) vs catalog size',
           'latency (ms)',
@@ -77,6 +78,21 @@ export async function plotScale(results: Json): Promise<string[]> {
         ),
       ),
     );
+    if (levels.every((l) => Number.isFinite(l.esCpuMsPerSearch))) {
+      files.push(
+        await render('search-cpu', {
+          title: 'CPU time per search (steadier than latency on a shared machine)',
+          data: {
+            values: levels.flatMap((l) => [
+              { products: l.products, ms: l.esCpuMsPerSearch, series: 'Elasticsearch node' },
+              { products: l.products, ms: l.apiCpuMsPerSearch, series: 'API process' },
+            ]),
+          },
+          mark: { type: 'line', point: true },
+          encoding: { x: xLog, y: { field: 'ms', type: 'quantitative', title: 'CPU ms per search' }, color: { field: 'series', type: 'nominal', title: null } },
+        }),
+      );
+    }
     files.push(
       await render('reindex', {
         title: 'Reindex (npm run reindex) time vs catalog size',
@@ -139,7 +155,7 @@ export async function plotScale(results: Json): Promise<string[]> {
         data: { values: byTable.map((t) => ({ table: `${t.database === 'temporal' ? '' : 'visibility: '}${t.table}`, mib: t.mib, rows: t.rows })) },
         mark: 'bar',
         encoding: {
-          y: { field: 'table', type: 'nominal', sort: '-x', title: null },
+          y: { field: 'table', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 300 } },
           x: { field: 'mib', type: 'quantitative', title: `MiB (total ${recovery.per100kCarts.mib} MiB, ${recovery.per100kCarts.rows.toLocaleString('en')} rows)` },
           tooltip: [{ field: 'rows' }],
         },

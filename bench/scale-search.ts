@@ -12,6 +12,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
@@ -20,6 +22,7 @@ import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
+import { searchRequest, type SearchQuery } from '../db/search-engine/queries';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { reindex } from '../scripts/reindex';
@@ -41,7 +44,7 @@ const CATEGORIES = 40;
 const lit = (xs: string[]) => sql.raw(`array[${xs.map((x) => `'${x}'`).join(',')}]`);
 
 /** Products and stock rows `from` ≤ i < `to`, in one statement each (sku SCALE-<9 digits>). */
-async function loadProducts(dbs: ReturnType<typeof createDatabases>, from: number, to: number): Promise<void> {
+export async function loadProducts(dbs: ReturnType<typeof createDatabases>, from: number, to: number): Promise<void> {
   const i = sql.raw('g');
   const pick = (xs: string[], salt: number) => sql`(${lit(xs)})[1 + ((${i} * ${salt}) % ${xs.length})]`;
   await dbs.catalog.execute(sql`
@@ -62,20 +65,40 @@ async function loadProducts(dbs: ReturnType<typeof createDatabases>, from: numbe
     on conflict (sku) do nothing`);
 }
 
+/**
+ * CPU time (ms) a process has used, from /proc (Linux; NaN elsewhere). On a shared machine the
+ * CPU a search costs is steadier than its wall time, which includes waiting for a core.
+ */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+  } catch {
+    return NaN;
+  }
+}
+
+/** The Elasticsearch node's pid when the stack's services.sh started it (its pid file in the data dir). */
+function elasticsearchPid(): number | undefined {
+  const file = path.join(process.env.ORDERLY_DATA_DIR ?? '', 'elasticsearch.pid');
+  return fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : undefined;
+}
+
 const skuOf = (i: number) => `SCALE-${String(i).padStart(9, '0')}`;
 
 /** The query shapes a storefront sends, in turn: full text, full text in a category, a category by price, the first page of everything. */
-function queryOf(n: number): { shape: string; qs: string } {
+function queryOf(n: number): { shape: string; qs: string; query: SearchQuery } {
   const w = (xs: string[]) => xs[(n * 31 + 7) % xs.length] as string;
+  const category = `cat-${n % CATEGORIES}`;
   switch (n % 4) {
     case 0:
-      return { shape: 'text', qs: `q=${w(NOUNS)}` };
+      return { shape: 'text', qs: `q=${w(NOUNS)}`, query: { q: w(NOUNS), sort: 'relevance', limit: 20 } };
     case 1:
-      return { shape: 'text+category', qs: `q=${w(ADJECTIVES)}%20${w(MATERIALS)}&category=cat-${n % CATEGORIES}` };
+      return { shape: 'text+category', qs: `q=${w(ADJECTIVES)}%20${w(MATERIALS)}&category=${category}`, query: { q: `${w(ADJECTIVES)} ${w(MATERIALS)}`, category, sort: 'relevance', limit: 20 } };
     case 2:
-      return { shape: 'category by price', qs: `category=cat-${n % CATEGORIES}&sort=price_asc` };
+      return { shape: 'category by price', qs: `category=${category}&sort=price_asc`, query: { category, sort: 'price_asc', limit: 20 } };
     default:
-      return { shape: 'browse', qs: 'sort=newest' };
+      return { shape: 'browse', qs: 'sort=newest', query: { sort: 'newest', limit: 20 } };
   }
 }
 
@@ -90,6 +113,14 @@ export interface SearchLevel {
   searchP99ms: number;
   /** Searches the API answered from PostgreSQL (Elasticsearch too slow or the breaker open): they count in the latencies. */
   searchFallbacks: number;
+  /** The same searches sent straight to Elasticsearch: round trip, and the node's own `took`. */
+  engineP50ms: number;
+  engineP99ms: number;
+  engineTookP50ms: number;
+  engineTookP99ms: number;
+  /** CPU time per search of the Elasticsearch node and of the API process (NaN where /proc is not readable). */
+  esCpuMsPerSearch: number;
+  apiCpuMsPerSearch: number;
   byShape: Record<string, { p50ms: number; p99ms: number }>;
   syncUpdates: number;
   syncLagP50ms: number;
@@ -120,6 +151,8 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
     const port = await freePort();
     children.push(spawnApi(env, port));
     await untilHealthy(port);
+    const apiPid = children[0]?.pid;
+    const esPid = elasticsearchPid();
     const base = `http://127.0.0.1:${port}`;
     /** Answers from PostgreSQL (Elasticsearch slower than SEARCH_TIMEOUT_MS, or the breaker open) are counted, and are no find. */
     let fallbacks = 0;
@@ -177,6 +210,7 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
       fallbacks = 0;
       const all: number[] = [];
       const byShape = new Map<string, number[]>();
+      const cpu0 = { es: cpuMs(esPid), api: cpuMs(apiPid) };
       const load = await runLevel(mode.searchConcurrency, mode.searches, async (n) => {
         const { shape, qs } = queryOf(n);
         const t = performance.now();
@@ -184,6 +218,16 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
         const ms = performance.now() - t;
         all.push(ms);
         byShape.set(shape, [...(byShape.get(shape) ?? []), ms]);
+      });
+      const cpu1 = { es: cpuMs(esPid), api: cpuMs(apiPid) };
+      // the same searches straight to Elasticsearch (the API's request body, no API, no availability read)
+      const engine: number[] = [];
+      const took: number[] = [];
+      await runLevel(mode.searchConcurrency, mode.searches, async (n) => {
+        const t = performance.now();
+        const res = await search.client.search(searchRequest(alias, queryOf(n).query));
+        engine.push(performance.now() - t);
+        took.push(res.took);
       });
 
       const searchFallbacks = fallbacks;
@@ -207,6 +251,12 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
         searchP50ms: +pct(all, 50).toFixed(1),
         searchP99ms: +pct(all, 99).toFixed(1),
         searchFallbacks,
+        engineP50ms: +pct(engine, 50).toFixed(1),
+        engineP99ms: +pct(engine, 99).toFixed(1),
+        engineTookP50ms: pct(took, 50),
+        engineTookP99ms: pct(took, 99),
+        esCpuMsPerSearch: +((cpu1.es - cpu0.es) / mode.searches).toFixed(2),
+        apiCpuMsPerSearch: +((cpu1.api - cpu0.api) / mode.searches).toFixed(2),
         byShape: Object.fromEntries([...byShape].map(([k, v]) => [k, { p50ms: +pct(v, 50).toFixed(1), p99ms: +pct(v, 99).toFixed(1) }])),
         syncUpdates: mode.syncUpdates,
         syncLagP50ms: Math.round(pct(lags, 50)),
