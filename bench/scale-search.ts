@@ -205,8 +205,8 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
       const reindexSeconds = (performance.now() - t1) / 1000;
       process.stdout.write(`[scale] search: ${size} products loaded in ${loadSeconds.toFixed(1)} s, reindexed (${r.loaded} documents) in ${reindexSeconds.toFixed(1)} s\n`);
 
-      // warm-up, untimed: caches and JIT on the new index
-      await runLevel(mode.searchConcurrency, 40, async (n) => void (await find(queryOf(n).qs)));
+      // warm-up, untimed: caches on the new index (and, before the first size, the JIT of a fresh node and API)
+      await runLevel(mode.searchConcurrency, levels.length === 0 ? 400 : 40, async (n) => void (await find(queryOf(n).qs)));
       fallbacks = 0;
       const all: number[] = [];
       const byShape = new Map<string, number[]>();
