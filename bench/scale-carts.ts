@@ -35,6 +35,17 @@ async function usedMemory(redis: Redis): Promise<{ usedMemory: number; keys: num
   return { usedMemory: used, keys: await redis.dbsize() };
 }
 
+/** Calls and microseconds per call of the commands the cart operations send (INFO commandstats since RESETSTAT). */
+async function commandStats(redis: Redis): Promise<Record<string, { calls: number; usecPerCall: number }>> {
+  const info = await redis.info('commandstats');
+  const out: Record<string, { calls: number; usecPerCall: number }> = {};
+  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/g)) {
+    const [, name, calls, per] = m;
+    if (name && ['get', 'set', 'evalsha', 'eval'].includes(name)) out[name] = { calls: Number(calls), usecPerCall: Number(per) };
+  }
+  return out;
+}
+
 /** Starts redis-server on a free port in the foreground of a child process; resolves once it answers PING. */
 async function ownRedis(): Promise<{ url: string; stop: () => Promise<void>; pid: number }> {
   const port = await freePort();
@@ -97,6 +108,8 @@ export async function measureCarts(mode: ScaleMode) {
     const loadSeconds = (performance.now() - t0) / 1000;
     const after = await usedMemory(redis);
     process.stdout.write(`[scale] carts: ${after.keys} carts written in ${loadSeconds.toFixed(1)} s, used_memory ${before.usedMemory} → ${after.usedMemory}\n`);
+    const emptyClient = new Redis(emptyRedis.url);
+    await Promise.all([redis.config('RESETSTAT'), emptyClient.config('RESETSTAT')]);
     const rounds: { empty: CartOps; full: CartOps }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const empty = await measureCartOperations(sku, { REDIS_URL: emptyRedis.url, REDIS_CLUSTER_NODES: '' });
@@ -104,6 +117,9 @@ export async function measureCarts(mode: ScaleMode) {
       rounds.push({ empty, full });
       process.stdout.write(`[scale] carts round ${round + 1}: empty ${JSON.stringify(empty)} / at ${mode.carts}: ${JSON.stringify(full)}\n`);
     }
+    // Redis's own time per command (INFO commandstats): no network, no scheduling of the API
+    const [statsEmpty, statsFull] = await Promise.all([commandStats(emptyClient), commandStats(redis)]);
+    emptyClient.disconnect();
     const mean = (pick: (r: { empty: CartOps; full: CartOps }) => number) => +(rounds.reduce((sum, r) => sum + pick(r), 0) / rounds.length).toFixed(1);
     const result = {
       carts: mode.carts,
@@ -114,6 +130,7 @@ export async function measureCarts(mode: ScaleMode) {
       bytesPerCart: Math.round((after.usedMemory - before.usedMemory) / mode.carts),
       averageJsonBytes: Math.round(jsonBytes / mode.carts),
       mibPerMillionCarts: +(((after.usedMemory - before.usedMemory) / mode.carts) * 1e6 / 2 ** 20).toFixed(0),
+      redisMicrosecondsPerCall: { empty: statsEmpty, atSize: statsFull },
       rounds: ROUNDS,
       empty: { putP50ms: mean((r) => r.empty.addUpdateP50ms), putP99ms: mean((r) => r.empty.addUpdateP99ms), getP50ms: mean((r) => r.empty.getP50ms), getP99ms: mean((r) => r.empty.getP99ms), perSecond: mean((r) => r.empty.perSecond) },
       atSize: { putP50ms: mean((r) => r.full.addUpdateP50ms), putP99ms: mean((r) => r.full.addUpdateP99ms), getP50ms: mean((r) => r.full.getP50ms), getP99ms: mean((r) => r.full.getP99ms), perSecond: mean((r) => r.full.perSecond) },

@@ -130,6 +130,28 @@ export async function plotScale(results: Json): Promise<string[]> {
       }),
     );
   }
+  const perCall = carts?.redisMicrosecondsPerCall as { empty: Json; atSize: Json } | undefined;
+  if (carts && perCall) {
+    const size = `${(carts.carts / 1e6).toLocaleString('en')}M carts`;
+    const names: Record<string, string> = { get: 'GET (read a cart)', evalsha: 'EVALSHA (cart write script)', set: 'SET (new cart)' };
+    const values = Object.keys(names).flatMap((cmd) => [
+      ...(perCall.empty[cmd] ? [{ cmd: names[cmd], redis: 'empty Redis', us: perCall.empty[cmd].usecPerCall }] : []),
+      ...(perCall.atSize[cmd] ? [{ cmd: names[cmd], redis: size, us: perCall.atSize[cmd].usecPerCall }] : []),
+    ]);
+    files.push(
+      await render('carts-redis', {
+        title: `Redis's own time per cart command: empty vs ${size}`,
+        data: { values },
+        mark: 'bar',
+        encoding: {
+          x: { field: 'cmd', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+          xOffset: { field: 'redis', sort: ['empty Redis', size] },
+          y: { field: 'us', type: 'quantitative', title: 'µs per call (INFO commandstats)' },
+          color: { field: 'redis', type: 'nominal', title: null, sort: ['empty Redis', size] },
+        },
+      }),
+    );
+  }
   const checkout = results.checkout as Json | undefined;
   if (checkout?.points?.length) {
     files.push(
