@@ -12,7 +12,7 @@ const IMAGES = path.join(ROOT, 'docs', 'images');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 520, height: 280, background: 'white', config: { font: 'DejaVu Sans', axis: { labelFontSize: 12, titleFontSize: 13 }, title: { fontSize: 15 }, legend: { labelFontSize: 12, titleFontSize: 12 } } };
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 520, height: 280, background: 'white', config: { font: 'DejaVu Sans', axis: { labelFontSize: 12, titleFontSize: 13, labelLimit: 400 }, title: { fontSize: 15 }, legend: { labelFontSize: 12, titleFontSize: 12, labelLimit: 400 } } };
 
 async function render(name: string, spec: Json): Promise<string> {
   // vega-lite's types resolve only under node16/bundler module resolution: its one function typed here
