@@ -43,19 +43,19 @@ type Results = Record<string, Record<string, unknown>>;
 const load = (): Results => (fs.existsSync(OUT) ? (JSON.parse(fs.readFileSync(OUT, 'utf8')) as Results) : {});
 const save = (key: string, value: Record<string, unknown>) => fs.writeFileSync(OUT, JSON.stringify({ ...load(), [key]: value }, null, 2));
 
-function caller(base: string): Call {
+export function caller(base: string): Call {
   return async (method, p, body, headers = {}) => {
     const res = await fetch(base + p, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
 }
 
-async function product(dbs: ReturnType<typeof createDatabases>, sku: string, units: number) {
+export async function product(dbs: ReturnType<typeof createDatabases>, sku: string, units: number) {
   await upsertProduct(dbs.catalog, { sku, name: `Bench ${sku}`, priceAmount: 1000, currency: 'USD' });
   await setOnHand(dbs.inventory, sku, units);
 }
 
-async function carts(call: Call, sku: string, n: number): Promise<string[]> {
+export async function carts(call: Call, sku: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const cart = await call('POST', '/carts', {});
@@ -66,12 +66,12 @@ async function carts(call: Call, sku: string, n: number): Promise<string[]> {
 }
 
 /** A checkout's answer: 201 placed, 202 still running when the API's wait ended, anything else counted as an error. */
-const checkout = async (call: Call, cartId: string, key: string, statuses: Map<number, number>) => {
+export const checkout = async (call: Call, cartId: string, key: string, statuses: Map<number, number>) => {
   const res = await call('POST', '/checkouts', { cartId, email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': key });
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
   return res.status === 201 ? (res.body as { checkoutId: string; orderId: string }) : undefined;
 };
-const notPlaced = (statuses: Map<number, number>) => Object.fromEntries([...statuses].filter(([code]) => code !== 201));
+export const notPlaced = (statuses: Map<number, number>) => Object.fromEntries([...statuses].filter(([code]) => code !== 201));
 
 /** One API and one worker in this process: the same shape as bench/checkout.ts, checkout only. */
 async function single(label: string) {
@@ -116,12 +116,35 @@ async function single(label: string) {
   await closeConnections({ native, client, redis, dbs });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   const { port } = s.address() as AddressInfo;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** An API process (api/server.ts) on `port`, as production runs it (also used by bench/scale-checkout.ts). */
+export const spawnApi = (env: Record<string, string>, port: number): ChildProcess =>
+  spawn(process.execPath, [...TSX, path.join(ROOT, 'api/server.ts')], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
+
+/** A worker process (workers/main.ts) on the environment's task queue. */
+export const spawnWorker = (env: Record<string, string>): ChildProcess =>
+  spawn(process.execPath, [...TSX, path.join(ROOT, 'workers/main.ts')], { cwd: ROOT, env, stdio: 'ignore' });
+
+/** Waits until the API on `port` answers /health (at most a minute). */
+export async function untilHealthy(port: number): Promise<void> {
+  for (let t = 0; ; t++) {
+    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return;
+    if (t > 600) throw new Error(`the API on ${port} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGTERM to each child still running, then waits for them to exit. */
+export async function stopChildren(children: ChildProcess[]): Promise<void> {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
 }
 
 /** Two API processes and two worker processes, the load spread over both APIs. */
@@ -134,20 +157,10 @@ async function processes(label: string) {
   const children: ChildProcess[] = [];
   const ports = [await freePort(), await freePort()];
   try {
-    for (const port of ports) {
-      children.push(spawn(process.execPath, [...TSX, path.join(ROOT, 'api/server.ts')], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' }));
-    }
-    for (let i = 0; i < 2; i++) {
-      children.push(spawn(process.execPath, [...TSX, path.join(ROOT, 'workers/main.ts')], { cwd: ROOT, env, stdio: 'ignore' }));
-    }
+    for (const port of ports) children.push(spawnApi(env, port));
+    for (let i = 0; i < 2; i++) children.push(spawnWorker(env));
     const calls = ports.map((p) => caller(`http://127.0.0.1:${p}`));
-    for (const p of ports) {
-      for (let t = 0; ; t++) {
-        if (await fetch(`http://127.0.0.1:${p}/health`).then((r) => r.ok, () => false)) break;
-        if (t > 600) throw new Error(`the API on ${p} did not come up`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    for (const p of ports) await untilHealthy(p);
     const sku = `MP-${run}`;
     const skuB = `MPB-${run}`;
     const units = PROCESSES.requests + 20;
@@ -197,8 +210,7 @@ async function processes(label: string) {
       audit: bad,
     });
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await stopChildren(children);
     await client.connection.close();
     await dbs.close();
   }
@@ -226,9 +238,11 @@ function table() {
   if (p.auditClean === false) process.exitCode = 1;
 }
 
-const [mode, label = process.env.TEMPORAL_SERVER ?? 'dev'] = process.argv.slice(2);
-const job = mode === 'single' ? single(label) : mode === 'processes' ? processes(label) : mode === 'table' ? Promise.resolve(table()) : Promise.reject(new Error(`unknown mode ${mode}`));
-job.catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  const [mode, label = process.env.TEMPORAL_SERVER ?? 'dev'] = process.argv.slice(2);
+  const job = mode === 'single' ? single(label) : mode === 'processes' ? processes(label) : mode === 'table' ? Promise.resolve(table()) : Promise.reject(new Error(`unknown mode ${mode}`));
+  job.catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -2,6 +2,8 @@
 # `npm run bench`: the same bootstrap and throw-away services as the tests, then bench/checkout.ts,
 # bench/search.ts and bench/servers.ts (dev server vs the Temporal server built from Go).
 set -euo pipefail
+# `npm run bench -- --scale`: the cost curves instead (scripts/bench-scale.sh, npm run bench:scale)
+if [ "${1:-}" = --scale ]; then exec bash "$(dirname "$0")/bench-scale.sh"; fi
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/bootstrap.sh

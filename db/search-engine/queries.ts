@@ -56,8 +56,8 @@ function sortClause(sort: ProductSort, q: string | undefined): estypes.SortCombi
   }
 }
 
-/** Full text, filters, facets, sort and search_after paging, in one request. */
-export async function searchDocuments({ client, alias }: SearchEngine, query: SearchQuery): Promise<SearchPage> {
+/** The one request of a storefront search: full text, filters, facets, sort and search_after paging. */
+export function searchRequest(alias: string, query: SearchQuery): estypes.SearchRequest {
   const filter: estypes.QueryDslQueryContainer[] = [{ term: { active: true } }];
   if (query.inStock) filter.push({ term: { inStock: true } });
   const categoryFilter: estypes.QueryDslQueryContainer[] = query.category ? [{ term: { category: query.category } }] : [];
@@ -77,7 +77,7 @@ export async function searchDocuments({ client, alias }: SearchEngine, query: Se
 
   // Facets count what the other facet's filter leaves, so choosing a category still shows
   // the other categories' counts (and the same for price).
-  const body: estypes.SearchRequest = {
+  return {
     index: alias,
     size: query.limit + 1,
     query: { bool: { must, filter } },
@@ -91,6 +91,11 @@ export async function searchDocuments({ client, alias }: SearchEngine, query: Se
     },
     ...(query.after ? { search_after: query.after } : {}),
   };
+}
+
+/** Full text, filters, facets, sort and search_after paging, in one request. */
+export async function searchDocuments({ client, alias }: SearchEngine, query: SearchQuery): Promise<SearchPage> {
+  const body = searchRequest(alias, query);
   let res: estypes.SearchResponse<SearchHit>;
   try {
     res = await client.search<SearchHit>(body);
