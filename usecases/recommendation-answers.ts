@@ -16,6 +16,15 @@ export interface RecommendationCacheSettings {
   entries: number;
 }
 
+interface Composed {
+  generation: string;
+  version: number;
+  epoch: number;
+  hour: number;
+  answer: Recommendations;
+  storedAt: number;
+}
+
 interface Cached {
   generation: string;
   version: number;
@@ -68,6 +77,10 @@ class Bounded<V> extends Map<string, V> {
  */
 export class RecommendationAnswers {
   private readonly cached: Bounded<Cached>;
+  /** Answers as composed, by limit and sku: reused while the generation, version, polled state (`epoch`) and hour hold. */
+  private readonly composed: Bounded<Composed>;
+  /** Moves when a poll finds a product or stock row that differs from the state it holds. */
+  private epoch = 0;
   private readonly products = new Map<string, ProductState>();
   private readonly available = new Map<string, number>();
   private polls = 0;
@@ -83,6 +96,7 @@ export class RecommendationAnswers {
     private readonly settings: RecommendationCacheSettings,
   ) {
     this.cached = new Bounded(settings.entries);
+    this.composed = new Bounded(settings.entries);
   }
 
   /** The answers given without any I/O (the Server-Timing header says `hit`). */
@@ -104,6 +118,18 @@ export class RecommendationAnswers {
     const category = product.category ?? 'all';
 
     const now = Date.now();
+    const epoch = this.epoch;
+    const hour = scoreClock(now);
+    const memoKey = `${limit}\u0000${sku}`;
+    const memo = this.composed.get(memoKey);
+    if (memo && memo.generation === build.generation && memo.version === state.version && memo.epoch === epoch && memo.hour === hour && now - memo.storedAt <= this.settings.maxAgeMs) {
+      this.hits.add(memo.answer);
+      return memo.answer;
+    }
+    const remember = (answer: Recommendations) => {
+      this.composed.set(memoKey, { generation: build.generation, version: state.version, epoch, hour, answer, storedAt: now });
+      return answer;
+    };
     const key = (owner: string) => `${build.generation}\u0000${owner}`;
     const [skuKey, categoryKey] = [key(`s:${sku}`), key(`c:${category}`)];
     const usable = (c: Cached | undefined) => (c && c.generation === build.generation && c.version === state.version && now - c.storedAt <= this.settings.maxAgeMs ? c : undefined);
@@ -111,7 +137,7 @@ export class RecommendationAnswers {
     if (partners && fillers) {
       const result = this.compose(build, sku, limit, partners.answer, fillers.answer, now);
       this.hits.add(result);
-      return result;
+      return remember(result);
     }
     // One round trip: both answers of the polled generation and, beside them, the generation
     // itself (right after a publish the polled one may be retired already).
@@ -125,7 +151,7 @@ export class RecommendationAnswers {
     // (labelled with what the poll read before this read started: a count moves the version after writing its answers)
     this.cached.set(skuKey, { generation: build.generation, version: state.version, answer: read[0], storedAt: now });
     this.cached.set(categoryKey, { generation: build.generation, version: state.version, answer: read[1], storedAt: now });
-    return this.compose(build, sku, limit, read[0], read[1], now);
+    return remember(this.compose(build, sku, limit, read[0], read[1], now));
   }
 
   /** The stores read on the request (no poll yet, polls failing, a sku not polled yet, a generation without answers). */
@@ -204,12 +230,18 @@ export class RecommendationAnswers {
       availabilitySince(this.deps.dbs.inventory, this.since),
       this.deps.recommendations.servingState(),
     ]);
+    let changed = false;
     for (const row of catalog.rows) {
       const known = this.products.get(row.sku);
+      if (!known || known.version < row.version) changed = true;
       if (!known || known.version <= row.version) this.products.set(row.sku, row);
     }
     // (a later poll's read is never older than an earlier one's: polls run one at a time)
-    for (const row of inventory.rows) this.available.set(row.sku, row.available);
+    for (const row of inventory.rows) {
+      if (this.available.get(row.sku) !== row.available) changed = true;
+      this.available.set(row.sku, row.available);
+    }
+    if (changed) this.epoch += 1;
     this.since = new Date(Math.min(catalog.now.getTime(), inventory.now.getTime()) - CHANGE_SLACK_MS);
     this.polls += 1;
     this.state = state;
