@@ -123,7 +123,7 @@ describe.each(redisTargets)('precomputed recommendation answers on %s', (_target
     expect(last.answer.items.find((i) => i.sku === b)).toMatchObject({ available: 3, reason: 'also_bought' });
   });
 
-  it('concurrent purchases of one sku leave its stored answer equal to its sorted set', async () => {
+  it('concurrent purchases of one sku leave its stored answer equal to its sorted set; a writer that read an older set writes nothing', async () => {
     const a = await createProduct(writer, { onHand: 10 });
     const partners = await Promise.all(Array.from({ length: 6 }, () => createProduct(writer, { onHand: 10 })));
     await Promise.all(partners.map((p) => bought([a, p])));
@@ -132,6 +132,15 @@ describe.each(redisTargets)('precomputed recommendation answers on %s', (_target
     const set = await store.alsoBoughtAll(build, a);
     expect(stored?.entries.map(([sku, raw]) => [sku, raw])).toEqual(set.map((s) => [s.sku, s.raw]));
     expect(set).toHaveLength(6);
+
+    // a writer that read the set before a later purchase changed it does not overwrite that purchase's answer
+    const [stale] = await store.answerSources(build, [{ sku: a }]);
+    const extra = await createProduct(writer, { onHand: 10 });
+    await bought([a, extra]);
+    expect(await store.storeAnswers(build, [{ source: stale as NonNullable<typeof stale>, answer: { entries: [] } }])).toBe(0);
+    const [kept] = await store.answers(build.generation, a, 'all');
+    expect(kept?.entries.map(([sku]) => sku)).toContain(extra);
+    expect(kept?.entries).toHaveLength(7);
   });
 
   it('a recompute writes the answers of its generation (partners and the category fallback), served without PostgreSQL once published', async () => {
