@@ -154,14 +154,14 @@ const envSchema = z.object({
   /** How often the `recommendations-recompute` Schedule rebuilds the scores from the paid orders. */
   RECOMMENDATIONS_RECOMPUTE_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /**
-   * The API's in-process answer cache (usecases/recommendation-answers.ts): how often it asks
-   * PostgreSQL which products and stock rows changed. A deactivated or sold-out product leaves
-   * every cached answer within twice this. 0 turns the cache off.
+   * The API's poll (usecases/recommendation-answers.ts): how often it asks PostgreSQL which
+   * products and stock rows changed and Redis which generation and version the scores are at.
+   * Any change shows in every answer within twice this. 0: every request reads the stores.
    */
   RECOMMENDATIONS_CACHE_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(200),
-  /** The longest a cached answer is reused, whatever the polls say. */
+  /** The longest a precomputed answer read from Redis is reused in the process, whatever the polls say. */
   RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(3600).default(30),
-  /** Answers kept per API process (the oldest go first). */
+  /** Precomputed answers kept per API process (the oldest go first). */
   RECOMMENDATIONS_CACHE_ENTRIES: z.coerce.number().int().positive().default(20_000),
   /**
    * How long a stopping worker (SIGTERM) keeps running its in-flight activities before the SDK

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { getProducts } from '../db/stores/catalog';
 import { purchasedOrder, purchasedOrdersPage, PURCHASED_STATUSES, type PurchasedOrder } from '../db/stores/order-purchases';
+import type { AnswerOwner, StoredAnswer } from '../db/stores/recommendations';
 import type { Purchase, RecommendationBuild } from '../domain/recommendations';
 import type { ActivityDeps } from './deps';
 
@@ -13,13 +14,14 @@ const UNDONE = ['refunded', 'cancelled'];
  * read functions (db/stores/order-purchases.ts) and categories through the catalog's; the
  * scores are written only through the recommendation store (Redis).
  */
-export function recommendationActivities({ dbs, recommendations: store, config }: ActivityDeps) {
+export function recommendationActivities({ dbs, recommendations: store, config }: Pick<ActivityDeps, 'dbs' | 'recommendations' | 'config'>) {
   const settings = config.recommendations;
   const newBuild = (generation: string, nowMs: number): RecommendationBuild => ({
     generation,
     epochMs: nowMs,
     halfLifeDays: settings.halfLifeDays,
     sinceMs: nowMs - settings.windowDays * DAY_MS,
+    answers: true,
   });
 
   /** Orders as purchases: the catalog's category of each sku, read in one query. */
@@ -30,6 +32,34 @@ export function recommendationActivities({ dbs, recommendations: store, config }
       atMs: o.createdAt.getTime(),
       lines: o.skus.map((sku) => ({ sku, category: products.get(sku)?.category ?? null })),
     }));
+  };
+
+  /**
+   * Rewrites the precomputed answers the purchases' counting changed (each sku's partners, its
+   * categories' bestsellers and every category's), with names and prices joined from the catalog
+   * in one query, then moves the generations' version so API processes drop what they cached.
+   * Run after every count or refund, also one that counted nothing (a retry must not leave an
+   * answer behind its set).
+   */
+  const rebuildAnswers = async (builds: RecommendationBuild[], purchases: Purchase[]): Promise<void> => {
+    const owners: AnswerOwner[] = [{ category: 'all' }];
+    for (const sku of new Set(purchases.flatMap((p) => p.lines.map((l) => l.sku)))) owners.push({ sku });
+    for (const category of new Set(purchases.flatMap((p) => p.lines.map((l) => l.category)))) if (category !== null) owners.push({ category });
+    for (const build of builds) {
+      const sources = await store.answerSources(build, owners);
+      const products = await getProducts(dbs.catalog, [...new Set(sources.flatMap((s) => s.scored.map((c) => c.sku)))]);
+      const answers = sources.map((source) => {
+        const entries: StoredAnswer['entries'] = [];
+        for (const { sku, raw } of source.scored) {
+          const p = products.get(sku);
+          // (a sku the catalog does not know is never served: left out)
+          if (p) entries.push([sku, raw, p.name, p.priceAmount, p.currency, p.version]);
+        }
+        return { source, answer: { entries } };
+      });
+      await store.storeAnswers(build, answers);
+    }
+    await store.markChanged(builds);
   };
 
   return {
@@ -47,6 +77,7 @@ export function recommendationActivities({ dbs, recommendations: store, config }
       if (builds.length === 0) builds = [await store.currentOrStart(newBuild(`i${Date.now().toString(36)}`, Date.now()))];
       let added = 0;
       for (const build of builds) added += await store.addPurchases(build, [purchase as Purchase]);
+      await rebuildAnswers(builds, [purchase as Purchase]);
       return { counted: added > 0, generations: builds.length };
     },
 
@@ -61,7 +92,9 @@ export function recommendationActivities({ dbs, recommendations: store, config }
       if (!UNDONE.includes(order.status)) return { removed: false };
       const [purchase] = await toPurchases([order]);
       let removed = 0;
-      for (const build of await store.liveBuilds()) removed += await store.removePurchase(build, purchase as Purchase);
+      const builds = await store.liveBuilds();
+      for (const build of builds) removed += await store.removePurchase(build, purchase as Purchase);
+      await rebuildAnswers(builds, [purchase as Purchase]);
       return { removed: removed > 0 };
     },
 
@@ -73,7 +106,10 @@ export function recommendationActivities({ dbs, recommendations: store, config }
     /** One keyset page of standing sales counted into the generation being built (idempotent per order). */
     async countPurchasesForRecommendations(req: { build: RecommendationBuild; after?: string; limit: number }): Promise<{ orders: number; counted: number; last?: string; done: boolean }> {
       const page = await purchasedOrdersPage(dbs.order, { after: req.after, limit: req.limit, since: new Date(req.build.sinceMs) });
-      const counted = await store.addPurchases(req.build, await toPurchases(page.orders));
+      const purchases = await toPurchases(page.orders);
+      const counted = await store.addPurchases(req.build, purchases);
+      // The answers of every sku and category this page touched; the last page that touches one leaves it final.
+      await rebuildAnswers([req.build], purchases);
       return { orders: page.orders.length, counted, last: page.last, done: page.done };
     },
 

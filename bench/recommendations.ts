@@ -186,15 +186,20 @@ async function main() {
   // (those 200 orders are not among the held-out orders evaluated below)
 
   // The API in a process of its own (the load generator must not share its event loop).
-  const port = await freePort();
   // RECO_BENCH_CPU_PROF=<dir>: the API process writes a CPU profile there when it stops (node --cpu-prof)
   const profile = process.env.RECO_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RECO_BENCH_CPU_PROF}`] : [];
-  const api = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(__dirname, '../api/server.ts')], { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
-  const apiBase = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (await fetch(`${apiBase}/health`).then(() => true, () => false)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  /** An API process of the checkout at `root` (this one, or RECO_BENCH_COMPARE's), on a free port, answering /health. */
+  const startApi = async (root: string, flags: string[] = []) => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', path.join(root, 'api/server.ts')], { cwd: root, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 150; i++) {
+      if (await fetch(`${base}/health`).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { base, child };
+  };
+  const { base: apiBase, child: api } = await startApi(path.join(__dirname, '..'), profile);
 
   // Queries: every item of every held-out order with 2+ items; relevant = the order's other items.
   const queries = test.slice(200).filter((o) => o.length >= 2).flatMap((o) => o.map((q) => ({ q, relevant: new Set(o.filter((x) => x !== q)) })));
@@ -202,9 +207,9 @@ async function main() {
   for (const o of train) for (const item of o.items) popularity.set(item, (popularity.get(item) ?? 0) + 1);
   const byPopularity = [...popularity.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([item]) => item);
 
-  const ask = async (q: number) => {
+  const ask = async (q: number, base = apiBase) => {
     const t = performance.now();
-    const res = await fetch(`${apiBase}/products/${sku(q)}/recommendations?limit=${K}`);
+    const res = await fetch(`${base}/products/${sku(q)}/recommendations?limit=${K}`);
     const body = (await res.json()) as { items: { sku: string }[]; source: string };
     if (res.status !== 200) throw new Error(`recommendations answered ${res.status}`);
     const server = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
@@ -214,21 +219,56 @@ async function main() {
   // warm-up, untimed
   for (let i = 0; i < 300; i += CONCURRENCY) await Promise.all(queries.slice(i, i + CONCURRENCY).map((x) => ask(x.q)));
 
-  const answers: Awaited<ReturnType<typeof ask>>[] = new Array(queries.length);
-  let next = 0;
+  /** The queries at concurrency 10 against one API. */
+  const atConcurrency = async (list: typeof queries, base = apiBase) => {
+    const out: Awaited<ReturnType<typeof ask>>[] = new Array(list.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < list.length) {
+          const i = next++;
+          out[i] = await ask((list[i] as { q: number }).q, base);
+        }
+      }),
+    );
+    return out;
+  };
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < queries.length) {
-        const i = next++;
-        answers[i] = await ask((queries[i] as { q: number }).q);
-      }
-    }),
-  );
+  const answers = await atConcurrency(queries);
   const seconds = (performance.now() - started) / 1000;
   // The same requests one at a time: the read path's own cost, without queueing on the cores.
   const sequential: Awaited<ReturnType<typeof ask>>[] = [];
   for (const { q } of queries.slice(0, 500)) sequential.push(await ask(q));
+
+  /**
+   * RECO_BENCH_COMPARE=<root of another checkout> (e.g. a `git worktree` of the commit before a
+   * change): a fresh API of this checkout and one of that checkout, on the same data, asked the
+   * same queries at concurrency 10 in alternating rounds (10 rounds, which goes first
+   * alternating), so both see the same machine load: paired p50/p99 and their ratio.
+   */
+  let comparison: Record<string, unknown> | undefined;
+  if (process.env.RECO_BENCH_COMPARE) {
+    const sides = [
+      { name: 'this', ...(await startApi(path.join(__dirname, '..'))), got: [] as Awaited<ReturnType<typeof ask>>[] },
+      { name: 'other', ...(await startApi(path.resolve(process.env.RECO_BENCH_COMPARE))), got: [] as Awaited<ReturnType<typeof ask>>[] },
+    ];
+    for (const side of sides) await atConcurrency(queries.slice(0, 300), side.base);
+    const rounds = 10;
+    const per = Math.ceil(queries.length / rounds);
+    for (let r = 0; r < rounds; r++) {
+      const slice = queries.slice(r * per, (r + 1) * per);
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) side.got.push(...(await atConcurrency(slice, side.base)));
+    }
+    const figures = (got: Awaited<ReturnType<typeof ask>>[]) => ({
+      serverP50Ms: +pct(got.map((a) => a.server), 50).toFixed(2),
+      serverP99Ms: +pct(got.map((a) => a.server), 99).toFixed(2),
+      hitShare: +(got.filter((a) => a.cache === 'hit').length / got.length).toFixed(3),
+      missServerP99Ms: +pct(got.filter((a) => a.cache !== 'hit').map((a) => a.server), 99).toFixed(2),
+    });
+    const [mine, theirs] = sides.map((s) => figures(s.got)) as [ReturnType<typeof figures>, ReturnType<typeof figures>];
+    comparison = { other: process.env.RECO_BENCH_COMPARE, this: mine, otherFigures: theirs, p99Ratio: +(mine.serverP99Ms / theirs.serverP99Ms).toFixed(3), missP99Ratio: +(mine.missServerP99Ms / theirs.missServerP99Ms).toFixed(3), loadAverage: os.loadavg().map((l) => +l.toFixed(1)) };
+    for (const side of sides) side.child.kill('SIGTERM');
+  }
 
   const score = (recommend: (q: number, i: number) => number[]) => {
     let precision = 0;
@@ -282,6 +322,7 @@ async function main() {
     },
     recompute: { orders: summary.orders, pages: summary.pages, runs: summary.runs, seconds: +recomputeSeconds.toFixed(1), ordersPerSecond: +(summary.orders / recomputeSeconds).toFixed(0), loadSeconds: +loadSeconds.toFixed(1) },
     incremental: { orders: incremental.length, p50Ms: +pct(incremental, 50).toFixed(2), p99Ms: +pct(incremental, 99).toFixed(2) },
+    ...(comparison ? { comparison } : {}),
   };
   console.log(`\n${result.machine}`);
   console.table([
@@ -290,6 +331,7 @@ async function main() {
   ]);
   console.table([{ measure: 'GET /products/:sku/recommendations?limit=5 (ms)', ...result.latency }]);
   console.table([{ measure: 'recompute workflow', ...result.recompute }, { measure: 'incremental activity (ms)', ...result.incremental }]);
+  if (comparison) console.log('paired with RECO_BENCH_COMPARE:', JSON.stringify(comparison, null, 2));
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, 'results', 'recommendations-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 

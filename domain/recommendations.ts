@@ -18,6 +18,12 @@ export interface RecommendationBuild {
   halfLifeDays: number;
   /** Orders created before this are not counted by the recompute (RECOMMENDATIONS_WINDOW_DAYS). */
   sinceMs: number;
+  /**
+   * Every count into this generation also wrote its precomputed answers (the `:answer` keys):
+   * readers may serve from them. Generations begun before answers existed lack it and are read
+   * from the sorted sets and the catalog, until the next recompute replaces them.
+   */
+  answers?: true;
 }
 
 /** One paid order as the recommendation context sees it: when, and which skus in which categories. */

@@ -1,86 +1,92 @@
 import type { Databases } from '../db/client';
-import type { Product } from '../db/schema/catalog';
-import { productChangesSince } from '../db/stores/catalog';
-import { stockChangesSince, type StockLevel } from '../db/stores/inventory';
-import type { RecommendationStore, ServingState } from '../db/stores/recommendations';
+import { productStatesSince, type ProductState } from '../db/stores/catalog';
+import { availabilitySince } from '../db/stores/inventory';
+import type { RecommendationStore, ServingState, StoredAnswer } from '../db/stores/recommendations';
+import { decayedScore, scoreClock, type RecommendationBuild } from '../domain/recommendations';
 import type { Logger } from '../logger';
-import { catalogRowsOf, computeRecommendations, type CatalogRows, type Recommendations } from './recommend-products';
-import type { Rejected } from './result';
+import { computeRecommendations, type RecommendedProduct, type Recommendations } from './recommend-products';
+import { rejected, type Rejected } from './result';
 
 export interface RecommendationCacheSettings {
-  /** How often PostgreSQL and Redis are asked what changed; 0: no cache. */
+  /** How often PostgreSQL and Redis are asked what changed; 0: no cache (every request reads the stores). */
   pollMs: number;
-  /** The longest an answer is reused, whatever the polls say. */
+  /** The longest a precomputed answer read from Redis is reused, whatever the polls say. */
   maxAgeMs: number;
-  /** Answers kept (the oldest go first); as many product rows and stock levels. */
+  /** Precomputed answers kept in the process (the oldest go first). */
   entries: number;
 }
 
-interface Entry {
-  generation: string | null;
+interface Composed {
+  generation: string;
   version: number;
-  answer: Recommendations | Rejected;
-  consulted: string[];
+  epoch: number;
+  hour: number;
+  answer: Recommendations;
+  storedAt: number;
+}
+
+interface Cached {
+  generation: string;
+  version: number;
+  answer: StoredAnswer | null;
   storedAt: number;
 }
 
 /** A change seen by a poll is re-read for this long after it (a transaction can commit after its rows' updated_at). */
 const CHANGE_SLACK_MS = 10_000;
-/** How many polls a drop is remembered for (`mayStore`). */
-const DROP_MEMORY_POLLS = 20;
 /** The poller stops after this long without a request, and starts again with the next one. */
 const IDLE_STOP_MS = 60_000;
+const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
 /** A Map that forgets its oldest keys beyond a size. */
 class Bounded<V> extends Map<string, V> {
-  constructor(
-    private readonly max: number,
-    private readonly evicted: (key: string) => void = () => undefined,
-  ) {
+  constructor(private readonly max: number) {
     super();
   }
   override set(key: string, value: V): this {
     this.delete(key);
     super.set(key, value);
-    while (this.size > this.max) this.evicted(this.keys().next().value as string);
+    while (this.size > this.max) this.delete(this.keys().next().value as string);
     return this;
   }
 }
 
 /**
- * "Also bought" answers, cached in the process (issue 19: p99 at concurrency 10 under 5 ms).
- * A poll every `pollMs` reads what changed, and a request answered from the cache does no I/O:
- * - **Scores:** the poll reads the published generation and its scores' version from Redis
- *   (one script); an answer is reused only for the generation and version it was built from
- *   (every purchase or refund counted moves the version, a recompute's publish the generation);
- *   a miss reads them itself, so it never reads a generation retired since the last poll.
- * - **Products and stock:** the poll asks PostgreSQL which product and stock rows changed
- *   (their version; updated_at, moved by the stock trigger) and drops every answer, product row
- *   and stock level of those skus. The product rows and stock levels a new answer needs are
- *   cached the same way, so a miss usually costs one Redis round trip (the two sorted sets).
- * - Nothing cached is used unless the last successful poll started less than 2 × `pollMs`
- *   ago: any change (a product deactivated or sold out, a purchase counted) shows in every
- *   answer within that (400 ms by default), and when polls fail (Redis or PostgreSQL down)
- *   every request reads the stores itself.
- * - An answer or row read while a poll dropped one of its skus is not stored (it may have been
- *   read before that change). No answer lives longer than `maxAgeMs` (scores decay with time).
+ * "Also bought" answers for the API (issue 19: p99 at concurrency 10 under 5 ms server time),
+ * with no PostgreSQL read on a request:
+ * - **Precomputed in Redis.** Every count (a paid order, a refund, a recompute page) rewrites the
+ *   answers of the skus and categories it touched: `{<gen>:s:<sku>}:answer` (partners) and
+ *   `{<gen>:c:…}:answer` (bestsellers), the top 100 with each product's name, price and version
+ *   joined (activities/recommendations.ts). A request reads the sku's and its category's answers
+ *   in parallel (one round trip), or nothing when this process holds them already.
+ * - **The polled catalog state.** One poller per process, every `pollMs`: the first poll reads
+ *   every product's name, price, category, active flag and version and every sku's available
+ *   stock; later polls only the rows written since (`updated_at`, moved by every product write
+ *   and by the stock trigger, with 10 s of slack), and the published generation and its
+ *   scores' version from Redis. A request keeps an entry only if its product is active and in
+ *   stock *in that state*, and shows the polled name and price when the polled version is
+ *   newer than the one joined into the answer (a rename or reprice since).
+ * - **Bound.** Nothing polled is used unless the last successful poll started less than
+ *   2 × `pollMs` ago: a product renamed, repriced, deactivated, sold out or restocked, a purchase
+ *   counted or a recompute published shows within 2 × `pollMs` (400 ms by default). When polls
+ *   fail, and for a sku the polls have not seen (created since), requests read the stores
+ *   themselves (recommend-products.ts), as does `pollMs` 0.
+ * - Answers read from Redis are kept in the process for the generation and version the poll
+ *   had read before the read started (every count moves the version after writing its answers),
+ *   at most `maxAgeMs`.
  */
 export class RecommendationAnswers {
-  private readonly entries: Bounded<Entry>;
-  private readonly products: Bounded<Product | null>;
-  private readonly levels: Bounded<StockLevel | null>;
-  /** The answers being computed, by key. */
-  private readonly computing = new Map<string, { polls: number; answer: Promise<Recommendations | Rejected> }>();
-  /** sku → the keys of the answers that read it. */
-  private readonly readers = new Map<string, Set<string>>();
-  /** sku → the poll count when it was last dropped (see `mayStore`). */
-  private readonly droppedAt = new Map<string, number>();
-  /** `${kind}:${sku}` → the version last seen, and when it changed (pruned after the slack). */
-  private readonly seen = new Map<string, { version: number; at: number }>();
+  private readonly cached: Bounded<Cached>;
+  /** Answers as composed, by limit and sku: reused while the generation, version, polled state (`epoch`) and hour hold. */
+  private readonly composed: Bounded<Composed>;
+  /** Moves when a poll finds a product or stock row that differs from the state it holds. */
+  private epoch = 0;
+  private readonly products = new Map<string, ProductState>();
+  private readonly available = new Map<string, number>();
   private polls = 0;
   private validatedAt = -Infinity;
   private state: ServingState | undefined;
-  private since: Date | undefined;
+  private since: Date | null = null;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private lastRequest = 0;
@@ -89,56 +95,96 @@ export class RecommendationAnswers {
     private readonly deps: { dbs: Databases; recommendations: RecommendationStore; logger?: Logger },
     private readonly settings: RecommendationCacheSettings,
   ) {
-    this.entries = new Bounded(settings.entries, (key) => this.drop(key));
-    this.products = new Bounded(settings.entries, (sku) => this.products.delete(sku));
-    this.levels = new Bounded(settings.entries, (sku) => this.levels.delete(sku));
+    this.cached = new Bounded(settings.entries);
+    this.composed = new Bounded(settings.entries);
   }
 
-  /** The answers that were served from the cache at least once (the Server-Timing header says so). */
+  /** The answers given without any I/O (the Server-Timing header says `hit`). */
   readonly hits = new WeakSet<Recommendations | Rejected>();
 
   async answer(sku: string, limit: number): Promise<Recommendations | Rejected> {
-    if (this.settings.pollMs <= 0) return (await computeRecommendations(this.deps, sku, limit, await this.deps.recommendations.servingState())).answer;
-    const now = Date.now();
-    this.lastRequest = now;
+    if (this.settings.pollMs <= 0) return this.direct(sku, limit);
+    this.lastRequest = Date.now();
     this.startPolling();
-    const key = `${limit}\u0000${sku}`;
-    const fresh = now - this.validatedAt <= 2 * this.settings.pollMs ? this.state : undefined;
-    if (fresh) {
-      const hit = this.entries.get(key);
-      if (hit && hit.generation === (fresh.build?.generation ?? null) && hit.version === fresh.version && now - hit.storedAt <= this.settings.maxAgeMs) {
-        this.hits.add(hit.answer);
-        return hit.answer;
-      }
+    // the first request (or the first after an idle stop) waits for the poll under way
+    if (!this.fresh() && this.polling) await this.polling;
+    const state = this.fresh() ? this.state : undefined;
+    const product = this.products.get(sku);
+    if (!state || !product) return this.direct(sku, limit);
+    if (!product.active) return rejected('not_found', 'no such product');
+    const build = state.build;
+    if (!build) return { kind: 'recommendations', items: [], source: 'none' };
+    if (!build.answers) return this.direct(sku, limit, state);
+    const category = product.category ?? 'all';
+
+    const now = Date.now();
+    const epoch = this.epoch;
+    const hour = scoreClock(now);
+    const memoKey = `${limit}\u0000${sku}`;
+    const memo = this.composed.get(memoKey);
+    if (memo && memo.generation === build.generation && memo.version === state.version && memo.epoch === epoch && memo.hour === hour && now - memo.storedAt <= this.settings.maxAgeMs) {
+      this.hits.add(memo.answer);
+      return memo.answer;
     }
-    // Concurrent misses of one answer share one computation, if no poll ended since it started
-    // (a joiner must not get an answer older than what a hit may be).
-    const pending = this.computing.get(key);
-    if (pending && pending.polls === this.polls) return pending.answer;
-    const computing = this.compute(key, sku, limit, fresh, now).finally(() => {
-      if (this.computing.get(key)?.answer === computing) this.computing.delete(key);
-    });
-    this.computing.set(key, { polls: this.polls, answer: computing });
-    return computing;
+    const remember = (answer: Recommendations) => {
+      this.composed.set(memoKey, { generation: build.generation, version: state.version, epoch, hour, answer, storedAt: now });
+      return answer;
+    };
+    const key = (owner: string) => `${build.generation}\u0000${owner}`;
+    const [skuKey, categoryKey] = [key(`s:${sku}`), key(`c:${category}`)];
+    const usable = (c: Cached | undefined) => (c && c.generation === build.generation && c.version === state.version && now - c.storedAt <= this.settings.maxAgeMs ? c : undefined);
+    const [partners, fillers] = [usable(this.cached.get(skuKey)), usable(this.cached.get(categoryKey))];
+    if (partners && fillers) {
+      const result = this.compose(build, sku, limit, partners.answer, fillers.answer, now);
+      this.hits.add(result);
+      return remember(result);
+    }
+    // One round trip: both answers of the polled generation and, beside them, the generation
+    // itself (right after a publish the polled one may be retired already).
+    const [read, serving] = await Promise.all([this.deps.recommendations.answers(build.generation, sku, category), this.deps.recommendations.servingState()]);
+    if (serving.build?.generation !== build.generation) {
+      if (!serving.build) return { kind: 'recommendations', items: [], source: 'none' };
+      if (!serving.build.answers) return this.direct(sku, limit, serving);
+      const [p, f] = await this.deps.recommendations.answers(serving.build.generation, sku, category);
+      return this.compose(serving.build, sku, limit, p, f, now);
+    }
+    // (labelled with what the poll read before this read started: a count moves the version after writing its answers)
+    this.cached.set(skuKey, { generation: build.generation, version: state.version, answer: read[0], storedAt: now });
+    this.cached.set(categoryKey, { generation: build.generation, version: state.version, answer: read[1], storedAt: now });
+    return remember(this.compose(build, sku, limit, read[0], read[1], now));
   }
 
-  private async compute(key: string, sku: string, limit: number, fresh: ServingState | undefined, now: number): Promise<Recommendations | Rejected> {
-    const pollsBefore = this.polls;
-    // A miss reads the generation itself (just after a publish the polled one may be retired already),
-    // and the polled generation's sorted sets in the same round trip.
-    const reading = this.deps.recommendations.servingState();
-    const { answer, consulted } = await computeRecommendations(this.deps, sku, limit, reading, fresh ? this.cachedRows(pollsBefore) : catalogRowsOf(this.deps.dbs), fresh?.build);
-    const state = await reading;
-    if (this.mayStore(pollsBefore, consulted)) {
-      this.drop(key);
-      this.entries.set(key, { generation: state.build?.generation ?? null, version: state.version, answer, consulted, storedAt: now });
-      for (const s of consulted) {
-        let keys = this.readers.get(s);
-        if (!keys) this.readers.set(s, (keys = new Set()));
-        keys.add(key);
+  /** The stores read on the request (no poll yet, polls failing, a sku not polled yet, a generation without answers). */
+  private async direct(sku: string, limit: number, state?: ServingState): Promise<Recommendations | Rejected> {
+    return (await computeRecommendations(this.deps, sku, limit, state ?? (await this.deps.recommendations.servingState()))).answer;
+  }
+
+  private fresh(): boolean {
+    return this.state !== undefined && Date.now() - this.validatedAt <= 2 * this.settings.pollMs;
+  }
+
+  /** Partners first, then the category's bestsellers, each kept only if active and in stock in the polled state. */
+  private compose(build: RecommendationBuild, sku: string, limit: number, partners: StoredAnswer | null, fillers: StoredAnswer | null, now: number): Recommendations {
+    const at = scoreClock(now);
+    const seen = new Set([sku]);
+    const items: RecommendedProduct[] = [];
+    const take = (answer: StoredAnswer | null, reason: RecommendedProduct['reason']) => {
+      for (const [candidate, raw, name, priceAmount, currency, version] of answer?.entries ?? []) {
+        if (items.length >= limit) return;
+        if (seen.has(candidate)) continue;
+        seen.add(candidate);
+        const polled = this.products.get(candidate);
+        const available = this.available.get(candidate) ?? 0;
+        if (!polled || !polled.active || available <= 0) continue;
+        // the newer of the two: the polled row (renamed or repriced since the answer was written) or the answer's
+        const p = polled.version > version ? polled : { name, priceAmount, currency };
+        items.push({ sku: candidate, name: p.name, price: { amount: p.priceAmount, currency: p.currency }, available, score: round(decayedScore(build, raw, at)), reason });
       }
-    }
-    return answer;
+    };
+    take(partners, 'also_bought');
+    take(fillers, 'bestseller');
+    const source = items.some((i) => i.reason === 'also_bought') ? 'also_bought' : items.length > 0 ? 'bestsellers' : 'none';
+    return { kind: 'recommendations', items, source };
   }
 
   /** Stops the poller (tests, shutdown); the next request starts it again. */
@@ -147,58 +193,10 @@ export class RecommendationAnswers {
     this.timer = undefined;
   }
 
-  /** Product rows and stock levels from the cache, the missing ones read in one query each and kept. */
-  private cachedRows(pollsBefore: number): CatalogRows {
-    const db = catalogRowsOf(this.deps.dbs);
-    const through = <V>(cache: Bounded<V | null>, read: (skus: string[]) => Promise<Map<string, V>>) => async (skus: string[]) => {
-      const out = new Map<string, V>();
-      const missing: string[] = [];
-      for (const s of skus) {
-        const cached = cache.get(s);
-        if (cached === undefined) missing.push(s);
-        else if (cached !== null) out.set(s, cached);
-      }
-      if (missing.length === 0) return out;
-      const read_ = await read(missing);
-      const keep = this.mayStore(pollsBefore, []);
-      for (const s of missing) {
-        const v = read_.get(s);
-        if (v !== undefined) out.set(s, v);
-        if (keep && (this.droppedAt.get(s) ?? -1) <= pollsBefore) cache.set(s, v ?? null);
-      }
-      return out;
-    };
-    return { products: through(this.products, db.products), levels: through(this.levels, db.levels) };
-  }
-
-  /**
-   * What was read may be kept only when a poll had run before the read started, no poll since
-   * dropped one of its skus (it may have read a row before that change), and it took at most a
-   * few polls.
-   */
-  private mayStore(pollsBefore: number, consulted: string[]): boolean {
-    if (pollsBefore === 0 || this.polls - pollsBefore > DROP_MEMORY_POLLS / 2) return false;
-    // (a drop by the poll that ended before the read started saw a change already committed: the read has it)
-    return consulted.every((s) => (this.droppedAt.get(s) ?? -1) <= pollsBefore);
-  }
-
-  private drop(key: string) {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
-    for (const s of entry.consulted) {
-      const keys = this.readers.get(s);
-      keys?.delete(key);
-      if (keys?.size === 0) this.readers.delete(s);
-    }
-  }
-
-  private dropSku(sku: string) {
-    this.droppedAt.set(sku, this.polls);
-    this.products.delete(sku);
-    this.levels.delete(sku);
-    for (const key of [...(this.readers.get(sku) ?? [])]) this.drop(key);
-    this.readers.delete(sku);
+  /** Polls now (or waits for the poll under way), whatever the interval. */
+  refresh(): Promise<void> {
+    this.lastRequest = Date.now();
+    return this.poll();
   }
 
   private startPolling() {
@@ -227,26 +225,25 @@ export class RecommendationAnswers {
 
   private async pollOnce() {
     const started = Date.now();
-    const first = this.since === undefined;
-    const since = this.since ?? new Date(started - CHANGE_SLACK_MS);
     const [catalog, inventory, state] = await Promise.all([
-      productChangesSince(this.deps.dbs.catalog, since),
-      stockChangesSince(this.deps.dbs.inventory, since),
+      productStatesSince(this.deps.dbs.catalog, this.since),
+      availabilitySince(this.deps.dbs.inventory, this.since),
       this.deps.recommendations.servingState(),
     ]);
-    this.polls += 1;
-    for (const [kind, changes] of [['p', catalog.changes], ['s', inventory.changes]] as const) {
-      for (const c of changes) {
-        const id = `${kind}:${c.sku}`;
-        if (this.seen.get(id)?.version === c.version) continue;
-        this.seen.set(id, { version: c.version, at: c.updatedAt.getTime() });
-        // (nothing is stored before the first poll: it only learns what it has seen)
-        if (!first) this.dropSku(c.sku);
-      }
+    let changed = false;
+    for (const row of catalog.rows) {
+      const known = this.products.get(row.sku);
+      if (!known || known.version < row.version) changed = true;
+      if (!known || known.version <= row.version) this.products.set(row.sku, row);
     }
-    for (const [s, at] of this.droppedAt) if (at < this.polls - DROP_MEMORY_POLLS) this.droppedAt.delete(s);
+    // (a later poll's read is never older than an earlier one's: polls run one at a time)
+    for (const row of inventory.rows) {
+      if (this.available.get(row.sku) !== row.available) changed = true;
+      this.available.set(row.sku, row.available);
+    }
+    if (changed) this.epoch += 1;
     this.since = new Date(Math.min(catalog.now.getTime(), inventory.now.getTime()) - CHANGE_SLACK_MS);
-    for (const [id, { at }] of this.seen) if (at < this.since.getTime()) this.seen.delete(id);
+    this.polls += 1;
     this.state = state;
     this.validatedAt = started;
   }

@@ -158,6 +158,28 @@ export async function productChangesSince(db: DbOrTx, since: Date): Promise<{ no
   return { now: (clock as { now: Date }).now, changes };
 }
 
+/** What a recommendation answer shows of a product, as a poller keeps it (usecases/recommendation-answers.ts). */
+export interface ProductState {
+  sku: string;
+  name: string;
+  category: string | null;
+  priceAmount: number;
+  currency: string;
+  active: boolean;
+  version: number;
+}
+
+/**
+ * Every product (`since` null) or those written at or after `since`, with the fields an answer
+ * shows, and the database's clock now (the next call's watermark, independent of the caller's clock).
+ */
+export async function productStatesSince(db: DbOrTx, since: Date | null): Promise<{ now: Date; rows: ProductState[] }> {
+  const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
+  const columns = { sku: products.sku, name: products.name, category: products.category, priceAmount: products.priceAmount, currency: products.currency, active: products.active, version: products.version };
+  const rows = since ? await db.select(columns).from(products).where(gte(products.updatedAt, since)) : await db.select(columns).from(products);
+  return { now: (clock as { now: Date }).now, rows };
+}
+
 /** The catalog audit: who changed a product (PUT/DELETE /admin/products), when, why, to which version. */
 export async function recordProductChange(
   db: DbOrTx,

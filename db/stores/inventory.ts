@@ -84,6 +84,14 @@ export async function stockChangesSince(db: DbOrTx, since: Date): Promise<{ now:
   return { now: (clock as { now: Date }).now, changes };
 }
 
+/** Every sku's available stock (`since` null), or of those whose row changed at or after `since`; with the database's clock now. */
+export async function availabilitySince(db: DbOrTx, since: Date | null): Promise<{ now: Date; rows: { sku: string; available: number }[] }> {
+  const [clock] = await db.select({ now: sql<Date>`clock_timestamp()`.mapWith((v: string | Date) => new Date(v)) }).from(sql`(select 1) as clock`);
+  const columns = { sku: stock.sku, available: sql<number>`${stock.onHand} - ${stock.reserved}`.mapWith(Number) };
+  const rows = since ? await db.select(columns).from(stock).where(gte(stock.updatedAt, since)) : await db.select(columns).from(stock);
+  return { now: (clock as { now: Date }).now, rows };
+}
+
 /** Who changed the counted stock and why (the stock_changes audit). */
 export interface StockChangeAudit {
   actorId: string;

@@ -14,6 +14,8 @@ import { coPurchases, purchaseWeight, skusByCategory, type Purchase, type Recomm
  *   {<gen>:s:<sku>}:orders                 HASH order id → what it added ("<weight>\t<sku>…"), or "r" once refunded
  *   {<gen>:c:=<category>|*}:best           ZSET sku → raw order count in the category (* = every category)
  *   {<gen>:c:…}:orders                     HASH as above
+ *   {<gen>:s:<sku>}:answer, {<gen>:c:…}:answer  STRING (JSON StoredAnswer): the set's top entries with each
+ *                                          product's name, price and version joined when it was written
  * A sorted set and the hash that counts into it share a hash tag, so each script touches one
  * slot (Redis Cluster), while different skus spread over the cluster.
  */
@@ -66,6 +68,18 @@ if not current then return {false, false} end
 return {current, redis.call('HGET', KEYS[2], cjson.decode(current).generation)}
 `;
 
+/**
+ * Writes a precomputed answer only if its sorted set still holds what the answer was built
+ * from (the top entries as the client read them): a writer that read an older set loses to
+ * the one whose change came later, which writes after it (optimistic concurrency, one slot).
+ */
+const STORE_ANSWER = `
+local flat = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if table.concat(flat, '\\t') ~= ARGV[2] then return 0 end
+if #flat == 0 then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+`;
+
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
 async function runScript(redis: RedisClient, script: string, keys: string[], args: string[]): Promise<unknown> {
@@ -90,6 +104,27 @@ export interface ServingState {
 export interface ScoredSku {
   sku: string;
   raw: number;
+}
+
+/** Entries kept per precomputed answer: the largest limit (50) twice over, for the unsellable ones left out at read time. */
+export const ANSWER_DEPTH = 100;
+
+/** One entry of a precomputed answer: sku, raw score, then the product as it was when written (name, price, currency, version). */
+export type StoredEntry = [sku: string, raw: number, name: string, priceAmount: number, currency: string, version: number];
+
+/** A sku's partners, or a category's bestsellers, best first, with the product fields joined. */
+export interface StoredAnswer {
+  entries: StoredEntry[];
+}
+
+/** Whose answer: a sku's "also bought", or the bestsellers of a category (`all`: every category). */
+export type AnswerOwner = { sku: string } | { category: string | 'all' };
+
+/** A sorted set as read for an answer: its top entries, and the flat reply the write compares against. */
+export interface AnswerSource {
+  owner: AnswerOwner;
+  flat: string[];
+  scored: ScoredSku[];
 }
 
 export class RecommendationStore {
@@ -200,6 +235,51 @@ export class RecommendationStore {
     const out: ScoredSku[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push({ sku: flat[i] as string, raw: Number(flat[i + 1]) });
     return out;
+  }
+
+  private ownerTag(gen: string, owner: AnswerOwner): string {
+    return 'sku' in owner ? this.skuTag(gen, owner.sku) : this.categoryTag(gen, owner.category === 'all' ? ALL_CATEGORIES : owner.category);
+  }
+
+  private ownerSet(gen: string, owner: AnswerOwner): string {
+    return `${this.ownerTag(gen, owner)}:${'sku' in owner ? 'also' : 'best'}`;
+  }
+
+  /** The sorted sets precomputed answers are built from, each read once (top ANSWER_DEPTH). */
+  async answerSources(build: RecommendationBuild, owners: AnswerOwner[]): Promise<AnswerSource[]> {
+    return Promise.all(
+      owners.map(async (owner) => {
+        const flat = await this.redis.zrevrange(this.ownerSet(build.generation, owner), 0, ANSWER_DEPTH - 1, 'WITHSCORES');
+        const scored: ScoredSku[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) scored.push({ sku: flat[i] as string, raw: Number(flat[i + 1]) });
+        return { owner, flat, scored };
+      }),
+    );
+  }
+
+  /**
+   * Stores the answers built from `answerSources` beside their sorted sets (same hash tag); one
+   * whose set changed since it was read is not written (the writer of that change writes its own).
+   * An empty set deletes its answer. Returns how many were written.
+   */
+  async storeAnswers(build: RecommendationBuild, answers: { source: AnswerSource; answer: StoredAnswer }[]): Promise<number> {
+    const written = await Promise.all(
+      answers.map(({ source, answer }) =>
+        runScript(this.redis, STORE_ANSWER, [this.ownerSet(build.generation, source.owner), `${this.ownerTag(build.generation, source.owner)}:answer`], [String(ANSWER_DEPTH), source.flat.join('\t'), JSON.stringify(answer)]),
+      ),
+    );
+    return written.filter((w) => w === 1).length;
+  }
+
+  /** The precomputed answers of a sku and of a category (`all`: every category), read in parallel: one round trip. */
+  async answers(generation: string, sku: string, category: string | 'all'): Promise<[StoredAnswer | null, StoredAnswer | null]> {
+    const read = (owner: AnswerOwner) => this.redis.get(`${this.ownerTag(generation, owner)}:answer`).then((raw) => (raw ? (JSON.parse(raw) as StoredAnswer) : null));
+    return Promise.all([read({ sku }), read({ category })]);
+  }
+
+  /** Moves the published (and building) generations' version: readers re-read what they cached of them. */
+  async markChanged(builds: RecommendationBuild[]): Promise<void> {
+    await this.touch(builds);
   }
 
   /** Every member and raw score of a sku's co-purchase set (tests compare generations with it). */
