@@ -10,7 +10,8 @@ export async function signalCartRecovery(
   recovery: { offsetsMinutes: number[]; discountCode?: string },
   cart: { id: string; version: number; updatedAt: number },
 ): Promise<void> {
-  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, ...recovery };
+  // only what the run needs (the caller may pass the whole recovery config: its secret stays out of the history)
+  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, offsetsMinutes: recovery.offsetsMinutes, ...(recovery.discountCode ? { discountCode: recovery.discountCode } : {}) };
   await signalWithStartWorkflow(client, 'cartRecoveryWorkflow', {
     workflowId: cartRecoveryWorkflowId(cart.id),
     taskQueue,
