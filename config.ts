@@ -138,6 +138,10 @@ const envSchema = z.object({
     }),
   CART_REMINDER_DISCOUNT_CODE: z.string().max(50).optional(),
   CART_RECOVERY_SWEEP_SECONDS: z.coerce.number().int().positive().default(300),
+  /** At most this many recovery runs started (or told) per sweep; the sweep's cursors carry on at the next. */
+  CART_RECOVERY_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  /** A cart write that finds the reminder marker opened longer ago than this starts (or tells) the run again. */
+  CART_RECOVERY_RESTART_SECONDS: z.coerce.number().positive().default(60),
   UNSUBSCRIBE_SECRET: z.string().min(16).optional(),
 
   /** Reconciliation Schedule: how often, how far back, and how old a checkout must be to be touched. */
@@ -306,6 +310,8 @@ export interface Config {
     /** Replicas a cart write waits for before it answers (0 on a single node), and for how long at most. */
     replicaAcks: number;
     replicaWaitMs: number;
+    /** A write re-issues the recovery start of a marker opened longer ago than this (CART_RECOVERY_RESTART_SECONDS). */
+    recoveryRestartMs: number;
   };
   checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
   refund: { waitMs: number };
@@ -327,7 +333,7 @@ export interface Config {
     pauseMs: number;
     gateway?: { mode: '500' | 'timeout' | 'reject' | 'lost'; count: number; operations?: ('authorize' | 'capture' | 'void' | 'refund')[] };
   };
-  recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; unsubscribeSecret: string };
+  recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; sweepBatch: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
   recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number; cache: { pollMs: number; maxAgeMs: number; entries: number } };
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
@@ -517,6 +523,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxLines: e.CART_MAX_LINES,
       replicaAcks: e.REDIS_CLUSTER_NODES.length > 0 ? e.REDIS_CLUSTER_WAIT_REPLICAS : 0,
       replicaWaitMs: e.REDIS_CLUSTER_WAIT_MS,
+      recoveryRestartMs: Math.round(e.CART_RECOVERY_RESTART_SECONDS * 1000),
     },
     checkout: {
       waitMs: e.CHECKOUT_WAIT_MS,
@@ -552,6 +559,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       offsetsMinutes: e.CART_REMINDER_OFFSETS_MINUTES,
       discountCode: e.CART_REMINDER_DISCOUNT_CODE,
       sweepSeconds: e.CART_RECOVERY_SWEEP_SECONDS,
+      sweepBatch: e.CART_RECOVERY_SWEEP_BATCH,
       unsubscribeSecret: e.UNSUBSCRIBE_SECRET ?? 'dev-unsubscribe-secret-not-for-production',
     },
     reconcile: {

@@ -1,7 +1,8 @@
 import { priceLines } from '../db/stores/pricing';
-import { recoverableCarts } from '../db/stores/cart';
+import { Context } from '@temporalio/activity';
+import { readRecoverySweep, recoverableCarts, saveRecoverySweep, type CartPosition } from '../db/stores/cart';
 import { stockLevels } from '../db/stores/inventory';
-import { sendOnce } from '../db/stores/notification-outbox';
+import { sendOnce, sentKeys } from '../db/stores/notification-outbox';
 import { getCustomer } from '../db/stores/customers';
 import { hasOrderFrom } from '../db/stores/order-views';
 import { isOptedOut, unsubscribeToken } from '../db/stores/unsubscribe';
@@ -22,6 +23,21 @@ export interface AddressCheck {
    * activities ask the accounts' store themselves (the cart's owner and its email, below).
    */
   ownedByAccount?: boolean;
+}
+
+/** The sweep reads idle carts in pages of this many, and starts (or tells) this many runs at once. */
+const SWEEP_PAGE = 100;
+const SWEEP_SIGNAL_CONCURRENCY = 10;
+
+/** A heartbeat when running as an activity (a test may call the sweep directly). */
+function heartbeat(details: unknown): void {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  context.heartbeat(details);
 }
 
 export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }: ActivityDeps) {
@@ -114,18 +130,103 @@ export function cartRecoveryActivities({ carts, dbs, mailer, config, temporal }:
       return mark?.stale ? { status: 'stale', version: mark.version, updatedAt: mark.updatedAt } : { status: 'ended' };
     },
 
-    /** The Schedule's sweep: makes sure every idle cart with an email has its recovery workflow. */
+    /**
+     * The Schedule's sweep: makes sure every idle cart with an email has its recovery workflow —
+     * the repair of a start that was lost (see cart-scripts.ts RECOVERY_AFTER_WRITE). Its window
+     * is the carts last changed between the first reminder's offset and the last one's (+1 h) ago.
+     * At most `sweepBatch` runs are started (or told) per sweep, and no cart is starved by the
+     * others in the window however many there are: carts whose recovery is settled are passed over
+     * (marker `off`: the run ended for that address; every reminder of the cart's version sent), and
+     * two keyset cursors kept between sweeps (db/schema/cart.ts recoverySweep) go through the rest:
+     * - the edge: the carts that entered the window since the last sweep, oldest first (their first
+     *   reminder is due now): up to 4/5 of the batch;
+     * - the rolling pass down the whole window, newest first, carrying on where the last sweep
+     *   stopped and starting again from the edge when it reaches the window's end: the rest.
+     * Page by page, with a heartbeat after each, and the cursors saved after each page's signals.
+     * Returns how many runs it started or told.
+     */
     async ensureCartRecoveries(): Promise<number> {
       if (!temporal) throw new Error('the sweep needs a Temporal client');
+      const client = temporal;
       const offsets = config.recovery.offsetsMinutes;
+      const steps = offsets.length;
       const now = Date.now();
-      const from = new Date(now - ((offsets[offsets.length - 1] ?? 0) + 60) * 60_000);
+      const from = new Date(now - ((offsets[steps - 1] ?? 0) + 60) * 60_000);
       const to = new Date(now - (offsets[0] ?? 0) * 60_000);
-      const idle = await recoverableCarts(dbs.cart, from, to, 500);
-      for (const cart of idle) {
-        await signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, { id: cart.id, version: cart.version, updatedAt: cart.updatedAt.getTime() });
+      const batch = config.recovery.sweepBatch;
+      const maxExamined = batch * 20;
+      const state = await readRecoverySweep(dbs.cart);
+      let signalled = 0;
+      let examined = 0;
+
+      type Idle = { id: string; version: number; updatedAt: Date };
+      /** The carts of a page whose recovery is not settled (cheap: one GET per cart, one outbox query). */
+      const unsettled = async (page: Idle[]): Promise<Set<string>> => {
+        const markers = await carts.recoveryMarkers(page.map((c) => c.id));
+        const keys = page.flatMap((c) => offsets.map((_, step) => `cart-reminder:${c.id}:${c.version}:${step}`));
+        const sent = await sentKeys(dbs.notification, keys);
+        const settled = (c: Idle) => markers.get(c.id) === 'off' || offsets.every((_, step) => sent.has(`cart-reminder:${c.id}:${c.version}:${step}`));
+        return new Set(page.filter((c) => !settled(c)).map((c) => c.id));
+      };
+      const signal = async (list: Idle[]) => {
+        for (let i = 0; i < list.length; i += SWEEP_SIGNAL_CONCURRENCY) {
+          await Promise.all(
+            list.slice(i, i + SWEEP_SIGNAL_CONCURRENCY).map((cart) => signalCartRecovery(client, config.temporal.taskQueue, config.recovery, { id: cart.id, version: cart.version, updatedAt: cart.updatedAt.getTime() })),
+          );
+        }
+      };
+      /**
+       * Goes through one range page by page from `after` until `room` runs are started or told
+       * (or the sweep examined its bound); `moved` saves the new position. True when the range is done.
+       */
+      const pass = async (range: { order: 'asc' | 'desc'; to: Date }, after: CartPosition | undefined, room: number, moved: (at: CartPosition) => Promise<void>): Promise<boolean> => {
+        let position = after;
+        let sentHere = 0;
+        for (;;) {
+          if (sentHere >= room || examined >= maxExamined) return false;
+          const page = await recoverableCarts(dbs.cart, { from, to: range.to, order: range.order, after: position }, SWEEP_PAGE);
+          const open = await unsettled(page);
+          const due: Idle[] = [];
+          let taken = 0;
+          for (const cart of page) {
+            if (sentHere >= room) break;
+            taken++;
+            examined++;
+            position = { at: cart.updatedAt.getTime(), id: cart.id };
+            if (open.has(cart.id)) {
+              due.push(cart);
+              sentHere++;
+            }
+          }
+          await signal(due);
+          signalled += due.length;
+          if (position) await moved(position);
+          heartbeat({ signalled, examined });
+          if (taken === page.length && page.length < SWEEP_PAGE) return true;
+        }
+      };
+
+      // the edge: carts new in the window since the last sweep (none known: the rolling pass has them all)
+      let edge = state.edge && state.edge.at >= from.getTime() ? state.edge : undefined;
+      let cursor = edge ? state.cursor : undefined;
+      if (edge) {
+        const done = await pass({ order: 'asc', to }, edge, batch - Math.floor(batch / 5), async (at) => {
+          edge = at;
+          await saveRecoverySweep(dbs.cart, { edge, cursor });
+        });
+        if (done) edge = { at: to.getTime(), id: edge.id };
+      } else {
+        edge = { at: to.getTime(), id: '' };
       }
-      return idle.length;
+      await saveRecoverySweep(dbs.cart, { edge, cursor });
+      // the rolling pass, below the edge, newest first, from where it stopped
+      const top = new Date(edge.at);
+      const finished = await pass({ order: 'desc', to: top }, cursor, batch - signalled, async (at) => {
+        cursor = at;
+        await saveRecoverySweep(dbs.cart, { edge, cursor });
+      });
+      if (finished) await saveRecoverySweep(dbs.cart, { edge, cursor: undefined });
+      return signalled;
     },
   };
 }

@@ -3,12 +3,16 @@ import { loadConfig } from '../config';
 import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { createLogger } from '../logger';
+import { settleRecoveryStarts } from '../temporal/cart-recovery';
 import { connectTemporal } from '../temporal/client';
 import { traceRedis } from '../telemetry/traced';
 import { startTracing } from '../telemetry/tracing';
 import { createApp } from './app';
 import { createApiMetrics, serveMetrics } from './metrics';
 import { answerUnparsableRequests } from './request-guards';
+
+/** How long a stopping API waits for queued cart-recovery starts (within the 10 s it has to stop). */
+const RECOVERY_STARTS_GRACE_MS = 5_000;
 
 /** The API process: builds its dependencies once, listens, and shuts down cleanly. */
 async function main(): Promise<void> {
@@ -37,7 +41,13 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'api stopping');
     metricsServer?.close();
     server.close(() => {
-      void Promise.allSettled([temporal.connection.close(), dbs.close(), redis.quit(), tracing?.shutdown()]).then(() => process.exit(0));
+      // the cart-recovery starts the last requests queued after their answers go out first (bounded)
+      void settleRecoveryStarts(temporal, RECOVERY_STARTS_GRACE_MS)
+        .then((left) => {
+          if (left > 0) logger.warn({ left }, 'cart recovery starts still queued at shutdown: later writes or the sweep will start them');
+        })
+        .then(() => Promise.allSettled([temporal.connection.close(), dbs.close(), redis.quit(), tracing?.shutdown()]))
+        .then(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();

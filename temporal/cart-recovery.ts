@@ -10,7 +10,8 @@ export async function signalCartRecovery(
   recovery: { offsetsMinutes: number[]; discountCode?: string },
   cart: { id: string; version: number; updatedAt: number },
 ): Promise<void> {
-  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, ...recovery };
+  // only what the run needs (the caller may pass the whole recovery config: its secret stays out of the history)
+  const input: CartRecoveryInput = { cartId: cart.id, version: cart.version, updatedAt: cart.updatedAt, offsetsMinutes: recovery.offsetsMinutes, ...(recovery.discountCode ? { discountCode: recovery.discountCode } : {}) };
   await signalWithStartWorkflow(client, 'cartRecoveryWorkflow', {
     workflowId: cartRecoveryWorkflowId(cart.id),
     taskQueue,
@@ -27,4 +28,34 @@ export async function signalCartRecovery(
     signal: cartChangedSignal,
     signalArgs: [{ version: cart.version, updatedAt: cart.updatedAt }],
   });
+}
+
+/**
+ * The recovery starts cart writes queued after their answers, per client, until they settle: an
+ * API that shuts down waits for them (bounded) before it closes its Temporal connection, so the
+ * last requests' starts are not cancelled (a lost start leaves the marker `open` until the next
+ * write after the restart bound or the sweep).
+ */
+const queuedStarts = new WeakMap<Client, Set<Promise<void>>>();
+
+/** Keeps `start` (which never rejects) until it settles. */
+export function trackRecoveryStart(client: Client, start: Promise<void>): void {
+  let queued = queuedStarts.get(client);
+  if (!queued) {
+    queued = new Set();
+    queuedStarts.set(client, queued);
+  }
+  const set = queued;
+  set.add(start);
+  void start.finally(() => set.delete(start));
+}
+
+/** Waits until the queued recovery starts settle, at most `timeoutMs`; how many were still queued when it stopped waiting. */
+export async function settleRecoveryStarts(client: Client, timeoutMs: number): Promise<number> {
+  const queued = queuedStarts.get(client);
+  if (!queued || queued.size === 0) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled([...queued]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  return queued.size;
 }

@@ -3,7 +3,7 @@ import { CartLockedError, CurrencyMismatchError, NotCartOwnerError, TooManyLines
 import { isAccountId, mayAccess } from '../domain/ownership';
 import { priceLines } from '../db/stores/pricing';
 import type { Product } from '../db/schema/catalog';
-import { signalCartRecovery } from '../temporal/cart-recovery';
+import { signalCartRecovery, trackRecoveryStart } from '../temporal/cart-recovery';
 import type { UseCaseDeps } from './deps';
 import { rejected, type Rejected } from './result';
 
@@ -36,20 +36,22 @@ export type CartResult = { kind: 'cart'; cart: PricedCartView } | Rejected;
  * recovery workflow must be started (the first write with an email and lines) or told of the
  * change (once, after a reminder was handled): only then, and after the answer has left, one
  * signal-with-start goes out. Any other write costs Temporal nothing: the run finds the newer
- * version when it wakes. A failure is logged, never answered: the cart-recovery Schedule's
- * sweep starts (or tells) the run of every idle cart.
+ * version when it wakes. A failure is logged, never answered: the marker stays `open` with the
+ * time it was opened, and the next write after CART_RECOVERY_RESTART_SECONDS kicks again; the
+ * cart-recovery Schedule's sweep starts (or tells) the run of every idle cart it finds unsettled.
  */
 const RECOVERY_START_DEADLINE_MS = 10_000;
 
 function restartRecovery({ temporal, config, logger }: Deps, cart: StoredCart): void {
   if (!cart.recoveryKick || !cart.email || cart.lines.length === 0) return;
   const change = { id: cart.id, version: cart.version, updatedAt: Date.parse(cart.updatedAt) };
-  setImmediate(() => {
-    // bounded: a Temporal out of reach does not gather calls in the API; the sweep catches up
-    temporal.connection
-      .withDeadline(Date.now() + RECOVERY_START_DEADLINE_MS, () => signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, change))
-      .catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not started: the sweep will'));
-  });
+  // after the answer has left; tracked from now, so an API shutting down waits for it (api/server.ts)
+  const start = new Promise<void>((resolve) => setImmediate(resolve))
+    // bounded: a Temporal out of reach does not gather calls in the API; the next write after the
+    // restart bound (CART_RECOVERY_RESTART_SECONDS) or the sweep catches up
+    .then(() => temporal.connection.withDeadline(Date.now() + RECOVERY_START_DEADLINE_MS, () => signalCartRecovery(temporal, config.temporal.taskQueue, config.recovery, change)))
+    .catch((err: unknown) => logger.warn({ err: String(err), cartId: cart.id }, 'cart recovery not started: a later write or the sweep will'));
+  trackRecoveryStart(temporal, start);
 }
 
 /**

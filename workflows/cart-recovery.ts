@@ -114,7 +114,18 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
   return view;
 }
 
+/**
+ * The sweep goes through its window page by page (at most CART_RECOVERY_SWEEP_BATCH runs started,
+ * cursors kept between sweeps) with a heartbeat after each page: a stuck sweep is retried within a
+ * minute, a long one is not cut at 30 s. The Schedule skips a sweep while one runs (overlap SKIP).
+ */
+const sweep = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
+});
+
 /** Started by the `cart-recovery-sweep` Schedule: every idle cart gets its recovery workflow. */
 export async function cartRecoverySweepWorkflow(): Promise<{ carts: number }> {
-  return { carts: await reminders.ensureCartRecoveries() };
+  return { carts: await sweep.ensureCartRecoveries() };
 }

@@ -26,7 +26,27 @@ export const carts = cart.table(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
-  (t) => [check('carts_version_positive', sql`${t.version} > 0`), index('carts_customer_idx').on(t.customerId)],
+  (t) => [
+    check('carts_version_positive', sql`${t.version} > 0`),
+    index('carts_customer_idx').on(t.customerId),
+    // the recovery sweep pages idle carts by (updated_at, id)
+    index('carts_updated_idx').on(t.updatedAt, t.id),
+  ],
 );
 
 export type CartBackup = typeof carts.$inferSelect;
+
+/**
+ * Where the cart-recovery sweep (activities/cart-recovery.ts ensureCartRecoveries) got to, kept
+ * between its runs so that every idle cart in its window is reached in turn (one row): `edge`, how
+ * far the carts entering the window were taken (ascending); `cursor`, where the rolling pass down
+ * the whole window stopped (descending; none: it starts again from the edge).
+ */
+export const recoverySweep = cart.table('recovery_sweep', {
+  id: text('id').primaryKey(),
+  edgeAt: timestamp('edge_at', { withTimezone: true, precision: 3 }),
+  edgeId: text('edge_id'),
+  cursorAt: timestamp('cursor_at', { withTimezone: true, precision: 3 }),
+  cursorId: text('cursor_id'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -70,7 +70,12 @@ end
  * - absent: no run is known: the first write that leaves an email and lines sets `open` and
  *   answers `kick` (the caller starts the run, off the answer path);
  * - `open`: a run is open and its clock is on the first reminder: a write only moves the last
- *   change later, which the run finds when it wakes (`stale`), so the write does nothing more;
+ *   change later, which the run finds when it wakes (`stale`), so the write does nothing more —
+ *   unless the marker was opened (`recoveryAt`, ms) longer ago than the restart bound: then the
+ *   start it stood for may have been lost (Temporal out of reach, the API stopped before the
+ *   start left, the backup write failed after the script ran, a run that failed or was
+ *   terminated), so the write answers `kick` again and the bound starts afresh (the
+ *   signal-with-start is idempotent; at most one per bound per cart);
  * - `later`: the run has handled a reminder of this version and sleeps towards a later one: the
  *   next write sets `open` and answers `kick` (the caller signals the run, once);
  * - `off`: the run ended for this address (opted out, not one we may mail): writes start nothing
@@ -79,14 +84,16 @@ end
  * cart whatever the marker says, so a marker left `open` by a run that died is repaired there.
  */
 const RECOVERY_AFTER_WRITE = `
-local function recoveryAfterWrite(cart, lines)
+local function recoveryAfterWrite(cart, lines, now, bound)
   if #lines == 0 then
     if cart.recovery == 'off' then cart.recovery = nil end
     return false
   end
   if type(cart.email) ~= 'string' or cart.email == '' then return false end
-  if cart.recovery == nil or cart.recovery == 'later' then
+  local lapsed = cart.recovery == 'open' and tonumber(cart.recoveryAt or 0) + bound <= now
+  if cart.recovery == nil or cart.recovery == 'later' or lapsed then
     cart.recovery = 'open'
+    cart.recoveryAt = now
     return true
   end
   return false
@@ -110,8 +117,9 @@ const sha1 = (script: string): string => {
  * not empty, is the line's currency: a cart in another one refuses the line (so the API
  * needs no separate read of the cart first). ARGV[8] is the caller's customer account ('' for
  * none): a cart owned by an account (customerId `cus_…`, domain/ownership.ts) refuses anyone else.
- * The reminder marker moves with the write (see RECOVERY_AFTER_WRITE); when the caller must start
- * or tell the cart's recovery workflow, the reply carries `recoveryKick: true` (never stored).
+ * The reminder marker moves with the write (see RECOVERY_AFTER_WRITE; ARGV[9]: the restart bound
+ * in ms, ARGV[7] the time); when the caller must start or tell the cart's recovery workflow, the
+ * reply carries `recoveryKick: true` (never stored).
  */
 export const SET_LINE = `${IS_ACCOUNT}${RECOVERY_AFTER_WRITE}
 local raw = redis.call('GET', KEYS[1])
@@ -138,7 +146,7 @@ if not found then
   if #lines >= maxLines then return redis.error_reply('TOO_MANY_LINES') end
   table.insert(lines, { sku = sku, quantity = qty })
 end
-local kick = recoveryAfterWrite(cart, lines)
+local kick = recoveryAfterWrite(cart, lines, tonumber(ARGV[7]), tonumber(ARGV[9] or '') or 60000)
 cart.lines = lines
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[5]
@@ -259,6 +267,8 @@ return out
  * - `off`: the run ends for this address (opted out, or not one we may mail): `off` while the
  *   cart has an email and lines, else the marker goes.
  * Nil when the cart is gone; else JSON { stale, version, updatedAt } of the cart as it is.
+ * ARGV[3] (ms) is the time: a marker left `open` is opened then (`recoveryAt`, the restart bound's
+ * start); a marker that is not `open` keeps no time.
  */
 export const RECOVERY_MARK = `
 local raw = redis.call('GET', KEYS[1])
@@ -273,6 +283,7 @@ elseif op == 'end' then
   if remindable and cart.version ~= v then
     stale = true
     cart.recovery = 'open'
+    cart.recoveryAt = tonumber(ARGV[3] or '') or cart.recoveryAt
   else
     cart.recovery = nil
   end
@@ -281,6 +292,7 @@ elseif op == 'off' then
 else
   return redis.error_reply('UNKNOWN_STEP ' .. tostring(op))
 end
+if cart.recovery ~= 'open' then cart.recoveryAt = nil end
 if not stale or op == 'end' then redis.call('SET', KEYS[1], cjson.encode(cart), 'KEEPTTL') end
 return cjson.encode({ stale = stale, version = cart.version, updatedAt = cart.updatedAt })
 `;

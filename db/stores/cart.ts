@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { and, between, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, between, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
 import type { Config } from '../../config';
 import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
-import { carts, type CartLineRecord } from '../schema/cart';
+import { carts, recoverySweep, type CartLineRecord } from '../schema/cart';
 import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
@@ -23,6 +23,8 @@ export interface StoredCart {
   lockedUntil?: number;
   /** The reminder marker (Redis only; cart-scripts.ts RECOVERY_AFTER_WRITE). */
   recovery?: 'open' | 'later' | 'off';
+  /** When the marker was opened (ms): a write after the restart bound re-issues the start (Redis only). */
+  recoveryAt?: number;
   /** Set on a write's answer only (never stored): the caller must start or tell the cart's recovery workflow. */
   recoveryKick?: boolean;
 }
@@ -122,7 +124,7 @@ export class CartStore {
     alongside: (cart: StoredCart) => Promise<T>,
   ): Promise<{ cart: StoredCart; alongside: T } | null> {
     const now = new Date(this.clock());
-    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? ''];
+    const args = [sku, String(quantity), String(this.options.maxLines), String(this.options.ttlSeconds), now.toISOString(), opts.currency ?? '', String(now.getTime()), opts.customerId ?? '', String(this.options.recoveryRestartMs)];
     let raw = await this.eval(SET_LINE, id, args);
     if (raw === null) {
       if (!(await this.restore(id))) return null;
@@ -219,10 +221,24 @@ export class CartStore {
    * Null when the cart is gone (expired or flushed: there is nothing left to remind).
    */
   async markRecovery(id: string, step: 'later' | 'end' | 'off', version: number): Promise<RecoveryMark | null> {
-    const raw = await this.eval(RECOVERY_MARK, id, [step, String(version)]);
+    const raw = await this.eval(RECOVERY_MARK, id, [step, String(version), String(this.clock())]);
     if (raw === null) return null;
     const found = JSON.parse(raw) as { stale: boolean; version: number; updatedAt: string };
     return { stale: found.stale, version: found.version, updatedAt: Date.parse(found.updatedAt) };
+  }
+
+  /**
+   * The reminder markers of these carts, read from Redis (one GET each, no restore: a cart missing
+   * from Redis answers no marker). For the sweep, to pass over carts whose recovery is settled.
+   */
+  async recoveryMarkers(ids: string[]): Promise<Map<string, StoredCart['recovery']>> {
+    const raws = await Promise.all(ids.map((id) => this.redis.get(key(id))));
+    const markers = new Map<string, StoredCart['recovery']>();
+    ids.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw) markers.set(id, (JSON.parse(raw) as { recovery?: StoredCart['recovery'] }).recovery);
+    });
+    return markers;
   }
 
   private eval(script: string, id: string, args: string[]): Promise<string | null> {
@@ -352,13 +368,29 @@ function backupStatement(db: Db) {
   return statement;
 }
 
-/** Backed-up carts with an email and lines whose last change falls in [from, to]. */
-export async function recoverableCarts(db: Db, from: Date, to: Date, limit: number): Promise<{ id: string; version: number; updatedAt: Date }[]> {
+/** A place in the backed-up carts ordered by (updatedAt, id): a keyset cursor. */
+export interface CartPosition {
+  at: number;
+  id: string;
+}
+
+/**
+ * One page of the backed-up carts with an email and lines whose last change falls in [from, to],
+ * ordered by (updatedAt, id) — `asc` from just after `after`, or `desc` from just before it (none:
+ * from the range's end). A keyset page (index carts_updated_idx): as cheap deep in the range as at its start.
+ */
+export async function recoverableCarts(
+  db: Db,
+  range: { from: Date; to: Date; order: 'asc' | 'desc'; after?: CartPosition },
+  limit: number,
+): Promise<{ id: string; version: number; updatedAt: Date }[]> {
+  const { from, to, order, after } = range;
+  const past = after ? (order === 'asc' ? sql`(${carts.updatedAt}, ${carts.id}) > (${new Date(after.at)}, ${after.id})` : sql`(${carts.updatedAt}, ${carts.id}) < (${new Date(after.at)}, ${after.id})`) : undefined;
   return db
     .select({ id: carts.id, version: carts.version, updatedAt: carts.updatedAt })
     .from(carts)
-    .where(and(isNotNull(carts.email), sql`jsonb_array_length(${carts.lines}) > 0`, between(carts.updatedAt, from, to)))
-    .orderBy(carts.updatedAt)
+    .where(and(isNotNull(carts.email), sql`jsonb_array_length(${carts.lines}) > 0`, between(carts.updatedAt, from, to), past))
+    .orderBy(...(order === 'asc' ? [asc(carts.updatedAt), asc(carts.id)] : [desc(carts.updatedAt), desc(carts.id)]))
     .limit(limit);
 }
 
@@ -371,4 +403,32 @@ export async function customerCartIds(db: Db, customerId: string, limit = 50): P
     .orderBy(desc(carts.updatedAt), desc(carts.id))
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/** Where the cart-recovery sweep got to (db/schema/cart.ts recoverySweep). */
+export interface RecoverySweepState {
+  edge?: CartPosition;
+  cursor?: CartPosition;
+}
+
+const SWEEP_ROW = 'cart-recovery-sweep';
+
+export async function readRecoverySweep(db: Db): Promise<RecoverySweepState> {
+  const [row] = await db.select().from(recoverySweep).where(eq(recoverySweep.id, SWEEP_ROW));
+  const position = (at: Date | null, id: string | null): CartPosition | undefined => (at && id !== null ? { at: at.getTime(), id } : undefined);
+  return { edge: position(row?.edgeAt ?? null, row?.edgeId ?? null), cursor: position(row?.cursorAt ?? null, row?.cursorId ?? null) };
+}
+
+export async function saveRecoverySweep(db: Db, state: RecoverySweepState): Promise<void> {
+  const values = {
+    edgeAt: state.edge ? new Date(state.edge.at) : null,
+    edgeId: state.edge?.id ?? null,
+    cursorAt: state.cursor ? new Date(state.cursor.at) : null,
+    cursorId: state.cursor?.id ?? null,
+    updatedAt: new Date(),
+  };
+  await db
+    .insert(recoverySweep)
+    .values({ id: SWEEP_ROW, ...values })
+    .onConflictDoUpdate({ target: recoverySweep.id, set: values });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client';
 import { outbox } from '../schema/notification';
 
@@ -103,4 +103,14 @@ export async function sendOnce(
   // new holder's row (the message went out twice then, the case described above).
   await db.update(outbox).set({ status: 'sent', messageId, sentAt: sql`now()`, leaseUntil: null }).where(held);
   return { sent: true, messageId };
+}
+
+/** Which of these idempotency keys have their message sent (one query; for the cart-recovery sweep). */
+export async function sentKeys(db: Db, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db
+    .select({ key: outbox.idempotencyKey })
+    .from(outbox)
+    .where(and(inArray(outbox.idempotencyKey, keys), eq(outbox.status, 'sent')));
+  return new Set(rows.map((r) => r.key));
 }

@@ -121,7 +121,9 @@ describe('abandoned-cart recovery (time-skipping clock, real stores and SMTP)', 
     await placedOrderBefore(email);
     const sku = await createProduct(dbs, { priceAmount: 2500, onHand: 10 });
     let clock = await env.currentTimeMs();
-    const clocked = new CartStore(redis, dbs.cart, config.cart, () => clock);
+    // a restart bound (CART_RECOVERY_RESTART_SECONDS) longer than these tests' gaps between writes:
+    // an `open` marker older than it is kicked again (test/api/cart-recovery-restart.test.ts)
+    const clocked = new CartStore(redis, dbs.cart, { ...config.cart, recoveryRestartMs: 100 * HOUR }, () => clock);
     const deps = { config: { ...config, temporal: { ...config.temporal, taskQueue } }, logger: createLogger('silent'), dbs, temporal: env.client, carts: clocked };
     const cart = await clocked.create({ currency: 'USD', email });
     const start = clock;
