@@ -102,7 +102,6 @@ describe('a swept hold, a run terminated mid-void, the request replayed', () => 
     const ops = (await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`))).map((o) => o.operation);
     const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
     const placed = await stack.dbs.order.select().from(orders).where(eq(orders.checkoutId, checkoutId));
-    // eslint-disable-next-line no-console
     console.log('replay answered', again.status, JSON.stringify(again.body), 'gateway ops', ops, 'stock', level, 'orders', placed.map((o) => o.status));
     await handle.terminate('test cleanup').catch(() => undefined);
     expect(ops).not.toContain('capture');

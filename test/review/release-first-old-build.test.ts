@@ -99,10 +99,13 @@ describe('release-first compensation vs a new run on the previous build', () => 
     gateway.setFaults(null);
     await breaker.reset();
 
-    // the previous build (the parent commit's real code) now gets new runs: ramp / rollback / rolling pods
+    // the previous build (the parent commit's real code) now gets new runs: ramp / rollback / rolling pods;
+    // loaded by path at run time, so require (an import would bind this build's modules)
+    /* eslint-disable @typescript-eslint/no-require-imports */
     const oldDeps = require(path.join(OLD_DIR, 'workers', 'deps')) as typeof import('../../workers/deps');
     const oldWorkerMod = require(path.join(OLD_DIR, 'workers', 'worker')) as typeof import('../../workers/worker');
     const oldCodec = require(path.join(OLD_DIR, 'temporal', 'codec')) as typeof import('../../temporal/codec');
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(OLD_DIR, 'workflows', 'index.ts'),
       failureConverterPath: oldCodec.FAILURE_CONVERTER_PATH,
@@ -118,7 +121,6 @@ describe('release-first compensation vs a new run on the previous build', () => 
       const ops = (await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`))).map((o) => o.operation);
       const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
       const placed = await stack.dbs.order.select().from(orders).where(eq(orders.checkoutId, checkoutId));
-      // eslint-disable-next-line no-console
       console.log('replay answered', again.status, JSON.stringify(again.body), 'gateway ops', ops, 'stock', level, 'orders', placed.map((o) => o.status));
       // the invariant: an authorization whose stock was given back is never captured
       expect(ops).not.toContain('capture');
