@@ -39,13 +39,6 @@ export const paymentReads = proxyActivities<OrderlyActivities>(UNTIL_DONE);
 /** Compensations must eventually happen: retried without limit. */
 export const undo = proxyActivities<OrderlyActivities>(UNTIL_DONE);
 /**
- * The same compensations as local activities, for a checkout refused before any payment step
- * (out of stock, price changed): releasing the hold, recording the failure and unlocking the
- * cart run in the workflow task that refused it, so the refusal answers without three more
- * server round trips queued behind other checkouts' activities (a flash sale's losers).
- */
-export const localUndo = proxyLocalActivities<OrderlyActivities>(UNTIL_DONE);
-/**
  * After the storefront's answer the order stands: its store steps retry without a limit
  * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.
  */

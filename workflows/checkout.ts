@@ -18,7 +18,7 @@ import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
 import { formatMoney, type Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
-import { afterAnswer, followUp, gateway, localGateway, localStores, localUndo, mail, paymentReads, stores, undo } from './checkout-calls';
+import { afterAnswer, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
@@ -157,8 +157,6 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
 
   let orderId: string | undefined;
   let expired: string | undefined;
-  // How compensations before any payment step run: regular activities, or local ones (below).
-  let undoBeforePayment: typeof undo = undo;
   // Parking happens after the answer: its store writes retry like every post-answer step.
   const parking = new Parking({
     view,
@@ -244,7 +242,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     }
 
     enter('holding_stock');
-    saga.add('releaseStock', () => undoBeforePayment.releaseStock(checkoutId));
+    saga.add('releaseStock', () => undo.releaseStock(checkoutId));
     await beforeAnswer(() => preAnswer.holdStock({ holdId: checkoutId, lines: stockLines(cart.lines) }));
 
     enter('authorizing_payment');
@@ -360,24 +358,17 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
     enter('compensating');
-    // Refused before any payment step (a flash sale's loser: the hold said out of stock):
-    // nothing to ask the gateway, so the compensations run as local activities in this
-    // workflow task and the refusal answers at once (histories before this replay as recorded).
-    const noMoneyMoved = !saga.names.includes('voidPayment');
-    const closing = local && noMoneyMoved && patched('checkout-local-refusal-compensation') ? localUndo : undo;
-    undoBeforePayment = closing;
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {
-        // with no money moved these two are local as well (a flash sale's loser: no activity at all)
-        await closing.failOrder({ checkoutId, reason: 'checkout compensated' });
-        await closing.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+        await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
+        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
       }
       await saga.compensate();
       const told = { ...failure, message: withMoney(failure.message, money) };
-      await closing.recordCheckoutFailure({ checkoutId, failure: told, total });
+      await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
       if (frozenInputs) {
-        await closing.unlockCart({ cartId: input.cartId, checkoutId });
+        await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
         const answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
         if (answered) {
