@@ -42,17 +42,37 @@ export const undo = proxyActivities<OrderlyActivities>(UNTIL_DONE);
  * After the storefront's answer the order stands: its store steps retry without a limit
  * (capped backoff; the Web UI shows the attempts), so an outage never compensates it.
  */
-export const afterAnswer = proxyActivities<OrderlyActivities>({
+const AFTER_ANSWER_CALLS = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-});
+} as const;
+export const afterAnswer = proxyActivities<OrderlyActivities>(AFTER_ANSWER_CALLS);
 /** Emails the customer must get (confirmation, failure notice): retried until they go (the outbox sends once). */
-export const mail = proxyActivities<OrderlyActivities>({
+const MAIL_CALLS = {
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
-});
+} as const;
+export const mail = proxyActivities<OrderlyActivities>(MAIL_CALLS);
 /** After the order is paid, side effects that must not undo it. */
-export const followUp = proxyActivities<OrderlyActivities>({
+const FOLLOW_UP_CALLS = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
-});
+} as const;
+export const followUp = proxyActivities<OrderlyActivities>(FOLLOW_UP_CALLS);
+
+/**
+ * The steps after the answer as local activities (patch `checkout-local-post-answer-steps`):
+ * capture, commit stock, mark paid, the recommendations, clear the cart and the confirmation
+ * run in one workflow task after a 1 ms timer has let the answer's task complete, instead of
+ * one activity task and one workflow task each (docs/performance.md). Same timeouts and
+ * retries as their regular proxies; a retry that would wait longer than `localRetryThreshold`
+ * waits on a timer instead, so a store or gateway outage does not hold the workflow task open
+ * (queries and support's updates are answered meanwhile). A worker that dies mid-way leaves the
+ * task to time out and another worker re-runs the steps from the capture: each is idempotent
+ * (the capture's gateway key, the hold committed once, the order's status, the mail outbox).
+ */
+const AFTER_ANSWER_LOCAL = { localRetryThreshold: '2s' } as const;
+export const localAfterAnswerGateway = proxyLocalActivities<OrderlyActivities>({ ...GATEWAY_CALLS, ...AFTER_ANSWER_LOCAL });
+export const localAfterAnswer = proxyLocalActivities<OrderlyActivities>({ ...AFTER_ANSWER_CALLS, ...AFTER_ANSWER_LOCAL });
+export const localMail = proxyLocalActivities<OrderlyActivities>({ ...MAIL_CALLS, ...AFTER_ANSWER_LOCAL });
+export const localFollowUp = proxyLocalActivities<OrderlyActivities>({ ...FOLLOW_UP_CALLS, ...AFTER_ANSWER_LOCAL });

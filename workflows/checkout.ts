@@ -7,6 +7,7 @@ import {
   log,
   patched,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -18,7 +19,21 @@ import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
 import { formatMoney, type Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
-import { afterAnswer, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
+import {
+  afterAnswer,
+  followUp,
+  gateway,
+  localAfterAnswer,
+  localAfterAnswerGateway,
+  localFollowUp,
+  localGateway,
+  localMail,
+  localStores,
+  mail,
+  paymentReads,
+  stores,
+  undo,
+} from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
@@ -290,6 +305,16 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     const done = outcome;
     const paidOrderId = orderId;
     return await CancellationScope.nonCancellable(async () => {
+      // The steps after the answer run as local activities in one workflow task (histories
+      // recorded before run them as regular activities). The 1 ms timer ends the answer's
+      // workflow task first — the update's reply goes out with it — since a workflow task
+      // that runs local activities completes only when they are done.
+      const localAfter = patched('checkout-local-post-answer-steps');
+      if (localAfter) await sleep(1);
+      const capture = localAfter ? localAfterAnswerGateway : gateway;
+      const settle = localAfter ? localAfterAnswer : afterAnswer;
+      const after = localAfter ? localFollowUp : followUp;
+      const confirm = localAfter ? localMail : mail;
       enter('capturing_payment');
       saga.add('refundPayment', async () =>
         returned(await undo.refundPayment({ checkoutId, idempotencyKey: key('refund'), reason: 'checkout compensated' })),
@@ -305,7 +330,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         : undefined;
       await parking.run(
         () =>
-          gateway.capturePayment({
+          capture.capturePayment({
             checkoutId,
             orderId: paidOrderId,
             idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
@@ -315,21 +340,21 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       );
 
       enter('committing_stock');
-      await parking.run(() => afterAnswer.commitStock(checkoutId));
-      await parking.run(() => afterAnswer.markOrderPaid(paidOrderId));
+      await parking.run(() => settle.commitStock(checkoutId));
+      await parking.run(() => settle.markOrderPaid(paidOrderId));
       saga.clear();
       moveTo('paid');
       // "also bought" learns from this order now (the daily recompute would, later)
       if (patched('recommendations-after-paid')) {
-        await followUp
+        await after
           .recordPurchaseForRecommendations({ orderId: paidOrderId })
           .catch((err: unknown) => log.warn('recommendations not updated', { error: String(err) }));
       }
 
       enter('clearing_cart');
-      await followUp.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
+      await after.clearCart(input.cartId).catch((err: unknown) => log.warn('cart not cleared', { error: String(err) }));
       enter('sending_confirmation');
-      await mail
+      await confirm
         .sendOrderConfirmation({ orderId: paidOrderId, checkoutId, email: input.email, cart })
         .catch((err: unknown) => log.warn('confirmation not sent', { error: String(err) }));
       if (view.cancelRequested && frozenInputs) {

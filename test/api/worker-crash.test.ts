@@ -4,7 +4,8 @@ import { and, eq, inArray, like } from 'drizzle-orm';
 import { stock } from '../../db/schema/inventory';
 import { orders } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
-import { checkoutStatusQuery } from '../../workflows/messages';
+import type { WorkflowHandle } from '@temporalio/client';
+import { outbox } from '../../db/schema/notification';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -28,6 +29,16 @@ async function until<T>(probe: () => Promise<T | undefined>, ms: number): Promis
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The steps after the answer run as local activities in the workflow task after the answer's
+ * 1 ms timer: true once that task has started (a step paused by FAULT_PAUSE_BEFORE is then running).
+ */
+async function afterAnswerTaskStarted(handle: WorkflowHandle): Promise<true | undefined> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const fired = events.findIndex((e) => e.timerFiredEventAttributes);
+  return fired >= 0 && events.slice(fired).some((e) => e.workflowTaskStartedEventAttributes) ? true : undefined;
 }
 
 describe('a worker killed in the middle of a checkout', () => {
@@ -55,7 +66,8 @@ describe('a worker killed in the middle of a checkout', () => {
     });
     expect(placed.status).toBe(201);
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
-    await until(async () => ((await handle.query(checkoutStatusQuery)).step === 'capturing_payment' ? true : undefined), 30_000);
+    // the capture is paused inside the workflow task that runs the steps after the answer
+    await until(() => afterAnswerTaskStarted(handle), 30_000);
 
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
@@ -109,6 +121,53 @@ describe('a worker killed in the middle of a checkout', () => {
         expect(ops.map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
         const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
         expect(level).toMatchObject({ onHand: 3, reserved: 0, sold: 1 });
+      } finally {
+        await local.close();
+      }
+    },
+    120_000,
+  );
+
+  it.each(['commitStock', 'markOrderPaid', 'sendOrderConfirmation'])(
+    'SIGKILL while a local step after the answer runs (%s): a new worker re-runs the steps from the capture, each once in effect',
+    async (step) => {
+      const queue = uniqueTaskQueue(`crash-after-${step}`);
+      const local = await startStack({ env: { TEMPORAL_TASK_QUEUE: queue, CHECKOUT_WAIT_MS: '60000' } });
+      try {
+        const first = startWorkerProcess(queue, { FAULT_PAUSE_BEFORE: step, FAULT_PAUSE_MS: '120000' });
+        workers.push(first);
+        const sku = await createProduct(local.dbs, { onHand: 4 });
+        const cartId = (await local.http('POST', '/carts', { body: {} })).body.id as string;
+        await local.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } });
+        const placed = await local.http('POST', '/checkouts', {
+          headers: { 'Idempotency-Key': `crash-after-${step}` },
+          body: { cartId, email: 'crash-after@example.com', paymentToken: 'tok_visa' },
+        });
+        expect(placed.status).toBe(201);
+        const handle = local.temporal.workflow.getHandle(`checkout-${cartId}`);
+        await until(() => afterAnswerTaskStarted(handle), 30_000);
+        // the steps before `step` have run (the capture among them), unrecorded: the task never completes
+        await new Promise((r) => setTimeout(r, 1_500));
+        first.kill('SIGKILL');
+        await new Promise((r) => first.once('exit', r));
+        workers.push(startWorkerProcess(queue));
+
+        expect(await handle.result()).toMatchObject({ status: 'placed', orderId: placed.body.orderId });
+        const order = await local.http('GET', `/orders/${placed.body.orderId}`);
+        expect(order.body).toMatchObject({ status: 'paid', payment: { captured: { amount: 1000 } } });
+        // one authorization and one capture at the gateway: the re-run capture replayed its key
+        const ops = await local.dbs.payment
+          .select()
+          .from(localGatewayOperations)
+          .where(and(like(localGatewayOperations.idempotencyKey, `%/${placed.body.checkoutId}/%`)));
+        expect(ops.map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
+        // the stock sold once, whether or not the killed run had committed it
+        const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
+        expect(level).toMatchObject({ onHand: 3, reserved: 0, sold: 1 });
+        // one paid transition in the order's history, one confirmation sent
+        expect(order.body.events.filter((e: { type: string }) => e.type === 'order_paid')).toHaveLength(1);
+        const mails = await local.dbs.notification.select().from(outbox).where(eq(outbox.idempotencyKey, `order-confirmation:${placed.body.orderId}`));
+        expect(mails).toEqual([expect.objectContaining({ status: 'sent', recipient: 'crash-after@example.com' })]);
       } finally {
         await local.close();
       }
