@@ -148,6 +148,14 @@ describe('a worker killed in the middle of a checkout', () => {
         await until(() => afterAnswerTaskStarted(handle), 30_000);
         // the steps before `step` have run (the capture among them), unrecorded: the task never completes
         await new Promise((r) => setTimeout(r, 1_500));
+        const opsOf = () =>
+          local.dbs.payment
+            .select()
+            .from(localGatewayOperations)
+            .where(and(like(localGatewayOperations.idempotencyKey, `%/${placed.body.checkoutId}/%`)));
+        expect((await opsOf()).filter((o) => o.operation === 'capture')).toHaveLength(1);
+        const [before] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
+        expect(before?.sold).toBe(step === 'commitStock' ? 0 : 1);
         first.kill('SIGKILL');
         await new Promise((r) => first.once('exit', r));
         workers.push(startWorkerProcess(queue));
@@ -156,11 +164,7 @@ describe('a worker killed in the middle of a checkout', () => {
         const order = await local.http('GET', `/orders/${placed.body.orderId}`);
         expect(order.body).toMatchObject({ status: 'paid', payment: { captured: { amount: 1000 } } });
         // one authorization and one capture at the gateway: the re-run capture replayed its key
-        const ops = await local.dbs.payment
-          .select()
-          .from(localGatewayOperations)
-          .where(and(like(localGatewayOperations.idempotencyKey, `%/${placed.body.checkoutId}/%`)));
-        expect(ops.map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
+        expect((await opsOf()).map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
         // the stock sold once, whether or not the killed run had committed it
         const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
         expect(level).toMatchObject({ onHand: 3, reserved: 0, sold: 1 });
