@@ -4,9 +4,9 @@
  * in the same run on the same server:
  *   baseline           update-with-start, 5 no-op activities before the answer and 5 after, all regular;
  *   local baseline     the same with the 5 before the answer local (the like-for-like ceiling of
- *                      the checkout before `checkout-local-post-answer-steps`);
- *   all-local baseline the same with the 5 after the answer local too, after a 1 ms timer (the
- *                      checkout's shape since that patch).
+ *                      the checkout before `checkout-local-steps-after-capture`);
+ *   all-local baseline the same with the 4 after the first one after the answer local too (the
+ *                      checkout's shape since `checkout-local-steps-after-capture`).
  * Run alone (the API and a worker in this process, throughput only):
  *   ORDERLY_DATA_DIR=$(mktemp -d) node --import file://$PWD/node_modules/tsx/dist/loader.mjs bench/checkout-throughput.ts
  * (BENCH_ROUNDS=n repeats the levels n times, printing each round).
@@ -38,9 +38,9 @@ export const LEVELS = [
   { concurrency: 50, requests: 300 },
 ];
 export const THROUGHPUT_SHAPE =
-  `checkout: ${BEFORE} local activities before the answer, then a 1 ms timer and its steps after the answer as local activities; ` +
+  `checkout: ${BEFORE} local activities before the answer, the capture a regular activity, the steps after it local; ` +
   `baseline: ${BEFORE} + ${AFTER} no-op activities, all regular, update-with-start; local baseline: the ${BEFORE} before the answer local; ` +
-  `all-local baseline: all local, a 1 ms timer after the answer`;
+  `all-local baseline: the same with the ${AFTER - 1} after the first after-answer step local too`;
 
 type Post = (p: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: { id?: string } }>;
 

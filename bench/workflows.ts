@@ -1,5 +1,5 @@
 // The bench worker's workflows: the product's, plus a bare baseline of the same shape.
-import { condition, defineUpdate, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
+import { condition, defineUpdate, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 
 export * from '../workflows';
 
@@ -11,8 +11,8 @@ export const baselineDone = defineUpdate<string, [string]>('baselineDone');
  * The ceiling a checkout is compared to: `before` no-op activities, then the update is
  * answered (as the checkout answers once the order exists), then `after` more. With
  * `localBefore`, the steps before the answer are local activities, as the checkout's are;
- * with `localAfter`, the steps after it too, after a 1 ms timer (as the checkout's since
- * `checkout-local-post-answer-steps`).
+ * with `localAfter`, the steps after the first one after the answer too (as the checkout's
+ * after its capture since `checkout-local-steps-after-capture`).
  */
 export async function baselineWorkflow(before: number, after: number, localBefore = false, localAfter = false): Promise<void> {
   let answered = false;
@@ -22,7 +22,7 @@ export async function baselineWorkflow(before: number, after: number, localBefor
   });
   for (let i = 0; i < before; i++) await (localBefore ? localNoop : noop).noop();
   answered = true;
-  if (localAfter) await sleep(1);
-  for (let i = 0; i < after; i++) await (localAfter ? localNoop : noop).noop();
+  // the first step after the answer (the capture) stays regular: the local ones run in the task its completion starts
+  for (let i = 0; i < after; i++) await (localAfter && i > 0 ? localNoop : noop).noop();
   await condition(() => true);
 }

@@ -61,18 +61,17 @@ const FOLLOW_UP_CALLS = {
 export const followUp = proxyActivities<OrderlyActivities>(FOLLOW_UP_CALLS);
 
 /**
- * The steps after the answer as local activities (patch `checkout-local-post-answer-steps`):
- * capture, commit stock, mark paid, the recommendations, clear the cart and the confirmation
- * run in one workflow task after a 1 ms timer has let the answer's task complete, instead of
- * one activity task and one workflow task each (docs/performance.md). Same timeouts and
- * retries as their regular proxies; a retry that would wait longer than `localRetryThreshold`
- * waits on a timer instead, so a store or gateway outage does not hold the workflow task open
- * (queries and support's updates are answered meanwhile). A worker that dies mid-way leaves the
- * task to time out and another worker re-runs the steps from the capture: each is idempotent
- * (the capture's gateway key, the hold committed once, the order's status, the mail outbox).
+ * The steps after the capture as local activities (patch `checkout-local-steps-after-capture`):
+ * commit stock, mark paid, the recommendations, clear the cart and the confirmation run in the
+ * workflow task the capture's completion starts, instead of one activity task and one workflow
+ * task each (docs/performance.md). Same timeouts and retries as their regular proxies; a retry
+ * that would wait longer than `localRetryThreshold` waits on a timer instead, so a store outage
+ * does not hold the workflow task open (queries and support's updates are answered meanwhile).
+ * A worker that dies mid-way leaves the task to time out and another worker re-runs the steps
+ * from the commit: each is idempotent (the hold is committed once, `paid` is a no-op when paid,
+ * one outbox row per order, the cart cleared again).
  */
-const AFTER_ANSWER_LOCAL = { localRetryThreshold: '2s' } as const;
-export const localAfterAnswerGateway = proxyLocalActivities<OrderlyActivities>({ ...GATEWAY_CALLS, ...AFTER_ANSWER_LOCAL });
-export const localAfterAnswer = proxyLocalActivities<OrderlyActivities>({ ...AFTER_ANSWER_CALLS, ...AFTER_ANSWER_LOCAL });
-export const localMail = proxyLocalActivities<OrderlyActivities>({ ...MAIL_CALLS, ...AFTER_ANSWER_LOCAL });
-export const localFollowUp = proxyLocalActivities<OrderlyActivities>({ ...FOLLOW_UP_CALLS, ...AFTER_ANSWER_LOCAL });
+const AFTER_CAPTURE_LOCAL = { localRetryThreshold: '2s' } as const;
+export const localAfterAnswer = proxyLocalActivities<OrderlyActivities>({ ...AFTER_ANSWER_CALLS, ...AFTER_CAPTURE_LOCAL });
+export const localMail = proxyLocalActivities<OrderlyActivities>({ ...MAIL_CALLS, ...AFTER_CAPTURE_LOCAL });
+export const localFollowUp = proxyLocalActivities<OrderlyActivities>({ ...FOLLOW_UP_CALLS, ...AFTER_CAPTURE_LOCAL });

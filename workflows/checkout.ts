@@ -7,7 +7,6 @@ import {
   log,
   patched,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,7 +23,6 @@ import {
   followUp,
   gateway,
   localAfterAnswer,
-  localAfterAnswerGateway,
   localFollowUp,
   localGateway,
   localMail,
@@ -305,13 +303,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     const done = outcome;
     const paidOrderId = orderId;
     return await CancellationScope.nonCancellable(async () => {
-      // The steps after the answer run as local activities in one workflow task (histories
-      // recorded before run them as regular activities). The 1 ms timer ends the answer's
-      // workflow task first — the update's reply goes out with it — since a workflow task
-      // that runs local activities completes only when they are done.
-      const localAfter = patched('checkout-local-post-answer-steps');
-      if (localAfter) await sleep(1);
-      const capture = localAfter ? localAfterAnswerGateway : gateway;
+      // The capture stays a regular activity: its completion is the durable boundary after the
+      // money moved, and the workflow task it starts runs every step after it as local
+      // activities — commit stock, mark paid, the recommendations, clear the cart, the
+      // confirmation: one task instead of an activity task and a workflow task each (histories
+      // recorded before run them as regular activities). A workflow task that runs local
+      // activities completes only when they are done, so none may run in the answer's task.
+      const localAfter = patched('checkout-local-steps-after-capture');
       const settle = localAfter ? localAfterAnswer : afterAnswer;
       const after = localAfter ? localFollowUp : followUp;
       const confirm = localAfter ? localMail : mail;
@@ -330,7 +328,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         : undefined;
       await parking.run(
         () =>
-          capture.capturePayment({
+          gateway.capturePayment({
             checkoutId,
             orderId: paidOrderId,
             idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),

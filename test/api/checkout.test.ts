@@ -49,7 +49,7 @@ describe('POST /checkouts (real Temporal, Postgres, Redis, SMTP)', () => {
 
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
     await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'post-answer-local-placed');
+    await recordHistory(handle, 'checkoutWorkflow', 'local-after-capture-placed');
 
     const order = await stack.http('GET', `/orders/${res.body.orderId}`);
     expect(order.body).toMatchObject({

@@ -59,7 +59,7 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     expect((await stack.http('POST', `/admin/orders/${orderId}/cancel`, { headers: admin, body: { reason: 'customer asked' } })).status).toBe(202);
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
     await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'post-answer-local-lost-capture-parked-then-cancelled');
+    await recordHistory(handle, 'checkoutWorkflow', 'local-after-capture-lost-capture-parked-then-cancelled');
 
     const atGateway = await gateway.state(ref);
     expect(atGateway).toMatchObject({ captured: 1600, refunded: 1600 });
@@ -107,7 +107,7 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
     await handle.cancel();
     expect(await handle.result()).toMatchObject({ status: 'placed', orderId: placed.body.orderId });
-    await recordHistory(handle, 'checkoutWorkflow', 'post-answer-local-cancel-requested-after-answer');
+    await recordHistory(handle, 'checkoutWorkflow', 'local-after-capture-cancel-requested-after-answer');
     const order = (await stack.http('GET', `/orders/${placed.body.orderId}`)).body;
     expect(order.status).toBe('paid');
     expect(order.events.map((e: { type: string }) => e.type)).toContain('cancel_request_ignored');

@@ -47,7 +47,7 @@ describe('support: parked checkouts, retry and cancel', () => {
     expect(retry.status).toBe(202);
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
     await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'post-answer-local-parked-then-retried');
+    await recordHistory(handle, 'checkoutWorkflow', 'local-after-capture-parked-then-retried');
     const order = (await stack.http('GET', `/orders/${orderId}`)).body;
     expect(order.status).toBe('paid');
     expect(order.events.map((e: { type: string }) => e.type)).toEqual(['order_placed', 'order_needs_attention', 'support_retry', 'order_placed', 'order_paid']);
@@ -60,7 +60,7 @@ describe('support: parked checkouts, retry and cancel', () => {
     expect(cancel.status).toBe(202);
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
     const outcome = await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'post-answer-local-parked-then-cancelled');
+    await recordHistory(handle, 'checkoutWorkflow', 'local-after-capture-parked-then-cancelled');
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     gateway.setFaults(null);
     expect((await stack.http('GET', `/orders/${orderId}`)).body.status).toBe('cancelled');

@@ -6,6 +6,7 @@ import { orders } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
 import type { WorkflowHandle } from '@temporalio/client';
 import { outbox } from '../../db/schema/notification';
+import { checkoutStatusQuery } from '../../workflows/messages';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -32,13 +33,13 @@ async function until<T>(probe: () => Promise<T | undefined>, ms: number): Promis
 }
 
 /**
- * The steps after the answer run as local activities in the workflow task after the answer's
- * 1 ms timer: true once that task has started (a step paused by FAULT_PAUSE_BEFORE is then running).
+ * The steps after the capture run as local activities in the workflow task the capture's
+ * completion starts: true once that task has started (a step paused by FAULT_PAUSE_BEFORE is then running).
  */
-async function afterAnswerTaskStarted(handle: WorkflowHandle): Promise<true | undefined> {
+async function afterCaptureTaskStarted(handle: WorkflowHandle): Promise<true | undefined> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const fired = events.findIndex((e) => e.timerFiredEventAttributes);
-  return fired >= 0 && events.slice(fired).some((e) => e.workflowTaskStartedEventAttributes) ? true : undefined;
+  const captured = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+  return captured >= 0 && events.slice(captured).some((e) => e.workflowTaskStartedEventAttributes) ? true : undefined;
 }
 
 describe('a worker killed in the middle of a checkout', () => {
@@ -66,8 +67,7 @@ describe('a worker killed in the middle of a checkout', () => {
     });
     expect(placed.status).toBe(201);
     const handle = stack.temporal.workflow.getHandle(`checkout-${cartId}`);
-    // the capture is paused inside the workflow task that runs the steps after the answer
-    await until(() => afterAnswerTaskStarted(handle), 30_000);
+    await until(async () => ((await handle.query(checkoutStatusQuery)).step === 'capturing_payment' ? true : undefined), 30_000);
 
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
@@ -129,7 +129,7 @@ describe('a worker killed in the middle of a checkout', () => {
   );
 
   it.each(['commitStock', 'markOrderPaid', 'sendOrderConfirmation'])(
-    'SIGKILL while a local step after the answer runs (%s): a new worker re-runs the steps from the capture, each once in effect',
+    'SIGKILL while a local step after the capture runs (%s): a new worker re-runs the steps from the commit, each once in effect',
     async (step) => {
       const queue = uniqueTaskQueue(`crash-after-${step}`);
       const local = await startStack({ env: { TEMPORAL_TASK_QUEUE: queue, CHECKOUT_WAIT_MS: '60000' } });
@@ -145,8 +145,8 @@ describe('a worker killed in the middle of a checkout', () => {
         });
         expect(placed.status).toBe(201);
         const handle = local.temporal.workflow.getHandle(`checkout-${cartId}`);
-        await until(() => afterAnswerTaskStarted(handle), 30_000);
-        // the steps before `step` have run (the capture among them), unrecorded: the task never completes
+        await until(() => afterCaptureTaskStarted(handle), 30_000);
+        // the local steps before `step` have run, unrecorded: their task never completes
         await new Promise((r) => setTimeout(r, 1_500));
         const opsOf = () =>
           local.dbs.payment
@@ -163,7 +163,7 @@ describe('a worker killed in the middle of a checkout', () => {
         expect(await handle.result()).toMatchObject({ status: 'placed', orderId: placed.body.orderId });
         const order = await local.http('GET', `/orders/${placed.body.orderId}`);
         expect(order.body).toMatchObject({ status: 'paid', payment: { captured: { amount: 1000 } } });
-        // one authorization and one capture at the gateway: the re-run capture replayed its key
+        // one authorization and one capture at the gateway (the capture is recorded before the local steps)
         expect((await opsOf()).map((o) => o.operation).sort()).toEqual(['authorize', 'capture']);
         // the stock sold once, whether or not the killed run had committed it
         const [level] = await local.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
