@@ -57,12 +57,20 @@ export async function measureCheckoutThroughput(ctx: { client: Client; post: Pos
           args: [BEFORE, AFTER, localBefore, localAfter],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        const handle = await client.workflow.startUpdateWithStart('baselineDone', {
-          args: [id],
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
-          startWorkflowOperation: start,
-        });
-        await handle.result();
+        // an overloaded server may refuse an update-with-start (FAILED_PRECONDITION): asked again, as a client would
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const handle = await client.workflow.startUpdateWithStart('baselineDone', {
+              args: [id],
+              waitForStage: WorkflowUpdateStage.ACCEPTED,
+              startWorkflowOperation: attempt === 1 ? start : new WithStartWorkflowOperation('baselineWorkflow', { workflowId: id, taskQueue, args: [BEFORE, AFTER, localBefore, localAfter], workflowIdConflictPolicy: 'USE_EXISTING' }),
+            });
+            await handle.result();
+            return;
+          } catch (err) {
+            if (attempt >= 3) throw err;
+          }
+        }
       });
     const baseline = await bareBaseline('remote', false, false);
     const localBaseline = await bareBaseline('local', true, false);
