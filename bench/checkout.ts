@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
@@ -26,17 +26,9 @@ import { WORKER_TUNING } from '../workers/worker';
 import { measureCartOperations } from './cart-operations';
 import { measureFlashSale } from './flash-sale';
 import { closeConnections, runLevel } from './harness';
+import { measureCheckoutThroughput, THROUGHPUT_SHAPE } from './checkout-throughput';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
-
-// Activities before the checkout answers (claim, price, hold, authorize, create order) and after.
-const BEFORE = 5;
-const AFTER = 5;
-const LEVELS = [
-  { concurrency: 1, requests: 30 },
-  { concurrency: 10, requests: 150 },
-  { concurrency: 50, requests: 300 },
-];
 
 async function main() {
   const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: 'bench', CHECKOUT_WAIT_MS: '30000' });
@@ -71,54 +63,7 @@ async function main() {
 
   const cartOperations = await measureCartOperations(sku);
 
-  const rows: Record<string, unknown>[] = [];
-  for (const { concurrency, requests } of LEVELS) {
-    const bareBaseline = (localBefore: boolean) =>
-      runLevel(concurrency, requests, async (i) => {
-        const id = `baseline-${run}-${localBefore ? 'local' : 'remote'}-${concurrency}-${i}`;
-        const start = new WithStartWorkflowOperation('baselineWorkflow', {
-          workflowId: id,
-          taskQueue: 'bench',
-          args: [BEFORE, AFTER, localBefore],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        });
-        const handle = await client.workflow.startUpdateWithStart('baselineDone', {
-          args: [id],
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
-          startWorkflowOperation: start,
-        });
-        await handle.result();
-      });
-    const baseline = await bareBaseline(false);
-    const localBaseline = await bareBaseline(true);
-    // carts are made before the clock starts: the checkout is what is measured
-    const carts: string[] = [];
-    for (let i = 0; i < requests; i++) {
-      const cart = await post('/carts', {});
-      await post(`/carts/${cart.body.id}/lines/${sku}`, { quantity: 1 });
-      carts.push(cart.body.id as string);
-    }
-    const checkout = await runLevel(concurrency, requests, async (i) => {
-      const res = await post('/checkouts', { cartId: carts[i], email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `bench-${i}` });
-      if (res.status !== 201) throw new Error(`checkout answered ${res.status}: ${JSON.stringify(res.body)}`);
-    });
-    rows.push({
-      concurrency,
-      requests,
-      checkoutPerSecond: +checkout.perSecond.toFixed(1),
-      checkoutP50ms: +checkout.p50.toFixed(0),
-      checkoutP99ms: +checkout.p99.toFixed(0),
-      baselinePerSecond: +baseline.perSecond.toFixed(1),
-      baselineP50ms: +baseline.p50.toFixed(0),
-      baselineP99ms: +baseline.p99.toFixed(0),
-      throughputRatio: +(checkout.perSecond / baseline.perSecond).toFixed(2),
-      p50Ratio: +(checkout.p50 / baseline.p50).toFixed(2),
-      localBaselinePerSecond: +localBaseline.perSecond.toFixed(1),
-      localBaselineP50ms: +localBaseline.p50.toFixed(0),
-      ratioVsLocalBaseline: +(checkout.perSecond / localBaseline.perSecond).toFixed(2),
-      p50RatioVsLocalBaseline: +(checkout.p50 / localBaseline.p50).toFixed(2),
-    });
-  }
+  const rows = await measureCheckoutThroughput({ client, post, sku, run, taskQueue: 'bench' });
 
   // flash sale: 100 units, 2,000 buyers at concurrency 100 (bench/flash-sale.ts, also alone: BENCH_ONLY=flash)
   const flash = await measureFlashSale({ post, dbs, temporal: client, run });
@@ -143,7 +88,7 @@ async function main() {
   const result = {
     at: new Date().toISOString(),
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, Temporal CLI dev server (in-memory)`,
-    shape: `checkout: ${BEFORE} local activities before the answer, ${AFTER} activities after; baseline: the same number of no-op activities (all regular), update-with-start; local baseline: the same with the ${BEFORE} before the answer local`,
+    shape: THROUGHPUT_SHAPE,
     checkout: rows,
     flashSale: flash,
     inventory,

@@ -17,7 +17,7 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|flash|search|recommendations|servers|carts|ratelimit runs one part
+# BENCH_ONLY=checkout|flash|search|recommendations|servers|carts|ratelimit|storefront runs one part
 # BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
 if [ "${BENCH_ONLY:-}" = carts ]; then
   REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
@@ -40,6 +40,11 @@ if [ "${BENCH_ONLY:-search}" = search ]; then
 fi
 if [ "${BENCH_ONLY:-recommendations}" = recommendations ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/recommendations.ts
+fi
+# The whole storefront (create cart -> add line -> checkout answered) at concurrency 1/10/50 through
+# an API process and a worker process, on this in-memory dev server and on a persisted one of its own.
+if [ "${BENCH_ONLY:-storefront}" = storefront ]; then
+  node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/storefront.ts
 fi
 # The checkout on both Temporal servers in one run: the CLI dev server, then the server built
 # from Go on this PostgreSQL (also with 2 API + 2 worker processes, audited); a table at the end.

@@ -1,0 +1,159 @@
+/**
+ * The checkout-throughput part of `npm run bench` (bench/checkout.ts): checkouts through
+ * `POST /checkouts` at concurrency 1, 10 and 50, beside bare workflows of the same shape run
+ * in the same run on the same server:
+ *   baseline           update-with-start, 5 no-op activities before the answer and 5 after, all regular;
+ *   local baseline     the same with the 5 before the answer local (the like-for-like ceiling of
+ *                      the checkout before `checkout-local-steps-after-capture`);
+ *   all-local baseline the same with the 4 after the first one after the answer local too (the
+ *                      checkout's shape since `checkout-local-steps-after-capture`).
+ * Run alone (the API and a worker in this process, throughput only):
+ *   ORDERLY_DATA_DIR=$(mktemp -d) node --import file://$PWD/node_modules/tsx/dist/loader.mjs bench/checkout-throughput.ts
+ * (BENCH_ROUNDS=n repeats the levels n times, printing each round).
+ */
+import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app';
+import { createActivities } from '../activities';
+import { loadConfig } from '../config';
+import { temporalClientOptions } from '../temporal/client';
+import { payloadDataConverter } from '../temporal/codec';
+import { createDatabases } from '../db/client';
+import { createRedis } from '../db/redis';
+import { upsertProduct } from '../db/stores/catalog';
+import { setOnHand } from '../db/stores/inventory';
+import { createLogger } from '../logger';
+import { buildActivityDeps } from '../workers/deps';
+import { WORKER_TUNING } from '../workers/worker';
+import { closeConnections, runLevel } from './harness';
+
+// Activities before the checkout answers (claim, price, hold, authorize, create order) and after
+// (capture, commit stock, mark paid, clear cart, email; the recommendations step is a sixth).
+export const BEFORE = 5;
+export const AFTER = 5;
+export const LEVELS = [
+  { concurrency: 1, requests: 30 },
+  { concurrency: 10, requests: 150 },
+  { concurrency: 50, requests: 300 },
+];
+export const THROUGHPUT_SHAPE =
+  `checkout: ${BEFORE} local activities before the answer, the capture a regular activity, the steps after it local; ` +
+  `baseline: ${BEFORE} + ${AFTER} no-op activities, all regular, update-with-start; local baseline: the ${BEFORE} before the answer local; ` +
+  `all-local baseline: the same with the ${AFTER - 1} after the first after-answer step local too`;
+
+type Post = (p: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: { id?: string } }>;
+
+export async function measureCheckoutThroughput(ctx: { client: Client; post: Post; sku: string; run: string; taskQueue: string; levels?: typeof LEVELS }) {
+  const { client, post, sku, run, taskQueue } = ctx;
+  const rows: Record<string, unknown>[] = [];
+  for (const { concurrency, requests } of ctx.levels ?? LEVELS) {
+    const bareBaseline = (name: string, localBefore: boolean, localAfter: boolean) =>
+      runLevel(concurrency, requests, async (i) => {
+        const id = `baseline-${run}-${name}-${concurrency}-${i}`;
+        const start = new WithStartWorkflowOperation('baselineWorkflow', {
+          workflowId: id,
+          taskQueue,
+          args: [BEFORE, AFTER, localBefore, localAfter],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        // an overloaded server may refuse an update-with-start (FAILED_PRECONDITION): asked again, as a client would
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const handle = await client.workflow.startUpdateWithStart('baselineDone', {
+              args: [id],
+              waitForStage: WorkflowUpdateStage.ACCEPTED,
+              startWorkflowOperation: attempt === 1 ? start : new WithStartWorkflowOperation('baselineWorkflow', { workflowId: id, taskQueue, args: [BEFORE, AFTER, localBefore, localAfter], workflowIdConflictPolicy: 'USE_EXISTING' }),
+            });
+            await handle.result();
+            return;
+          } catch (err) {
+            if (attempt >= 3) throw err;
+          }
+        }
+      });
+    const baseline = await bareBaseline('remote', false, false);
+    const localBaseline = await bareBaseline('local', true, false);
+    const allLocalBaseline = await bareBaseline('all-local', true, true);
+    // carts are made before the clock starts: the checkout is what is measured
+    const carts: string[] = [];
+    for (let i = 0; i < requests; i++) {
+      const cart = await post('/carts', {});
+      await post(`/carts/${cart.body.id}/lines/${sku}`, { quantity: 1 });
+      carts.push(cart.body.id as string);
+    }
+    const checkout = await runLevel(concurrency, requests, async (i) => {
+      const res = await post('/checkouts', { cartId: carts[i], email: 'bench@example.com', paymentToken: 'tok_visa' }, { 'Idempotency-Key': `bench-${run}-${concurrency}-${i}` });
+      if (res.status !== 201) throw new Error(`checkout answered ${res.status}: ${JSON.stringify(res.body)}`);
+    });
+    rows.push({
+      concurrency,
+      requests,
+      checkoutPerSecond: +checkout.perSecond.toFixed(1),
+      checkoutP50ms: +checkout.p50.toFixed(0),
+      checkoutP99ms: +checkout.p99.toFixed(0),
+      baselinePerSecond: +baseline.perSecond.toFixed(1),
+      baselineP50ms: +baseline.p50.toFixed(0),
+      baselineP99ms: +baseline.p99.toFixed(0),
+      throughputRatio: +(checkout.perSecond / baseline.perSecond).toFixed(2),
+      p50Ratio: +(checkout.p50 / baseline.p50).toFixed(2),
+      localBaselinePerSecond: +localBaseline.perSecond.toFixed(1),
+      localBaselineP50ms: +localBaseline.p50.toFixed(0),
+      ratioVsLocalBaseline: +(checkout.perSecond / localBaseline.perSecond).toFixed(2),
+      p50RatioVsLocalBaseline: +(checkout.p50 / localBaseline.p50).toFixed(2),
+      allLocalBaselinePerSecond: +allLocalBaseline.perSecond.toFixed(1),
+      allLocalBaselineP50ms: +allLocalBaseline.p50.toFixed(0),
+      ratioVsAllLocalBaseline: +(checkout.perSecond / allLocalBaseline.perSecond).toFixed(2),
+    });
+  }
+  return rows;
+}
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const taskQueue = `bench-throughput-${Date.now().toString(36)}`;
+  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' });
+  const logger = createLogger('silent');
+  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
+  const redis = createRedis(config);
+  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
+  const native = await NativeConnection.connect({ address: config.temporal.address });
+  const deps = buildActivityDeps({ config, logger, dbs, redis });
+  const worker = await Worker.create({
+    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
+    connection: native,
+    taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: { ...createActivities(deps), noop: async () => undefined },
+    ...WORKER_TUNING,
+  });
+  const running = worker.run();
+  const app = createApp({ config, logger, dbs, redis, temporal: client });
+  const server = app.listen(0);
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post: Post = async (p, body, headers = {}) => {
+    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { id?: string } };
+  };
+  const run = Date.now().toString(36);
+  const sku = `BENCH-${run}`;
+  await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
+  await setOnHand(dbs.inventory, sku, 1_000_000);
+  console.log(THROUGHPUT_SHAPE);
+  for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 1); round++) {
+    console.table(await measureCheckoutThroughput({ client, post, sku, run: `${run}-${round}`, taskQueue }));
+  }
+  server.close();
+  worker.shutdown();
+  await running;
+  deps.mailer.close();
+  await closeConnections({ native, client, redis, dbs });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
