@@ -24,6 +24,8 @@ TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 SMTP_PORT="${SMTP_PORT:-1025}"
 MAIL_UI_PORT="${MAIL_UI_PORT:-1080}"
 STRIPE_MOCK_PORT="${STRIPE_MOCK_PORT:-12111}"
+# stripe-mock also serves HTTPS: on the next port unless told (tests pick a free one)
+STRIPE_MOCK_HTTPS_PORT="${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_MOCK_PORT + 1))}"
 ES_PORT="${ES_PORT:-59200}"
 TEMPORAL_PERSIST="${TEMPORAL_PERSIST:-1}"
 TEMPORAL_SERVER="${TEMPORAL_SERVER:-dev}"
@@ -181,7 +183,7 @@ start_smtp() {
 
 start_stripe() {
   running "$DATA/stripe-mock.pid" && return 0
-  nohup stripe-mock -http-port "$STRIPE_MOCK_PORT" -https-port $((STRIPE_MOCK_PORT + 1)) >"$DATA/stripe-mock.log" 2>&1 &
+  nohup stripe-mock -http-port "$STRIPE_MOCK_PORT" -https-port "$STRIPE_MOCK_HTTPS_PORT" >"$DATA/stripe-mock.log" 2>&1 &
   echo $! >"$DATA/stripe-mock.pid"
   wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$STRIPE_MOCK_PORT" || { tail -20 "$DATA/stripe-mock.log" >&2; die "stripe-mock failed to start"; }
 }

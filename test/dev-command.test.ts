@@ -32,7 +32,7 @@ describe('npm run dev (scripts/dev.sh)', () => {
   it('brings the whole service up (health 200 with every check ok, the seed catalog searchable in Elasticsearch), then stops every process it started', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-dev-'));
     fs.chmodSync(dataDir, 0o755);
-    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe, es, metrics, workerMetrics] = await freePorts(11);
+    const [api, pg, redis, temporal, ui, smtp, mailUi, stripe, es, metrics, workerMetrics, stripeHttps] = await freePorts(12);
     const dev = spawn('bash', [path.join(ROOT, 'scripts/dev.sh')], {
       cwd: ROOT,
       env: {
@@ -47,6 +47,8 @@ describe('npm run dev (scripts/dev.sh)', () => {
         SMTP_PORT: String(smtp),
         MAIL_UI_PORT: String(mailUi),
         STRIPE_MOCK_PORT: String((stripe ?? 40000) % 60000),
+        // stripe-mock's HTTPS port too: the port after the HTTP one may be another of these
+        STRIPE_MOCK_HTTPS_PORT: String(stripeHttps),
         ES_PORT: String(es),
         // not dev.sh's fixed 9464/9465: other suites run at the same time
         METRICS_PORT: String(metrics),

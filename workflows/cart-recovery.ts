@@ -117,10 +117,12 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
 /**
  * The sweep goes through its window page by page (at most CART_RECOVERY_SWEEP_BATCH runs started,
  * cursors kept between sweeps) with a heartbeat after each page: a stuck sweep is retried within a
- * minute, a long one is not cut at 30 s. The Schedule skips a sweep while one runs (overlap SKIP).
+ * minute, a long one is not cut at 30 s (2 min: within a worker's drain on SIGTERM; a sweep cut
+ * there is retried and goes on from its kept cursors). The Schedule skips a sweep while one runs
+ * (overlap SKIP).
  */
 const sweep = proxyActivities<OrderlyActivities>({
-  startToCloseTimeout: '10m',
+  startToCloseTimeout: '2m',
   heartbeatTimeout: '1m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
