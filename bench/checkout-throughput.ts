@@ -38,7 +38,7 @@ export const LEVELS = [
   { concurrency: 50, requests: 300 },
 ];
 export const THROUGHPUT_SHAPE =
-  `checkout: ${BEFORE} local activities before the answer, the capture a regular activity, the steps after it local; ` +
+  `checkout: ${BEFORE} local activities before the answer, the steps after it (capture, commit stock, mark paid, recommendations, clear cart, email) regular activities; ` +
   `baseline: ${BEFORE} + ${AFTER} no-op activities, all regular, update-with-start; local baseline: the ${BEFORE} before the answer local; ` +
   `all-local baseline: the same with the ${AFTER - 1} after the first after-answer step local too`;
 
