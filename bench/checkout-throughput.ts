@@ -11,22 +11,12 @@
  *   ORDERLY_DATA_DIR=$(mktemp -d) node --import file://$PWD/node_modules/tsx/dist/loader.mjs bench/checkout-throughput.ts
  * (BENCH_ROUNDS=n repeats the levels n times, printing each round).
  */
-import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app';
-import { createActivities } from '../activities';
-import { loadConfig } from '../config';
-import { temporalClientOptions } from '../temporal/client';
-import { payloadDataConverter } from '../temporal/codec';
-import { createDatabases } from '../db/client';
-import { createRedis } from '../db/redis';
+import { Client, WithStartWorkflowOperation, WorkflowUpdateStage } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
-import { createLogger } from '../logger';
-import { buildActivityDeps } from '../workers/deps';
-import { WORKER_TUNING } from '../workers/worker';
-import { closeConnections, runLevel } from './harness';
+import { runLevel } from './harness';
+import { startInProcessStack, type Post } from './in-process-stack';
 
 // Activities before the checkout answers (claim, price, hold, authorize, create order) and after
 // (capture, commit stock, mark paid, clear cart, email; the recommendations step is a sixth).
@@ -42,7 +32,6 @@ export const THROUGHPUT_SHAPE =
   `baseline: ${BEFORE} + ${AFTER} no-op activities, all regular, update-with-start; local baseline: the ${BEFORE} before the answer local; ` +
   `all-local baseline: the same with the ${AFTER - 1} after the first after-answer step local too`;
 
-type Post = (p: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: { id?: string } }>;
 
 export async function measureCheckoutThroughput(ctx: { client: Client; post: Post; sku: string; run: string; taskQueue: string; levels?: typeof LEVELS }) {
   const { client, post, sku, run, taskQueue } = ctx;
@@ -112,30 +101,7 @@ export async function measureCheckoutThroughput(ctx: { client: Client; post: Pos
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const taskQueue = `bench-throughput-${Date.now().toString(36)}`;
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' });
-  const logger = createLogger('silent');
-  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
-  const redis = createRedis(config);
-  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
-  const native = await NativeConnection.connect({ address: config.temporal.address });
-  const deps = buildActivityDeps({ config, logger, dbs, redis });
-  const worker = await Worker.create({
-    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
-    connection: native,
-    taskQueue,
-    workflowsPath: require.resolve('./workflows'),
-    activities: { ...createActivities(deps), noop: async () => undefined },
-    ...WORKER_TUNING,
-  });
-  const running = worker.run();
-  const app = createApp({ config, logger, dbs, redis, temporal: client });
-  const server = app.listen(0);
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post: Post = async (p, body, headers = {}) => {
-    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as { id?: string } };
-  };
+  const { dbs, client, post, stop } = await startInProcessStack(taskQueue);
   const run = Date.now().toString(36);
   const sku = `BENCH-${run}`;
   await upsertProduct(dbs.catalog, { sku, name: 'Bench item', priceAmount: 1000, currency: 'USD' });
@@ -144,11 +110,7 @@ async function main() {
   for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 1); round++) {
     console.table(await measureCheckoutThroughput({ client, post, sku, run: `${run}-${round}`, taskQueue }));
   }
-  server.close();
-  worker.shutdown();
-  await running;
-  deps.mailer.close();
-  await closeConnections({ native, client, redis, dbs });
+  await stop();
 }
 
 if (require.main === module) {

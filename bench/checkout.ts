@@ -6,55 +6,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app';
-import { createActivities } from '../activities';
-import { loadConfig } from '../config';
-import { temporalClientOptions } from '../temporal/client';
-import { payloadDataConverter } from '../temporal/codec';
-import { createDatabases } from '../db/client';
-import { createRedis } from '../db/redis';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
 import { holdStock } from '../db/stores/holds';
 import { sql } from 'drizzle-orm';
-import { createLogger } from '../logger';
-import { buildActivityDeps } from '../workers/deps';
-import { WORKER_TUNING } from '../workers/worker';
 import { measureCartOperations } from './cart-operations';
 import { measureFlashSale } from './flash-sale';
-import { closeConnections, runLevel } from './harness';
+import { runLevel } from './harness';
+import { startInProcessStack } from './in-process-stack';
 import { measureCheckoutThroughput, THROUGHPUT_SHAPE } from './checkout-throughput';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 async function main() {
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: 'bench', CHECKOUT_WAIT_MS: '30000' });
-  const logger = createLogger('silent');
-  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
-  const redis = createRedis(config);
-  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
-  const native = await NativeConnection.connect({ address: config.temporal.address });
-  const deps = buildActivityDeps({ config, logger, dbs, redis });
-  const worker = await Worker.create({
-    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
-    connection: native,
-    taskQueue: 'bench',
-    workflowsPath: require.resolve('./workflows'),
-    activities: { ...createActivities(deps), noop: async () => undefined },
-    ...WORKER_TUNING,
-  });
-  const running = worker.run();
-  const app = createApp({ config, logger, dbs, redis, temporal: client });
-  const server = app.listen(0);
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post = async (p: string, body: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as { id?: string } };
-  };
+  const { dbs, client, post, stop } = await startInProcessStack('bench');
 
   const run = Date.now().toString(36);
   const sku = `BENCH-${run}`;
@@ -101,11 +67,7 @@ async function main() {
   console.log('cart add/update/get at concurrency 10:', result.cartOperations);
   fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 
-  server.close();
-  worker.shutdown();
-  await running;
-  deps.mailer.close();
-  await closeConnections({ native, client, redis, dbs });
+  await stop();
 }
 
 main().catch((err: unknown) => {

@@ -11,29 +11,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { eq, inArray } from 'drizzle-orm';
-import { createApp } from '../api/app';
-import { createActivities } from '../activities';
-import { loadConfig } from '../config';
 import type { Databases } from '../db/client';
-import { createDatabases } from '../db/client';
-import { createRedis } from '../db/redis';
 import { stock } from '../db/schema/inventory';
 import { checkouts } from '../db/schema/order';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
-import { createLogger } from '../logger';
-import { temporalClientOptions } from '../temporal/client';
-import { payloadDataConverter } from '../temporal/codec';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
-import { buildActivityDeps } from '../workers/deps';
-import { WORKER_TUNING } from '../workers/worker';
-import { closeConnections, pct, runLevel } from './harness';
+import { pct, runLevel } from './harness';
+import { startInProcessStack, type Post } from './in-process-stack';
 
-type Post = (p: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: { id?: string; error?: { details?: { checkoutId?: string } } } }>;
 
 const ms = (xs: number[]) => ({ count: xs.length, p50ms: +pct(xs, 50).toFixed(0), p99ms: +pct(xs, 99).toFixed(0), maxms: +Math.max(0, ...xs).toFixed(0) });
 
@@ -145,29 +134,7 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const run = Date.now().toString(36);
   const taskQueue = `bench-flash-${run}`;
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' });
-  const logger = createLogger('silent');
-  const dbs = createDatabases({ ...config, databasePoolSize: 40 });
-  const redis = createRedis(config);
-  const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
-  const native = await NativeConnection.connect({ address: config.temporal.address });
-  const deps = buildActivityDeps({ config, logger, dbs, redis });
-  const worker = await Worker.create({
-    dataConverter: payloadDataConverter(config.privacy.payloadKeys),
-    connection: native,
-    taskQueue,
-    workflowsPath: require.resolve('./workflows'),
-    activities: { ...createActivities(deps), noop: async () => undefined },
-    ...WORKER_TUNING,
-  });
-  const running = worker.run();
-  const server = createApp({ config, logger, dbs, redis, temporal: client }).listen(0);
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post: Post = async (p, body, headers = {}) => {
-    const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as Awaited<ReturnType<Post>>['body'] };
-  };
+  const { config, dbs, client, post, stop } = await startInProcessStack(taskQueue);
   const shape = {
     units: Number(process.env.FLASH_UNITS ?? 100),
     buyers: Number(process.env.FLASH_BUYERS ?? 2000),
@@ -181,11 +148,7 @@ async function main() {
   };
   console.log(JSON.stringify(result, null, 2));
   fs.writeFileSync(path.join(__dirname, 'results', 'flash-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-  server.close();
-  worker.shutdown();
-  await running;
-  deps.mailer.close();
-  await closeConnections({ native, client, redis, dbs });
+  await stop();
 }
 
 if (require.main === module) {
