@@ -405,6 +405,32 @@ function payloadKey(id: string, base64: string, name: string): PayloadKey {
   return { id, key };
 }
 
+/**
+ * The example values of deploy/k8s/base/secret.yaml all say "change me" (the payload key's
+ * once decoded; the customer-token key there is the published dev key, refused further down):
+ * production refuses them, so an example Secret applied by mistake cannot run a real shop.
+ */
+const EXAMPLE_SECRET = /change[-_]me/i;
+const SECRET_SETTINGS = [
+  'DATABASE_URL', 'CATALOG_DATABASE_URL', 'INVENTORY_DATABASE_URL', 'CART_DATABASE_URL', 'ORDER_DATABASE_URL',
+  'PAYMENT_DATABASE_URL', 'NOTIFICATION_DATABASE_URL', 'SUPPORT_DATABASE_URL', 'CUSTOMER_DATABASE_URL', 'REDIS_URL',
+  'ADMIN_API_TOKEN', 'UNSUBSCRIBE_SECRET', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET', 'SMTP_PASS',
+  'PAYLOAD_ENCRYPTION_KEY', 'PAYLOAD_ENCRYPTION_OLD_KEYS', 'CUSTOMER_EMAIL_HASH_SECRET',
+] as const;
+
+function refuseExampleSecrets(env: Record<string, string | undefined>): void {
+  for (const name of SECRET_SETTINGS) {
+    const value = env[name];
+    if (!value) continue;
+    const decoded = name.startsWith('PAYLOAD_ENCRYPTION')
+      ? value.split(/[,:]/).map((part) => Buffer.from(part.trim(), 'base64').toString('latin1')).join(' ')
+      : '';
+    if (EXAMPLE_SECRET.test(value) || EXAMPLE_SECRET.test(decoded)) {
+      throw new ConfigError(`${name} still holds the example value in production: set a real secret`);
+    }
+  }
+}
+
 /** PAYLOAD_ENCRYPTION_*: the current key (dev key outside production) and the old ones. */
 function payloadKeys(e: Env): PayloadKeys {
   const old = (e.PAYLOAD_ENCRYPTION_OLD_KEYS ?? '')
@@ -437,6 +463,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ORDERLY_CONTAINER && !env.ORDERLY_MODE) {
     throw new ConfigError('ORDERLY_MODE is required in a container (ORDERLY_CONTAINER is set): production, or dev/test on purpose');
   }
+
+  if (e.ORDERLY_MODE === 'production') refuseExampleSecrets(env);
 
   let adminApiToken = e.ADMIN_API_TOKEN;
   if (!adminApiToken) {

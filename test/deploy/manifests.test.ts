@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../config';
+import { productionSecrets } from '../helpers/production-env';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DEPLOY = path.join(ROOT, 'deploy');
@@ -202,15 +203,28 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     for (const k of ['DATABASE_URL', 'ADMIN_API_TOKEN', 'UNSUBSCRIBE_SECRET', 'STRIPE_API_KEY', 'SMTP_PASS', 'REDIS_URL']) expect(secret).toContain(k);
   });
 
-  it('the ConfigMap with the Secret is a configuration config.ts accepts in production', () => {
+  it('the example Secret cannot start production (each example value is refused by name); with real secrets the ConfigMap does', () => {
     const values = (file: string, map: string) => {
       const text = fs.readFileSync(path.join(DEPLOY, 'k8s/base', file), 'utf8');
       const block = new RegExp(`^${map}:\\n((?:[ #].*\\n|\\n)*)`, 'm').exec(text)?.[1] ?? '';
       return Object.fromEntries([...block.matchAll(/^ {2}([A-Z][A-Z0-9_]*): ?(.*)$/gm)].map((m) => [m[1] as string, (m[2] as string).replace(/^"(.*)"$/, '$1')]));
     };
-    const env = { ...values('configmap.yaml', 'data'), ...values('secret.yaml', 'stringData') };
-    expect(env.ORDERLY_MODE).toBe('production');
-    const config = loadConfig(env);
+    const configMap = values('configmap.yaml', 'data');
+    const examples = values('secret.yaml', 'stringData');
+    expect(configMap.ORDERLY_MODE).toBe('production');
+    // the example Secret, applied by mistake, cannot start production: each example value is refused by name
+    expect(() => loadConfig({ ...configMap, ...examples })).toThrow(/example value|dev key/);
+    const real: Record<string, string> = {
+      ...productionSecrets,
+      DATABASE_URL: 'postgres://orderly:s3cr3t-from-a-vault@postgres.orderly.svc.cluster.local:5432/orderly',
+      STRIPE_API_KEY: 'sk_live_from_a_vault',
+    };
+    const refused = Object.entries(examples).filter(([name, example]) => example !== '' && name !== 'REDIS_URL');
+    expect(refused.map(([name]) => name)).toEqual(expect.arrayContaining(['DATABASE_URL', 'ADMIN_API_TOKEN', 'PAYLOAD_ENCRYPTION_KEY', 'CUSTOMER_JWT_SIGNING_KEY']));
+    for (const [name, example] of refused) {
+      expect(() => loadConfig({ ...configMap, ...examples, ...real, [name]: example })).toThrow(name);
+    }
+    const config = loadConfig({ ...configMap, ...examples, ...real });
     expect(config).toMatchObject({ mode: 'production', port: 3000, payment: { gateway: 'stripe' }, worker: { shutdownGraceSeconds: 120, heartbeatFile: '/tmp/orderly-worker-alive' } });
     expect(config.faults).toEqual({ pauseMs: 0 });
   });
