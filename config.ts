@@ -167,6 +167,8 @@ const envSchema = z.object({
   RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(3600).default(30),
   /** Precomputed answers kept per API process (the oldest go first). */
   RECOMMENDATIONS_CACHE_ENTRIES: z.coerce.number().int().positive().default(20_000),
+  /** And at most this many MiB of them per API process (estimated at 3 × their JSON), least recently used out first. */
+  RECOMMENDATIONS_CACHE_MAX_MB: z.coerce.number().int().positive().max(4096).default(64),
   /**
    * How long a stopping worker (SIGTERM) keeps running its in-flight activities before the SDK
    * cancels them: the longest activity timeout (2 min, the mail sends). Kubernetes'
@@ -335,7 +337,7 @@ export interface Config {
   };
   recovery: { offsetsMinutes: number[]; discountCode?: string; sweepSeconds: number; sweepBatch: number; unsubscribeSecret: string };
   reconcile: { intervalSeconds: number; lookbackHours: number; graceSeconds: number };
-  recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number; cache: { pollMs: number; maxAgeMs: number; entries: number } };
+  recommendations: { keyPrefix: string; halfLifeDays: number; windowDays: number; recomputeSeconds: number; cache: { pollMs: number; maxAgeMs: number; entries: number; maxBytes: number } };
   worker: { shutdownGraceSeconds: number; heartbeatFile?: string };
   circuit: { namespace: string; failureThreshold: number; windowMs: number; cooldownMs: number; searchCooldownMs: number; gatewayTimeoutMs: number };
   telemetry: { metricsHost: string; apiMetricsPort?: number; workerMetricsPort?: number; otlpEndpoint?: string };
@@ -600,7 +602,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       halfLifeDays: e.RECOMMENDATIONS_HALF_LIFE_DAYS,
       windowDays: e.RECOMMENDATIONS_WINDOW_DAYS,
       recomputeSeconds: e.RECOMMENDATIONS_RECOMPUTE_SECONDS,
-      cache: { pollMs: e.RECOMMENDATIONS_CACHE_POLL_MS, maxAgeMs: e.RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS * 1000, entries: e.RECOMMENDATIONS_CACHE_ENTRIES },
+      cache: { pollMs: e.RECOMMENDATIONS_CACHE_POLL_MS, maxAgeMs: e.RECOMMENDATIONS_CACHE_MAX_AGE_SECONDS * 1000, entries: e.RECOMMENDATIONS_CACHE_ENTRIES, maxBytes: e.RECOMMENDATIONS_CACHE_MAX_MB * 2 ** 20 },
     },
     worker: { shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS, heartbeatFile: e.WORKER_HEARTBEAT_FILE },
     circuit: {

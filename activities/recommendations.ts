@@ -59,7 +59,7 @@ export function recommendationActivities({ dbs, recommendations: store, config }
       });
       await store.storeAnswers(build, answers);
     }
-    await store.markChanged(builds);
+    await store.markChanged(builds, owners);
   };
 
   return {

@@ -40,6 +40,8 @@ const TEST_ORDERS = 1_000;
 const DAYS = 90;
 const K = 5;
 const CONCURRENCY = 10;
+/** Requests asked of a cold API process (`coldStart`). */
+const COLD_REQUESTS = 1_000;
 
 /** A seeded generator: the same log on every run. */
 function mulberry32(seed: number) {
@@ -241,6 +243,24 @@ async function main() {
   for (const { q } of queries.slice(0, 500)) sequential.push(await ask(q));
 
   /**
+   * A cold process: a fresh API asked at concurrency 10 from its very first request (no untimed
+   * warm-up): the first asks land before its first poll and warm-up are done. Reported apart
+   * (`coldStart`), beside the main figures, which start after 300 untimed requests.
+   */
+  const cold = await startApi(path.join(__dirname, '..'));
+  const coldAnswers = await atConcurrency(queries.slice(0, COLD_REQUESTS), cold.base);
+  cold.child.kill('SIGTERM');
+  const coldStart = {
+    requests: coldAnswers.length,
+    serverP50Ms: +pct(coldAnswers.map((a) => a.server), 50).toFixed(2),
+    serverP99Ms: +pct(coldAnswers.map((a) => a.server), 99).toFixed(2),
+    hitShare: +(coldAnswers.filter((a) => a.cache === 'hit').length / coldAnswers.length).toFixed(3),
+    /** How many of the first 100 requests were misses (the first poll and warm-up under way). */
+    missesInFirst100: coldAnswers.slice(0, 100).filter((a) => a.cache !== 'hit').length,
+    missesAfterFirst100: coldAnswers.slice(100).filter((a) => a.cache !== 'hit').length,
+  };
+
+  /**
    * RECO_BENCH_COMPARE=<root of another checkout> (e.g. a `git worktree` of the commit before a
    * change): a fresh API of this checkout and one of that checkout, on the same data, asked the
    * same queries at concurrency 10 in alternating rounds (10 rounds, which goes first
@@ -320,6 +340,7 @@ async function main() {
       sequentialClientP50Ms: +pct(sequential.map((a) => a.client), 50).toFixed(2),
       loadAverage: os.loadavg().map((l) => +l.toFixed(1)),
     },
+    coldStart,
     recompute: { orders: summary.orders, pages: summary.pages, runs: summary.runs, seconds: +recomputeSeconds.toFixed(1), ordersPerSecond: +(summary.orders / recomputeSeconds).toFixed(0), loadSeconds: +loadSeconds.toFixed(1) },
     incremental: { orders: incremental.length, p50Ms: +pct(incremental, 50).toFixed(2), p99Ms: +pct(incremental, 99).toFixed(2) },
     ...(comparison ? { comparison } : {}),
@@ -330,6 +351,7 @@ async function main() {
     { model: 'popularity baseline', ...result.quality.popularityBaseline },
   ]);
   console.table([{ measure: 'GET /products/:sku/recommendations?limit=5 (ms)', ...result.latency }]);
+  console.table([{ measure: 'cold API process, from its first request (ms)', ...coldStart }]);
   console.table([{ measure: 'recompute workflow', ...result.recompute }, { measure: 'incremental activity (ms)', ...result.incremental }]);
   if (comparison) console.log('paired with RECO_BENCH_COMPARE:', JSON.stringify(comparison, null, 2));
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });

@@ -10,6 +10,9 @@ import { coPurchases, purchaseWeight, skusByCategory, type Purchase, type Recomm
  * Keys, under the configured prefix:
  *   {ptr}:current, {ptr}:building          the published generation and the one being built (JSON RecommendationBuild)
  *   {ptr}:versions                         HASH generation → a counter moved after every purchase or refund counted into it
+ *   {ptr}:changes:<gen>                    ZSET answer owner ("s:<sku>", "c:<category>", "c:all") → the generation's version
+ *                                          when its answer last changed: API processes re-read only those (at most one
+ *                                          member per sku and category of the generation; dropped with it)
  *   {<gen>:s:<sku>}:also                   ZSET partner sku → raw co-purchase score
  *   {<gen>:s:<sku>}:orders                 HASH order id → what it added ("<weight>\t<sku>…"), or "r" once refunded
  *   {<gen>:c:=<category>|*}:best           ZSET sku → raw order count in the category (* = every category)
@@ -60,12 +63,24 @@ return 1
 
 /**
  * What a reader needs to know whether a cached answer still holds, in one round trip: the
- * published generation and how often its scores have changed (same hash tag: one slot).
+ * published generation and how often its scores have changed (same hash tag: one slot) and,
+ * when the reader names the generation and version it saw last, the owners whose answers
+ * changed since (at most ARGV[3] + 1 of them; false when the generation is another one).
  */
 const SERVING = `
 local current = redis.call('GET', KEYS[1])
-if not current then return {false, false} end
-return {current, redis.call('HGET', KEYS[2], cjson.decode(current).generation)}
+if not current then return {false, false, false} end
+local gen = cjson.decode(current).generation
+local version = redis.call('HGET', KEYS[2], gen)
+if ARGV[1] ~= gen then return {current, version, false} end
+return {current, version, redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]) + 1)}
+`;
+
+/** Moves a generation's version and records, at that version, the owners whose answers changed (one slot). */
+const TOUCH = `
+local version = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+for i = 2, #ARGV do redis.call('ZADD', KEYS[2], version, ARGV[i]) end
+return version
 `;
 
 /**
@@ -99,7 +114,16 @@ const parseBuild = (raw: string | null): RecommendationBuild | null => (raw ? (J
 export interface ServingState {
   build: RecommendationBuild | null;
   version: number;
+  /**
+   * Asked with `since`: the owners (`ownerId`) whose answers changed after `since.version`, when
+   * the generation is still `since.generation`; undefined otherwise, or when more than `max` did.
+   */
+  changed?: string[];
 }
+
+/** An answer owner as one string: `s:<sku>`, `c:<category>`, `c:all` (every category). */
+export const ownerId = (owner: AnswerOwner): string => ('sku' in owner ? `s:${owner.sku}` : `c:${owner.category}`);
+const ownerOf = (id: string): AnswerOwner => (id.startsWith('s:') ? { sku: id.slice(2) } : { category: id.slice(2) });
 
 export interface ScoredSku {
   sku: string;
@@ -142,22 +166,33 @@ export class RecommendationStore {
     return parseBuild(await this.redis.get(this.pointer('current')));
   }
 
-  /** The published generation and its scores' version, in one round trip (one script, one slot). */
-  async servingState(): Promise<ServingState> {
-    const [current, version] = (await runScript(this.redis, SERVING, [this.pointer('current'), this.versions()], [])) as [string | null, string | null];
-    return { build: parseBuild(current), version: Number(version ?? 0) };
+  /**
+   * The published generation and its scores' version, in one round trip (one script, one slot);
+   * with `since`, also which answers changed after that version of that generation (at most `max`).
+   */
+  async servingState(since?: { generation: string; version: number; max: number }): Promise<ServingState> {
+    const [current, version, changed] = (await runScript(this.redis, SERVING, [this.pointer('current'), this.versions(), this.changes(since?.generation ?? '')], since ? [since.generation, String(since.version), String(since.max)] : ['', '0', '0'])) as [
+      string | null,
+      string | null,
+      string[] | null,
+    ];
+    const state: ServingState = { build: parseBuild(current), version: Number(version ?? 0) };
+    if (since && Array.isArray(changed) && changed.length <= since.max) state.changed = changed;
+    return state;
   }
 
   /**
-   * Moves a generation's version: readers holding answers of it recompute them. Called after
-   * every count or refund, also one that changed nothing (a retry after a lost reply must not
-   * leave the move undone).
+   * Moves a generation's version, recording the owners whose answers changed at the new one:
+   * readers re-read those. Called after every count or refund, also one that changed nothing
+   * (a retry after a lost reply must not leave the move undone).
    */
-  private async touch(builds: RecommendationBuild[]): Promise<void> {
-    await Promise.all([...new Set(builds.map((b) => b.generation))].map((gen) => this.redis.hincrby(this.versions(), gen, 1)));
+  private async touch(builds: RecommendationBuild[], owners: AnswerOwner[] = []): Promise<void> {
+    const ids = [...new Set(owners.map(ownerId))];
+    await Promise.all([...new Set(builds.map((b) => b.generation))].map((gen) => runScript(this.redis, TOUCH, [this.versions(), this.changes(gen)], [gen, ...ids])));
   }
 
   private readonly versions = () => `${this.prefix}{ptr}:versions`;
+  private readonly changes = (gen: string) => `${this.prefix}{ptr}:changes:${gen}`;
 
   async building(): Promise<RecommendationBuild | null> {
     return parseBuild(await this.redis.get(this.pointer('building')));
@@ -277,9 +312,14 @@ export class RecommendationStore {
     return Promise.all([read({ sku }), read({ category })]);
   }
 
-  /** Moves the published (and building) generations' version: readers re-read what they cached of them. */
-  async markChanged(builds: RecommendationBuild[]): Promise<void> {
-    await this.touch(builds);
+  /** The stored answers of some owners (`ownerId`s) as JSON, null where there is none: one round trip (parallel GETs). */
+  async rawAnswers(generation: string, owners: string[]): Promise<(string | null)[]> {
+    return Promise.all(owners.map((id) => this.redis.get(`${this.ownerTag(generation, ownerOf(id))}:answer`)));
+  }
+
+  /** Moves the published (and building) generations' version, recording whose answers changed: readers re-read those. */
+  async markChanged(builds: RecommendationBuild[], owners: AnswerOwner[] = []): Promise<void> {
+    await this.touch(builds, owners);
   }
 
   /** Every member and raw score of a sku's co-purchase set (tests compare generations with it). */
@@ -315,7 +355,10 @@ export class RecommendationStore {
     }
     const counted = await this.redis.hkeys(this.versions());
     const retired = counted.filter((gen) => !keep.has(gen));
-    if (retired.length > 0) await this.redis.hdel(this.versions(), ...retired);
+    if (retired.length > 0) {
+      await this.redis.hdel(this.versions(), ...retired);
+      await Promise.all(retired.map((gen) => this.redis.unlink(this.changes(gen))));
+    }
     return { generations: [...dropped], keys };
   }
 }

@@ -123,6 +123,59 @@ describe.each(redisTargets)('precomputed recommendation answers on %s', (_target
     expect(last.answer.items.find((i) => i.sku === b)).toMatchObject({ available: 3, reason: 'also_bought' });
   });
 
+  it('after a poll every sku is warm: its first ask is a hit; a purchase re-reads only the answers it changed (in the poll), a purchase elsewhere drops nothing', async () => {
+    const category = `warm-${randomBytes(3).toString('hex')}`;
+    const [a, b, c, x, y] = await Promise.all([1, 2, 3, 4, 5].map(() => createProduct(writer, { category, onHand: 10 })));
+    await bought([a as string, b as string]);
+    await bought([c as string, b as string]);
+    await answers.refresh();
+    await answers.settled();
+    const reads = { n: 0 };
+    const original = store.rawAnswers.bind(store);
+    store.rawAnswers = (gen, owners) => ((reads.n += owners.length), original(gen, owners));
+    try {
+      // never asked in this process: answered from the warm-up, no I/O at all
+      const first = await answers.answer(c as string, 5);
+      expect(answers.hits.has(first)).toBe(true);
+      expect(first.kind === 'recommendations' && skusOf(first)).toEqual([b, a]);
+      expect(reads.n).toBe(0);
+
+      // a purchase of other skus: the poll re-reads their answers (and the categories'), not c's or a's
+      await bought([x as string, y as string]);
+      await answers.refresh();
+      expect(reads.n).toBeGreaterThan(0);
+      expect(reads.n).toBeLessThanOrEqual(4); // x, y, their category, every category
+      reads.n = 0;
+      expect(answers.hits.has(await answers.answer(a as string, 5))).toBe(true);
+
+      // a purchase with c: re-read by the poll, so the next ask is a hit that shows it
+      await bought([c as string, x as string]);
+      await bought([c as string, x as string]);
+      await answers.refresh();
+      const after = await answers.answer(c as string, 5);
+      expect(answers.hits.has(after)).toBe(true);
+      expect(after.kind === 'recommendations' && skusOf(after)[0]).toBe(x);
+    } finally {
+      store.rawAnswers = original;
+    }
+  });
+
+  it('the per-process cache stays within its count and byte budget', async () => {
+    const small = new RecommendationAnswers({ dbs: served, recommendations: store }, { pollMs: 600_000, maxAgeMs: 600_000, entries: 5, maxBytes: 6_000 });
+    try {
+      const skus = await Promise.all(Array.from({ length: 8 }, () => createProduct(writer, { onHand: 10 })));
+      for (let i = 0; i + 1 < skus.length; i++) await bought([skus[i] as string, skus[i + 1] as string]);
+      await small.refresh();
+      await small.settled();
+      for (const sku of skus) expect((await small.answer(sku, 5)).kind).toBe('recommendations');
+      expect(small.cacheSize.entries).toBeGreaterThan(0);
+      expect(small.cacheSize.entries).toBeLessThanOrEqual(5);
+      expect(small.cacheSize.bytes).toBeLessThanOrEqual(6_000);
+    } finally {
+      small.stop();
+    }
+  });
+
   it('concurrent purchases of one sku leave its stored answer equal to its sorted set; a writer that read an older set writes nothing', async () => {
     const a = await createProduct(writer, { onHand: 10 });
     const partners = await Promise.all(Array.from({ length: 6 }, () => createProduct(writer, { onHand: 10 })));
