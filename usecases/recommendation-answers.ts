@@ -344,7 +344,8 @@ export class RecommendationAnswers {
     // The cached answers that changed since the last poll, read again before this state is used.
     const generation = state.build?.generation;
     let reread: { keys: string[]; raws: (string | null)[] } | undefined;
-    let dropAll = !generation || generation !== this.warmFor || !state.changed || state.version < (known?.version ?? 0);
+    // (a move of the version that recorded no changes — a worker of an older build — leaves no way to tell what changed)
+    let dropAll = !generation || generation !== this.warmFor || !state.changed || state.version < (known?.version ?? 0) || state.unrecorded !== this.state?.unrecorded;
     if (!dropAll && generation && state.changed && state.changed.length > 0) {
       const keys = state.changed.filter((key) => this.cached.peek(key));
       reread = { keys, raws: keys.length > 0 ? await this.deps.recommendations.rawAnswers(generation, keys) : [] };

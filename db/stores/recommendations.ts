@@ -10,6 +10,7 @@ import { coPurchases, purchaseWeight, skusByCategory, type Purchase, type Recomm
  * Keys, under the configured prefix:
  *   {ptr}:current, {ptr}:building          the published generation and the one being built (JSON RecommendationBuild)
  *   {ptr}:versions                         HASH generation → a counter moved after every purchase or refund counted into it
+ *   {ptr}:recorded                         HASH generation → how many of those moves recorded their changed answers (below)
  *   {ptr}:changes:<gen>                    ZSET answer owner ("s:<sku>", "c:<category>", "c:all") → the generation's version
  *                                          when its answer last changed: API processes re-read only those (at most one
  *                                          member per sku and category of the generation; dropped with it)
@@ -69,16 +70,18 @@ return 1
  */
 const SERVING = `
 local current = redis.call('GET', KEYS[1])
-if not current then return {false, false, false} end
+if not current then return {false, false, false, false} end
 local gen = cjson.decode(current).generation
 local version = redis.call('HGET', KEYS[2], gen)
-if ARGV[1] ~= gen then return {current, version, false} end
-return {current, version, redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]) + 1)}
+local recorded = redis.call('HGET', KEYS[4], gen)
+if ARGV[1] ~= gen then return {current, version, false, recorded} end
+return {current, version, redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]) + 1), recorded}
 `;
 
 /** Moves a generation's version and records, at that version, the owners whose answers changed (one slot). */
 const TOUCH = `
 local version = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 for i = 2, #ARGV do redis.call('ZADD', KEYS[2], version, ARGV[i]) end
 return version
 `;
@@ -119,6 +122,12 @@ export interface ServingState {
    * the generation is still `since.generation`; undefined otherwise, or when more than `max` did.
    */
   changed?: string[];
+  /**
+   * Moves of the version that recorded no changed answers: a worker of a build before the change
+   * log (during a rolling deploy) moves the version only. A reader that sees this number change
+   * cannot tell which answers changed and drops them all.
+   */
+  unrecorded: number;
 }
 
 /** An answer owner as one string: `s:<sku>`, `c:<category>`, `c:all` (every category). */
@@ -171,12 +180,14 @@ export class RecommendationStore {
    * with `since`, also which answers changed after that version of that generation (at most `max`).
    */
   async servingState(since?: { generation: string; version: number; max: number }): Promise<ServingState> {
-    const [current, version, changed] = (await runScript(this.redis, SERVING, [this.pointer('current'), this.versions(), this.changes(since?.generation ?? '')], since ? [since.generation, String(since.version), String(since.max)] : ['', '0', '0'])) as [
+    const keys = [this.pointer('current'), this.versions(), this.changes(since?.generation ?? ''), this.recorded()];
+    const [current, version, changed, recorded] = (await runScript(this.redis, SERVING, keys, since ? [since.generation, String(since.version), String(since.max)] : ['', '0', '0'])) as [
       string | null,
       string | null,
       string[] | null,
+      string | null,
     ];
-    const state: ServingState = { build: parseBuild(current), version: Number(version ?? 0) };
+    const state: ServingState = { build: parseBuild(current), version: Number(version ?? 0), unrecorded: Number(version ?? 0) - Number(recorded ?? 0) };
     if (since && Array.isArray(changed) && changed.length <= since.max) state.changed = changed;
     return state;
   }
@@ -188,11 +199,12 @@ export class RecommendationStore {
    */
   private async touch(builds: RecommendationBuild[], owners: AnswerOwner[] = []): Promise<void> {
     const ids = [...new Set(owners.map(ownerId))];
-    await Promise.all([...new Set(builds.map((b) => b.generation))].map((gen) => runScript(this.redis, TOUCH, [this.versions(), this.changes(gen)], [gen, ...ids])));
+    await Promise.all([...new Set(builds.map((b) => b.generation))].map((gen) => runScript(this.redis, TOUCH, [this.versions(), this.changes(gen), this.recorded()], [gen, ...ids])));
   }
 
   private readonly versions = () => `${this.prefix}{ptr}:versions`;
   private readonly changes = (gen: string) => `${this.prefix}{ptr}:changes:${gen}`;
+  private readonly recorded = () => `${this.prefix}{ptr}:recorded`;
 
   async building(): Promise<RecommendationBuild | null> {
     return parseBuild(await this.redis.get(this.pointer('building')));
@@ -357,6 +369,7 @@ export class RecommendationStore {
     const retired = counted.filter((gen) => !keep.has(gen));
     if (retired.length > 0) {
       await this.redis.hdel(this.versions(), ...retired);
+      await this.redis.hdel(this.recorded(), ...retired);
       await Promise.all(retired.map((gen) => this.redis.unlink(this.changes(gen))));
     }
     return { generations: [...dropped], keys };

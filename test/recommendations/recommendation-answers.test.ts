@@ -160,6 +160,31 @@ describe.each(redisTargets)('precomputed recommendation answers on %s', (_target
     }
   });
 
+  it('a purchase counted by a worker of the build before the change log (rolling deploy: version moved, nothing recorded) drops the cached answers instead of keeping them stale', async () => {
+    const category = `old-${randomBytes(3).toString('hex')}`;
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => createProduct(writer, { category, onHand: 10 })));
+    await bought([a as string, b as string]);
+    await answers.refresh();
+    await answers.settled();
+    const before = await answers.answer(a as string, 5);
+    expect(answers.hits.has(before)).toBe(true);
+    expect(before.kind === 'recommendations' && skusOf(before)).toEqual([b]);
+    // the older build's markChanged: it moved the version and recorded no changed answers
+    const markChanged = store.markChanged.bind(store);
+    store.markChanged = async (builds: RecommendationBuild[]) => {
+      await Promise.all(builds.map((build) => redis.hincrby(`${prefix}{ptr}:versions`, build.generation, 1)));
+    };
+    try {
+      await bought([a as string, c as string]);
+      await bought([a as string, c as string]);
+    } finally {
+      store.markChanged = markChanged;
+    }
+    await answers.refresh();
+    const after = await answers.answer(a as string, 5);
+    expect(after.kind === 'recommendations' && skusOf(after)[0]).toBe(c);
+  });
+
   it('the per-process cache stays within its count and byte budget', async () => {
     const small = new RecommendationAnswers({ dbs: served, recommendations: store }, { pollMs: 600_000, maxAgeMs: 600_000, entries: 5, maxBytes: 6_000 });
     try {
