@@ -22,7 +22,7 @@ import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
-import { searchRequest, type SearchQuery } from '../db/search-engine/queries';
+import { searchRequests, type SearchQuery } from '../db/search-engine/queries';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { reindex } from '../scripts/reindex';
@@ -220,14 +220,16 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
         byShape.set(shape, [...(byShape.get(shape) ?? []), ms]);
       });
       const cpu1 = { es: cpuMs(esPid), api: cpuMs(apiPid) };
-      // the same searches straight to Elasticsearch (the API's request body, no API, no availability read)
+      // the same searches straight to Elasticsearch (the API's requests — hits and facets, sent
+      // together — no API, no availability read); `took` is the slower of the two
       const engine: number[] = [];
       const took: number[] = [];
       await runLevel(mode.searchConcurrency, mode.searches, async (n) => {
+        const { hits, facets } = searchRequests(alias, queryOf(n).query);
         const t = performance.now();
-        const res = await search.client.search(searchRequest(alias, queryOf(n).query));
+        const res = await Promise.all([search.client.search(hits), search.client.search(facets)]);
         engine.push(performance.now() - t);
-        took.push(res.took);
+        took.push(Math.max(...res.map((r) => r.took)));
       });
 
       const searchFallbacks = fallbacks;
