@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -139,7 +140,8 @@ export interface SearchLevel {
   syncLagMaxMs: number;
 }
 
-export async function measureSearch(mode: ScaleMode, bundle: { code: string }): Promise<{ levels: SearchLevel[]; shape: string; targets: Record<string, string> }> {
+export async function measureSearch(mode: ScaleMode, bundle: { code: string }): Promise<{ levels: SearchLevel[]; shape: string; targets: Record<string, string>; loadAverage: Record<string, number[]> }> {
+  const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
   const run = Date.now().toString(36);
   const alias = `scale-${run}`;
   const taskQueue = `scale-search-${run}`;
@@ -323,6 +325,8 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
   }
   return {
     levels,
+    // 1 / 5 / 15-minute load averages of the machine when the part started and ended (2 cores: above 2, searches wait for a core)
+    loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => +x.toFixed(2)) },
     shape: `GET /products through an API in its own process, ${mode.searches} searches per size at concurrency ${mode.searchConcurrency}, four shapes in turn (text, text+category, category by price, browse newest), limit 20 with facets; sync lag: ${mode.syncUpdates} PUT /admin/products at concurrency ${mode.syncConcurrency}, each until GET /products?q=<its new word> lists it; reindex: scripts/reindex.ts from the stores into a new index, alias swapped`,
     targets: { searchP99At100k: '< 100 ms', syncLagP99: '< 2000 ms', reindexAt100k: '< 120 s' },
   };
