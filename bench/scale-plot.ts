@@ -55,6 +55,7 @@ export async function plotScale(results: Json): Promise<string[]> {
             { products: l.products, ms: l.searchP50ms, series: 'search p50' },
             { products: l.products, ms: l.searchP99ms, series: 'search p99' },
             ...(l.engineP99ms !== undefined ? [{ products: l.products, ms: l.engineP99ms, series: 'Elasticsearch alone p99' }] : []),
+            ...(l.engineSingleP99ms !== undefined ? [{ products: l.products, ms: l.engineSingleP99ms, series: 'Elasticsearch alone, one request with facets (before) p99' }] : []),
           ]),
           'Storefront search (GET /products) vs catalog size',
           'latency (ms)',

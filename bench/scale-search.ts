@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -22,7 +23,7 @@ import { createDatabases } from '../db/client';
 import { createRedis } from '../db/redis';
 import { upsertProduct } from '../db/stores/catalog';
 import { setOnHand } from '../db/stores/inventory';
-import { searchRequest, type SearchQuery } from '../db/search-engine/queries';
+import { searchRequests, type SearchQuery } from '../db/search-engine/queries';
 import { SearchIndex } from '../db/search-engine/search-index';
 import { createLogger } from '../logger';
 import { reindex } from '../scripts/reindex';
@@ -118,6 +119,17 @@ export interface SearchLevel {
   engineP99ms: number;
   engineTookP50ms: number;
   engineTookP99ms: number;
+  /**
+   * Reference, interleaved with the above in the same window: the search as one request (hits,
+   * exact total and the facet aggregations together, no request cache), as the API sent it
+   * before the facets got a request of their own.
+   */
+  engineSingleP50ms: number;
+  engineSingleP99ms: number;
+  /** Facet requests answered from the shard request cache during the API's searches (hits / lookups). */
+  facetCacheHitRatio: number;
+  /** The API's own account of each search (its Server-Timing header): p50 / p99 per step, ms. */
+  serverTiming: Record<string, { p50ms: number; p99ms: number }>;
   /** CPU time per search of the Elasticsearch node and of the API process (NaN where /proc is not readable). */
   esCpuMsPerSearch: number;
   apiCpuMsPerSearch: number;
@@ -128,7 +140,8 @@ export interface SearchLevel {
   syncLagMaxMs: number;
 }
 
-export async function measureSearch(mode: ScaleMode, bundle: { code: string }): Promise<{ levels: SearchLevel[]; shape: string; targets: Record<string, string> }> {
+export async function measureSearch(mode: ScaleMode, bundle: { code: string }): Promise<{ levels: SearchLevel[]; shape: string; targets: Record<string, string>; loadAverage: Record<string, number[]> }> {
+  const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
   const run = Date.now().toString(36);
   const alias = `scale-${run}`;
   const taskQueue = `scale-search-${run}`;
@@ -156,9 +169,15 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
     const base = `http://127.0.0.1:${port}`;
     /** Answers from PostgreSQL (Elasticsearch slower than SEARCH_TIMEOUT_MS, or the breaker open) are counted, and are no find. */
     let fallbacks = 0;
+    /** Server-Timing steps of the measured searches (collected while `timings` is set). */
+    let timings: Map<string, number[]> | undefined;
     const find = async (qs: string) => {
       const res = await fetch(`${base}/products?${qs}`);
       if (res.status !== 200) throw new Error(`GET /products?${qs} answered ${res.status}`);
+      for (const step of timings ? (res.headers.get('server-timing') ?? '').split(', ') : []) {
+        const [name, ms] = step.split(';dur=');
+        if (name && ms) timings?.set(name, [...(timings.get(name) ?? []), Number(ms)]);
+      }
       const body = (await res.json()) as { items: { sku: string }[] };
       if (res.headers.get('x-search-engine') === 'elasticsearch') return body;
       fallbacks++;
@@ -210,6 +229,13 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
       fallbacks = 0;
       const all: number[] = [];
       const byShape = new Map<string, number[]>();
+      const cacheStats = async () => {
+        const stats = await search.client.indices.stats({ index: alias, metric: 'request_cache' });
+        const c = stats._all.primaries?.request_cache;
+        return { hits: c?.hit_count ?? 0, misses: c?.miss_count ?? 0 };
+      };
+      const cache0 = await cacheStats();
+      timings = new Map();
       const cpu0 = { es: cpuMs(esPid), api: cpuMs(apiPid) };
       const load = await runLevel(mode.searchConcurrency, mode.searches, async (n) => {
         const { shape, qs } = queryOf(n);
@@ -220,14 +246,27 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
         byShape.set(shape, [...(byShape.get(shape) ?? []), ms]);
       });
       const cpu1 = { es: cpuMs(esPid), api: cpuMs(apiPid) };
-      // the same searches straight to Elasticsearch (the API's request body, no API, no availability read)
+      const cache1 = await cacheStats();
+      const serverTiming = Object.fromEntries([...timings].map(([k, v]) => [k, { p50ms: +pct(v, 50).toFixed(1), p99ms: +pct(v, 99).toFixed(1) }]));
+      timings = undefined;
+      // the same searches straight to Elasticsearch (the API's requests — hits and facets, sent
+      // together — no API, no availability read; `took` is the slower of the two), interleaved
+      // with the same searches as one request (the body before the split: hits, exact total and
+      // facets together, no request cache) so both see the same load
       const engine: number[] = [];
       const took: number[] = [];
-      await runLevel(mode.searchConcurrency, mode.searches, async (n) => {
+      const single: number[] = [];
+      await runLevel(mode.searchConcurrency, 2 * mode.searches, async (i) => {
+        const { hits, facets } = searchRequests(alias, queryOf(i >> 1).query);
         const t = performance.now();
-        const res = await search.client.search(searchRequest(alias, queryOf(n).query));
+        if (i % 2 === 1) {
+          await search.client.search({ ...hits, track_total_hits: true, aggs: facets.aggs });
+          single.push(performance.now() - t);
+          return;
+        }
+        const res = await Promise.all([search.client.search(hits), search.client.search(facets)]);
         engine.push(performance.now() - t);
-        took.push(res.took);
+        took.push(Math.max(...res.map((r) => r.took)));
       });
 
       const searchFallbacks = fallbacks;
@@ -255,6 +294,10 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
         engineP99ms: +pct(engine, 99).toFixed(1),
         engineTookP50ms: pct(took, 50),
         engineTookP99ms: pct(took, 99),
+        engineSingleP50ms: +pct(single, 50).toFixed(1),
+        engineSingleP99ms: +pct(single, 99).toFixed(1),
+        facetCacheHitRatio: +((cache1.hits - cache0.hits) / Math.max(1, cache1.hits - cache0.hits + cache1.misses - cache0.misses)).toFixed(3),
+        serverTiming,
         esCpuMsPerSearch: +((cpu1.es - cpu0.es) / mode.searches).toFixed(2),
         apiCpuMsPerSearch: +((cpu1.api - cpu0.api) / mode.searches).toFixed(2),
         byShape: Object.fromEntries([...byShape].map(([k, v]) => [k, { p50ms: +pct(v, 50).toFixed(1), p99ms: +pct(v, 99).toFixed(1) }])),
@@ -282,6 +325,8 @@ export async function measureSearch(mode: ScaleMode, bundle: { code: string }): 
   }
   return {
     levels,
+    // 1 / 5 / 15-minute load averages of the machine when the part started and ended (2 cores: above 2, searches wait for a core)
+    loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => +x.toFixed(2)) },
     shape: `GET /products through an API in its own process, ${mode.searches} searches per size at concurrency ${mode.searchConcurrency}, four shapes in turn (text, text+category, category by price, browse newest), limit 20 with facets; sync lag: ${mode.syncUpdates} PUT /admin/products at concurrency ${mode.syncConcurrency}, each until GET /products?q=<its new word> lists it; reindex: scripts/reindex.ts from the stores into a new index, alias swapped`,
     targets: { searchP99At100k: '< 100 ms', syncLagP99: '< 2000 ms', reindexAt100k: '< 120 s' },
   };

@@ -11,6 +11,7 @@ import { listProducts, suggestProducts } from '../db/stores/catalog-search';
 import { skusInStock, stockLevels } from '../db/stores/inventory';
 import type { Logger } from '../logger';
 import { rejected, type Rejected } from './result';
+import { SearchTiming } from './search-timing';
 
 /**
  * The opaque cursor names the engine that issued it: `es` carries Elasticsearch's
@@ -78,7 +79,8 @@ export class ProductSearch {
     if (!isCircuitOpen(err)) this.deps.logger.warn({ err }, 'search engine unavailable: answering from PostgreSQL');
   }
 
-  async list(query: ProductListQuery) {
+  /** `timing` records the steps (engine through the breaker, the engine's own call, the availability read). */
+  async list(query: ProductListQuery, timing = new SearchTiming()) {
     let typed: Cursor | undefined;
     if (query.cursor) {
       const decoded = decodeCursor(query.cursor, query.sort);
@@ -87,7 +89,7 @@ export class ProductSearch {
     }
     if (typed?.e !== 'pg') {
       try {
-        return { kind: 'page' as const, engine: 'elasticsearch' as Engine, body: await this.fromSearchEngine(query, typed) };
+        return { kind: 'page' as const, engine: 'elasticsearch' as Engine, body: await this.fromSearchEngine(query, typed, timing) };
       } catch (err) {
         if (!(err instanceof SearchUnavailableError)) throw err;
         this.failed(err);
@@ -99,7 +101,7 @@ export class ProductSearch {
       keyset = { key: typed.k, sku: typed.i };
       if (!isUsableCursor(query, keyset)) return badCursor('this cursor belongs to another sort or search');
     }
-    return { kind: 'page' as const, engine: 'postgres' as Engine, body: await this.fromPostgres(query, keyset) };
+    return { kind: 'page' as const, engine: 'postgres' as Engine, body: await this.fromPostgres(query, keyset, timing) };
   }
 
   async suggest(q: string): Promise<{ engine: Engine; items: { sku: string; name: string }[] }> {
@@ -120,9 +122,10 @@ export class ProductSearch {
   }
 
   /** Elasticsearch: relevance, facets and filters in one request; live availability in one query. */
-  private async fromSearchEngine(query: ProductListQuery, cursor: Cursor | undefined) {
-    const page = await this.engine(() => this.deps.search.search({ ...query, after: cursor?.e === 'es' ? cursor.a : undefined }));
-    const levels = await stockLevels(this.deps.dbs.inventory, page.items.map((p) => p.sku));
+  private async fromSearchEngine(query: ProductListQuery, cursor: Cursor | undefined, timing: SearchTiming) {
+    const after = cursor?.e === 'es' ? cursor.a : undefined;
+    const page = await timing.time('engine', () => this.engine(() => timing.time('es', () => this.deps.search.search({ ...query, after }))));
+    const levels = await timing.time('stock', () => stockLevels(this.deps.dbs.inventory, page.items.map((p) => p.sku)));
     return {
       items: page.items.map((h) => presentProduct({ ...h, priceAmount: h.price }, levels.get(h.sku)?.available ?? 0)),
       nextCursor: page.after ? encodeCursor({ e: 'es', o: query.sort, a: page.after }) : null,
@@ -131,11 +134,11 @@ export class ProductSearch {
   }
 
   /** PostgreSQL full text (the degraded path): same filters, sorts and facets, coarser relevance. */
-  private async fromPostgres(query: ProductListQuery, keyset: ProductCursor | undefined) {
+  private async fromPostgres(query: ProductListQuery, keyset: ProductCursor | undefined, timing: SearchTiming) {
     const { dbs } = this.deps;
     const skus = query.inStock ? await skusInStock(dbs.inventory) : undefined;
-    const [page, facets] = await Promise.all([listProducts(dbs.catalog, { ...query, cursor: keyset, skus }), productFacets(dbs.catalog, { ...query, skus })]);
-    const levels = await stockLevels(dbs.inventory, page.items.map((p) => p.sku));
+    const [page, facets] = await timing.time('pg', () => Promise.all([listProducts(dbs.catalog, { ...query, cursor: keyset, skus }), productFacets(dbs.catalog, { ...query, skus })]));
+    const levels = await timing.time('stock', () => stockLevels(dbs.inventory, page.items.map((p) => p.sku)));
     return {
       items: page.items.map((p) => presentProduct(p, levels.get(p.sku)?.available ?? 0)),
       nextCursor: page.next ? encodeCursor({ e: 'pg', o: query.sort, k: page.next.key, i: page.next.sku }) : null,

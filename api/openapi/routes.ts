@@ -58,7 +58,7 @@ export const ROUTES: Route[] = [
     method: 'get', url: '/products', summary: 'Lists and searches active products (Elasticsearch; PostgreSQL full text when it is down)',
     description:
       'Full text, filters, facets, sort and cursor paging. Blank parameters count as absent; unknown parameters are a 400; minPrice must not exceed maxPrice (a 400). ' +
-      'Answers carry ETag, Cache-Control and X-Search-Engine. A cursor only works with the sort, and the engine, that issued it (else a 400).',
+      'Answers carry ETag, Cache-Control, X-Search-Engine and Server-Timing (es, engine, stock, app: where the handler spent its time, ms). A cursor only works with the sort, and the engine, that issued it (else a 400).',
     query: productListQuerySchema, answers: { productPage: out.productPageSchema },
     ok: (r) => ({ '200': answer('a page', r.productPage) }),
   },

@@ -4,6 +4,7 @@ import { RecommendationStore } from '../../db/stores/recommendations';
 import { RecommendationAnswers } from '../../usecases/recommendation-answers';
 import type { Recommendations } from '../../usecases/recommend-products';
 import { ProductSearch, type Engine } from '../../usecases/search-products';
+import { SearchTiming } from '../../usecases/search-timing';
 import type { AppDeps } from '../deps';
 import { AppError } from '../errors';
 import { productListQuerySchema, recommendationsQuerySchema, skuSchema, suggestQuerySchema } from '../schemas/catalog';
@@ -29,9 +30,12 @@ export function productsRouter({ dbs, config, logger, search, redis, breakers }:
   const bodies = new WeakMap<Recommendations, { json: string; etag?: string }>();
 
   router.get('/', async (req, res) => {
-    const result = await products.list(parse(productListQuerySchema, req.query, 'query'));
+    const timing = new SearchTiming();
+    const result = await products.list(parse(productListQuerySchema, req.query, 'query'), timing);
     if (result.kind === 'rejected') throw new AppError(result.code, result.message, result.details);
     engineHeaders(res, result.engine);
+    // where the handler's time went (engine = the search breaker's admission + es; stock = the availability read)
+    res.set('Server-Timing', timing.header());
     res.json(result.body);
   });
 

@@ -56,8 +56,24 @@ function sortClause(sort: ProductSort, q: string | undefined): estypes.SortCombi
   }
 }
 
-/** The one request of a storefront search: full text, filters, facets, sort and search_after paging. */
-export function searchRequest(alias: string, query: SearchQuery): estypes.SearchRequest {
+/**
+ * A storefront search as two requests sent together: the page of hits, and the facets.
+ *
+ * - `hits`: the query, the facet filters as a post_filter, sort and search_after, `size` limit
+ *   + 1, only the fields a Product shows (`_source` filtering), no aggregations and no exact
+ *   total (`track_total_hits: false`), so the engine stops once it has the page: top-k for
+ *   relevance (block-max WAND), the sort field's index for the other sorts.
+ * - `facets`: `size: 0` with the aggregations and the exact total (the API shows no total, but
+ *   it is free once the aggregations visit every match) and `request_cache: true`: the shard
+ *   request cache keeps the answer until the next refresh that changed the index, so a facet
+ *   request repeated within a refresh interval (every browse page, a category's pages, a popular
+ *   word) costs a cache lookup instead of a pass over every match. A miss costs what the single
+ *   request did (its aggregations visited every match anyway); the hits request is the cheap one.
+ *
+ * The two may see neighbouring refreshes of the index (a change landing between them shows in
+ * one and not yet in the other): facet counts are as fresh as the index, never more exact.
+ */
+export function searchRequests(alias: string, query: SearchQuery): { hits: estypes.SearchRequest; facets: estypes.SearchRequest } {
   const filter: estypes.QueryDslQueryContainer[] = [{ term: { active: true } }];
   if (query.inStock) filter.push({ term: { inStock: true } });
   const categoryFilter: estypes.QueryDslQueryContainer[] = query.category ? [{ term: { category: query.category } }] : [];
@@ -74,44 +90,58 @@ export function searchRequest(alias: string, query: SearchQuery): estypes.Search
         },
       }
     : { match_all: {} };
+  const search: estypes.QueryDslQueryContainer = { bool: { must, filter } };
+  const postFilter: estypes.QueryDslQueryContainer = { bool: { filter: [...categoryFilter, ...priceFilter] } };
 
-  // Facets count what the other facet's filter leaves, so choosing a category still shows
-  // the other categories' counts (and the same for price).
   return {
-    index: alias,
-    size: query.limit + 1,
-    query: { bool: { must, filter } },
-    post_filter: { bool: { filter: [...categoryFilter, ...priceFilter] } },
-    sort: sortClause(query.sort, query.q),
-    track_total_hits: true,
-    _source: ['sku', 'name', 'description', 'category', 'attributes', 'price', 'currency'],
-    aggs: {
-      category: { filter: { bool: { filter: priceFilter } }, aggs: { values: { terms: { field: 'category', size: 50, order: { _key: 'asc' } } } } },
-      price: { filter: { bool: { filter: categoryFilter } }, aggs: { ranges: { range: { field: 'price', ranges: PRICE_FACET_BUCKETS } } } },
+    hits: {
+      index: alias,
+      size: query.limit + 1,
+      query: search,
+      post_filter: postFilter,
+      sort: sortClause(query.sort, query.q),
+      track_total_hits: false,
+      _source: ['sku', 'name', 'description', 'category', 'attributes', 'price', 'currency'],
+      ...(query.after ? { search_after: query.after } : {}),
     },
-    ...(query.after ? { search_after: query.after } : {}),
+    // Facets count what the other facet's filter leaves, so choosing a category still shows
+    // the other categories' counts (and the same for price). The body depends on the query and
+    // the filters only, never on the sort or the page: every page of a search shares one cache entry.
+    facets: {
+      index: alias,
+      size: 0,
+      request_cache: true,
+      query: search,
+      post_filter: postFilter,
+      track_total_hits: true,
+      aggs: {
+        category: { filter: { bool: { filter: priceFilter } }, aggs: { values: { terms: { field: 'category', size: 50, order: { _key: 'asc' } } } } },
+        price: { filter: { bool: { filter: categoryFilter } }, aggs: { ranges: { range: { field: 'price', ranges: PRICE_FACET_BUCKETS } } } },
+      },
+    },
   };
 }
 
-/** Full text, filters, facets, sort and search_after paging, in one request. */
+type FacetAggregations = {
+  category: { values: { buckets: { key: string; doc_count: number }[] } };
+  price: { ranges: { buckets: { from?: number; to?: number; doc_count: number }[] } };
+};
+
+/** Full text, filters, facets, sort and search_after paging: the hits and the facets requests, together. */
 export async function searchDocuments({ client, alias }: SearchEngine, query: SearchQuery): Promise<SearchPage> {
-  const body = searchRequest(alias, query);
-  let res: estypes.SearchResponse<SearchHit>;
+  const requests = searchRequests(alias, query);
+  let hitsRes: estypes.SearchResponse<SearchHit>;
+  let facetsRes: estypes.SearchResponse<never, FacetAggregations>;
   try {
-    res = await client.search<SearchHit>(body);
+    [hitsRes, facetsRes] = await Promise.all([client.search<SearchHit>(requests.hits), client.search<never, FacetAggregations>(requests.facets)]);
   } catch (err) {
     throw new SearchUnavailableError(err instanceof Error ? err.message : String(err));
   }
-  const hits = res.hits.hits;
+  const hits = hitsRes.hits.hits;
   const page = hits.slice(0, query.limit);
   const more = hits.length > query.limit;
-  const aggs = res.aggregations as
-    | {
-        category: { values: { buckets: { key: string; doc_count: number }[] } };
-        price: { ranges: { buckets: { from?: number; to?: number; doc_count: number }[] } };
-      }
-    | undefined;
-  const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
+  const aggs = facetsRes.aggregations;
+  const total = typeof facetsRes.hits.total === 'number' ? facetsRes.hits.total : (facetsRes.hits.total?.value ?? 0);
   return {
     items: page.map((h) => h._source).filter((s): s is SearchHit => s !== undefined),
     after: more ? page[page.length - 1]?.sort : undefined,

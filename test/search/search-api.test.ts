@@ -159,6 +159,33 @@ describe('catalog management and search (Elasticsearch)', () => {
     expect(after.body.items.find((p: { sku: string }) => p.sku === skus[1]).available).toBe(3);
   });
 
+  it('facets come from a request-cached request of their own: the same on every page, and they follow the index', async () => {
+    const { category, word, skus } = await catalogOfFive();
+    const cacheHits = async () => {
+      const stats = await stack.search.client.indices.stats({ index: stack.search.alias, metric: 'request_cache' });
+      return stats._all.primaries?.request_cache?.hit_count ?? 0;
+    };
+    const first = await stack.http('GET', `/products?q=${word}&sort=price_asc&limit=2`);
+    expect(first.status).toBe(200);
+    const hitsBefore = await cacheHits();
+    // the next page asks the same facets: answered from the shard request cache, same counts
+    const second = await stack.http('GET', `/products?q=${word}&sort=price_asc&limit=2&cursor=${first.body.nextCursor}`);
+    expect(skusOf(second)).toEqual(skus.slice(2, 4));
+    expect(second.body.facets).toEqual(first.body.facets);
+    expect(await cacheHits()).toBeGreaterThan(hitsBefore);
+    expect(first.body.facets.category.find((c: { value: string }) => c.value === category).count).toBe(4);
+
+    // a product added to the category: once it is searchable, the cached facets are gone with the refresh that added it
+    const sku = uniqueSku('S');
+    expect((await put(sku, { name: `${word} newcomer`, category, price: { amount: 700, currency: 'USD' } })).status).toBe(200);
+    const after = await searchUntil(`q=${word}`, [...skus, sku]);
+    expect(after.body.facets.category.find((c: { value: string }) => c.value === category).count).toBe(5);
+    expect(after.body.facets.price.find((b: { to?: number }) => b.to === 1000).count).toBe(2);
+
+    // where the handler's time went, for the bench and any client
+    expect(after.headers.get('server-timing')).toMatch(/^es;dur=[\d.]+, engine;dur=[\d.]+, stock;dur=[\d.]+, app;dur=[\d.]+$/);
+  });
+
   it('sorts by price, newest and name, ranks by relevance, and pages with a cursor', async () => {
     const { word, skus } = await catalogOfFive();
     expect(skusOf(await stack.http('GET', `/products?q=${word}&sort=price_asc`))).toEqual(skus);
