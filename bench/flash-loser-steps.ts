@@ -10,6 +10,7 @@
  * profile of the HTTP phase.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { CartStore } from '../db/stores/cart';
 import { findCheckoutByKey, openCheckout } from '../db/stores/checkouts';
 import { setOnHand } from '../db/stores/inventory';
 import { createLogger } from '../logger';
+import { placeCheckout } from '../usecases/place-checkout';
 import { soldOutRefusal } from '../usecases/sold-out';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
 import { pct, runLevel } from './harness';
@@ -40,7 +42,7 @@ async function phase(name: string, concurrency: number, n: number, one: (i: numb
 async function main() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const run = Date.now().toString(36);
-  const { config, dbs, redis, post, stop } = await startInProcessStack(`bench-steps-${run}`);
+  const { config, dbs, redis, client, post, base, stop } = await startInProcessStack(`bench-steps-${run}`, { worker: false });
   const buyers = Number(process.env.FLASH_BUYERS ?? 2000);
   const concurrency = Number(process.env.FLASH_CONCURRENCY ?? 100);
   const hot = `STEPS-${run}`;
@@ -64,8 +66,44 @@ async function main() {
       openCheckout(dbs.order, { cartId: cart(i), idempotencyKey: `steps-${i}`, requestHash: 'h', email: 'flash@example.com', workflowId: checkoutWorkflowId(cart(i)) }, { code: 'out_of_stock', message: 'm', details: {} }),
     ),
   );
+  // the loser path before (lookup, cart, stock read, insert) and now (cart, a fresh sold-out
+  // reading, insert), both without HTTP, alternated in rounds in this process
+  const deps = { dbs, temporal: client, config, logger, carts };
+  const before = async (i: number, key: string) => {
+    await findCheckoutByKey(dbs.order, cart(i), key);
+    const c = await carts.get(cart(i));
+    const refusal = await soldOutRefusal(dbs, logger, c?.lines ?? []);
+    await openCheckout(dbs.order, { cartId: cart(i), idempotencyKey: key, requestHash: 'h', email: 'flash@example.com', workflowId: checkoutWorkflowId(cart(i)) }, refusal);
+  };
+  const now = async (i: number, key: string) => {
+    const r = await placeCheckout(deps, { key, requestHash: 'h' }, { cartId: cart(i), email: 'flash@example.com', paymentToken: 'tok_visa' });
+    if (r.kind !== 'failed' || r.code !== 'out_of_stock') throw new Error(`not refused: ${r.kind}`);
+  };
+  const rounds = Number(process.env.STEPS_ROUNDS ?? 3);
+  const slice = Math.floor(buyers / rounds);
+  for (let r = 0; r < rounds; r++) {
+    rows.push(await phase(`round ${r + 1}: loser path before (no HTTP)`, concurrency, slice, (i) => before(i + r * slice, `steps-before-${r}-${i}`)));
+    rows.push(await phase(`round ${r + 1}: loser path now (no HTTP)`, concurrency, slice, (i) => now(i + r * slice, `steps-now-${r}-${i}`)));
+  }
   // the whole answer through HTTP: a bad request (no Idempotency-Key) is the floor of middleware + client
   rows.push(await phase('HTTP floor: 400 without Idempotency-Key', concurrency, buyers, () => post('/checkouts', { cartId: cart(0), email: 'flash@example.com', paymentToken: 'tok_visa' })));
+  // the same floor with node:http and a keep-alive agent instead of fetch: what the bench's own client costs
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const port = Number(new URL(base).port);
+  const bare = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/checkouts', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ cartId: cart(0), email: 'flash@example.com', paymentToken: 'tok_visa' }));
+    });
+  for (let r = 0; r < 2; r++) {
+    rows.push(await phase(`HTTP floor, fetch client (round ${r + 1})`, concurrency, buyers / 2, () => post('/checkouts', { cartId: cart(0), email: 'flash@example.com', paymentToken: 'tok_visa' })));
+    rows.push(await phase(`HTTP floor, node:http client (round ${r + 1})`, concurrency, buyers / 2, bare));
+  }
+  agent.destroy();
   const profileDir = process.env.FLASH_CPU_PROFILE;
   const session = profileDir ? new Session() : undefined;
   if (session) {

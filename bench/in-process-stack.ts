@@ -66,5 +66,5 @@ export async function startInProcessStack(taskQueue: string, opts: { worker?: bo
     deps.mailer.close();
     await closeConnections({ native, client, redis, dbs });
   };
-  return { config, dbs, redis, client, post, stop };
+  return { config, dbs, redis, client, post, base, stop };
 }
