@@ -34,7 +34,7 @@ export async function startInProcessStack(taskQueue: string, opts: { worker?: bo
     TEMPORAL_TASK_QUEUE: taskQueue,
     CHECKOUT_WAIT_MS: '30000',
   });
-  const logger = createLogger('silent');
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 40 });
   const redis = createRedis(config);
   const client = new Client(temporalClientOptions(config, await Connection.connect({ address: config.temporal.address })));
