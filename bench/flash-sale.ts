@@ -180,7 +180,10 @@ async function main() {
     address = config.temporal.address;
     const worker = layout === 'separate' ? await startWorkerProcess(taskQueue) : undefined;
     const loadBefore = load();
-    const sale = await measureFlashSale({ post, dbs, temporal: client, run }, shape);
+    const sale = await measureFlashSale({ post, dbs, temporal: client, run }, shape).catch(async (err: unknown) => {
+      await worker?.stop();
+      throw err;
+    });
     results[layout] = {
       layout: layout === 'single' ? 'API and worker in one process' : 'API in this process, worker in its own (bench/worker-process.ts)',
       loadBefore,

@@ -24,7 +24,8 @@ export async function startWorkerProcess(taskQueue: string, env: Record<string, 
   const child = spawn(process.execPath, ['--import', `file://${ROOT}/node_modules/tsx/dist/loader.mjs`, __filename, taskQueue], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // its stdin is this process's pipe: when this process ends, however it ends, the worker stops
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -61,8 +62,14 @@ async function main(taskQueue: string) {
     ...WORKER_TUNING,
   });
   const running = worker.run();
+  // the bench that spawned it is gone (its end of stdin closed): stop, do not poll on alone
+  process.stdin.on('end', () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  });
+  process.stdin.resume();
   process.stdout.write('ready\n');
   await running;
+  process.stdin.destroy();
   deps.mailer.close();
   await native.close();
   redis.disconnect();
