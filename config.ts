@@ -97,6 +97,12 @@ const envSchema = z.object({
   REFUND_WAIT_MS: z.coerce.number().int().min(0).optional(),
   STOCK_HOLD_TTL_SECONDS: z.coerce.number().int().positive().default(15 * 60),
   HOLD_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().positive().default(5 * 60),
+  /**
+   * How long a sold-out reading of a SKU's stock refuses checkouts without reading PostgreSQL
+   * again (usecases/sold-out.ts): a restocked or given-back unit is sold again at most this
+   * long after. 0: every checkout reads. Default 500 ms, 0 in ORDERLY_MODE=test.
+   */
+  SOLD_OUT_CACHE_MS: z.coerce.number().int().min(0).max(10_000).optional(),
 
   PAYMENT_GATEWAY: z.enum(['local', 'stripe']).default('local'),
   STRIPE_API_KEY: z.string().optional(),
@@ -315,7 +321,13 @@ export interface Config {
     /** A write re-issues the recovery start of a marker opened longer ago than this (CART_RECOVERY_RESTART_SECONDS). */
     recoveryRestartMs: number;
   };
-  checkout: { waitMs: number; holdTtlSeconds: number; holdSweepIntervalSeconds: number };
+  checkout: {
+    waitMs: number;
+    holdTtlSeconds: number;
+    holdSweepIntervalSeconds: number;
+    /** SOLD_OUT_CACHE_MS: how long a sold-out reading refuses without a new read (absent or 0: none). */
+    soldOutCacheMs?: number;
+  };
   refund: { waitMs: number };
   payment: {
     gateway: 'local' | 'stripe';
@@ -387,6 +399,9 @@ export interface PayloadKeys {
   /** Only decrypt (payloads written before a rotation). */
   old: PayloadKey[];
 }
+
+/** SOLD_OUT_CACHE_MS outside test mode: a given-back unit is sold again within half a second. */
+export const DEFAULT_SOLD_OUT_CACHE_MS = 500;
 
 export const KEY_BYTES = 32;
 
@@ -559,6 +574,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       waitMs: e.CHECKOUT_WAIT_MS,
       holdTtlSeconds: e.STOCK_HOLD_TTL_SECONDS,
       holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
+      soldOutCacheMs: e.SOLD_OUT_CACHE_MS ?? (e.ORDERLY_MODE === 'test' ? 0 : DEFAULT_SOLD_OUT_CACHE_MS),
     },
     refund: { waitMs: e.REFUND_WAIT_MS ?? e.CHECKOUT_WAIT_MS },
     payment: {

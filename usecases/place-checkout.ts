@@ -14,7 +14,7 @@ import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from '
 import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
 import { rejected, type Rejected } from './result';
-import { soldOutRefusal } from './sold-out';
+import { soldOutReadings, soldOutRefusal } from './sold-out';
 import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
@@ -47,6 +47,11 @@ export function resultOf(view: CheckoutView, failureDetails?: unknown): PlaceChe
     message: view.failure?.message ?? 'the checkout failed',
     details: { checkoutId: view.checkoutId, ...extra },
   };
+}
+
+/** Whether a request's customerId may go with the cart: left out, or the cart's account (a guest's cart takes no account id). */
+function customerIdFits(customerId: string | undefined, cartOwner: string | undefined): boolean {
+  return customerId === undefined || (cartOwner ? customerId === cartOwner : !isAccountId(customerId));
 }
 
 /** Whether another checkout of this cart is still running (its lock live, or its row still pending). */
@@ -109,44 +114,44 @@ export async function placeCheckout(
   viewer?: string,
 ): Promise<PlaceCheckoutResult> {
   let request = given;
-  let checkout = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
+  const cart = await carts.get(request.cartId);
+  const cartOwner = cart ? ownerOf(cart.customerId) : undefined;
+  // Sold out: refused at once with the hold's own answer, recorded under the key (a replay
+  // answers it), no workflow, nothing held, the cart not locked. Before the payment breaker:
+  // the workflow judges stock before payment, so a sold-out cart is out_of_stock whatever
+  // the gateway's state, and a 503 would only invite a retry that ends in the same 409.
+  // Only a cart this request may check out as sent is judged here (its owner, its customerId,
+  // lines); anything else goes the way below, which answers it.
+  // A cart another live checkout holds is left to that path (checkout_in_progress): its
+  // hold is that checkout's, not a sale lost. The cart's lock may have lapsed while that
+  // checkout still holds stock (a 3-D Secure wait outlives the lock), so a lapsed lock asks
+  // the checkout's row whether it is still running.
+  const judged =
+    cart && mayAccess(cart.customerId, viewer) && customerIdFits(request.customerId, cartOwner) && cart.lines.length > 0 && !(await heldByLiveCheckout({ dbs }, cart));
+  const soldOut = judged ? await soldOutRefusal(dbs, logger, cart.lines, soldOutReadings(dbs, config.checkout.soldOutCacheMs)) : undefined;
+  const opening = {
+    cartId: request.cartId,
+    idempotencyKey: idempotency.key,
+    requestHash: idempotency.requestHash,
+    email: request.email,
+    workflowId: checkoutWorkflowId(request.cartId),
+    ...(cartOwner ? { customerId: cartOwner } : {}),
+  };
+  // A refusal opens its row straight away: the insert answers a retry's row too (the key's
+  // first row wins), so the sold-out loser costs one write and no lookup before it.
+  let checkout = soldOut ? (await openCheckout(dbs.order, opening, soldOut)).checkout : await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
   // another customer's checkout (or cart, below) is not found: never 403 (domain/ownership.ts)
   if (checkout && !mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
   if (!checkout) {
-    const cart = await carts.get(request.cartId);
     if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
-    const cartOwner = ownerOf(cart.customerId);
-    if (request.customerId !== undefined && (cartOwner ? request.customerId !== cartOwner : isAccountId(request.customerId))) {
+    if (!customerIdFits(request.customerId, cartOwner)) {
       return rejected('invalid_request', 'customerId is not the cart\'s customer: leave it out', [{ field: 'customerId', message: 'not the cart\'s customer' }]);
     }
     if (cart.lines.length === 0) return rejected('cart_empty', 'the cart is empty');
-    // Sold out: refused at once with the hold's own answer, recorded under the key (a replay
-    // answers it), no workflow, nothing held, the cart not locked. Before the payment breaker:
-    // the workflow judges stock before payment, so a sold-out cart is out_of_stock whatever
-    // the gateway's state, and a 503 would only invite a retry that ends in the same 409.
-    // A cart another live checkout holds is left to that path (checkout_in_progress): its
-    // hold is that checkout's, not a sale lost. The cart's lock may have lapsed while that
-    // checkout still holds stock (a 3-D Secure wait outlives the lock), so a lapsed lock asks
-    // the checkout's row whether it is still running.
-    const heldByAnother = await heldByLiveCheckout({ dbs }, cart);
-    const soldOut = heldByAnother ? undefined : await soldOutRefusal(dbs, logger, cart.lines);
     // A new checkout is refused at once while payments are down (a replay keeps its answer).
-    if (!soldOut) {
-      const unavailable = await paymentUnavailable(breakers);
-      if (unavailable) return unavailable;
-    }
-    ({ checkout } = await openCheckout(
-      dbs.order,
-      {
-        cartId: request.cartId,
-        idempotencyKey: idempotency.key,
-        requestHash: idempotency.requestHash,
-        email: request.email,
-        workflowId: checkoutWorkflowId(request.cartId),
-        ...(cartOwner ? { customerId: cartOwner } : {}),
-      },
-      soldOut,
-    ));
+    const unavailable = await paymentUnavailable(breakers);
+    if (unavailable) return unavailable;
+    ({ checkout } = await openCheckout(dbs.order, opening));
   }
   // the order of an account's cart is the account's: its customerId comes from the checkout row
   const owner = ownerOf(checkout.customerId);

@@ -98,6 +98,7 @@ export const ROUTES: Route[] = [
       'with the same details a refused stock hold gives (details.checkoutId, details.items [{ sku, requested, available }], the short SKUs only): ' +
       'no workflow started, no stock held, the cart not locked; the refusal is recorded under the key (a replay answers it, also after a restock): ' +
       'after a restock or a smaller quantity, send a new Idempotency-Key. Checked before the payment breaker: a sold-out cart is out_of_stock whatever the gateway\'s state. ' +
+      'Each API process refuses a SKU it read as sold out for up to SOLD_OUT_CACHE_MS (500 ms by default) without reading it again: a unit that comes back is sold again at most that long after. ' +
       'While the payment gateway\'s circuit breaker is open: 503 payment_unavailable with Retry-After (and details.retryAfterSeconds), answered at once; ' +
       'without details.checkoutId nothing was recorded (no checkout, no stock held: send the same key again after Retry-After); ' +
       'with details.checkoutId that checkout failed before any charge (its stock released): retry with a new Idempotency-Key ' +
