@@ -256,6 +256,41 @@ return out
 `;
 
 /**
+ * Empties a cart of one paid checkout's lines, and only while the cart is still that checkout's
+ * (its `checkoutId`): a re-run after the first clear finds the cart given back (no checkoutId,
+ * or another checkout's) and changes nothing, so a cart the customer refilled meanwhile keeps its
+ * lines. While the lock stood the cart holds exactly the checkout's lines; after it lapsed (a
+ * long 3-D Secure wait) the customer may have changed it, so each of the checkout's lines
+ * (ARGV[1], JSON [{sku, quantity}]) is taken out by its quantity and the rest stays. Returns nil
+ * when the key is missing, else the cart (unchanged when it was not this checkout's).
+ * ARGV[2] is the TTL (s), ARGV[3] the time (ISO).
+ */
+export const CLEAR_CHECKOUT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+if cart.checkoutId ~= ARGV[4] then return raw end
+local paid = {}
+for _, l in ipairs(cjson.decode(ARGV[1])) do paid[l.sku] = (paid[l.sku] or 0) + tonumber(l.quantity) end
+local lines = {}
+if type(cart.lines) == 'table' then
+  for _, l in ipairs(cart.lines) do
+    local left = tonumber(l.quantity) - (paid[l.sku] or 0)
+    if left > 0 then table.insert(lines, { sku = l.sku, quantity = left }) end
+  end
+end
+cart.lines = lines
+if cart.recovery == 'off' then cart.recovery = nil end
+cart.checkoutId = nil
+cart.lockedUntil = nil
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[3]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[2]))
+return out
+`;
+
+/**
  * The recovery run moves the cart's reminder marker (see RECOVERY_AFTER_WRITE) without changing
  * the cart (no new version, same TTL). ARGV[1] is the step, ARGV[2] the version the run's clock
  * runs from:
@@ -456,4 +491,4 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
 }
 
 /** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
-export const CART_SCRIPTS = { SET_LINE, CLEAR, RECOVERY_MARK, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };
+export const CART_SCRIPTS = { SET_LINE, CLEAR, CLEAR_CHECKOUT, RECOVERY_MARK, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };

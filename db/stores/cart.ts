@@ -5,7 +5,7 @@ import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, recoverySweep, type CartLineRecord } from '../schema/cart';
-import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLAIM, CLEAR, CLEAR_CHECKOUT, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
@@ -197,6 +197,15 @@ export class CartStore {
 
   async clear(id: string): Promise<StoredCart | null> {
     return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date(this.clock()).toISOString()]));
+  }
+
+  /**
+   * Takes one paid checkout's lines out of the cart and ends its lock, only while the cart is
+   * still that checkout's (CLEAR_CHECKOUT): a re-run never empties a cart refilled meanwhile.
+   */
+  async clearCheckout(id: string, checkoutId: string, lines: { sku: string; quantity: number }[]): Promise<StoredCart | null> {
+    const paid = JSON.stringify(lines.map((l) => ({ sku: l.sku, quantity: l.quantity })));
+    return this.mutate(id, () => this.eval(CLEAR_CHECKOUT, id, [paid, String(this.options.ttlSeconds), new Date(this.clock()).toISOString(), checkoutId]));
   }
 
   /**
