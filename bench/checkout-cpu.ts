@@ -1,17 +1,19 @@
 /**
  * CPU per checkout, robust on a loaded machine (wall-clock throughput is not): the API and the
- * worker in this process (process.cpuUsage), the Temporal server's own process (/proc/<pid>/stat
- * utime+stime; give it a server of its own, or the other users' work counts), and what each
+ * worker each in a process of its own (started by this one, which only drives the load), and the
+ * Temporal server's process (/proc/<pid>/stat utime+stime; give it a server of its own, or the
+ * other users' work counts), and what each
  * checkout asks of Temporal (history events, workflow tasks, activities, local activities)
  * from a sample of the checkouts' histories. Not part of `npm run bench`: a tool for finding
  * where the cost of a checkout went and for comparing builds (it runs in an older tree too:
  * copy it into a `git worktree` of the commit and run it there against the same services).
  *   CPU_TEMPORAL_PID   the Temporal server's pid (default: none, server CPU not measured)
- *   CPU_CONCURRENCY (50), CPU_REQUESTS (300), CPU_SAMPLE (20 histories)
+ *   CPU_CONCURRENCY (50), CPU_REQUESTS (300), CPU_SAMPLE (20 histories), CPU_TUNING (JSON worker options)
  *   source /tmp/orderly-shared/data/services.env; ORDERLY_DATA_DIR=$(mktemp -d) \
  *     TEMPORAL_ADDRESS=127.0.0.1:47333 CPU_TEMPORAL_PID=$(pgrep -f 'port 47333') \
  *     node --import file://$PWD/node_modules/tsx/dist/loader.mjs bench/checkout-cpu.ts
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -46,10 +48,6 @@ function procCpuMs(pid: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
-const selfCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /** Modules a newer build has and an older one may not (this file runs in both). */
 async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
@@ -60,8 +58,10 @@ async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-async function main() {
-  const taskQueue = `cpu-${run}`;
+const ROLE = process.env.CPU_ROLE;
+
+/** What every role needs: config and connections (older builds lack some modules). */
+async function basics(taskQueue: string) {
   const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, CHECKOUT_WAIT_MS: '30000' });
   const logger = createLogger((process.env.CPU_LOG ?? 'silent') as 'silent');
   const dbs = createDatabases({ ...config, databasePoolSize: 40 });
@@ -72,11 +72,26 @@ async function main() {
   const connection = await Connection.connect({ address: config.temporal.address });
   const clientOptions: ClientOptions = clientModule && 'temporalClientOptions' in clientModule ? clientModule.temporalClientOptions(config, connection) : { connection };
   const client = new Client(clientOptions);
+  const privacy = (config as { privacy?: { payloadKeys: unknown } }).privacy;
+  const dataConverter = codec && privacy ? { dataConverter: codec.payloadDataConverter(privacy.payloadKeys as never) } : {};
+  return { config, logger, dbs, redis, client, dataConverter };
+}
+
+/** A child process: the API alone (prints its port) or the worker alone. */
+async function child(role: string, taskQueue: string) {
+  // a clean exit on the driver's SIGTERM (so --cpu-prof writes the child's profile)
+  process.once('SIGTERM', () => process.exit(0));
+  const { config, logger, dbs, redis, client, dataConverter } = await basics(taskQueue);
+  if (role === 'api') {
+    const server = createApp({ config, logger, dbs, redis, temporal: client } as Parameters<typeof createApp>[0]).listen(0);
+    await new Promise((r) => server.once('listening', r));
+    console.log(`ready ${(server.address() as AddressInfo).port}`);
+    return;
+  }
   const native = await NativeConnection.connect({ address: config.temporal.address });
   const deps = buildActivityDeps({ config, logger, dbs, redis } as Parameters<typeof buildActivityDeps>[0]);
-  const privacy = (config as { privacy?: { payloadKeys: unknown } }).privacy;
   const worker = await Worker.create({
-    ...(codec && privacy ? { dataConverter: codec.payloadDataConverter(privacy.payloadKeys as never) } : {}),
+    ...dataConverter,
     connection: native,
     taskQueue,
     workflowsPath: require.resolve('../workflows'),
@@ -84,10 +99,30 @@ async function main() {
     ...WORKER_TUNING,
     ...TUNING,
   });
-  const running = worker.run();
-  const server = createApp({ config, logger, dbs, redis, temporal: client } as Parameters<typeof createApp>[0]).listen(0);
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  void worker.run();
+  console.log('ready 0');
+}
+
+/** Starts a role in its own process; resolves with its pid and the port it printed. */
+function spawnRole(role: string, taskQueue: string): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [...process.execArgv, __filename], { env: { ...process.env, CPU_ROLE: role, CPU_TASK_QUEUE: taskQueue }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve({ proc, port: Number(m[1]) });
+    });
+    proc.once('exit', (code) => reject(new Error(`${role} exited ${code}`)));
+  });
+}
+
+async function main() {
+  const taskQueue = `cpu-${run}`;
+  const { config, dbs, client } = await basics(taskQueue);
+  const worker = await spawnRole('worker', taskQueue);
+  const api = await spawnRole('api', taskQueue);
+  const base = `http://127.0.0.1:${api.port}`;
   const post = async (p: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(base + p, { method: p.includes('/lines/') ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as { id?: string; orderId?: string } };
@@ -110,11 +145,13 @@ async function main() {
       namespace: config.temporal.namespace,
       query: `TaskQueue = '${taskQueue}' AND WorkflowType = 'checkoutWorkflow' AND ExecutionStatus = 'Running'`,
     })).count;
+  const cpuOf = (p: ChildProcess) => procCpuMs(String(p.pid));
   const level = async (label: string, n: number) => {
     const ids = await carts(n);
     // the carts' own work (recovery workflows, backups) settles before the clock starts
     await new Promise((r) => setTimeout(r, 2000));
-    const cpu0 = selfCpuMs();
+    const api0 = cpuOf(api.proc);
+    const wrk0 = cpuOf(worker.proc);
     const srv0 = TEMPORAL_PID ? procCpuMs(TEMPORAL_PID) : 0;
     const t0 = performance.now();
     const latencies: number[] = [];
@@ -135,8 +172,10 @@ async function main() {
     // the steps after the answer finish before the CPU is read
     for (let i = 0; i < 600 && Number(await checkoutsRunning()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     const doneS = (performance.now() - t0) / 1000;
-    const cpu = selfCpuMs() - cpu0;
-    const srv = TEMPORAL_PID ? procCpuMs(TEMPORAL_PID) - srv0 : NaN;
+    const per = (ms: number) => +(ms / n).toFixed(1);
+    const apiMs = cpuOf(api.proc) - api0;
+    const wrkMs = cpuOf(worker.proc) - wrk0;
+    const srvMs = TEMPORAL_PID ? procCpuMs(TEMPORAL_PID) - srv0 : NaN;
     return {
       label,
       checkouts: n,
@@ -145,8 +184,7 @@ async function main() {
       completedPerSecond: +(n / doneS).toFixed(1),
       p50ms: Math.round(pct(latencies, 50)),
       p99ms: Math.round(pct(latencies, 99)),
-      apiWorkerCpuMsPerCheckout: +(cpu / n).toFixed(1),
-      temporalCpuMsPerCheckout: +(srv / n).toFixed(1),
+      cpuMsPerCheckout: { api: per(apiMs), worker: per(wrkMs), temporal: per(srvMs), total: per(apiMs + wrkMs + srvMs) },
       loadavg: os.loadavg().map((x) => +x.toFixed(2)),
     };
   };
@@ -181,13 +219,22 @@ async function main() {
   const result = { at: new Date().toISOString(), cwd: process.cwd(), concurrency: CONCURRENCY, tuning: TUNING, ...measured, perCheckout, sampled };
   console.log(JSON.stringify(result));
 
-  server.close();
-  worker.shutdown();
-  await running;
+  for (const p of [api.proc, worker.proc]) {
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await gone;
+  }
   process.exit(0);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (ROLE) {
+  child(ROLE, process.env.CPU_TASK_QUEUE as string).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
