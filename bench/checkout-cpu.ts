@@ -7,6 +7,8 @@
  * from a sample of the checkouts' histories. Not part of `npm run bench`: a tool for finding
  * where the cost of a checkout went and for comparing builds (it runs in an older tree too:
  * copy it into a `git worktree` of the commit and run it there against the same services).
+ * `BENCH_ONLY=checkout-cpu npm run bench` runs it on the bench's own dev server; it writes
+ * bench/results/checkout-cpu-latest.json.
  *   CPU_TEMPORAL_PID   the Temporal server's pid (default: none, server CPU not measured)
  *   CPU_CONCURRENCY (50), CPU_REQUESTS (300), CPU_SAMPLE (20 histories), CPU_TUNING (JSON worker options)
  *   source /tmp/orderly-shared/data/services.env; ORDERLY_DATA_DIR=$(mktemp -d) \
@@ -16,6 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, type ClientOptions } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -218,6 +221,7 @@ async function main() {
   const perCheckout = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, +(v.reduce((a, b) => a + b, 0) / v.length).toFixed(1)]));
   const result = { at: new Date().toISOString(), cwd: process.cwd(), concurrency: CONCURRENCY, tuning: TUNING, ...measured, perCheckout, sampled };
   console.log(JSON.stringify(result));
+  fs.writeFileSync(path.resolve(__dirname, 'results/checkout-cpu-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 
   for (const p of [api.proc, worker.proc]) {
     const gone = new Promise((r) => p.once('exit', r));
