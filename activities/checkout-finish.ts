@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { PricedCart } from '../domain/cart';
 import { IllegalOrderTransition } from '../db/stores/order-lifecycle';
-import { transitionOrder } from '../db/stores/orders';
+import { transitionOrder, wasOrderPaid } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 import type { inventoryActivities } from './inventory';
 import type { notificationActivities } from './notifications';
@@ -9,9 +9,11 @@ import type { recommendationActivities } from './recommendations';
 
 /**
  * An order in one of these states was paid already (a re-run after the first run's mark, or
- * support refunded or cancelled it since): marking it paid again is done, not an error to retry.
+ * support refunded it since): marking it paid again is done, not an error to retry. A cancelled
+ * order counts only when its history shows it was paid first (cancelled after paid); one
+ * cancelled while still placed was never paid, and a captured payment on it is for support.
  */
-export const PAID_OR_LATER = ['paid', 'fulfilled', 'partially_refunded', 'refunded', 'cancelled'] as const;
+export const PAID_OR_LATER = ['paid', 'fulfilled', 'partially_refunded', 'refunded'] as const;
 
 export interface FinishPaidCheckoutRequest {
   checkoutId: string;
@@ -38,7 +40,7 @@ export interface FinishPaidCheckoutResult {
  * outage in any step, a worker lost mid-way — re-runs the steps done before harmlessly:
  * - the stock commit happens once (the hold's state says whether it was);
  * - the order is marked paid unless it is paid or later already (a refund or a cancel since must
- *   not make the retry fail forever);
+ *   not make the retry fail forever; an order cancelled before it was paid parks for support);
  * - "also bought" counts the order once (best effort: a failure is logged, the daily recompute has it);
  * - the cart loses this checkout's lines only while it is still this checkout's (a cart refilled
  *   after the first clear keeps its lines; best effort: a failure is logged);
@@ -64,9 +66,8 @@ export function checkoutFinishActivities(
       } catch (err) {
         // paid or later already (a refund or a cancel since) is done; anything else (failed) is for support
         if (!(err instanceof IllegalOrderTransition)) throw err;
-        if (!(PAID_OR_LATER as readonly string[]).includes(err.from)) {
-          throw ApplicationFailure.nonRetryable(err.message, 'order_not_payable');
-        }
+        const paidBefore = (PAID_OR_LATER as readonly string[]).includes(err.from) || (err.from === 'cancelled' && (await wasOrderPaid(dbs.order, req.orderId)));
+        if (!paidBefore) throw ApplicationFailure.nonRetryable(err.message, 'order_not_payable');
       }
 
       let recommendationsCounted = false;

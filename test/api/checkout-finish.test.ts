@@ -3,7 +3,8 @@ import { createActivities } from '../../activities';
 import type { PricedCart } from '../../domain/cart';
 import { stock } from '../../db/schema/inventory';
 import { getFrozenCart } from '../../db/stores/checkouts';
-import { transitionOrder } from '../../db/stores/orders';
+import { holdStock } from '../../db/stores/holds';
+import { createOrder, transitionOrder } from '../../db/stores/orders';
 import { recordHistory } from '../helpers/histories';
 import { caughtMail } from '../helpers/mail';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
@@ -88,6 +89,32 @@ describe('finishPaidCheckout: the steps after the capture in one idempotent acti
 
     expect((await stack.http('GET', `/orders/${first.orderId}`)).body.status).toBe('refunded');
     expect(await stockOf(sku)).toMatchObject({ sold: 1 });
+  });
+
+  it('a re-run after the paid order was cancelled is done; an order cancelled before it was paid is refused for support (non-retryable), not marked paid', async () => {
+    const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 10 });
+    const email = `finish-cancelled-${Date.now()}@example.com`;
+    const first = await paidCheckout(sku, 1, email);
+    // paid, then parked and cancelled by support (paid -> needs_attention -> cancelled)
+    await transitionOrder(stack.dbs.order, first.orderId, 'needs_attention', 'support');
+    await transitionOrder(stack.dbs.order, first.orderId, 'cancelled', 'support');
+    await expect(first.rerun()).resolves.toMatchObject({ markedPaid: false });
+    expect((await stack.http('GET', `/orders/${first.orderId}`)).body.status).toBe('cancelled');
+
+    // never paid: placed, then cancelled
+    const checkoutId = `chk_never_paid_${Date.now()}`;
+    expect((await holdStock(stack.dbs.inventory, checkoutId, [{ sku, quantity: 1 }], 600)).status).toBe('held');
+    const orderId = await createOrder(stack.dbs.order, {
+      checkoutId,
+      cartId: first.cartId,
+      email,
+      currency: 'USD',
+      totalAmount: 800,
+      lines: [{ sku, name: 'x', quantity: 1, unitPrice: 800, lineTotal: 800 }],
+    });
+    await transitionOrder(stack.dbs.order, orderId, 'cancelled', 'support');
+    await expect(finish({ checkoutId, orderId, cartId: first.cartId, email, cart: first.cart })).rejects.toMatchObject({ type: 'order_not_payable', nonRetryable: true });
+    expect((await stack.http('GET', `/orders/${orderId}`)).body.status).toBe('cancelled');
   });
 
   it("after the checkout's lock lapsed and the customer added a line, only the checkout's own lines are taken out", async () => {
