@@ -256,33 +256,44 @@ return out
 `;
 
 /**
- * Empties a cart of one paid checkout's lines, and only while the cart is still that checkout's
- * (its `checkoutId`): a re-run after the first clear finds the cart given back (no checkoutId,
- * or another checkout's) and changes nothing, so a cart the customer refilled meanwhile keeps its
- * lines. While the lock stood the cart holds exactly the checkout's lines; after it lapsed (a
- * long 3-D Secure wait) the customer may have changed it, so each of the checkout's lines
- * (ARGV[1], JSON [{sku, quantity}]) is taken out by its quantity and the rest stays. Returns nil
- * when the key is missing, else the cart (unchanged when it was not this checkout's).
- * ARGV[2] is the TTL (s), ARGV[3] the time (ISO).
+ * Takes one paid checkout's lines out of the cart, once per checkout: the cart keeps the ids of
+ * the last few checkouts whose lines it gave up (`cleared`, at most 5), so a re-run (an activity
+ * retry, a workflow reset) finds its id there and changes nothing — a cart the customer refilled
+ * after the first clear keeps its lines. Otherwise each of the checkout's lines (ARGV[1], JSON
+ * [{sku, quantity}]) is taken out by its quantity and the rest stays, whatever the lock says: the
+ * lock may have lapsed and been taken by a refused second checkout, or the cart restored from its
+ * Postgres backup (no lock, no `cleared`): the paid lines go in every case. The lock is ended
+ * only when it is this checkout's (another live checkout's stays). Returns nil when the key is
+ * missing, else the cart. ARGV[2] is the TTL (s), ARGV[3] the time (ISO), ARGV[4] the checkout.
  */
 export const CLEAR_CHECKOUT = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local cart = cjson.decode(raw)
-if cart.checkoutId ~= ARGV[4] then return raw end
+local cleared = {}
+if type(cart.cleared) == 'table' then cleared = cart.cleared end
+for _, id in ipairs(cleared) do
+  if id == ARGV[4] then return raw end
+end
 local paid = {}
 for _, l in ipairs(cjson.decode(ARGV[1])) do paid[l.sku] = (paid[l.sku] or 0) + tonumber(l.quantity) end
 local lines = {}
 if type(cart.lines) == 'table' then
   for _, l in ipairs(cart.lines) do
     local left = tonumber(l.quantity) - (paid[l.sku] or 0)
+    paid[l.sku] = math.max(0, (paid[l.sku] or 0) - tonumber(l.quantity))
     if left > 0 then table.insert(lines, { sku = l.sku, quantity = left }) end
   end
 end
 cart.lines = lines
+table.insert(cleared, ARGV[4])
+while #cleared > 5 do table.remove(cleared, 1) end
+cart.cleared = cleared
 if cart.recovery == 'off' then cart.recovery = nil end
-cart.checkoutId = nil
-cart.lockedUntil = nil
+if cart.checkoutId == ARGV[4] then
+  cart.checkoutId = nil
+  cart.lockedUntil = nil
+end
 cart.version = cart.version + 1
 cart.updatedAt = ARGV[3]
 local out = cjson.encode(cart)

@@ -25,6 +25,8 @@ export interface StoredCart {
   recovery?: 'open' | 'later' | 'off';
   /** When the marker was opened (ms): a write after the restart bound re-issues the start (Redis only). */
   recoveryAt?: number;
+  /** The last few checkouts whose paid lines were taken out (Redis only; cart-scripts.ts CLEAR_CHECKOUT). */
+  cleared?: string[];
   /** Set on a write's answer only (never stored): the caller must start or tell the cart's recovery workflow. */
   recoveryKick?: boolean;
 }
@@ -200,8 +202,8 @@ export class CartStore {
   }
 
   /**
-   * Takes one paid checkout's lines out of the cart and ends its lock, only while the cart is
-   * still that checkout's (CLEAR_CHECKOUT): a re-run never empties a cart refilled meanwhile.
+   * Takes one paid checkout's lines out of the cart, once per checkout, and ends its lock if the
+   * lock is that checkout's (CLEAR_CHECKOUT): a re-run never empties a cart refilled meanwhile.
    */
   async clearCheckout(id: string, checkoutId: string, lines: { sku: string; quantity: number }[]): Promise<StoredCart | null> {
     const paid = JSON.stringify(lines.map((l) => ({ sku: l.sku, quantity: l.quantity })));
