@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PricedCart } from '../domain/cart';
 import { IllegalOrderTransition } from '../db/stores/order-lifecycle';
 import { transitionOrder, wasOrderPaid } from '../db/stores/orders';
@@ -35,16 +35,45 @@ export interface FinishPaidCheckoutResult {
 }
 
 /**
+ * How many attempts of the activity a failing cart step or "also bought" step fails it (the
+ * activity is retried); after that the step is logged and passed over, as main's followUp gave
+ * each of them up after 10 tries. A failing confirmation retries the activity without a limit.
+ */
+export const BEST_EFFORT_ATTEMPTS = 10;
+
+/** What the activity has done so far, sent as heartbeat details: a retry skips the done steps. */
+interface FinishProgress {
+  stock?: true;
+  paid?: true;
+  recommendations?: true;
+  cart?: true;
+  result: FinishPaidCheckoutResult;
+}
+
+/** The activity's context when running as one (a test may call it directly: attempt 1, no heartbeats). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The steps after a capture, as one activity (one activity task and one workflow task instead of
- * five of each, docs/performance.md): every step is idempotent, so a retry of the whole — an
- * outage in any step, a worker lost mid-way — re-runs the steps done before harmlessly:
+ * five of each, docs/performance.md). After each step it heartbeats what is done, and a retry
+ * (an outage in a later step, a worker lost mid-way: noticed within the heartbeat timeout)
+ * skips the steps done before; each step is idempotent too, so a retry without those details
+ * (a heartbeat not yet sent) re-runs them harmlessly:
  * - the stock commit happens once (the hold's state says whether it was);
  * - the order is marked paid unless it is paid or later already (a refund or a cancel since must
  *   not make the retry fail forever; an order cancelled before it was paid parks for support);
- * - "also bought" counts the order once (best effort: a failure is logged, the daily recompute has it);
- * - the cart loses this checkout's lines only while it is still this checkout's (a cart refilled
- *   after the first clear keeps its lines; best effort: a failure is logged);
+ * - "also bought" counts the order once;
+ * - the cart loses this checkout's lines once (CLEAR_CHECKOUT keeps the ids of the checkouts it
+ *   cleared: a cart refilled after the first clear keeps its lines);
  * - the confirmation is sent once per order (the outbox); an outage retries the activity until it goes.
+ * "Also bought" and the cart step fail the activity (a retry) for the first BEST_EFFORT_ATTEMPTS
+ * attempts, then are logged and passed over (the daily recompute has the purchase).
  * A stock commit that cannot happen (the hold lapsed and the stock was sold) or an order that
  * cannot be paid is a non-retryable failure: the workflow parks the checkout for support.
  */
@@ -58,43 +87,67 @@ export function checkoutFinishActivities(
 ) {
   return {
     async finishPaidCheckout(req: FinishPaidCheckoutRequest): Promise<FinishPaidCheckoutResult> {
-      await steps.commitStock(req.checkoutId);
+      const context = activityContext();
+      const attempt = context?.info.attempt ?? 1;
+      const earlier = context?.info.heartbeatDetails as FinishProgress | undefined;
+      const progress: FinishProgress = {
+        ...(earlier ?? {}),
+        result: { markedPaid: false, recommendationsCounted: false, cartCleared: false, confirmationSent: false, ...(earlier?.result ?? {}) },
+      };
+      const done = (step: 'stock' | 'paid' | 'recommendations' | 'cart') => {
+        progress[step] = true;
+        context?.heartbeat(progress);
+      };
+      const bestEffort = (what: string, err: unknown, ids: Record<string, string>) => {
+        if (attempt <= BEST_EFFORT_ATTEMPTS) throw err;
+        logger.warn({ ...ids, attempt, err: String(err) }, what);
+      };
 
-      let markedPaid = false;
-      try {
-        markedPaid = await transitionOrder(dbs.order, req.orderId, 'paid');
-      } catch (err) {
-        // paid or later already (a refund or a cancel since) is done; anything else (failed) is for support
-        if (!(err instanceof IllegalOrderTransition)) throw err;
-        const paidBefore = (PAID_OR_LATER as readonly string[]).includes(err.from) || (err.from === 'cancelled' && (await wasOrderPaid(dbs.order, req.orderId)));
-        if (!paidBefore) throw ApplicationFailure.nonRetryable(err.message, 'order_not_payable');
+      if (!progress.stock) {
+        await steps.commitStock(req.checkoutId);
+        done('stock');
       }
 
-      let recommendationsCounted = false;
-      try {
-        recommendationsCounted = (await steps.recordPurchaseForRecommendations({ orderId: req.orderId })).counted;
-      } catch (err) {
-        logger.warn({ orderId: req.orderId, err: String(err) }, 'recommendations not updated');
+      if (!progress.paid) {
+        try {
+          progress.result.markedPaid = await transitionOrder(dbs.order, req.orderId, 'paid');
+        } catch (err) {
+          // paid or later already (a refund or a cancel since) is done; anything else (failed) is for support
+          if (!(err instanceof IllegalOrderTransition)) throw err;
+          const paidBefore = (PAID_OR_LATER as readonly string[]).includes(err.from) || (err.from === 'cancelled' && (await wasOrderPaid(dbs.order, req.orderId)));
+          if (!paidBefore) throw ApplicationFailure.nonRetryable(err.message, 'order_not_payable');
+        }
+        done('paid');
       }
 
-      let cartCleared = false;
-      try {
-        await carts.clearCheckout(req.cartId, req.checkoutId, req.cart.lines);
-        cartCleared = true;
-      } catch (err) {
-        logger.warn({ cartId: req.cartId, err: String(err) }, 'cart not cleared');
+      if (!progress.recommendations) {
+        try {
+          progress.result.recommendationsCounted = (await steps.recordPurchaseForRecommendations({ orderId: req.orderId })).counted;
+        } catch (err) {
+          bestEffort('recommendations not updated', err, { orderId: req.orderId });
+        }
+        done('recommendations');
       }
 
-      // an outage retries the whole activity (the steps above are done and stay done); a refusal
+      if (!progress.cart) {
+        try {
+          await carts.clearCheckout(req.cartId, req.checkoutId, req.cart.lines);
+          progress.result.cartCleared = true;
+        } catch (err) {
+          bestEffort('cart not cleared', err, { cartId: req.cartId });
+        }
+        done('cart');
+      }
+
+      // an outage retries the whole activity (the steps above are done and skipped); a refusal
       // that no retry can change is logged, never parks a paid order
-      let confirmationSent = false;
       try {
-        confirmationSent = (await steps.sendOrderConfirmation({ orderId: req.orderId, checkoutId: req.checkoutId, email: req.email, cart: req.cart })).sent;
+        progress.result.confirmationSent = (await steps.sendOrderConfirmation({ orderId: req.orderId, checkoutId: req.checkoutId, email: req.email, cart: req.cart })).sent;
       } catch (err) {
         if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
         logger.warn({ orderId: req.orderId, err: String(err) }, 'confirmation not sent');
       }
-      return { markedPaid, recommendationsCounted, cartCleared, confirmationSent };
+      return progress.result;
     },
   };
 }
