@@ -1,5 +1,6 @@
 import { cartRecoveryActivities } from './cart-recovery';
 import { cartActivities } from './carts';
+import { checkoutFinishActivities } from './checkout-finish';
 import { withFaultHooks } from './faults';
 import type { ActivityDeps } from './deps';
 import { inventoryActivities } from './inventory';
@@ -17,18 +18,26 @@ export type { ActivityDeps } from './deps';
 
 /** Every activity, built from injected dependencies (see workers/main.ts). */
 export function createActivities(deps: ActivityDeps) {
+  const inventory = inventoryActivities(deps);
+  const notifications = notificationActivities(deps);
+  const recommendations = recommendationActivities(deps);
   const activities = {
     ...cartActivities(deps),
-    ...inventoryActivities(deps),
+    ...inventory,
     ...paymentActivities(deps),
     ...orderActivities(deps),
-    ...notificationActivities(deps),
+    ...notifications,
     ...refundActivities(deps),
     ...cartRecoveryActivities(deps),
     ...searchActivities(deps),
     ...reconcileActivities(deps),
     ...paymentEventActivities(deps),
-    ...recommendationActivities(deps),
+    ...recommendations,
+    ...checkoutFinishActivities(deps, {
+      commitStock: inventory.commitStock,
+      recordPurchaseForRecommendations: recommendations.recordPurchaseForRecommendations,
+      sendOrderConfirmation: notifications.sendOrderConfirmation,
+    }),
   };
   return withFaultHooks(withPaymentCircuit(activities, deps.breakers), deps.config.faults);
 }

@@ -17,7 +17,7 @@ trap cleanup EXIT INT TERM
 bash scripts/services.sh start
 source "$DATA/services.env"
 node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" db/migrate.ts
-# BENCH_ONLY=checkout|flash|search|recommendations|servers|carts|ratelimit|storefront runs one part
+# BENCH_ONLY=checkout|checkout-cpu|flash|search|recommendations|servers|carts|ratelimit|storefront runs one part
 # BENCH_ONLY=carts: only the cart operations, on the single Redis node and on a local Redis Cluster
 if [ "${BENCH_ONLY:-}" = carts ]; then
   REDIS_CLUSTER_DIR="$DATA/redis-cluster" REDIS_CLUSTER_PORT=auto bash scripts/redis-cluster.sh start
@@ -30,6 +30,10 @@ if [ "${BENCH_ONLY:-ratelimit}" = ratelimit ]; then
 fi
 if [ "${BENCH_ONLY:-checkout}" = checkout ]; then
   node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout.ts
+fi
+# CPU ms per checkout (API process, worker process, this Temporal server) and history events per checkout
+if [ "${BENCH_ONLY:-checkout-cpu}" = checkout-cpu ]; then
+  CPU_TEMPORAL_PID="$(cat "$DATA/temporal.pid")" node --import "file://$ROOT/node_modules/tsx/dist/loader.mjs" bench/checkout-cpu.ts
 fi
 # BENCH_ONLY=flash: only the flash sale (bench/flash-sale.ts; the whole checkout part runs it too)
 if [ "${BENCH_ONLY:-}" = flash ]; then

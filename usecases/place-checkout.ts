@@ -176,7 +176,13 @@ export async function placeCheckout(
 
   const outcome = await runCheckout(temporal, config, checkout, request);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
-  if ('kind' in outcome) return outcome;
+  if ('kind' in outcome) {
+    // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
+    // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
+    // the running checkout's finish finds no stranger's lock on its cart.
+    if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') await carts.unlock(request.cartId, checkout.checkoutId);
+    return outcome;
+  }
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
 }
 

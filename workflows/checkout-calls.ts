@@ -56,3 +56,14 @@ export const followUp = proxyActivities<OrderlyActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 });
+/**
+ * The steps after a capture as one activity (activities/checkout-finish.ts): retried without a
+ * limit like every post-answer store step; its timeout leaves room for the confirmation email.
+ * It heartbeats after each step, so a lost worker is noticed within the heartbeat timeout and
+ * the retry skips the steps done.
+ */
+export const finishing = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});

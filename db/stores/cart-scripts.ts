@@ -256,6 +256,52 @@ return out
 `;
 
 /**
+ * Takes one paid checkout's lines out of the cart, once per checkout: the cart keeps the ids of
+ * the last few checkouts whose lines it gave up (`cleared`, at most 5), so a re-run (an activity
+ * retry, a workflow reset) finds its id there and changes nothing — a cart the customer refilled
+ * after the first clear keeps its lines. Otherwise each of the checkout's lines (ARGV[1], JSON
+ * [{sku, quantity}]) is taken out by its quantity and the rest stays, whatever the lock says: the
+ * lock may have lapsed and been taken by a refused second checkout, or the cart restored from its
+ * Postgres backup (no lock, no `cleared`): the paid lines go in every case. The lock is ended
+ * only when it is this checkout's (another live checkout's stays). Returns nil when the key is
+ * missing, else the cart. ARGV[2] is the TTL (s), ARGV[3] the time (ISO), ARGV[4] the checkout.
+ */
+export const CLEAR_CHECKOUT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local cart = cjson.decode(raw)
+local cleared = {}
+if type(cart.cleared) == 'table' then cleared = cart.cleared end
+for _, id in ipairs(cleared) do
+  if id == ARGV[4] then return raw end
+end
+local paid = {}
+for _, l in ipairs(cjson.decode(ARGV[1])) do paid[l.sku] = (paid[l.sku] or 0) + tonumber(l.quantity) end
+local lines = {}
+if type(cart.lines) == 'table' then
+  for _, l in ipairs(cart.lines) do
+    local left = tonumber(l.quantity) - (paid[l.sku] or 0)
+    paid[l.sku] = math.max(0, (paid[l.sku] or 0) - tonumber(l.quantity))
+    if left > 0 then table.insert(lines, { sku = l.sku, quantity = left }) end
+  end
+end
+cart.lines = lines
+table.insert(cleared, ARGV[4])
+while #cleared > 5 do table.remove(cleared, 1) end
+cart.cleared = cleared
+if cart.recovery == 'off' then cart.recovery = nil end
+if cart.checkoutId == ARGV[4] then
+  cart.checkoutId = nil
+  cart.lockedUntil = nil
+end
+cart.version = cart.version + 1
+cart.updatedAt = ARGV[3]
+local out = cjson.encode(cart)
+redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[2]))
+return out
+`;
+
+/**
  * The recovery run moves the cart's reminder marker (see RECOVERY_AFTER_WRITE) without changing
  * the cart (no new version, same TTL). ARGV[1] is the step, ARGV[2] the version the run's clock
  * runs from:
@@ -456,4 +502,4 @@ export async function runCartScript(redis: RedisClient, script: string, key: str
 }
 
 /** Every script of this module, by name: test/stores/cart.test.ts checks each names no key of its own. */
-export const CART_SCRIPTS = { SET_LINE, CLEAR, RECOVERY_MARK, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };
+export const CART_SCRIPTS = { SET_LINE, CLEAR, CLEAR_CHECKOUT, RECOVERY_MARK, LOCK, UNLOCK, READ_LEGACY, DELETE_IF_UNCHANGED, CLAIM, MERGE_LINES, UNCLAIM };

@@ -5,7 +5,7 @@ import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, recoverySweep, type CartLineRecord } from '../schema/cart';
-import { CLAIM, CLEAR, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { CLAIM, CLEAR, CLEAR_CHECKOUT, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
@@ -25,6 +25,8 @@ export interface StoredCart {
   recovery?: 'open' | 'later' | 'off';
   /** When the marker was opened (ms): a write after the restart bound re-issues the start (Redis only). */
   recoveryAt?: number;
+  /** The last few checkouts whose paid lines were taken out (Redis only; cart-scripts.ts CLEAR_CHECKOUT). */
+  cleared?: string[];
   /** Set on a write's answer only (never stored): the caller must start or tell the cart's recovery workflow. */
   recoveryKick?: boolean;
 }
@@ -197,6 +199,15 @@ export class CartStore {
 
   async clear(id: string): Promise<StoredCart | null> {
     return this.mutate(id, () => this.eval(CLEAR, id, [String(this.options.ttlSeconds), new Date(this.clock()).toISOString()]));
+  }
+
+  /**
+   * Takes one paid checkout's lines out of the cart, once per checkout, and ends its lock if the
+   * lock is that checkout's (CLEAR_CHECKOUT): a re-run never empties a cart refilled meanwhile.
+   */
+  async clearCheckout(id: string, checkoutId: string, lines: { sku: string; quantity: number }[]): Promise<StoredCart | null> {
+    const paid = JSON.stringify(lines.map((l) => ({ sku: l.sku, quantity: l.quantity })));
+    return this.mutate(id, () => this.eval(CLEAR_CHECKOUT, id, [paid, String(this.options.ttlSeconds), new Date(this.clock()).toISOString(), checkoutId]));
   }
 
   /**

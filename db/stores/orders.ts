@@ -92,6 +92,16 @@ export async function transitionOrder(db: Db, orderId: string, to: OrderStatus, 
   });
 }
 
+/** Whether the order ever was paid (its history has the move to paid). */
+export async function wasOrderPaid(db: DbOrTx, orderId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ orderId: orderEvents.orderId })
+    .from(orderEvents)
+    .where(and(eq(orderEvents.orderId, orderId), eq(orderEvents.type, 'order_paid')))
+    .limit(1);
+  return row !== undefined;
+}
+
 export async function getOrderCheckoutId(db: DbOrTx, orderId: string): Promise<string | undefined> {
   const [row] = await db.select({ checkoutId: orders.checkoutId }).from(orders).where(eq(orders.id, orderId));
   return row?.checkoutId;

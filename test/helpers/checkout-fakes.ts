@@ -26,7 +26,7 @@ export function fakeCheckoutActivities(opts: {
       if (name === failAt) throw failure;
       return result;
     };
-  return {
+  return withFinish({
     claimCheckout: step('claimCheckout', null),
     freezeCart: step('freezeCart', cart),
     holdStock: step('holdStock', { expiresAt: new Date(0).toISOString() }),
@@ -48,5 +48,29 @@ export function fakeCheckoutActivities(opts: {
     markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
     resumeOrder: step('resumeOrder', undefined),
     cancelOrder: step('cancelOrder', undefined),
+  });
+}
+
+/**
+ * The steps after a capture as one activity (activities/checkout-finish.ts), made of the fakes
+ * of its steps as given (a test that overrides commitStock or markOrderPaid wraps its activities
+ * again): each attempt runs the steps in order, and a step that throws fails the attempt, so a
+ * retry runs the steps before it again, as the real activity does (they are idempotent).
+ */
+export function withFinish<T extends Partial<Record<keyof OrderlyActivities, Fake>>>(activities: T): T {
+  const steps = ['commitStock', 'markOrderPaid', 'recordPurchaseForRecommendations', 'clearCart', 'sendOrderConfirmation'] as const;
+  const finishPaidCheckout = async () => {
+    for (const name of steps) {
+      const fake = activities[name] as (() => Promise<unknown>) | undefined;
+      if (!fake) continue;
+      if (name === 'recordPurchaseForRecommendations' || name === 'clearCart') {
+        // best effort in the real activity: a failure is logged
+        await fake().catch(() => undefined);
+      } else {
+        await fake();
+      }
+    }
+    return { markedPaid: true, recommendationsCounted: false, cartCleared: true, confirmationSent: true };
   };
+  return { ...activities, finishPaidCheckout };
 }

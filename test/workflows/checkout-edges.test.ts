@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { checkoutWorkflow } from '../../workflows/checkout';
 import type { PricedCart } from '../../domain/cart';
 import { cancelSignal, checkoutStatusQuery, placeOrderUpdate, retrySignal, type CheckoutInput } from '../../workflows/messages';
-import { fakeCheckoutActivities } from '../helpers/checkout-fakes';
+import { fakeCheckoutActivities, withFinish } from '../helpers/checkout-fakes';
 import { createTimeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
 
 const cart: PricedCart = {
@@ -115,7 +115,7 @@ describe('checkout saga edges found by the adversarial review (time-skipping, fa
     const taskQueue = uniqueTaskQueue('adv');
     let captures = 0;
     const inFlight = gate();
-    const activities = {
+    const activities = withFinish({
       ...fakeActivities(calls),
       capturePayment: async () => {
         calls.push('capturePayment');
@@ -127,7 +127,7 @@ describe('checkout saga edges found by the adversarial review (time-skipping, fa
         calls.push('commitStock');
         throw ApplicationFailure.nonRetryable('the hold expired and the stock was sold', 'out_of_stock');
       },
-    };
+    });
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
     const view = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-adv-retry-cancel', args: [input('chk_adv_rc')] });

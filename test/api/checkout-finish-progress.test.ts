@@ -1,0 +1,83 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { BEST_EFFORT_ATTEMPTS, checkoutFinishActivities } from '../../activities/checkout-finish';
+import type { PricedCart } from '../../domain/cart';
+import { getFrozenCart } from '../../db/stores/checkouts';
+import { createProduct, startStack, type Stack } from '../helpers/stack';
+
+/**
+ * finishPaidCheckout's progress (activities/checkout-finish.ts): it heartbeats what is done after
+ * each step and a retry skips the done steps (an SMTP outage re-runs only the confirmation, not
+ * "also bought"); "also bought" and the cart step retry the activity for the first
+ * BEST_EFFORT_ATTEMPTS attempts, then are logged and passed over. Real stores; the three
+ * delegated steps are counted.
+ */
+describe('finishPaidCheckout: progress in heartbeat details, best-effort steps retried', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ worker: true, env: { CHECKOUT_WAIT_MS: '30000' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function paidCheckout() {
+    const sku = await createProduct(stack.dbs, { priceAmount: 500, onHand: 10 });
+    const cartId = (await stack.http('POST', '/carts', { body: {} })).body.id as string;
+    expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
+    const email = `progress-${cartId}@example.com`;
+    const res = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': `progress-${cartId}` }, body: { cartId, email, paymentToken: 'tok_visa' } });
+    expect(res.status).toBe(201);
+    await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result();
+    const checkoutId = res.body.checkoutId as string;
+    const cart = (await getFrozenCart(stack.dbs.order, checkoutId)) as PricedCart;
+    return { checkoutId, orderId: res.body.orderId as string, cartId, email, cart };
+  }
+
+  function counted(opts: { recommendations?: 'fail'; confirmation?: 'fail' }) {
+    const calls = { stock: 0, recommendations: 0, confirmation: 0 };
+    const finish = checkoutFinishActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>, {
+      commitStock: async () => {
+        calls.stock++;
+        return undefined as never;
+      },
+      recordPurchaseForRecommendations: async () => {
+        calls.recommendations++;
+        if (opts.recommendations === 'fail') throw new Error('recommendations store down');
+        return { counted: true, generations: 1 };
+      },
+      sendOrderConfirmation: async () => {
+        calls.confirmation++;
+        if (opts.confirmation === 'fail') throw new Error('SMTP down');
+        return { sent: true } as never;
+      },
+    }).finishPaidCheckout;
+    return { calls, finish };
+  }
+
+  it('a retry after an SMTP outage re-runs only the confirmation: the done steps come from the heartbeat details', async () => {
+    const req = await paidCheckout();
+    const down = counted({ confirmation: 'fail' });
+    const first = new MockActivityEnvironment({ attempt: 1 });
+    let details: unknown;
+    first.on('heartbeat', (d: unknown) => {
+      details = d;
+    });
+    await expect(first.run(down.finish, req)).rejects.toThrow('SMTP down');
+    expect(down.calls).toEqual({ stock: 1, recommendations: 1, confirmation: 1 });
+    expect(details).toMatchObject({ stock: true, paid: true, recommendations: true, cart: true });
+
+    const up = counted({});
+    const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: details });
+    await expect(retry.run(up.finish, req)).resolves.toEqual({ markedPaid: false, recommendationsCounted: true, cartCleared: true, confirmationSent: true });
+    expect(up.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 1 });
+  });
+
+  it('"also bought" failing retries the activity for the first attempts, then is logged and passed over', async () => {
+    const req = await paidCheckout();
+    const failing = counted({ recommendations: 'fail' });
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(failing.finish, req)).rejects.toThrow('recommendations store down');
+    expect(failing.calls.confirmation).toBe(0);
+    await expect(new MockActivityEnvironment({ attempt: BEST_EFFORT_ATTEMPTS + 1 }).run(failing.finish, req)).resolves.toMatchObject({ recommendationsCounted: false, confirmationSent: true });
+    expect(failing.calls.confirmation).toBe(1);
+  });
+});
