@@ -114,7 +114,16 @@ export async function placeCheckout(
   viewer?: string,
 ): Promise<PlaceCheckoutResult> {
   let request = given;
-  const cart = await carts.get(request.cartId);
+  let cart: Awaited<ReturnType<CartStore['get']>>;
+  try {
+    cart = await carts.get(request.cartId);
+  } catch (err) {
+    // Redis down: a retry of an answered checkout is still answered from its row (it needs no cart)
+    const row = await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
+    const answer = row && row.status !== 'pending' ? answerOfRow(row, idempotency, viewer, breakers) : undefined;
+    if (answer) return answer;
+    throw err;
+  }
   const cartOwner = cart ? ownerOf(cart.customerId) : undefined;
   // Sold out: refused at once with the hold's own answer, recorded under the key (a replay
   // answers it), no workflow, nothing held, the cart not locked. Before the payment breaker:
@@ -128,7 +137,7 @@ export async function placeCheckout(
   // the checkout's row whether it is still running.
   const judged =
     cart && mayAccess(cart.customerId, viewer) && customerIdFits(request.customerId, cartOwner) && cart.lines.length > 0 && !(await heldByLiveCheckout({ dbs }, cart));
-  const soldOut = judged ? await soldOutRefusal(dbs, logger, cart.lines, soldOutReadings(dbs, config.checkout.soldOutCacheMs)) : undefined;
+  const soldOut = judged && cart ? await soldOutRefusal(dbs, logger, cart.lines, soldOutReadings(dbs, config.checkout.soldOutCacheMs)) : undefined;
   const opening = {
     cartId: request.cartId,
     idempotencyKey: idempotency.key,
@@ -140,8 +149,8 @@ export async function placeCheckout(
   // A refusal opens its row straight away: the insert answers a retry's row too (the key's
   // first row wins), so the sold-out loser costs one write and no lookup before it.
   let checkout = soldOut ? (await openCheckout(dbs.order, opening, soldOut)).checkout : await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
-  // another customer's checkout (or cart, below) is not found: never 403 (domain/ownership.ts)
-  if (checkout && !mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
+  const answer = checkout && answerOfRow(checkout, idempotency, viewer, breakers);
+  if (answer) return answer;
   if (!checkout) {
     if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
     if (!customerIdFits(request.customerId, cartOwner)) {
@@ -156,10 +165,7 @@ export async function placeCheckout(
   // the order of an account's cart is the account's: its customerId comes from the checkout row
   const owner = ownerOf(checkout.customerId);
   if (owner) request = { ...request, customerId: owner };
-  if (checkout.requestHash !== idempotency.requestHash) {
-    return rejected('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
-  }
-  if (checkout.status !== 'pending') return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
+  if (checkout.requestHash !== idempotency.requestHash) return reusedKey();
   // The cart's lines cannot change while its checkout runs (the workflow unlocks a failed one).
   // The lock is refused if the cart changed hands since the checkout was opened (a login
   // claimed a guest's cart meanwhile): an account's cart is never checked out as a guest order.
@@ -192,6 +198,25 @@ export async function placeCheckout(
  * into the past: its Retry-After is the breaker's remaining cool-down now instead (1 s once it
  * no longer refuses). The storefront retries such a checkout with a new Idempotency-Key.
  */
+const reusedKey = () => rejected('idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+
+/**
+ * What a found checkout row answers by itself, with no cart: another customer's is not found
+ * (never 403, domain/ownership.ts), another request's key is refused, an answered one is replayed;
+ * undefined for this request's pending row.
+ */
+function answerOfRow(
+  checkout: Checkout,
+  idempotency: { requestHash: string },
+  viewer: string | undefined,
+  breakers: UseCaseDeps['breakers'],
+): PlaceCheckoutResult | Promise<PlaceCheckoutResult> | undefined {
+  if (!mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
+  if (checkout.requestHash !== idempotency.requestHash) return reusedKey();
+  if (checkout.status !== 'pending') return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
+  return undefined;
+}
+
 async function replayed(result: PlaceCheckoutResult, breakers: UseCaseDeps['breakers']): Promise<PlaceCheckoutResult> {
   if (result.kind !== 'failed' || result.code !== 'payment_unavailable') return result;
   const now = await paymentUnavailable(breakers);
