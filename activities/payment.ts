@@ -1,4 +1,12 @@
-import { getPaymentByCheckout, recordAuthorization, recordCapture, syncPaymentFromGateway } from '../db/stores/payments';
+import {
+  getAuthorizationAttempt,
+  getPaymentByCheckout,
+  noteAttemptedAuthorizationRef,
+  recordAuthorization,
+  recordCapture,
+  settleAuthorizationFate,
+  syncPaymentFromGateway,
+} from '../db/stores/payments';
 import type { Money } from '../domain/money';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
@@ -39,6 +47,22 @@ function asBusinessFailure(err: unknown): unknown {
   return err;
 }
 
+/** The voidPayment activity's input. */
+export interface VoidPaymentInput {
+  checkoutId: string;
+  idempotencyKey: string;
+  authorization: AuthorizePaymentInput;
+  /** The intent's id, when the run knows it. */
+  paymentRef?: string;
+  /** Reconciliation: it already has the gateway's word, so the breaker's `refused` mark is not asked. */
+  askGateway?: boolean;
+  /**
+   * The run never reached the authorize step (a refusal before it), but a lost workflow task may
+   * have: void only what the authorization-attempt mark says was sent, and fence off the rest.
+   */
+  onlyIfAttempted?: boolean;
+}
+
 /** What a compensation did with the customer's money, as the gateway confirmed it. */
 export interface MoneyReturned {
   action: 'none' | 'voided' | 'refunded';
@@ -63,9 +87,16 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * as such, with nothing recorded yet: the workflow waits and re-reads it.
      */
     async authorizePayment(req: AuthorizePaymentInput): Promise<AuthorizePaymentResult> {
+      // Marked before the call, and no call without the mark (a failed write is retried): a
+      // compensation whose run never saw this step (a lost workflow task) asks the mark.
+      const fate = await settleAuthorizationFate(dbs.payment, { idempotencyKey: req.idempotencyKey, checkoutId: req.checkoutId, fate: 'attempted' });
+      if (fate === 'abandoned') {
+        throw businessFailure('authorization_abandoned', `checkout ${req.checkoutId} was compensated without this authorization; not sent`);
+      }
       try {
         const auth = await authorizeAtGateway(req);
         if (auth.status !== 'authorized') {
+          await noteAttemptedAuthorizationRef(dbs.payment, req.idempotencyKey, auth.ref);
           return stillWaiting(auth.ref, auth.status, auth.clientSecret);
         }
         await recordAuthorized(req.checkoutId, auth);
@@ -125,13 +156,24 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; paymentRef?: string; askGateway?: boolean }): Promise<MoneyReturned> {
+    async voidPayment(req: VoidPaymentInput): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
+      const none: MoneyReturned = { action: 'none', amount: 0, currency: req.authorization.amount.currency };
+      let attemptRef: string | undefined;
+      if (!payment && req.onlyIfAttempted) {
+        // The run never saw the authorize step, but a lost workflow task may have sent it: the
+        // mark decides. None → `abandoned` is written, so a stale re-run of that task cannot send it later.
+        const fate = await settleAuthorizationFate(dbs.payment, { idempotencyKey: req.authorization.idempotencyKey, checkoutId: req.checkoutId, fate: 'abandoned' });
+        if (fate === 'abandoned') return none;
+        attemptRef = (await getAuthorizationAttempt(dbs.payment, req.authorization.idempotencyKey))?.gatewayRef ?? undefined;
+        logger.warn({ checkoutId: req.checkoutId }, 'an authorization this run never saw was sent (a lost workflow task): asking the gateway');
+      }
       const ref =
         payment?.gatewayRef ??
         req.paymentRef ??
+        attemptRef ??
         (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
-      if (!ref) return { action: 'none', amount: 0, currency: req.authorization.amount.currency };
+      if (!ref) return none;
       return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
     },
 

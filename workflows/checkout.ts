@@ -354,6 +354,23 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // so a replayed request (and claimCheckout of any new run, old builds included) answers
     // this failure instead of starting over — then the stock goes back, then the void.
     // docs/architecture.md, "Compensation order while the gateway is down".
+    // Refused before the authorize step was registered (a hold the sweep expired, a cancel): in
+    // this run's memory no money moved, but the pre-answer steps are local activities, and a
+    // lost workflow task may have sent the authorization before this re-run refused. The payment
+    // store's attempt mark (written before every authorize call) decides: sent → voided as
+    // usual; never sent → fenced off, so a stale re-run of that task cannot send it later.
+    // It is pushed before the stock is moved first: the release never waits on the gateway.
+    if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
+      const authorization = {
+        checkoutId,
+        idempotencyKey: key('authorize'),
+        amount: total ?? input.expectedTotal ?? { amount: 0, currency: money.currency },
+        paymentToken: input.paymentToken,
+      };
+      saga.add('voidPayment', async () =>
+        returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, onlyIfAttempted: true })),
+      );
+    }
     const noOrderAsked = !saga.names.includes('closeOrder');
     const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');

@@ -36,6 +36,28 @@ export const payments = paymentSchema.table(
   ],
 );
 
+/**
+ * Every authorization the checkout sends to the gateway, written (by its idempotency key)
+ * *before* the call, and no call without it: the durable answer to "may an authorization have
+ * reached the gateway for this checkout?", which the workflow's own memory cannot give when a
+ * lost workflow task made the call. A compensation that found no attempt writes `abandoned`
+ * first, and an authorize that finds `abandoned` is not sent (a slow worker's stale task).
+ */
+export const authorizationAttempts = paymentSchema.table(
+  'authorization_attempts',
+  {
+    idempotencyKey: text('idempotency_key').primaryKey(),
+    checkoutId: text('checkout_id').notNull(),
+    fate: text('fate').notNull(),
+    /** The gateway's id for it, once it answered with one that is not recorded as a payment yet (3-D Secure). */
+    gatewayRef: text('gateway_ref'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('authorization_attempts_fate_known', sql`${t.fate} in ('attempted', 'abandoned')`),
+  ],
+);
+
 export const refunds = paymentSchema.table(
   'refunds',
   {

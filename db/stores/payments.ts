@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
-import { payments, type Payment } from '../schema/payment';
+import { authorizationAttempts, payments, type Payment } from '../schema/payment';
 import type { GatewayPayment } from '../../domain/payment';
 
 export interface AuthorizationRecord {
@@ -29,6 +29,39 @@ export async function recordAuthorization(db: Db, a: AuthorizationRecord): Promi
   const payment = await getPaymentByCheckout(db, a.checkoutId);
   if (!payment) throw new Error(`payment of checkout ${a.checkoutId} vanished`);
   return payment;
+}
+
+/** What an authorization key's row says: sent (or about to be), or given up by a compensation before any was. */
+export type AuthorizationFate = 'attempted' | 'abandoned';
+
+/**
+ * Writes `fate` for an authorization key unless the key already has one, and returns the one
+ * that stands. One atomic statement, so an authorize (`attempted`, written before the gateway
+ * call) and a compensation that finds none (`abandoned`) cannot both win: either the
+ * authorization goes out and the compensation voids it, or it never goes out.
+ */
+export async function settleAuthorizationFate(db: Db, a: { idempotencyKey: string; checkoutId: string; fate: AuthorizationFate }): Promise<AuthorizationFate> {
+  const [row] = await db
+    .insert(authorizationAttempts)
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: a.fate })
+    // a no-op update, so the row that stands is returned in the same round trip
+    .onConflictDoUpdate({ target: authorizationAttempts.idempotencyKey, set: { fate: sql`${authorizationAttempts.fate}` } })
+    .returning({ fate: authorizationAttempts.fate });
+  if (row?.fate !== 'attempted' && row?.fate !== 'abandoned') throw new Error(`authorization ${a.idempotencyKey}: no fate recorded`);
+  return row.fate;
+}
+
+/** The gateway's id of an attempted authorization that is not a recorded payment yet (3-D Secure). */
+export async function noteAttemptedAuthorizationRef(db: Db, idempotencyKey: string, gatewayRef: string): Promise<void> {
+  await db.update(authorizationAttempts).set({ gatewayRef }).where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
+}
+
+export async function getAuthorizationAttempt(db: DbOrTx, idempotencyKey: string): Promise<{ fate: string; gatewayRef: string | null } | undefined> {
+  const [row] = await db
+    .select({ fate: authorizationAttempts.fate, gatewayRef: authorizationAttempts.gatewayRef })
+    .from(authorizationAttempts)
+    .where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
+  return row;
 }
 
 export async function getPaymentByCheckout(db: DbOrTx, checkoutId: string): Promise<Payment | undefined> {

@@ -1,0 +1,8 @@
+CREATE TABLE "payment"."authorization_attempts" (
+	"idempotency_key" text PRIMARY KEY NOT NULL,
+	"checkout_id" text NOT NULL,
+	"fate" text NOT NULL,
+	"gateway_ref" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "authorization_attempts_fate_known" CHECK ("payment"."authorization_attempts"."fate" in ('attempted', 'abandoned'))
+);
