@@ -354,13 +354,16 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // so a replayed request (and claimCheckout of any new run, old builds included) answers
     // this failure instead of starting over — then the stock goes back, then the void.
     // docs/architecture.md, "Compensation order while the gateway is down".
-    // Refused before the authorize step was registered (a hold the sweep expired, a cancel): in
-    // this run's memory no money moved, but the pre-answer steps are local activities, and a
-    // lost workflow task may have sent the authorization before this re-run refused. The payment
-    // store's attempt mark (written before every authorize call) decides: sent → voided as
-    // usual; never sent → fenced off, so a stale re-run of that task cannot send it later.
-    // It is pushed before the stock is moved first: the release never waits on the gateway.
+    // Refused before the authorize step was registered (a hold the sweep expired, a cancel on a
+    // re-run): in this run's memory no money moved, but the pre-answer steps are local
+    // activities, and a lost workflow task may have held stock and sent the authorization before
+    // this re-run refused. The stores decide, not this memory (as failOrder does for an order):
+    // the hold is released (a no-op when there is none), and the payment store's attempt mark
+    // (written before every authorize call) says whether an authorization was sent — sent →
+    // voided as usual; never sent → fenced off, so a stale re-run of that task cannot send it
+    // later. Both are pushed before the stock is moved first: the release never waits on the gateway.
     if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
+      if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
       const authorization = {
         checkoutId,
         idempotencyKey: key('authorize'),

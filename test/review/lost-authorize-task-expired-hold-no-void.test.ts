@@ -6,6 +6,7 @@ import { localGatewayOperations } from '../../db/schema/payment';
 import { releaseHold } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
+import { recordHistory } from '../helpers/histories';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
@@ -73,10 +74,11 @@ describe('an authorization made in a lost workflow task, its hold expired before
     const result = await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
 
     const ops = (await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`))).map((o) => o.operation);
-    // eslint-disable-next-line no-console
     console.log(JSON.stringify({ result, ops }));
     expect(result.status).toBe('failed');
     // the authorization the lost task made is released, and the customer is not told "nothing was charged" before it is
     expect(ops).toContain('void');
+    expect(result.failure?.message).toMatch(/the authorization of 12\.00 USD was released/);
+    await recordHistory(stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)), 'checkoutWorkflow', 'lost-authorize-expired-hold-voided');
   }, 240_000);
 });
