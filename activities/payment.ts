@@ -1,10 +1,11 @@
 import {
-  getAuthorizationAttempt,
+  abandonAuthorization,
+  abandonQuietAttempt,
   getPaymentByCheckout,
+  markAuthorizationAttempt,
   noteAttemptedAuthorizationRef,
   recordAuthorization,
   recordCapture,
-  settleAuthorizationFate,
   syncPaymentFromGateway,
 } from '../db/stores/payments';
 import type { Money } from '../domain/money';
@@ -63,6 +64,21 @@ export interface VoidPaymentInput {
   onlyIfAttempted?: boolean;
 }
 
+/**
+ * How long an authorization attempt the gateway does not know is waited for before a
+ * compensation abandons it: longer than one authorize call may take (its activity's
+ * start-to-close, 10 s, and the gateway breaker's call timeout), with margin.
+ */
+export const ATTEMPT_QUIET_MS = 2 * 60_000;
+
+/** An authorization attempt may still be on its way to the gateway: retried (the compensation asks again). */
+export class AuthorizationAttemptInFlightError extends Error {
+  override name = 'AuthorizationAttemptInFlightError';
+  constructor(readonly idempotencyKey: string) {
+    super(`authorization ${idempotencyKey} was attempted and the gateway does not know it yet; asking again`);
+  }
+}
+
 /** What a compensation did with the customer's money, as the gateway confirmed it. */
 export interface MoneyReturned {
   action: 'none' | 'voided' | 'refunded';
@@ -89,7 +105,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     async authorizePayment(req: AuthorizePaymentInput): Promise<AuthorizePaymentResult> {
       // Marked before the call, and no call without the mark (a failed write is retried): a
       // compensation whose run never saw this step (a lost workflow task) asks the mark.
-      const fate = await settleAuthorizationFate(dbs.payment, { idempotencyKey: req.idempotencyKey, checkoutId: req.checkoutId, fate: 'attempted' });
+      const fate = await markAuthorizationAttempt(dbs.payment, { idempotencyKey: req.idempotencyKey, checkoutId: req.checkoutId });
       if (fate === 'abandoned') {
         throw businessFailure('authorization_abandoned', `checkout ${req.checkoutId} was compensated without this authorization; not sent`);
       }
@@ -159,19 +175,10 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     async voidPayment(req: VoidPaymentInput): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       const none: MoneyReturned = { action: 'none', amount: 0, currency: req.authorization.amount.currency };
-      let attemptRef: string | undefined;
-      if (!payment && req.onlyIfAttempted) {
-        // The run never saw the authorize step, but a lost workflow task may have sent it: the
-        // mark decides. None → `abandoned` is written, so a stale re-run of that task cannot send it later.
-        const fate = await settleAuthorizationFate(dbs.payment, { idempotencyKey: req.authorization.idempotencyKey, checkoutId: req.checkoutId, fate: 'abandoned' });
-        if (fate === 'abandoned') return none;
-        attemptRef = (await getAuthorizationAttempt(dbs.payment, req.authorization.idempotencyKey))?.gatewayRef ?? undefined;
-        logger.warn({ checkoutId: req.checkoutId }, 'an authorization this run never saw was sent (a lost workflow task): asking the gateway');
-      }
+      if (!payment && req.onlyIfAttempted) return voidIfAttempted(req, none);
       const ref =
         payment?.gatewayRef ??
         req.paymentRef ??
-        attemptRef ??
         (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
       if (!ref) return none;
       return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
@@ -184,6 +191,28 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       return returnMoney(req.checkoutId, payment.gatewayRef, { voidKey: `${req.idempotencyKey}/void`, refundKey: req.idempotencyKey });
     },
   };
+
+  /**
+   * The run never saw the authorize step, but a lost workflow task may have sent it: the attempt
+   * mark decides. None → `abandoned` is written, so a stale re-run of that task cannot send it
+   * later. An attempt the gateway does not know (yet: its call may still be on the way) is asked
+   * again until it has been quiet for ATTEMPT_QUIET_MS, then abandoned the same way — unless a
+   * newer attempt started meanwhile (compare-and-set), which is waited for in turn.
+   */
+  async function voidIfAttempted(req: VoidPaymentInput, none: MoneyReturned): Promise<MoneyReturned> {
+    const key = req.authorization.idempotencyKey;
+    const attempt = await abandonAuthorization(dbs.payment, { idempotencyKey: key, checkoutId: req.checkoutId });
+    if (attempt.fate === 'abandoned') return none;
+    logger.warn({ checkoutId: req.checkoutId }, 'an authorization this run never saw was attempted (a lost workflow task): asking the gateway');
+    const ref = attempt.gatewayRef ?? (await gateway.findAuthorization({ idempotencyKey: key, reference: req.checkoutId }));
+    if (ref) return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
+    const recorded = await getPaymentByCheckout(dbs.payment, req.checkoutId);
+    if (recorded) return returnMoney(req.checkoutId, recorded.gatewayRef, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
+    if (!(await abandonQuietAttempt(dbs.payment, key, attempt.attempts, ATTEMPT_QUIET_MS))) {
+      throw new AuthorizationAttemptInFlightError(key);
+    }
+    return none;
+  }
 
   async function recordAuthorized(checkoutId: string, auth: { ref: string; amount: number; currency: string }): Promise<void> {
     await recordAuthorization(dbs.payment, { checkoutId, gateway: gateway.name, gatewayRef: auth.ref, amount: auth.amount, currency: auth.currency });

@@ -4,5 +4,7 @@ CREATE TABLE "payment"."authorization_attempts" (
 	"fate" text NOT NULL,
 	"gateway_ref" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"attempted_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"attempts" integer DEFAULT 1 NOT NULL,
 	CONSTRAINT "authorization_attempts_fate_known" CHECK ("payment"."authorization_attempts"."fate" in ('attempted', 'abandoned'))
 );

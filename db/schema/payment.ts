@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, char, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, char, check, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const paymentSchema = pgSchema('payment');
 
@@ -41,7 +41,9 @@ export const payments = paymentSchema.table(
  * *before* the call, and no call without it: the durable answer to "may an authorization have
  * reached the gateway for this checkout?", which the workflow's own memory cannot give when a
  * lost workflow task made the call. A compensation that found no attempt writes `abandoned`
- * first, and an authorize that finds `abandoned` is not sent (a slow worker's stale task).
+ * first, and an authorize that finds `abandoned` is not sent (a slow worker's stale task); one
+ * that found an attempt the gateway does not know waits until it is quiet, then abandons it the
+ * same way (compare-and-set on `attempts`).
  */
 export const authorizationAttempts = paymentSchema.table(
   'authorization_attempts',
@@ -52,6 +54,10 @@ export const authorizationAttempts = paymentSchema.table(
     /** The gateway's id for it, once it answered with one that is not recorded as a payment yet (3-D Secure). */
     gatewayRef: text('gateway_ref'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the latest attempt (a retry, a lost task's re-run) was about to call the gateway. */
+    attemptedAt: timestamp('attempted_at', { withTimezone: true }).notNull().defaultNow(),
+    /** How many attempts were marked: a compensation abandons only the attempt it saw (compare-and-set). */
+    attempts: integer('attempts').notNull().default(1),
   },
   (t) => [
     check('authorization_attempts_fate_known', sql`${t.fate} in ('attempted', 'abandoned')`),

@@ -35,33 +35,74 @@ export async function recordAuthorization(db: Db, a: AuthorizationRecord): Promi
 export type AuthorizationFate = 'attempted' | 'abandoned';
 
 /**
- * Writes `fate` for an authorization key unless the key already has one, and returns the one
- * that stands. One atomic statement, so an authorize (`attempted`, written before the gateway
- * call) and a compensation that finds none (`abandoned`) cannot both win: either the
- * authorization goes out and the compensation voids it, or it never goes out.
+ * An authorize call about to be sent: marks its key `attempted` (and when), unless a
+ * compensation abandoned it already — the fate that stands is returned. One atomic statement:
+ * an authorize and a compensation (abandonAuthorization) cannot both win.
  */
-export async function settleAuthorizationFate(db: Db, a: { idempotencyKey: string; checkoutId: string; fate: AuthorizationFate }): Promise<AuthorizationFate> {
+export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: string; checkoutId: string }): Promise<AuthorizationFate> {
   const [row] = await db
     .insert(authorizationAttempts)
-    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: a.fate })
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'attempted' })
+    .onConflictDoUpdate({
+      target: authorizationAttempts.idempotencyKey,
+      set: {
+        attemptedAt: sql`case when ${authorizationAttempts.fate} = 'attempted' then now() else ${authorizationAttempts.attemptedAt} end`,
+        attempts: sql`case when ${authorizationAttempts.fate} = 'attempted' then ${authorizationAttempts.attempts} + 1 else ${authorizationAttempts.attempts} end`,
+      },
+    })
+    .returning({ fate: authorizationAttempts.fate });
+  return fateOf(a.idempotencyKey, row?.fate);
+}
+
+export interface AuthorizationAttempt {
+  fate: AuthorizationFate;
+  gatewayRef: string | null;
+  attempts: number;
+}
+
+/**
+ * A compensation whose run never saw the authorize step: writes `abandoned` for the key unless
+ * an attempt is marked, and returns the row that stands (an attempt, or the abandonment).
+ */
+export async function abandonAuthorization(db: Db, a: { idempotencyKey: string; checkoutId: string }): Promise<AuthorizationAttempt> {
+  const [row] = await db
+    .insert(authorizationAttempts)
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'abandoned' })
     // a no-op update, so the row that stands is returned in the same round trip
     .onConflictDoUpdate({ target: authorizationAttempts.idempotencyKey, set: { fate: sql`${authorizationAttempts.fate}` } })
+    .returning({ fate: authorizationAttempts.fate, gatewayRef: authorizationAttempts.gatewayRef, attempts: authorizationAttempts.attempts });
+  return { fate: fateOf(a.idempotencyKey, row?.fate), gatewayRef: row?.gatewayRef ?? null, attempts: row?.attempts ?? 0 };
+}
+
+/**
+ * Abandons an attempt the gateway does not know, once it has been quiet for `quietMs` (by the
+ * database's clock) and no attempt started since the one seen (compare-and-set on `attempts`):
+ * true = abandoned, no later attempt can send it; false = too recent, or a newer one started: ask again.
+ */
+export async function abandonQuietAttempt(db: Db, idempotencyKey: string, seenAttempts: number, quietMs: number): Promise<boolean> {
+  const rows = await db
+    .update(authorizationAttempts)
+    .set({ fate: 'abandoned' })
+    .where(
+      and(
+        eq(authorizationAttempts.idempotencyKey, idempotencyKey),
+        eq(authorizationAttempts.fate, 'attempted'),
+        eq(authorizationAttempts.attempts, seenAttempts),
+        sql`${authorizationAttempts.attemptedAt} < now() - make_interval(secs => ${quietMs / 1000})`,
+      ),
+    )
     .returning({ fate: authorizationAttempts.fate });
-  if (row?.fate !== 'attempted' && row?.fate !== 'abandoned') throw new Error(`authorization ${a.idempotencyKey}: no fate recorded`);
-  return row.fate;
+  return rows.length > 0;
+}
+
+function fateOf(idempotencyKey: string, fate: string | undefined): AuthorizationFate {
+  if (fate !== 'attempted' && fate !== 'abandoned') throw new Error(`authorization ${idempotencyKey}: no fate recorded`);
+  return fate;
 }
 
 /** The gateway's id of an attempted authorization that is not a recorded payment yet (3-D Secure). */
 export async function noteAttemptedAuthorizationRef(db: Db, idempotencyKey: string, gatewayRef: string): Promise<void> {
   await db.update(authorizationAttempts).set({ gatewayRef }).where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
-}
-
-export async function getAuthorizationAttempt(db: DbOrTx, idempotencyKey: string): Promise<{ fate: string; gatewayRef: string | null } | undefined> {
-  const [row] = await db
-    .select({ fate: authorizationAttempts.fate, gatewayRef: authorizationAttempts.gatewayRef })
-    .from(authorizationAttempts)
-    .where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
-  return row;
 }
 
 export async function getPaymentByCheckout(db: DbOrTx, checkoutId: string): Promise<Payment | undefined> {

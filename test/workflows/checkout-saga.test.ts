@@ -75,8 +75,10 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   // can capture that authorization any more). (A failed capture parks the checkout for support
   // instead: see the parking tests below.)
   it.each<[Step, string[]]>([
-    ['freezeCart', ['failOrder', 'recordCheckoutFailure']],
-    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock']],
+    // refused before the authorize step was registered: a lost workflow task may have held stock and
+    // authorized, so the hold is released and the store's attempt mark asked (voidPayment onlyIfAttempted)
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
+    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
     ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
@@ -199,7 +201,8 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       }),
     );
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'recordCheckoutFailure', 'unlockCart']);
+    // no hold asked for; the release and the attempt-mark void answer for a lost workflow task that may have gone further
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
   });
 
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
