@@ -57,7 +57,9 @@ export function withPaymentCircuit<T extends PaymentSteps>(activities: T, breake
     },
     async voidPayment(req: VoidPaymentInput) {
       // reconciliation already has the gateway's word: it always goes through
-      const fate = req.askGateway ? undefined : await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
+      // an unseen attempt's void always goes through too: it closes the key (the breaker's
+      // `refused` says nothing of a stale re-run that may send it later)
+      const fate = req.askGateway || req.onlyIfAttempted ? undefined : await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
       if (fate === 'refused') return { action: 'none', amount: 0, currency: req.authorization.amount.currency } satisfies MoneyReturned;
       return voidPayment(req);
     },

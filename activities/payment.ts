@@ -1,6 +1,6 @@
 import {
   abandonAuthorization,
-  abandonQuietAttempt,
+  closeAuthorizationAttempt,
   getPaymentByCheckout,
   markAuthorizationAttempt,
   noteAttemptedAuthorizationRef,
@@ -65,17 +65,14 @@ export interface VoidPaymentInput {
 }
 
 /**
- * How long an authorization attempt the gateway does not know is waited for before a
- * compensation abandons it: longer than one authorize call may take (its activity's
- * start-to-close, 10 s, and the gateway breaker's call timeout), with margin.
+ * The gateway cannot answer a re-sent authorization yet: another request under its key is still
+ * being processed (Stripe's idempotency_key_in_use), or it refused the key's reuse. Retried: the
+ * compensation asks again until the gateway gives the key's one answer.
  */
-export const ATTEMPT_QUIET_MS = 2 * 60_000;
-
-/** An authorization attempt may still be on its way to the gateway: retried (the compensation asks again). */
 export class AuthorizationAttemptInFlightError extends Error {
   override name = 'AuthorizationAttemptInFlightError';
-  constructor(readonly idempotencyKey: string) {
-    super(`authorization ${idempotencyKey} was attempted and the gateway does not know it yet; asking again`);
+  constructor(readonly idempotencyKey: string, reason: string) {
+    super(`authorization ${idempotencyKey} was attempted and the gateway cannot answer for its key yet (${reason}); asking again`);
   }
 }
 
@@ -105,9 +102,14 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     async authorizePayment(req: AuthorizePaymentInput): Promise<AuthorizePaymentResult> {
       // Marked before the call, and no call without the mark (a failed write is retried): a
       // compensation whose run never saw this step (a lost workflow task) asks the mark.
-      const fate = await markAuthorizationAttempt(dbs.payment, { idempotencyKey: req.idempotencyKey, checkoutId: req.checkoutId });
-      if (fate === 'abandoned') {
-        throw businessFailure('authorization_abandoned', `checkout ${req.checkoutId} was compensated without this authorization; not sent`);
+      const fate = await markAuthorizationAttempt(dbs.payment, {
+        idempotencyKey: req.idempotencyKey,
+        checkoutId: req.checkoutId,
+        amount: req.amount.amount,
+        currency: req.amount.currency,
+      });
+      if (fate !== 'attempted') {
+        throw businessFailure('authorization_abandoned', `checkout ${req.checkoutId} was compensated (${fate}); this authorization is not sent`);
       }
       try {
         const auth = await authorizeAtGateway(req);
@@ -195,23 +197,49 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
   /**
    * The run never saw the authorize step, but a lost workflow task may have sent it: the attempt
    * mark decides. None → `abandoned` is written, so a stale re-run of that task cannot send it
-   * later. An attempt the gateway does not know (yet: its call may still be on the way) is asked
-   * again until it has been quiet for ATTEMPT_QUIET_MS, then abandoned the same way — unless a
-   * newer attempt started meanwhile (compare-and-set), which is waited for in turn.
+   * later. An attempt → the gateway is asked for the authorization its key made: the noted id, a
+   * search by reference (Stripe's lags; it is what finds an attempt older than Stripe keeps
+   * idempotency keys, 24 h), and then a definite answer — the authorize re-sent under the SAME
+   * key and amount: the gateway answers with the authorization that key made, or makes it now
+   * (the lost task's call has not landed: when it does, it gets this one back). A call still in
+   * flight is waited for however slow (the local ledger's insert waits on the key; Stripe answers
+   * idempotency_key_in_use → retried), never judged by a time window. What it got is voided and
+   * the key closed (`voided`); a decline or refusal made nothing: closed `abandoned`.
    */
   async function voidIfAttempted(req: VoidPaymentInput, none: MoneyReturned): Promise<MoneyReturned> {
     const key = req.authorization.idempotencyKey;
-    const attempt = await abandonAuthorization(dbs.payment, { idempotencyKey: key, checkoutId: req.checkoutId });
+    const keys = { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` };
+    const attempt = await abandonAuthorization(dbs.payment, {
+      idempotencyKey: key,
+      checkoutId: req.checkoutId,
+      amount: req.authorization.amount.amount,
+      currency: req.authorization.amount.currency,
+    });
     if (attempt.fate === 'abandoned') return none;
+    // voided before (a retried compensation): the gateway's word on that payment again
+    if (attempt.fate === 'voided' && attempt.gatewayRef) return returnMoney(req.checkoutId, attempt.gatewayRef, keys);
     logger.warn({ checkoutId: req.checkoutId }, 'an authorization this run never saw was attempted (a lost workflow task): asking the gateway');
-    const ref = attempt.gatewayRef ?? (await gateway.findAuthorization({ idempotencyKey: key, reference: req.checkoutId }));
-    if (ref) return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
-    const recorded = await getPaymentByCheckout(dbs.payment, req.checkoutId);
-    if (recorded) return returnMoney(req.checkoutId, recorded.gatewayRef, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
-    if (!(await abandonQuietAttempt(dbs.payment, key, attempt.attempts, ATTEMPT_QUIET_MS))) {
-      throw new AuthorizationAttemptInFlightError(key);
+    let ref = attempt.gatewayRef ?? (await gateway.findAuthorization({ idempotencyKey: key, reference: req.checkoutId }));
+    if (!ref) {
+      try {
+        const again = await authorizeAtGateway({
+          checkoutId: req.checkoutId,
+          idempotencyKey: key,
+          amount: { amount: attempt.amount, currency: attempt.currency },
+          paymentToken: req.authorization.paymentToken,
+        });
+        ref = again.ref;
+      } catch (err) {
+        if (err instanceof PaymentRejectedError && /idempoten/i.test(err.reason)) throw new AuthorizationAttemptInFlightError(key, err.reason);
+        if (!(err instanceof PaymentDeclinedError || err instanceof PaymentRejectedError)) throw err;
+        // the key's one answer is a decline (or a refusal): no authorization stands under it
+        await closeAuthorizationAttempt(dbs.payment, key, 'abandoned');
+        return none;
+      }
     }
-    return none;
+    const result = await returnMoney(req.checkoutId, ref, keys);
+    await closeAuthorizationAttempt(dbs.payment, key, 'voided', ref);
+    return result;
   }
 
   async function recordAuthorized(checkoutId: string, auth: { ref: string; amount: number; currency: string }): Promise<void> {

@@ -360,8 +360,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // this re-run refused. The stores decide, not this memory (as failOrder does for an order):
     // the hold is released (a no-op when there is none), and the payment store's attempt mark
     // (written before every authorize call) says whether an authorization was sent — sent →
-    // voided as usual; never sent → fenced off, so a stale re-run of that task cannot send it
-    // later. Both are pushed before the stock is moved first: the release never waits on the gateway.
+    // the authorize is re-sent under its key for the gateway's definite answer, and voided;
+    // never sent → fenced off, so a stale re-run of that task cannot send it later.
+    // That void is not in the saga: it runs after the customer's answer and the cart's unlock
+    // (the outcome is final and the stock back first), retrying until done in this workflow, so
+    // a payment-store outage never holds up a checkout that (in this run) never reached payment.
+    let unseenVoid: (() => Promise<void>) | undefined;
     if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
       if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
       const authorization = {
@@ -370,32 +374,47 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         amount: total ?? input.expectedTotal ?? { amount: 0, currency: money.currency },
         paymentToken: input.paymentToken,
       };
-      saga.add('voidPayment', async () =>
-        returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, onlyIfAttempted: true })),
-      );
+      unseenVoid = async () => {
+        returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, onlyIfAttempted: true }));
+      };
     }
     const noOrderAsked = !saga.names.includes('closeOrder');
     const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
+    // What the customer is told before a void has decided (under the same patch): no claim about
+    // the money yet; the message is corrected once the gateway answered.
+    const voidPending = () => unseenVoid !== undefined || (saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization'));
+    const interim = (message: string) => `${message.replace(/; nothing was charged$/, '')}; any authorization on your payment method is being released`;
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {
         await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
-        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+        const message = voidPending() ? interim(failure.message) : withMoney(failure.message, money);
+        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message }, total });
       }
       await saga.compensate();
-      const told = { ...failure, message: withMoney(failure.message, money) };
+      let told = { ...failure, message: unseenVoid ? interim(failure.message) : withMoney(failure.message, money) };
       await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
+      let answered = false;
       if (frozenInputs) {
         await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
-        const answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
-        if (answered) {
-          await mail
-            .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
-            .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
-        }
+        answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
+      }
+      if (unseenVoid) {
+        // answered now (final, stock back, cart unlocked); the void goes on until the gateway answered
+        outcome ??= { status: 'failed', checkoutId, total, failure: told };
+        view.outcome = outcome;
+        enter('releasing_authorization');
+        await unseenVoid();
+        told = { ...failure, message: withMoney(failure.message, money) };
+        await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
+      }
+      if (frozenInputs && answered) {
+        await mail
+          .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
+          .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
       }
       enter('failed');
       view.compensations = [];

@@ -31,24 +31,24 @@ export async function recordAuthorization(db: Db, a: AuthorizationRecord): Promi
   return payment;
 }
 
-/** What an authorization key's row says: sent (or about to be), or given up by a compensation before any was. */
-export type AuthorizationFate = 'attempted' | 'abandoned';
+/**
+ * What an authorization key's row says: sent (or about to be); given up by a compensation before
+ * any was; or sent and voided by a compensation. Only `attempted` lets an authorize call go out.
+ */
+export type AuthorizationFate = 'attempted' | 'abandoned' | 'voided';
 
 /**
- * An authorize call about to be sent: marks its key `attempted` (and when), unless a
- * compensation abandoned it already — the fate that stands is returned. One atomic statement:
- * an authorize and a compensation (abandonAuthorization) cannot both win.
+ * An authorize call about to be sent: marks its key `attempted` (with the amount and when),
+ * unless a compensation closed it already (`abandoned`, `voided`) — the fate that stands is
+ * returned. One atomic statement: an authorize and a compensation (abandonAuthorization) cannot both win.
  */
-export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: string; checkoutId: string }): Promise<AuthorizationFate> {
+export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: string; checkoutId: string; amount: number; currency: string }): Promise<AuthorizationFate> {
   const [row] = await db
     .insert(authorizationAttempts)
-    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'attempted' })
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'attempted', amount: a.amount, currency: a.currency })
     .onConflictDoUpdate({
       target: authorizationAttempts.idempotencyKey,
-      set: {
-        attemptedAt: sql`case when ${authorizationAttempts.fate} = 'attempted' then now() else ${authorizationAttempts.attemptedAt} end`,
-        attempts: sql`case when ${authorizationAttempts.fate} = 'attempted' then ${authorizationAttempts.attempts} + 1 else ${authorizationAttempts.attempts} end`,
-      },
+      set: { attemptedAt: sql`case when ${authorizationAttempts.fate} = 'attempted' then now() else ${authorizationAttempts.attemptedAt} end` },
     })
     .returning({ fate: authorizationAttempts.fate });
   return fateOf(a.idempotencyKey, row?.fate);
@@ -57,46 +57,44 @@ export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: stri
 export interface AuthorizationAttempt {
   fate: AuthorizationFate;
   gatewayRef: string | null;
-  attempts: number;
+  /** What the attempt asked for (for an `abandoned` row the compensation wrote: what it knew). */
+  amount: number;
+  currency: string;
 }
 
 /**
  * A compensation whose run never saw the authorize step: writes `abandoned` for the key unless
- * an attempt is marked, and returns the row that stands (an attempt, or the abandonment).
+ * an attempt is marked, and returns the row that stands (an attempt, or the compensation's own close).
  */
-export async function abandonAuthorization(db: Db, a: { idempotencyKey: string; checkoutId: string }): Promise<AuthorizationAttempt> {
+export async function abandonAuthorization(db: Db, a: { idempotencyKey: string; checkoutId: string; amount: number; currency: string }): Promise<AuthorizationAttempt> {
   const [row] = await db
     .insert(authorizationAttempts)
-    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'abandoned' })
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'abandoned', amount: a.amount, currency: a.currency })
     // a no-op update, so the row that stands is returned in the same round trip
     .onConflictDoUpdate({ target: authorizationAttempts.idempotencyKey, set: { fate: sql`${authorizationAttempts.fate}` } })
-    .returning({ fate: authorizationAttempts.fate, gatewayRef: authorizationAttempts.gatewayRef, attempts: authorizationAttempts.attempts });
-  return { fate: fateOf(a.idempotencyKey, row?.fate), gatewayRef: row?.gatewayRef ?? null, attempts: row?.attempts ?? 0 };
+    .returning({
+      fate: authorizationAttempts.fate,
+      gatewayRef: authorizationAttempts.gatewayRef,
+      amount: authorizationAttempts.amount,
+      currency: authorizationAttempts.currency,
+    });
+  return { fate: fateOf(a.idempotencyKey, row?.fate), gatewayRef: row?.gatewayRef ?? null, amount: row?.amount ?? a.amount, currency: row?.currency ?? a.currency };
 }
 
 /**
- * Abandons an attempt the gateway does not know, once it has been quiet for `quietMs` (by the
- * database's clock) and no attempt started since the one seen (compare-and-set on `attempts`):
- * true = abandoned, no later attempt can send it; false = too recent, or a newer one started: ask again.
+ * A compensation settled an attempt with the gateway's word: `voided` (with the payment's id,
+ * so a retried compensation finds it again) or `abandoned` (the gateway made no authorization
+ * under the key). Either way no authorize is sent under this key afterwards.
  */
-export async function abandonQuietAttempt(db: Db, idempotencyKey: string, seenAttempts: number, quietMs: number): Promise<boolean> {
-  const rows = await db
+export async function closeAuthorizationAttempt(db: Db, idempotencyKey: string, fate: 'voided' | 'abandoned', gatewayRef?: string): Promise<void> {
+  await db
     .update(authorizationAttempts)
-    .set({ fate: 'abandoned' })
-    .where(
-      and(
-        eq(authorizationAttempts.idempotencyKey, idempotencyKey),
-        eq(authorizationAttempts.fate, 'attempted'),
-        eq(authorizationAttempts.attempts, seenAttempts),
-        sql`${authorizationAttempts.attemptedAt} < now() - make_interval(secs => ${quietMs / 1000})`,
-      ),
-    )
-    .returning({ fate: authorizationAttempts.fate });
-  return rows.length > 0;
+    .set({ fate, ...(gatewayRef ? { gatewayRef } : {}) })
+    .where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
 }
 
 function fateOf(idempotencyKey: string, fate: string | undefined): AuthorizationFate {
-  if (fate !== 'attempted' && fate !== 'abandoned') throw new Error(`authorization ${idempotencyKey}: no fate recorded`);
+  if (fate !== 'attempted' && fate !== 'abandoned' && fate !== 'voided') throw new Error(`authorization ${idempotencyKey}: no fate recorded`);
   return fate;
 }
 

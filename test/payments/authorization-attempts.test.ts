@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { createActivities, type ActivityDeps, type OrderlyActivities } from '../../activities';
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { createRedis, type RedisClient } from '../../db/redis';
-import { authorizationAttempts } from '../../db/schema/payment';
+import { authorizationAttempts, localGatewayOperations } from '../../db/schema/payment';
 import { findOperation } from '../../db/stores/local-gateway-ledger';
-import { abandonQuietAttempt, markAuthorizationAttempt } from '../../db/stores/payments';
-import { ATTEMPT_QUIET_MS } from '../../activities/payment';
+import { markAuthorizationAttempt } from '../../db/stores/payments';
 import { createLogger } from '../../logger';
 import { buildActivityDeps } from '../../workers/deps';
 
@@ -75,26 +74,32 @@ describe('authorization attempts: the compensation of a run that never saw its a
     expect(await activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true })).toMatchObject({ action: 'none' });
   });
 
-  it('an attempt the gateway does not know (its call may be on the way) is asked again until quiet, then abandoned', async () => {
+  it('an attempt the gateway does not know (its call not landed yet, or lost): re-sent under its key, the one authorization voided, the key closed', async () => {
     const { checkoutId, authorization, voidKey } = checkout();
     // the lost task marked its attempt; its gateway call has not landed (or never will)
-    await markAuthorizationAttempt(dbs.payment, authorization);
-    const ask = () => activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true });
-    await expect(ask()).rejects.toMatchObject({ name: 'AuthorizationAttemptInFlightError' });
-    const quiet = () => dbs.payment.update(authorizationAttempts).set({ attemptedAt: sql`now() - interval '3 minutes'` }).where(eq(authorizationAttempts.idempotencyKey, authorization.idempotencyKey));
-    await quiet();
-    // a newer attempt started after the compensation looked: it is waited for in turn (compare-and-set)
-    const seen = await fate(authorization.idempotencyKey);
-    await markAuthorizationAttempt(dbs.payment, authorization);
-    await quiet();
-    expect((await fate(authorization.idempotencyKey))?.attempts).toBe((seen?.attempts ?? 0) + 1);
-    expect(await abandonQuietAttempt(dbs.payment, authorization.idempotencyKey, seen?.attempts ?? 0, ATTEMPT_QUIET_MS)).toBe(false);
-    expect(await fate(authorization.idempotencyKey)).toMatchObject({ fate: 'attempted' });
-    // quiet now and nothing at the gateway: nothing to void, and no later attempt can send it
-    expect(await ask()).toEqual({ action: 'none', amount: 0, currency: 'USD' });
-    expect(await fate(authorization.idempotencyKey)).toMatchObject({ fate: 'abandoned' });
-    await expect(activities.authorizePayment(authorization)).rejects.toMatchObject({ type: 'authorization_abandoned' });
+    await markAuthorizationAttempt(dbs.payment, { ...authorization, amount: 1500, currency: 'USD' });
     expect(await findOperation(dbs.payment, authorization.idempotencyKey)).toBeUndefined();
+    const returned = await activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true });
+    // the re-send asked the gateway for the key's one answer: it made the authorization, and it is voided
+    expect(returned).toEqual({ action: 'voided', amount: 1500, currency: 'USD' });
+    const made = await findOperation(dbs.payment, authorization.idempotencyKey);
+    expect(made).toMatchObject({ operation: 'authorize', outcome: 'authorized' });
+    expect(await findOperation(dbs.payment, voidKey)).toMatchObject({ operation: 'void', paymentRef: made?.paymentRef });
+    expect(await fate(authorization.idempotencyKey)).toMatchObject({ fate: 'voided', gatewayRef: made?.paymentRef });
+    // the lost call lands late: the same key gets the same (voided) authorization back, never a second one
+    await deps.gateway.authorize({ idempotencyKey: authorization.idempotencyKey, amount: 1500, currency: 'USD', paymentToken: 'tok_visa', reference: checkoutId });
+    const ops = await dbs.payment.select().from(localGatewayOperations).where(eq(localGatewayOperations.paymentRef, made?.paymentRef ?? ''));
+    expect(ops.filter((o) => o.operation === 'authorize')).toHaveLength(1);
+    // a stale re-run of the lost task is not sent; asked again, the compensation's answer stands
+    await expect(activities.authorizePayment(authorization)).rejects.toMatchObject({ type: 'authorization_abandoned' });
+    expect(await activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true })).toEqual({ action: 'voided', amount: 1500, currency: 'USD' });
+  });
+
+  it('an attempt whose key the gateway declined: nothing to void, the key closed', async () => {
+    const { checkoutId, authorization, voidKey } = checkout('tok_chargeDeclined');
+    await expect(activities.authorizePayment(authorization)).rejects.toMatchObject({ type: 'payment_declined' });
+    expect(await activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true })).toMatchObject({ action: 'none' });
+    expect(await fate(authorization.idempotencyKey)).toMatchObject({ fate: 'abandoned' });
   });
 
   it('an authorize and a compensation racing on one key: either it was sent and is voided, or it was never sent', async () => {
@@ -108,14 +113,11 @@ describe('authorization attempts: the compensation of a run that never saw its a
         expect(sent).toBeUndefined();
         expect(voided).toMatchObject({ status: 'fulfilled', value: { action: 'none' } });
       } else {
-        // the attempt won: the compensation voids it, or (its call still on the way) asks again, as its retries do
+        // the attempt won: the compensation voids it (its re-send waits for the call on the way and gets the same authorization)
         expect(sent).toBeDefined();
-        if (voided.status === 'rejected') {
-          expect(voided.reason).toMatchObject({ name: 'AuthorizationAttemptInFlightError' });
-          expect((await ask()).action).toBe('voided');
-        } else {
-          expect(voided.value.action).toBe('voided');
-        }
+        expect(voided).toMatchObject({ status: 'fulfilled', value: { action: 'voided' } });
+        const ops = await dbs.payment.select().from(localGatewayOperations).where(eq(localGatewayOperations.paymentRef, sent?.paymentRef ?? ''));
+        expect(ops.filter((o) => o.operation === 'authorize')).toHaveLength(1);
       }
     }
   });
