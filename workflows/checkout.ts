@@ -384,7 +384,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // What the customer is told before a void has decided (under the same patch): no claim about
     // the money yet; the message is corrected once the gateway answered.
     const voidPending = () => unseenVoid !== undefined || (saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization'));
-    const interim = (message: string) => `${message.replace(/; nothing was charged$/, '')}; any authorization on your payment method is being released`;
+    const interim = (message: string) => `${message.replace(/; nothing was charged$/, '')}; if an authorization reached your payment method, it is being released`;
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {

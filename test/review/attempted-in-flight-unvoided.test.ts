@@ -82,11 +82,28 @@ describe('an authorization in flight when the compensation reads its attempt mar
     // workers down past the hold's TTL: the sweep gives the stock back; the re-run refuses at holdStock
     expect(await releaseHold(stack.dbs.inventory, checkoutId, 'expired')).toBeGreaterThan(0);
     workers.push(startWorkerProcess(queue));
-    const result = await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
-    expect(result.status).toBe('failed');
+    // (g2c) the customer's answer is final before the void decides (it no longer waits on the
+    // payment store): the replayed request answers the failure, with no claim about the money yet.
+    // The workflow itself stays open until its void has the gateway's answer for the key — here,
+    // until the held call lands — so the call is let through once the answer is out, not once
+    // the workflow closed (which now waits for it).
+    const answer = await eventually(
+      async () => {
+        const r = await stack.http('POST', '/checkouts', {
+          headers: { 'Idempotency-Key': 'attempted-in-flight' },
+          body: { cartId, email: 'in-flight@example.com', paymentToken: 'tok_visa' },
+        });
+        return r.status >= 400 ? r : undefined;
+      },
+      90_000,
+      'the failure answered',
+    );
+    expect(JSON.stringify(answer.body)).not.toMatch(/nothing was charged/);
 
     // the in-flight call lands at the gateway
     await locker.query('commit');
+    const result = await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
+    expect(result.status).toBe('failed');
     const ops = await eventually(
       async () => {
         const rows = await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`));
@@ -100,5 +117,8 @@ describe('an authorization in flight when the compensation reads its attempt mar
     expect(authorize?.outcome).toBe('authorized');
     // the money the gateway holds for a failed checkout must have been released by its compensation
     expect(ops.map((o) => o.operation)).toContain('void');
+    // one authorization under the key (the re-send got the lost call's, or made it and the lost call got it back)
+    expect(ops.filter((o) => o.operation === 'authorize')).toHaveLength(1);
+    expect(result.failure?.message).toMatch(/authorization of 15\.00 USD was released/);
   }, 240_000);
 });
