@@ -394,7 +394,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       }
       await saga.compensate();
       let told = { ...failure, message: unseenVoid ? interim(failure.message) : withMoney(failure.message, money) };
-      await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
+      // (the interim message is recorded already when the outcome was made final first)
+      if (!(unseenVoid && finalFirst)) await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
       let answered = false;
       if (frozenInputs) {

@@ -76,14 +76,15 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   // instead: see the parking tests below.)
   it.each<[Step, string[]]>([
     // refused before the authorize step was registered: a lost workflow task may have held stock and
-    // authorized, so the hold is released and the store's attempt mark asked (voidPayment onlyIfAttempted)
-    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
-    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
-    ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment']],
-    ['createOrder', ['failOrder', 'voidPayment', 'releaseStock']],
+    // authorized, so the hold is released and the store's attempt mark asked (voidPayment
+    // onlyIfAttempted) — after the answer and the cart's unlock, then the message is corrected
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
+    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
+    ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']],
+    ['createOrder', ['failOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
-    expect(compensations).toEqual([...expected, 'recordCheckoutFailure', 'unlockCart']);
+    expect(compensations).toEqual(expected);
     expect(outcome.status).toBe('failed');
     expect(calls).not.toContain('markOrderPaid');
     expect(calls).not.toContain('sendOrderConfirmation');
@@ -202,7 +203,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     );
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
     // no hold asked for; the release and the attempt-mark void answer for a lost workflow task that may have gone further
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']);
   });
 
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
