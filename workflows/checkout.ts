@@ -381,20 +381,19 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     const noOrderAsked = !saga.names.includes('closeOrder');
     const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
-    // What the customer is told before a void has decided (under the same patch): no claim about
-    // the money yet; the message is corrected once the gateway answered.
-    const voidPending = () => unseenVoid !== undefined || (saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization'));
-    const interim = (message: string) => `${message.replace(/; nothing was charged$/, '')}; if an authorization reached your payment method, it is being released`;
+    // What the customer is told before that void decided: "nothing was charged" holds (a
+    // checkout that failed before its order never captures; a void only releases a hold), and the
+    // refusal's body stays the one the pre-check gives (out_of_stock); once the void found an
+    // authorization, the recorded failure (and the notice, sent after it) say it was released.
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {
         await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
-        const message = voidPending() ? interim(failure.message) : withMoney(failure.message, money);
-        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message }, total });
+        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
       }
       await saga.compensate();
-      let told = { ...failure, message: unseenVoid ? interim(failure.message) : withMoney(failure.message, money) };
-      // (the interim message is recorded already when the outcome was made final first)
+      let told = { ...failure, message: withMoney(failure.message, money) };
+      // (recorded already when the outcome was made final first)
       if (!(unseenVoid && finalFirst)) await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
       let answered = false;
