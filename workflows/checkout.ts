@@ -6,34 +6,30 @@ import {
   condition,
   log,
   patched,
+  ParentClosePolicy,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
+  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AuthorizePaymentResult, MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
 import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
-import { formatMoney, type Money } from '../domain/money';
+import type { Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
 import { afterAnswer, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
+import { unseenVoidWorkflowId, voidUnseenAuthorizationWorkflow, withMoney } from './void-unseen-authorization';
 
 const MONEY_RANK: Record<MoneyReturned['action'], number> = { none: 0, voided: 1, refunded: 2 };
 
-
-/** The failure as the customer reads it: what happened to their money, as the gateway confirmed. */
-function withMoney(message: string, money: MoneyReturned): string {
-  const sum = formatMoney(money.amount, money.currency);
-  const base = message.replace(/; nothing was charged$/, '');
-  if (money.action === 'refunded') return `${base}; ${sum} was refunded to your payment method`;
-  if (money.action === 'voided') return `${base}; the authorization of ${sum} was released and nothing was charged`;
-  return `${base}; nothing was charged`;
-}
 
 /** A day and an hour in ms: how long before an authorization expires a parked capture is cancelled. */
 const EXPIRY_MARGIN_MS = 60 * 60_000;
@@ -365,7 +361,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // That void is not in the saga: it runs after the customer's answer and the cart's unlock
     // (the outcome is final and the stock back first), retrying until done in this workflow, so
     // a payment-store outage never holds up a checkout that (in this run) never reached payment.
-    let unseenVoid: (() => Promise<void>) | undefined;
+    let unseenVoid: ((told: typeof failure, notify: boolean) => Promise<void>) | undefined;
     if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
       if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
       const authorization = {
@@ -374,8 +370,21 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         amount: total ?? input.expectedTotal ?? { amount: 0, currency: money.currency },
         paymentToken: input.paymentToken,
       };
-      unseenVoid = async () => {
-        returned(await undo.voidPayment({ checkoutId, idempotencyKey: key('void'), authorization, onlyIfAttempted: true }));
+      // A child of its own, so this workflow closes once the customer is answered: its id is the
+      // cart's, and the cart's next checkout must start a fresh run, not meet this one.
+      unseenVoid = async (told, notify) => {
+        try {
+          await startChild(voidUnseenAuthorizationWorkflow, {
+            workflowId: unseenVoidWorkflowId(checkoutId),
+            args: [{ checkoutId, voidKey: key('void'), authorization, failure, total, notify: notify ? { email: input.email, orderId } : undefined }],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          });
+        } catch (e) {
+          // a re-run of this checkout: the void is started (or done) already
+          if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+          log.info('unseen-authorization void already started', { checkoutId, told: told.code });
+        }
       };
     }
     const noOrderAsked = !saga.names.includes('closeOrder');
@@ -392,7 +401,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
       }
       await saga.compensate();
-      let told = { ...failure, message: withMoney(failure.message, money) };
+      const told = { ...failure, message: withMoney(failure.message, money) };
       // (recorded already when the outcome was made final first)
       if (!(unseenVoid && finalFirst)) await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
@@ -403,15 +412,14 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
       }
       if (unseenVoid) {
-        // answered now (final, stock back, cart unlocked); the void goes on until the gateway answered
-        outcome ??= { status: 'failed', checkoutId, total, failure: told };
-        view.outcome = outcome;
+        // Final, stock back, cart unlocked: the void, the corrected failure message and the
+        // notice go on in their own workflow (unseen-void-<checkoutId>), started before the
+        // answer, so the answer and this workflow's close land in one workflow task (finish)
+        // and the cart's next checkout never meets this run.
         enter('releasing_authorization');
-        await unseenVoid();
-        told = { ...failure, message: withMoney(failure.message, money) };
-        await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
+        await unseenVoid(told, frozenInputs && answered);
       }
-      if (frozenInputs && answered) {
+      if (frozenInputs && answered && !unseenVoid) {
         await mail
           .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
           .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));

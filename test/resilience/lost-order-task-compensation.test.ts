@@ -5,6 +5,7 @@ import { holds } from '../../db/schema/inventory';
 import { checkouts, orders } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
+import { unseenVoidWorkflowId } from '../../workflows/void-unseen-authorization';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { uniqueTaskQueue } from '../helpers/temporal';
@@ -62,6 +63,9 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
 
     expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     await placing;
+    // the checkout closed once answered; the void runs in its own workflow, named for the checkout
+    const voidHandle = stack.temporal.workflow.getHandle(unseenVoidWorkflowId(order.checkoutId));
+    expect(await voidHandle.result()).toMatchObject({ action: 'voided', amount: 800, currency: 'USD' });
     const [after] = await stack.dbs.order.select().from(orders).where(eq(orders.id, order.id));
     expect(after?.status).toBe('failed');
     const [row] = await stack.dbs.order.select().from(checkouts).where(eq(checkouts.checkoutId, order.checkoutId));
@@ -78,5 +82,6 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
     expect(held.every((h) => h.status === 'released')).toBe(true);
     expect(row?.failure).toMatchObject({ message: expect.stringMatching(/authorization of 8\.00 USD was released/) });
     await recordHistory(handle, 'checkoutWorkflow', 'lost-order-task-cancelled');
+    await recordHistory(voidHandle, 'voidUnseenAuthorizationWorkflow', 'lost-order-task-cancelled');
   }, 240_000);
 });

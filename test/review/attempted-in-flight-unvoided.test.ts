@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { like } from 'drizzle-orm';
+import { eq, like } from 'drizzle-orm';
 import { Client as PgClient } from 'pg';
 import { authorizationAttempts, localGatewayOperations } from '../../db/schema/payment';
 import { releaseHold } from '../../db/stores/holds';
+import { checkouts } from '../../db/schema/order';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
+import { unseenVoidWorkflowId } from '../../workflows/void-unseen-authorization';
 import { eventually } from '../helpers/eventually';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
@@ -104,6 +106,10 @@ describe('an authorization in flight when the compensation reads its attempt mar
     await locker.query('commit');
     const result = await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
     expect(result.status).toBe('failed');
+    // the checkout closed once answered; its void runs in a workflow of its own
+    const voided = await stack.temporal.workflow.getHandle(unseenVoidWorkflowId(checkoutId)).result();
+    expect(voided).toMatchObject({ action: 'voided', amount: 1500, currency: 'USD' });
+    const [after] = await stack.dbs.order.select().from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
     const ops = await eventually(
       async () => {
         const rows = await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`));
@@ -113,12 +119,12 @@ describe('an authorization in flight when the compensation reads its attempt mar
       'the in-flight authorization',
     );
     const authorize = ops.find((o) => o.operation === 'authorize');
-    console.log(JSON.stringify({ message: result.failure?.message, ops: ops.map((o) => [o.operation, o.outcome]) }));
+    console.log(JSON.stringify({ message: after?.failure?.message, ops: ops.map((o) => [o.operation, o.outcome]) }));
     expect(authorize?.outcome).toBe('authorized');
     // the money the gateway holds for a failed checkout must have been released by its compensation
     expect(ops.map((o) => o.operation)).toContain('void');
     // one authorization under the key (the re-send got the lost call's, or made it and the lost call got it back)
     expect(ops.filter((o) => o.operation === 'authorize')).toHaveLength(1);
-    expect(result.failure?.message).toMatch(/authorization of 15\.00 USD was released/);
+    expect(after?.failure?.message).toMatch(/authorization of 15\.00 USD was released/);
   }, 240_000);
 });

@@ -5,6 +5,7 @@ import { checkouts } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
 import { releaseHold } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
+import { unseenVoidWorkflowId } from '../../workflows/void-unseen-authorization';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { uniqueTaskQueue } from '../helpers/temporal';
@@ -72,13 +73,19 @@ describe('an authorization made in a lost workflow task, its hold expired before
     expect(await releaseHold(stack.dbs.inventory, checkoutId, 'expired')).toBeGreaterThan(0);
     workers.push(startWorkerProcess(queue));
     const result = await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
+    // the checkout closes once answered; the void runs in its own workflow, named for the checkout
+    const voided = await stack.temporal.workflow.getHandle(unseenVoidWorkflowId(checkoutId)).result();
+    const [after] = await stack.dbs.order.select().from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
 
     const ops = (await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`))).map((o) => o.operation);
-    console.log(JSON.stringify({ result, ops }));
+    console.log(JSON.stringify({ result, voided, recorded: after?.failure, ops }));
     expect(result.status).toBe('failed');
-    // the authorization the lost task made is released, and the customer is not told "nothing was charged" before it is
+    // the authorization the lost task made is released, and the recorded failure (the notice's word) says so
     expect(ops).toContain('void');
-    expect(result.failure?.message).toMatch(/the authorization of 12\.00 USD was released/);
+    expect(voided).toMatchObject({ action: 'voided', amount: 1200, currency: 'USD' });
+    expect(after?.status).toBe('failed');
+    expect(after?.failure?.message).toMatch(/the authorization of 12\.00 USD was released/);
     await recordHistory(stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)), 'checkoutWorkflow', 'lost-authorize-expired-hold-voided');
+    await recordHistory(stack.temporal.workflow.getHandle(unseenVoidWorkflowId(checkoutId)), 'voidUnseenAuthorizationWorkflow', 'lost-authorize-expired-hold-voided');
   }, 240_000);
 });
