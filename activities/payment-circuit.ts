@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { isCircuitOpen, type CircuitBreakers } from '../db/stores/circuit-breakers';
 import { businessFailure } from './failures';
-import type { AuthorizePaymentInput, MoneyReturned } from './payment';
+import type { AuthorizePaymentInput, MoneyReturned, VoidPaymentInput } from './payment';
 
 interface PaymentSteps {
   authorizePayment(req: AuthorizePaymentInput): Promise<{ paymentRef: string }>;
-  voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput }): Promise<MoneyReturned>;
+  voidPayment(req: VoidPaymentInput): Promise<MoneyReturned>;
 }
 
 /**
@@ -55,9 +55,11 @@ export function withPaymentCircuit<T extends PaymentSteps>(activities: T, breake
         });
       }
     },
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; askGateway?: boolean }) {
+    async voidPayment(req: VoidPaymentInput) {
       // reconciliation already has the gateway's word: it always goes through
-      const fate = req.askGateway ? undefined : await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
+      // an unseen attempt's void always goes through too: it closes the key (the breaker's
+      // `refused` says nothing of a stale re-run that may send it later)
+      const fate = req.askGateway || req.onlyIfAttempted ? undefined : await breaker.callFate(req.authorization.idempotencyKey).catch(() => undefined);
       if (fate === 'refused') return { action: 'none', amount: 0, currency: req.authorization.amount.currency } satisfies MoneyReturned;
       return voidPayment(req);
     },

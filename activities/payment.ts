@@ -1,4 +1,13 @@
-import { getPaymentByCheckout, recordAuthorization, recordCapture, syncPaymentFromGateway } from '../db/stores/payments';
+import {
+  abandonAuthorization,
+  closeAuthorizationAttempt,
+  getPaymentByCheckout,
+  markAuthorizationAttempt,
+  noteAttemptedAuthorizationRef,
+  recordAuthorization,
+  recordCapture,
+  syncPaymentFromGateway,
+} from '../db/stores/payments';
 import type { Money } from '../domain/money';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
@@ -39,6 +48,34 @@ function asBusinessFailure(err: unknown): unknown {
   return err;
 }
 
+/** The voidPayment activity's input. */
+export interface VoidPaymentInput {
+  checkoutId: string;
+  idempotencyKey: string;
+  authorization: AuthorizePaymentInput;
+  /** The intent's id, when the run knows it. */
+  paymentRef?: string;
+  /** Reconciliation: it already has the gateway's word, so the breaker's `refused` mark is not asked. */
+  askGateway?: boolean;
+  /**
+   * The run never reached the authorize step (a refusal before it), but a lost workflow task may
+   * have: void only what the authorization-attempt mark says was sent, and fence off the rest.
+   */
+  onlyIfAttempted?: boolean;
+}
+
+/**
+ * The gateway cannot answer a re-sent authorization yet: another request under its key is still
+ * being processed (Stripe's idempotency_key_in_use), or it refused the key's reuse. Retried: the
+ * compensation asks again until the gateway gives the key's one answer.
+ */
+export class AuthorizationAttemptInFlightError extends Error {
+  override name = 'AuthorizationAttemptInFlightError';
+  constructor(readonly idempotencyKey: string, reason: string) {
+    super(`authorization ${idempotencyKey} was attempted and the gateway cannot answer for its key yet (${reason}); asking again`);
+  }
+}
+
 /** What a compensation did with the customer's money, as the gateway confirmed it. */
 export interface MoneyReturned {
   action: 'none' | 'voided' | 'refunded';
@@ -63,9 +100,21 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * as such, with nothing recorded yet: the workflow waits and re-reads it.
      */
     async authorizePayment(req: AuthorizePaymentInput): Promise<AuthorizePaymentResult> {
+      // Marked before the call, and no call without the mark (a failed write is retried): a
+      // compensation whose run never saw this step (a lost workflow task) asks the mark.
+      const fate = await markAuthorizationAttempt(dbs.payment, {
+        idempotencyKey: req.idempotencyKey,
+        checkoutId: req.checkoutId,
+        amount: req.amount.amount,
+        currency: req.amount.currency,
+      });
+      if (fate !== 'attempted') {
+        throw businessFailure('authorization_abandoned', `checkout ${req.checkoutId} was compensated (${fate}); this authorization is not sent`);
+      }
       try {
         const auth = await authorizeAtGateway(req);
         if (auth.status !== 'authorized') {
+          await noteAttemptedAuthorizationRef(dbs.payment, req.idempotencyKey, auth.ref);
           return stillWaiting(auth.ref, auth.status, auth.clientSecret);
         }
         await recordAuthorized(req.checkoutId, auth);
@@ -125,13 +174,15 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.
      */
-    async voidPayment(req: { checkoutId: string; idempotencyKey: string; authorization: AuthorizePaymentInput; paymentRef?: string; askGateway?: boolean }): Promise<MoneyReturned> {
+    async voidPayment(req: VoidPaymentInput): Promise<MoneyReturned> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
+      const none: MoneyReturned = { action: 'none', amount: 0, currency: req.authorization.amount.currency };
+      if (!payment && req.onlyIfAttempted) return voidIfAttempted(req, none);
       const ref =
         payment?.gatewayRef ??
         req.paymentRef ??
         (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
-      if (!ref) return { action: 'none', amount: 0, currency: req.authorization.amount.currency };
+      if (!ref) return none;
       return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
     },
 
@@ -142,6 +193,54 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       return returnMoney(req.checkoutId, payment.gatewayRef, { voidKey: `${req.idempotencyKey}/void`, refundKey: req.idempotencyKey });
     },
   };
+
+  /**
+   * The run never saw the authorize step, but a lost workflow task may have sent it: the attempt
+   * mark decides. None → `abandoned` is written, so a stale re-run of that task cannot send it
+   * later. An attempt → the gateway is asked for the authorization its key made: the noted id, a
+   * search by reference (Stripe's lags; it is what finds an attempt older than Stripe keeps
+   * idempotency keys, 24 h), and then a definite answer — the authorize re-sent under the SAME
+   * key and amount: the gateway answers with the authorization that key made, or makes it now
+   * (the lost task's call has not landed: when it does, it gets this one back). A call still in
+   * flight is waited for however slow (the local ledger's insert waits on the key; Stripe answers
+   * idempotency_key_in_use → retried), never judged by a time window. What it got is voided and
+   * the key closed (`voided`); a decline or refusal made nothing: closed `abandoned`.
+   */
+  async function voidIfAttempted(req: VoidPaymentInput, none: MoneyReturned): Promise<MoneyReturned> {
+    const key = req.authorization.idempotencyKey;
+    const keys = { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` };
+    const attempt = await abandonAuthorization(dbs.payment, {
+      idempotencyKey: key,
+      checkoutId: req.checkoutId,
+      amount: req.authorization.amount.amount,
+      currency: req.authorization.amount.currency,
+    });
+    if (attempt.fate === 'abandoned') return none;
+    // voided before (a retried compensation): the gateway's word on that payment again
+    if (attempt.fate === 'voided' && attempt.gatewayRef) return returnMoney(req.checkoutId, attempt.gatewayRef, keys);
+    logger.warn({ checkoutId: req.checkoutId }, 'an authorization this run never saw was attempted (a lost workflow task): asking the gateway');
+    let ref = attempt.gatewayRef ?? (await gateway.findAuthorization({ idempotencyKey: key, reference: req.checkoutId }));
+    if (!ref) {
+      try {
+        const again = await authorizeAtGateway({
+          checkoutId: req.checkoutId,
+          idempotencyKey: key,
+          amount: { amount: attempt.amount, currency: attempt.currency },
+          paymentToken: req.authorization.paymentToken,
+        });
+        ref = again.ref;
+      } catch (err) {
+        if (err instanceof PaymentRejectedError && /idempoten/i.test(err.reason)) throw new AuthorizationAttemptInFlightError(key, err.reason);
+        if (!(err instanceof PaymentDeclinedError || err instanceof PaymentRejectedError)) throw err;
+        // the key's one answer is a decline (or a refusal): no authorization stands under it
+        await closeAuthorizationAttempt(dbs.payment, key, 'abandoned');
+        return none;
+      }
+    }
+    const result = await returnMoney(req.checkoutId, ref, keys);
+    await closeAuthorizationAttempt(dbs.payment, key, 'voided', ref);
+    return result;
+  }
 
   async function recordAuthorized(checkoutId: string, auth: { ref: string; amount: number; currency: string }): Promise<void> {
     await recordAuthorization(dbs.payment, { checkoutId, gateway: gateway.name, gatewayRef: auth.ref, amount: auth.amount, currency: auth.currency });

@@ -39,6 +39,8 @@ export const CHECKOUT_STEPS = {
   completed: 'paid',
   // compensation ends in failed or cancelled: it belongs to the state it leaves
   compensating: 'pending',
+  // the customer has the failure; an authorization a lost workflow task may have sent is still being voided
+  releasing_authorization: 'failed',
   failed: 'failed',
 } as const satisfies Record<string, CheckoutState>;
 export type CheckoutStep = keyof typeof CHECKOUT_STEPS;

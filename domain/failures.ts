@@ -69,6 +69,8 @@ export const FAILURE_CODES = {
   // a refund's recorded outcome (GET /refunds shows it in the body, not as an error)
   refund_cancelled: null,
   refund_failed: null,
+  /** An authorize whose checkout was already compensated without it (a lost workflow task's stale re-run): not sent. */
+  authorization_abandoned: null,
 } as const satisfies Record<string, number | null>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

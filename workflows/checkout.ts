@@ -6,34 +6,30 @@ import {
   condition,
   log,
   patched,
+  ParentClosePolicy,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
+  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AuthorizePaymentResult, MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
 import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
-import { formatMoney, type Money } from '../domain/money';
+import type { Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
 import { afterAnswer, finishing, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
+import { unseenVoidWorkflowId, voidUnseenAuthorizationWorkflow, withMoney } from './void-unseen-authorization';
 
 const MONEY_RANK: Record<MoneyReturned['action'], number> = { none: 0, voided: 1, refunded: 2 };
 
-
-/** The failure as the customer reads it: what happened to their money, as the gateway confirmed. */
-function withMoney(message: string, money: MoneyReturned): string {
-  const sum = formatMoney(money.amount, money.currency);
-  const base = message.replace(/; nothing was charged$/, '');
-  if (money.action === 'refunded') return `${base}; ${sum} was refunded to your payment method`;
-  if (money.action === 'voided') return `${base}; the authorization of ${sum} was released and nothing was charged`;
-  return `${base}; nothing was charged`;
-}
 
 /** A day and an hour in ms: how long before an authorization expires a parked capture is cancelled. */
 const EXPIRY_MARGIN_MS = 60 * 60_000;
@@ -372,9 +368,50 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // so a replayed request (and claimCheckout of any new run, old builds included) answers
     // this failure instead of starting over — then the stock goes back, then the void.
     // docs/architecture.md, "Compensation order while the gateway is down".
+    // Refused before the authorize step was registered (a hold the sweep expired, a cancel on a
+    // re-run): in this run's memory no money moved, but the pre-answer steps are local
+    // activities, and a lost workflow task may have held stock and sent the authorization before
+    // this re-run refused. The stores decide, not this memory (as failOrder does for an order):
+    // the hold is released (a no-op when there is none), and the payment store's attempt mark
+    // (written before every authorize call) says whether an authorization was sent — sent →
+    // the authorize is re-sent under its key for the gateway's definite answer, and voided;
+    // never sent → fenced off, so a stale re-run of that task cannot send it later.
+    // That void is not in the saga: it runs after the customer's answer and the cart's unlock
+    // (the outcome is final and the stock back first), retrying until done in this workflow, so
+    // a payment-store outage never holds up a checkout that (in this run) never reached payment.
+    let unseenVoid: ((told: typeof failure, notify: boolean) => Promise<void>) | undefined;
+    if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
+      if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
+      const authorization = {
+        checkoutId,
+        idempotencyKey: key('authorize'),
+        amount: total ?? input.expectedTotal ?? { amount: 0, currency: money.currency },
+        paymentToken: input.paymentToken,
+      };
+      // A child of its own, so this workflow closes once the customer is answered: its id is the
+      // cart's, and the cart's next checkout must start a fresh run, not meet this one.
+      unseenVoid = async (told, notify) => {
+        try {
+          await startChild(voidUnseenAuthorizationWorkflow, {
+            workflowId: unseenVoidWorkflowId(checkoutId),
+            args: [{ checkoutId, voidKey: key('void'), authorization, failure, total, notify: notify ? { email: input.email, orderId } : undefined }],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          });
+        } catch (e) {
+          // a re-run of this checkout: the void is started (or done) already
+          if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+          log.info('unseen-authorization void already started', { checkoutId, told: told.code });
+        }
+      };
+    }
     const noOrderAsked = !saga.names.includes('closeOrder');
     const finalFirst = noOrderAsked && patched('checkout-final-before-release');
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
+    // What the customer is told before that void decided: "nothing was charged" holds (a
+    // checkout that failed before its order never captures; a void only releases a hold), and the
+    // refusal's body stays the one the pre-check gives (out_of_stock); once the void found an
+    // authorization, the recorded failure (and the notice, sent after it) say it was released.
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
       if (finalFirst) {
@@ -383,17 +420,27 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       }
       await saga.compensate();
       const told = { ...failure, message: withMoney(failure.message, money) };
-      await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
+      // (recorded already when the outcome was made final first)
+      if (!(unseenVoid && finalFirst)) await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
+      let answered = false;
       if (frozenInputs) {
         await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
-        const answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
-        if (answered) {
-          await mail
-            .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
-            .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
-        }
+        answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
+      }
+      if (unseenVoid) {
+        // Final, stock back, cart unlocked: the void, the corrected failure message and the
+        // notice go on in their own workflow (unseen-void-<checkoutId>), started before the
+        // answer, so the answer and this workflow's close land in one workflow task (finish)
+        // and the cart's next checkout never meets this run.
+        enter('releasing_authorization');
+        await unseenVoid(told, frozenInputs && answered);
+      }
+      if (frozenInputs && answered && !unseenVoid) {
+        await mail
+          .sendCheckoutFailureNotice({ checkoutId, orderId, email: input.email, failure: told, money })
+          .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));
       }
       enter('failed');
       view.compensations = [];

@@ -1,5 +1,6 @@
 // Every workflow, re-exported for the worker bundle.
 export { checkoutWorkflow } from './checkout';
+export { voidUnseenAuthorizationWorkflow } from './void-unseen-authorization';
 export { sweepExpiredHoldsWorkflow } from './hold-sweep';
 export { refundWorkflow } from './refund';
 export { cartRecoveryWorkflow, cartRecoverySweepWorkflow } from './cart-recovery';

@@ -25,6 +25,7 @@ const CHECKOUT_STEP_TEXT: Record<CheckoutStep, string> = {
   sending_confirmation: 'paid — sending the confirmation email',
   completed: 'completed: paid and confirmed',
   compensating: 'undoing the steps taken',
+  releasing_authorization: 'failed — starting the void of an authorization a lost workflow task may have sent (unseen-void-<checkoutId>)',
   failed: 'failed',
 };
 

@@ -36,6 +36,35 @@ export const payments = paymentSchema.table(
   ],
 );
 
+/**
+ * Every authorization the checkout sends to the gateway, written (by its idempotency key, with
+ * the amount asked) *before* the call, and no call without it: the durable answer to "may an
+ * authorization have reached the gateway for this checkout?", which the workflow's own memory
+ * cannot give when a lost workflow task made the call. A compensation that finds no attempt
+ * writes `abandoned` first; one that finds an attempt re-sends it under the same key (the
+ * gateway answers with the authorization that key made, or makes it now), voids what it got
+ * and writes `voided`. An authorize that finds either is not sent (a slow worker's stale task).
+ */
+export const authorizationAttempts = paymentSchema.table(
+  'authorization_attempts',
+  {
+    idempotencyKey: text('idempotency_key').primaryKey(),
+    checkoutId: text('checkout_id').notNull(),
+    fate: text('fate').notNull(),
+    /** What the attempt asked for: a re-send under the same key must ask the same (Stripe refuses a key reused with other parameters). */
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    /** The gateway's id for it, once it answered with one that is not recorded as a payment yet (3-D Secure), or once voided. */
+    gatewayRef: text('gateway_ref'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the latest attempt (a retry, a lost task's re-run) was about to call the gateway. */
+    attemptedAt: timestamp('attempted_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('authorization_attempts_fate_known', sql`${t.fate} in ('attempted', 'abandoned', 'voided')`),
+  ],
+);
+
 export const refunds = paymentSchema.table(
   'refunds',
   {

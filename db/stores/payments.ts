@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
-import { payments, type Payment } from '../schema/payment';
+import { authorizationAttempts, payments, type Payment } from '../schema/payment';
 import type { GatewayPayment } from '../../domain/payment';
 
 export interface AuthorizationRecord {
@@ -29,6 +29,78 @@ export async function recordAuthorization(db: Db, a: AuthorizationRecord): Promi
   const payment = await getPaymentByCheckout(db, a.checkoutId);
   if (!payment) throw new Error(`payment of checkout ${a.checkoutId} vanished`);
   return payment;
+}
+
+/**
+ * What an authorization key's row says: sent (or about to be); given up by a compensation before
+ * any was; or sent and voided by a compensation. Only `attempted` lets an authorize call go out.
+ */
+export type AuthorizationFate = 'attempted' | 'abandoned' | 'voided';
+
+/**
+ * An authorize call about to be sent: marks its key `attempted` (with the amount and when),
+ * unless a compensation closed it already (`abandoned`, `voided`) — the fate that stands is
+ * returned. One atomic statement: an authorize and a compensation (abandonAuthorization) cannot both win.
+ */
+export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: string; checkoutId: string; amount: number; currency: string }): Promise<AuthorizationFate> {
+  const [row] = await db
+    .insert(authorizationAttempts)
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'attempted', amount: a.amount, currency: a.currency })
+    .onConflictDoUpdate({
+      target: authorizationAttempts.idempotencyKey,
+      set: { attemptedAt: sql`case when ${authorizationAttempts.fate} = 'attempted' then now() else ${authorizationAttempts.attemptedAt} end` },
+    })
+    .returning({ fate: authorizationAttempts.fate });
+  return fateOf(a.idempotencyKey, row?.fate);
+}
+
+export interface AuthorizationAttempt {
+  fate: AuthorizationFate;
+  gatewayRef: string | null;
+  /** What the attempt asked for (for an `abandoned` row the compensation wrote: what it knew). */
+  amount: number;
+  currency: string;
+}
+
+/**
+ * A compensation whose run never saw the authorize step: writes `abandoned` for the key unless
+ * an attempt is marked, and returns the row that stands (an attempt, or the compensation's own close).
+ */
+export async function abandonAuthorization(db: Db, a: { idempotencyKey: string; checkoutId: string; amount: number; currency: string }): Promise<AuthorizationAttempt> {
+  const [row] = await db
+    .insert(authorizationAttempts)
+    .values({ idempotencyKey: a.idempotencyKey, checkoutId: a.checkoutId, fate: 'abandoned', amount: a.amount, currency: a.currency })
+    // a no-op update, so the row that stands is returned in the same round trip
+    .onConflictDoUpdate({ target: authorizationAttempts.idempotencyKey, set: { fate: sql`${authorizationAttempts.fate}` } })
+    .returning({
+      fate: authorizationAttempts.fate,
+      gatewayRef: authorizationAttempts.gatewayRef,
+      amount: authorizationAttempts.amount,
+      currency: authorizationAttempts.currency,
+    });
+  return { fate: fateOf(a.idempotencyKey, row?.fate), gatewayRef: row?.gatewayRef ?? null, amount: row?.amount ?? a.amount, currency: row?.currency ?? a.currency };
+}
+
+/**
+ * A compensation settled an attempt with the gateway's word: `voided` (with the payment's id,
+ * so a retried compensation finds it again) or `abandoned` (the gateway made no authorization
+ * under the key). Either way no authorize is sent under this key afterwards.
+ */
+export async function closeAuthorizationAttempt(db: Db, idempotencyKey: string, fate: 'voided' | 'abandoned', gatewayRef?: string): Promise<void> {
+  await db
+    .update(authorizationAttempts)
+    .set({ fate, ...(gatewayRef ? { gatewayRef } : {}) })
+    .where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
+}
+
+function fateOf(idempotencyKey: string, fate: string | undefined): AuthorizationFate {
+  if (fate !== 'attempted' && fate !== 'abandoned' && fate !== 'voided') throw new Error(`authorization ${idempotencyKey}: no fate recorded`);
+  return fate;
+}
+
+/** The gateway's id of an attempted authorization that is not a recorded payment yet (3-D Secure). */
+export async function noteAttemptedAuthorizationRef(db: Db, idempotencyKey: string, gatewayRef: string): Promise<void> {
+  await db.update(authorizationAttempts).set({ gatewayRef }).where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
 }
 
 export async function getPaymentByCheckout(db: DbOrTx, checkoutId: string): Promise<Payment | undefined> {

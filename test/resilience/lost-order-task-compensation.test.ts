@@ -5,6 +5,7 @@ import { holds } from '../../db/schema/inventory';
 import { checkouts, orders } from '../../db/schema/order';
 import { localGatewayOperations } from '../../db/schema/payment';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
+import { unseenVoidWorkflowId } from '../../workflows/void-unseen-authorization';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { uniqueTaskQueue } from '../helpers/temporal';
@@ -42,7 +43,7 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
     await stack?.close();
   });
 
-  it('cancelled before a new worker re-runs it: the order the lost task created ends failed, the checkout failed, nothing captured', async () => {
+  it('cancelled before a new worker re-runs it: the order the lost task created ends failed, the checkout failed, nothing captured, its hold released and its authorization voided', async () => {
     const first = startWorkerProcess(queue, { FAULT_PAUSE_AFTER: 'createOrder', FAULT_PAUSE_MS: '120000' });
     workers.push(first);
     const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 3 });
@@ -62,6 +63,9 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
 
     expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     await placing;
+    // the checkout closed once answered; the void runs in its own workflow, named for the checkout
+    const voidHandle = stack.temporal.workflow.getHandle(unseenVoidWorkflowId(order.checkoutId));
+    expect(await voidHandle.result()).toMatchObject({ action: 'voided', amount: 800, currency: 'USD' });
     const [after] = await stack.dbs.order.select().from(orders).where(eq(orders.id, order.id));
     expect(after?.status).toBe('failed');
     const [row] = await stack.dbs.order.select().from(checkouts).where(eq(checkouts.checkoutId, order.checkoutId));
@@ -70,9 +74,14 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
       (o) => o.operation,
     );
     expect(ops).not.toContain('capture');
-    // the lost task's hold and authorization are not in this run's saga: the sweep and reconciliation give them back
+    // the lost task's hold and authorization are not in this run's saga: the compensation asks the
+    // stores (checkout-void-unseen-authorization) and gives both back itself, not the sweep and reconciliation
+    expect(ops).toContain('void');
     const held = await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, order.checkoutId));
-    expect(held.every((h) => h.status === 'held' || h.status === 'released' || h.status === 'expired')).toBe(true);
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.every((h) => h.status === 'released')).toBe(true);
+    expect(row?.failure).toMatchObject({ message: expect.stringMatching(/authorization of 8\.00 USD was released/) });
     await recordHistory(handle, 'checkoutWorkflow', 'lost-order-task-cancelled');
+    await recordHistory(voidHandle, 'voidUnseenAuthorizationWorkflow', 'lost-order-task-cancelled');
   }, 240_000);
 });
