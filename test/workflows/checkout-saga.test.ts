@@ -89,11 +89,6 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   // can capture that authorization any more). (A failed capture parks the checkout for support
   // instead: see the parking tests below.)
   it.each<[Step, string[]]>([
-    // refused before the authorize step was registered: a lost workflow task may have held stock and
-    // authorized, so the hold is released and the store's attempt mark asked (voidPayment
-    // onlyIfAttempted) — after the answer and the cart's unlock, then the message is corrected
-    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
-    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
     ['authorizePayment', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']],
     ['createOrder', ['failOrder', 'voidPayment', 'releaseStock', 'recordCheckoutFailure', 'unlockCart']],
   ])('when %s fails, the compensations run newest first: %j', async (failAt, expected) => {
@@ -205,24 +200,6 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     expect(compensations).toEqual(['failOrder', 'recordCheckoutFailure', 'releaseStock', 'voidPayment', 'recordCheckoutFailure', 'unlockCart']);
   });
 
-  it('when the expected total differs, it fails with price_changed before holding anything', async () => {
-    const calls: string[] = [];
-    const taskQueue = uniqueTaskQueue('saga');
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: fakeActivities(undefined, calls) });
-    const outcome = await worker.runUntil(async () => {
-      const done = await env.client.workflow.execute(checkoutWorkflow, {
-        taskQueue,
-        workflowId: 'checkout-price-changed',
-        args: [{ ...input('chk_price'), expectedTotal: { amount: 1700, currency: 'USD' } }],
-      });
-      await untilVoided('chk_price');
-      return done;
-    });
-    expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    // no hold asked for; the release and the attempt-mark void answer for a lost workflow task that may have gone further
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']);
-  });
-
   it('answers the placeOrder update once the order exists, and rejects another checkout id', async () => {
     const calls: string[] = [];
     const taskQueue = uniqueTaskQueue('saga');
@@ -291,5 +268,40 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     const outcome = await worker.runUntil(env.client.workflow.execute(checkoutWorkflow, { taskQueue, workflowId: 'checkout-done', args: [input('chk_done')] }));
     expect(outcome).toMatchObject({ status: 'placed', orderId: 'ord_9' });
     expect(calls).toEqual([]);
+  });
+  // Refused before the authorize step was registered: a lost workflow task may have held stock and
+  // authorized, so the hold is released and the store's attempt mark asked (voidPayment
+  // onlyIfAttempted) in a child workflow (ABANDON), after the answer and the cart's unlock; the
+  // child then corrects the message. These run last: after such a child has closed, the
+  // time-skipping test server no longer skips time for the tests that sleep (a quirk of the test
+  // server; the real server's runs are in test/review/lost-authorize-task-expired-hold-no-void and
+  // test/review/unlocked-cart-still-held-by-void).
+  it.each<[Step, string[]]>([
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
+    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
+  ])('when %s fails, the compensations run newest first, the void in its child: %j', async (failAt, expected) => {
+    const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
+    expect(compensations).toEqual(expected);
+    expect(outcome.status).toBe('failed');
+    expect(calls).not.toContain('markOrderPaid');
+    expect(calls).not.toContain('sendCheckoutFailureNotice');
+  });
+
+  it('when the expected total differs, it fails with price_changed before holding anything', async () => {
+    const calls: string[] = [];
+    const taskQueue = uniqueTaskQueue('saga');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities: fakeActivities(undefined, calls) });
+    const outcome = await worker.runUntil(async () => {
+      const done = await env.client.workflow.execute(checkoutWorkflow, {
+        taskQueue,
+        workflowId: 'checkout-price-changed',
+        args: [{ ...input('chk_price'), expectedTotal: { amount: 1700, currency: 'USD' } }],
+      });
+      await untilVoided('chk_price');
+      return done;
+    });
+    expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
+    // no hold asked for; the release and the attempt-mark void answer for a lost workflow task that may have gone further
+    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']);
   });
 });
