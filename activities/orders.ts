@@ -96,8 +96,13 @@ export function orderActivities({ dbs }: ActivityDeps) {
       return { closed: await abandonCheckout(dbs.order, req.checkoutId, req.seenRunId, req.failure) };
     },
 
-    async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money }): Promise<void> {
-      await failCheckout(dbs.order, req.checkoutId, req.failure, req.total);
+    /**
+     * The checkout's failure as the customer reads it. `onlyIfFailed`: a correction of a failure
+     * already recorded (the unseen-authorization void's word on the money), which never turns a
+     * checkout another run of the same id placed since (a support Reset) into a failed one.
+     */
+    async recordCheckoutFailure(req: { checkoutId: string; failure: CheckoutFailure; total?: Money; onlyIfFailed?: boolean }): Promise<{ recorded: boolean }> {
+      return { recorded: await failCheckout(dbs.order, req.checkoutId, req.failure, req.total, req.onlyIfFailed) };
     },
   };
 }

@@ -178,6 +178,9 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       const none: MoneyReturned = { action: 'none', amount: 0, currency: req.authorization.amount.currency };
       if (!payment && req.onlyIfAttempted) return voidIfAttempted(req, none);
+      // A capture under this checkout id came from a later run of it (a support Reset placed the
+      // order): that money is the order's, never the unseen-authorization void's to refund.
+      if (payment && req.onlyIfAttempted && payment.status !== 'authorized' && payment.status !== 'voided') return none;
       const ref =
         payment?.gatewayRef ??
         req.paymentRef ??

@@ -43,8 +43,10 @@ export async function voidUnseenAuthorizationWorkflow(input: VoidUnseenAuthoriza
   const { checkoutId } = input;
   const money = await undo.voidPayment({ checkoutId, idempotencyKey: input.voidKey, authorization: input.authorization, onlyIfAttempted: true });
   const told = { ...input.failure, message: withMoney(input.failure.message, money) };
-  await undo.recordCheckoutFailure({ checkoutId, failure: told, total: input.total });
-  if (input.notify) {
+  // (a correction only: a later run of the same checkout — a support Reset — may have placed it)
+  // (an activity of the build before answered nothing: recorded)
+  const recorded = (await undo.recordCheckoutFailure({ checkoutId, failure: told, total: input.total, onlyIfFailed: true }))?.recorded ?? true;
+  if (input.notify && recorded) {
     await mail
       .sendCheckoutFailureNotice({ checkoutId, orderId: input.notify.orderId, email: input.notify.email, failure: told, money })
       .catch((e: unknown) => log.warn('failure notice not sent', { error: String(e) }));

@@ -119,8 +119,9 @@ export async function failCheckout(
   checkoutId: string,
   failure: StoredFailure,
   total?: { amount: number; currency: string },
-): Promise<void> {
-  await db
+  onlyIfFailed = false,
+): Promise<boolean> {
+  const rows = await db
     .update(checkouts)
     .set({
       status: rowStatus('failed'),
@@ -129,5 +130,7 @@ export async function failCheckout(
       currency: total?.currency ?? sql`${checkouts.currency}`,
       updatedAt: sql`now()`,
     })
-    .where(eq(checkouts.checkoutId, checkoutId));
+    .where(onlyIfFailed ? and(eq(checkouts.checkoutId, checkoutId), eq(checkouts.status, rowStatus('failed'))) : eq(checkouts.checkoutId, checkoutId))
+    .returning({ checkoutId: checkouts.checkoutId });
+  return rows.length > 0;
 }

@@ -44,7 +44,7 @@ export function fakeCheckoutActivities(opts: {
     unlockCart: step('unlockCart', undefined),
     sendCheckoutFailureNotice: step('sendCheckoutFailureNotice', { sent: true }),
     noteOrderEvent: step('noteOrderEvent', undefined),
-    recordCheckoutFailure: step('recordCheckoutFailure', undefined),
+    recordCheckoutFailure: step('recordCheckoutFailure', { recorded: true }),
     markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
     resumeOrder: step('resumeOrder', undefined),
     cancelOrder: step('cancelOrder', undefined),
