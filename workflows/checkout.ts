@@ -376,9 +376,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // (written before every authorize call) says whether an authorization was sent — sent →
     // the authorize is re-sent under its key for the gateway's definite answer, and voided;
     // never sent → fenced off, so a stale re-run of that task cannot send it later.
-    // That void is not in the saga: it runs after the customer's answer and the cart's unlock
-    // (the outcome is final and the stock back first), retrying until done in this workflow, so
-    // a payment-store outage never holds up a checkout that (in this run) never reached payment.
+    // That void is not in the saga: it runs in a workflow of its own (a child, ABANDON), started
+    // once the outcome is final, the stock back and the cart unlocked, and retried there until
+    // done, so a payment-store outage never holds up a checkout that (in this run) never reached
+    // payment.
     let unseenVoid: ((told: typeof failure, notify: boolean) => Promise<void>) | undefined;
     if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
       if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
