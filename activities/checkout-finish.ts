@@ -36,7 +36,7 @@ export interface FinishPaidCheckoutResult {
 
 /**
  * How many attempts of the activity a failing cart step or "also bought" step fails it (the
- * activity is retried); after that the step is logged and passed over, as main's followUp gave
+ * activity is retried); after that the step is logged and passed over, as the separate follow-up steps gave
  * each of them up after 10 tries. A failing confirmation retries the activity without a limit.
  */
 export const BEST_EFFORT_ATTEMPTS = 10;
