@@ -106,18 +106,19 @@ describe('authorization attempts: the compensation of a run that never saw its a
     for (let i = 0; i < 10; i++) {
       const { checkoutId, authorization, voidKey } = checkout();
       const ask = () => activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true });
-      // retried as the workflow's activity retry would (on a loaded machine the call can time out
-      // waiting on the key's row lock): only the fence's refusal is final
-      const authorize = async (): Promise<Awaited<ReturnType<typeof activities.authorizePayment>>> => {
+      // each retried as the workflow's activity retries would (on a loaded machine a call can time
+      // out waiting on the key's row lock, and the void answers AuthorizationAttemptInFlightError
+      // while the authorize is on its way): only the fence's refusal is final
+      const retried = async <T>(call: () => Promise<T>): Promise<T> => {
         for (let attempt = 1; ; attempt++) {
           try {
-            return await activities.authorizePayment(authorization);
+            return await call();
           } catch (err) {
-            if ((err as { type?: string }).type === 'authorization_abandoned' || attempt >= 3) throw err;
+            if ((err as { type?: string }).type === 'authorization_abandoned' || attempt >= 5) throw err;
           }
         }
       };
-      const [authorized, voided] = await Promise.allSettled([authorize(), ask()]);
+      const [authorized, voided] = await Promise.allSettled([retried(() => activities.authorizePayment(authorization)), retried(ask)]);
       const sent = await findOperation(dbs.payment, authorization.idempotencyKey);
       if (authorized.status === 'rejected') {
         expect(authorized.reason).toMatchObject({ type: 'authorization_abandoned' });
