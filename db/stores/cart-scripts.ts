@@ -458,6 +458,22 @@ function replyAt(results: [Error | null, unknown][] | null, index: number): unkn
   return reply;
 }
 
+/** How much longer than REDIS_CLUSTER_WAIT_MS a write waits a second time for a replica that was late. */
+const LATE_REPLICA_WAIT_FACTOR = 8;
+
+/**
+ * A write's WAIT answered `acked` replicas. Fewer than asked for (a replica lagging, e.g. on a busy
+ * host): a write answered now could be lost by a failover, and the promoted replica's older copy
+ * would hide the PostgreSQL backup's newer one — so WAIT is asked once more, longer (`again`, on the
+ * key's node); still short, the write is answered `NOREPLICAS` (503 + Retry-After, api/errors.ts):
+ * it may or may not have landed, and a cart write sent again (a PUT or DELETE of a line) is the same write.
+ */
+export async function awaitReplicas(acked: unknown, acks: ReplicaAcks, again: (waitMs: number) => Promise<unknown>): Promise<void> {
+  if (Number(acked) >= acks.replicas) return;
+  if (Number(await again(acks.waitMs * LATE_REPLICA_WAIT_FACTOR)) >= acks.replicas) return;
+  throw new Error(`NOREPLICAS no replica acknowledged the cart write within ${acks.waitMs * (1 + LATE_REPLICA_WAIT_FACTOR)} ms`);
+}
+
 /**
  * EVALSHA (the script is not sent each time); EVAL once when Redis does not have it (restarted,
  * flushed; or the importing node of a migration, after an ASK). With replica acks, WAIT goes in
@@ -472,7 +488,13 @@ export async function runScript(redis: RedisClient, script: string, key: string,
     const first = (pipeline as unknown as { length: number }).length;
     if (evalsha) pipeline.evalsha(sha1(script), 1, key, ...args);
     else pipeline.eval(script, 1, key, ...args);
-    return replyAt((await pipeline.wait(acks.replicas, acks.waitMs).exec()) as [Error | null, unknown][] | null, first);
+    const results = (await pipeline.wait(acks.replicas, acks.waitMs).exec()) as [Error | null, unknown][] | null;
+    const reply = replyAt(results, first);
+    // (the second WAIT goes where the write went: a keyed command routes the pipeline to the key's node)
+    await awaitReplicas(replyAt(results, first + 1), acks, async (waitMs) =>
+      replyAt((await pipelineOf().exists(key).wait(acks.replicas, waitMs).exec()) as [Error | null, unknown][] | null, first + 1),
+    );
+    return reply;
   };
   const followed = (evalsha: boolean) => followingMoves(redis, (pipeline) => once(evalsha, pipeline));
   try {

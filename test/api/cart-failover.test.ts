@@ -40,6 +40,39 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
     }
   };
 
+  /** The ports of the master that owns a cart's slot and of its replica. */
+  const nodesOf = async (id: string) => {
+    // every range with its replica: a node's view of the replicas can lag the cluster's forming by a moment
+    const slotMap = await eventually(async () => {
+      const map = await stack.redis.cluster('SLOTS');
+      return map.length === 3 && map.every((range) => range.length >= 4) ? map : undefined;
+    }, 20_000, 'every slot range listing its replica');
+    const slot = Number(await stack.redis.cluster('KEYSLOT', cartKey(id)));
+    const range = slotMap.find(([from, to]) => slot >= from && slot <= to);
+    return { master: Number(range?.[2]?.[1]), replica: Number(range?.[3]?.[1]) };
+  };
+
+  it('a write no replica acknowledged is not answered 200: with the replica stopped, 503 + Retry-After; once it is back, the same write answers 200', async () => {
+    const sku = await createProduct(stack.dbs);
+    const id = (await stack.http('POST', '/carts', { body: {} })).body.id as string;
+    const replica = cluster.pidOf((await nodesOf(id)).replica);
+    process.kill(replica, 'SIGSTOP');
+    let answer: Awaited<ReturnType<Stack['http']>>;
+    try {
+      answer = await stack.http('PUT', `/carts/${id}/lines/${sku}`, { body: { quantity: 2 } });
+    } finally {
+      process.kill(replica, 'SIGCONT');
+    }
+    // it may have landed on the master; a failover now could lose it: the client is told to send it again
+    expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status: 503, code: 'service_unavailable' });
+    expect(answer.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    const again = await eventually(async () => {
+      const res = await stack.http('PUT', `/carts/${id}/lines/${sku}`, { body: { quantity: 2 } });
+      return res.status === 200 ? res : undefined;
+    }, 20_000, 'the write answered once the replica is back');
+    expect(again.body.lines).toEqual([expect.objectContaining({ sku, quantity: 2 })]);
+  });
+
   it('every cart reads back with its answered lines, from the promoted replica or the backup; meanwhile the API answers 200 or 503 + Retry-After, never 500', async () => {
     const skus = await Promise.all(Array.from({ length: 3 }, () => createProduct(stack.dbs)));
     const [a, b, c] = skus as [string, string, string];
@@ -47,18 +80,9 @@ describe('carts on a Redis Cluster survive a master killed and failed over', () 
     for (let i = 0; i < 60; i++) ids.push((await stack.http('POST', '/carts', { body: { email: `failover${i}@example.com` } })).body.id as string);
 
     // The master that owns the first cart's slot (and the carts that share that master).
-    // every range with its replica: a node's view of the replicas can lag the cluster's forming by a moment
-    const slotMap = await eventually(async () => {
-      const map = await stack.redis.cluster('SLOTS');
-      return map.length === 3 && map.every((range) => range.length >= 4) ? map : undefined;
-    }, 20_000, 'every slot range listing its replica');
-    const ownerPort = async (id: string) => {
-      const slot = Number(await stack.redis.cluster('KEYSLOT', cartKey(id)));
-      return Number(slotMap.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1]);
-    };
-    const victim = await ownerPort(ids[0] as string);
-    const victimReplica = Number(slotMap.find((range) => range[2]?.[1] === victim)?.[3]?.[1]);
-    const onVictim = (await Promise.all(ids.map(ownerPort))).filter((p) => p === victim).length;
+    const victim = (await nodesOf(ids[0] as string)).master;
+    const victimReplica = (await nodesOf(ids[0] as string)).replica;
+    const onVictim = (await Promise.all(ids.map(async (id) => (await nodesOf(id)).master))).filter((p) => p === victim).length;
     expect(onVictim).toBeGreaterThan(5);
 
     const answered = new Map<string, Line[]>();
