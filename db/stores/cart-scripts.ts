@@ -461,17 +461,42 @@ function replyAt(results: [Error | null, unknown][] | null, index: number): unkn
 /** How much longer than REDIS_CLUSTER_WAIT_MS a write waits a second time for a replica that was late. */
 const LATE_REPLICA_WAIT_FACTOR = 8;
 
+/** The key's node, asked again: its ROLE reply, and a WAIT of `waitMs` (its reply). */
+export interface KeyNode {
+  role(): Promise<unknown>;
+  wait(waitMs: number): Promise<unknown>;
+}
+
+/** The replicas a master's ROLE reply lists as connected (0 for a reply that is not a master's). */
+const connectedReplicas = (role: unknown): number => (Array.isArray(role) && role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0);
+
 /**
- * A write's WAIT answered `acked` replicas. Fewer than asked for (a replica lagging, e.g. on a busy
- * host): a write answered now could be lost by a failover, and the promoted replica's older copy
- * would hide the PostgreSQL backup's newer one — so WAIT is asked once more, longer (`again`, on the
- * key's node); still short, the write is answered `NOREPLICAS` (503 + Retry-After, api/errors.ts):
- * it may or may not have landed, and a cart write sent again (a PUT or DELETE of a line) is the same write.
+ * A write's WAIT answered `acked` replicas. Fewer than asked for, while the master has a replica
+ * connected (one lagging, e.g. on a busy host): a write answered now could be lost by a failover,
+ * the promoted replica's older copy hiding the PostgreSQL backup's newer one — so the key's node
+ * is asked to WAIT again, longer; still short, the write is answered `NOREPLICAS` (503 +
+ * Retry-After, api/errors.ts): it may or may not have landed, and a cart write sent again (a PUT
+ * or DELETE of a line) is the same write. A master with no replica connected (its replica
+ * promoted away, or dead) cannot lose the write to a failover: the write stands, with the
+ * PostgreSQL backup as its copy (a cart Redis no longer has is read from it).
  */
-export async function awaitReplicas(acked: unknown, acks: ReplicaAcks, again: (waitMs: number) => Promise<unknown>): Promise<void> {
+export async function awaitReplicas(acked: unknown, acks: ReplicaAcks, node: KeyNode): Promise<void> {
   if (Number(acked) >= acks.replicas) return;
-  if (Number(await again(acks.waitMs * LATE_REPLICA_WAIT_FACTOR)) >= acks.replicas) return;
+  if (connectedReplicas(await node.role()) === 0) return;
+  if (Number(await node.wait(acks.waitMs * LATE_REPLICA_WAIT_FACTOR)) >= acks.replicas) return;
   throw new Error(`NOREPLICAS no replica acknowledged the cart write within ${acks.waitMs * (1 + LATE_REPLICA_WAIT_FACTOR)} ms`);
+}
+
+/** The key's node, through a pipeline (a keyed command first routes it there; after an ASK, ASKING leads). */
+export function keyNode(pipelineOf: PipelineSource, key: string, replicas: number): KeyNode {
+  const last = async (pipeline: ChainableCommander) => {
+    const replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    return replyAt(replies, replies.length - 1);
+  };
+  return {
+    role: () => last(pipelineOf().exists(key).role()),
+    wait: (waitMs) => last(pipelineOf().exists(key).wait(replicas, waitMs)),
+  };
 }
 
 /**
@@ -491,9 +516,7 @@ export async function runScript(redis: RedisClient, script: string, key: string,
     const results = (await pipeline.wait(acks.replicas, acks.waitMs).exec()) as [Error | null, unknown][] | null;
     const reply = replyAt(results, first);
     // (the second WAIT goes where the write went: a keyed command routes the pipeline to the key's node)
-    await awaitReplicas(replyAt(results, first + 1), acks, async (waitMs) =>
-      replyAt((await pipelineOf().exists(key).wait(acks.replicas, waitMs).exec()) as [Error | null, unknown][] | null, first + 1),
-    );
+    await awaitReplicas(replyAt(results, first + 1), acks, keyNode(pipelineOf, key, acks.replicas));
     return reply;
   };
   const followed = (evalsha: boolean) => followingMoves(redis, (pipeline) => once(evalsha, pipeline));

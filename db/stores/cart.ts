@@ -5,7 +5,7 @@ import type { Db } from '../client';
 import type { RedisClient } from '../redis';
 import { randomId } from '../ids';
 import { carts, recoverySweep, type CartLineRecord } from '../schema/cart';
-import { awaitReplicas, CLAIM, CLEAR, CLEAR_CHECKOUT, DELETE_IF_UNCHANGED, followingMoves, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
+import { awaitReplicas, CLAIM, CLEAR, CLEAR_CHECKOUT, DELETE_IF_UNCHANGED, followingMoves, keyNode, LOCK, MERGE_LINES, READ_LEGACY, RECOVERY_MARK, runCartScript, runScript, SET_LINE, UNCLAIM, UNLOCK, type ReplicaAcks } from './cart-scripts';
 
 export { CartLockedError, CartOwnerChangedError, CurrencyMismatchError, NotCartOwnerError, TooManyLinesError } from './cart-scripts';
 
@@ -91,10 +91,7 @@ export class CartStore {
         const replies = (await pipeline().set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX').wait(this.acks.replicas, this.acks.waitMs).exec()) ?? [];
         const [err] = replies[replies.length - 2] ?? [null];
         if (err) throw err;
-        await awaitReplicas(replies[replies.length - 1]?.[1], this.acks, async (waitMs) => {
-          const again = (await pipeline().exists(key(cart.id)).wait(this.acks.replicas, waitMs).exec()) ?? [];
-          return again[again.length - 1]?.[1];
-        });
+        await awaitReplicas(replies[replies.length - 1]?.[1], this.acks, keyNode(pipeline, key(cart.id), this.acks.replicas));
       });
     } else {
       await this.redis.set(key(cart.id), JSON.stringify(cart), 'EX', this.options.ttlSeconds, 'NX');
