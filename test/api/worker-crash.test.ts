@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { and, eq, inArray, like } from 'drizzle-orm';
 import { stock } from '../../db/schema/inventory';
 import { orders } from '../../db/schema/order';
@@ -7,18 +6,8 @@ import { localGatewayOperations } from '../../db/schema/payment';
 import { checkoutStatusQuery } from '../../workflows/messages';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { startWorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-/** The real worker process (workers/main.ts), so the test can SIGKILL it. */
-function startWorkerProcess(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  // `--import tsx` keeps it one process: the SIGKILL must hit the worker itself.
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
-    stdio: 'ignore',
-  });
-}
 
 async function until<T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> {
   const deadline = Date.now() + ms;

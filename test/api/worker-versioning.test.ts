@@ -1,20 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { startWorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
 
-/** A real worker process (workers/main.ts) of one build. */
-function startWorkerProcess(taskQueue: string, buildId: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ORDERLY_BUILD_ID: buildId, ...extraEnv },
-    stdio: 'ignore',
-  });
-}
+const startVersionedWorker = (taskQueue: string, buildId: string, extraEnv: Record<string, string> = {}) =>
+  startWorkerProcess(taskQueue, { ORDERLY_BUILD_ID: buildId, ...extraEnv });
 
 async function until<T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
@@ -57,7 +50,7 @@ describe('Worker Versioning: worker processes poll as <deployment>.<build id>', 
 
   it('the first build makes itself current; a checkout stays pinned to it while a new build is promoted; the next checkout runs on the new build', async () => {
     // build A pauses 6 s before the capture: the checkout is still running when B takes over
-    const a = startWorkerProcess(taskQueue, 'build-a', { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '6000' });
+    const a = startVersionedWorker(taskQueue, 'build-a', { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '6000' });
     workers.push(a);
     const first = await checkout('versions-1');
     expect(await until(currentBuild, 60_000)).toBe('build-a');
@@ -67,7 +60,7 @@ describe('Worker Versioning: worker processes poll as <deployment>.<build id>', 
     expect(versioning?.deploymentVersion).toMatchObject({ deploymentName: taskQueue, buildId: 'build-a' });
 
     // build B starts beside it: the deployment already has a current version, so B waits
-    const b = startWorkerProcess(taskQueue, 'build-b');
+    const b = startVersionedWorker(taskQueue, 'build-b');
     workers.push(b);
     await until(async () => ((await deployment()).workerDeploymentInfo?.versionSummaries ?? []).some((v) => v.deploymentVersion?.buildId === 'build-b') || undefined, 60_000);
     expect(await currentBuild()).toBe('build-a');

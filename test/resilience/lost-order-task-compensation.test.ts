@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { eq, like } from 'drizzle-orm';
 import { holds } from '../../db/schema/inventory';
 import { checkouts, orders } from '../../db/schema/order';
@@ -10,17 +9,8 @@ import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { startWorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-/** The real worker process (workers/main.ts), so the test can SIGKILL it (as test/api/worker-crash.test.ts). */
-function startWorkerProcess(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
-    stdio: 'ignore',
-  });
-}
 
 /**
  * A worker dies after `createOrder` committed but before its workflow task completed: the

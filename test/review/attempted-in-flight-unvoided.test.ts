@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { eq, like } from 'drizzle-orm';
 import { Client as PgClient } from 'pg';
 import { authorizationAttempts, localGatewayOperations } from '../../db/schema/payment';
@@ -10,16 +9,8 @@ import { unseenVoidWorkflowId } from '../../workflows/void-unseen-authorization'
 import { eventually } from '../helpers/eventually';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
+import { startWorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function startWorkerProcess(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
-    stdio: 'ignore',
-  });
-}
 
 /**
  * Review r26a, against d4b706e/bed528c (patch checkout-void-unseen-authorization).

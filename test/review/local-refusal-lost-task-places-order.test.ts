@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { eq, like, sql } from 'drizzle-orm';
 import { stock } from '../../db/schema/inventory';
 import { checkouts, orders } from '../../db/schema/order';
@@ -9,16 +8,8 @@ import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { createProduct, startStack, type HttpResult, type Stack } from '../helpers/stack';
+import { startWorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function startWorkerProcess(taskQueue: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ORDERLY_MODE: 'test', LOG_LEVEL: 'silent', TEMPORAL_TASK_QUEUE: taskQueue, ...extraEnv },
-    stdio: 'ignore',
-  });
-}
 
 /**
  * Review r2c. A flash-sale loser (the pre-check let it through, the hold refused) compensates
