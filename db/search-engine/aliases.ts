@@ -8,6 +8,14 @@ import { INDEX_MAPPINGS, INDEX_SETTINGS } from './mapping';
  * `npm run reindex` builds a fresh index and swaps the alias to it in one step.
  */
 
+/**
+ * Index administration (create an index, move the alias) changes the cluster state and waits for
+ * the new shards: on a busy node that takes seconds, far beyond a search's SEARCH_TIMEOUT_MS, and
+ * a timed-out create leaves the caller not knowing whether the index exists. These calls wait as
+ * the bulk indexing does.
+ */
+const adminTimeout = (engine: SearchEngine) => ({ requestTimeout: Math.max(engine.timeoutMs, 30_000) });
+
 /** The concrete index the alias points to, if any. */
 export async function liveIndex({ client, alias }: SearchEngine): Promise<string | undefined> {
   try {
@@ -20,9 +28,9 @@ export async function liveIndex({ client, alias }: SearchEngine): Promise<string
 }
 
 /** A new, empty index with our mapping, named after the alias and a suffix. */
-export async function createIndex({ client, alias }: SearchEngine, suffix: string): Promise<string> {
-  const index = `${alias}-${suffix}`;
-  await client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS });
+export async function createIndex(engine: SearchEngine, suffix: string): Promise<string> {
+  const index = `${engine.alias}-${suffix}`;
+  await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS }, adminTimeout(engine));
   return index;
 }
 
@@ -32,7 +40,7 @@ export async function ensureIndex(engine: SearchEngine): Promise<string> {
   if (live) return live;
   const index = `${engine.alias}-initial`;
   try {
-    await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS, aliases: { [engine.alias]: {} } });
+    await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS, aliases: { [engine.alias]: {} } }, adminTimeout(engine));
   } catch (err) {
     if (!(err instanceof errors.ResponseError && err.body && JSON.stringify(err.body).includes('resource_already_exists'))) throw err;
   }
@@ -44,6 +52,6 @@ export async function swapAlias(engine: SearchEngine, index: string): Promise<st
   const previous = await liveIndex(engine);
   const actions: estypes.IndicesUpdateAliasesAction[] = [{ add: { index, alias: engine.alias, is_write_index: true } }];
   if (previous && previous !== index) actions.unshift({ remove: { index: previous, alias: engine.alias } });
-  await engine.client.indices.updateAliases({ actions });
+  await engine.client.indices.updateAliases({ actions }, adminTimeout(engine));
   return previous;
 }
