@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
+import { preparedStatements } from './prepared';
 import { checkouts, type Checkout, type FrozenCart, type StoredFailure } from '../schema/order';
 import { rowStatus } from '../../domain/checkout-lifecycle';
 
@@ -56,12 +57,30 @@ export async function getCheckout(db: DbOrTx, checkoutId: string): Promise<Check
  * local activities, so a worker that dies mid-way leaves them to be re-run from the claim
  * by the same run, after they may have placed the order (every step is idempotent).
  */
-export async function claimCheckout(db: Db, checkoutId: string, runId: string): Promise<Checkout | undefined> {
-  const [claimed] = await db
+/** The checkout's hot statements (every checkout runs each once or twice): prepared. */
+const statements = preparedStatements((db: DbOrTx) => ({
+  claim: db
     .update(checkouts)
-    .set({ runId, updatedAt: sql`now()` })
-    .where(and(eq(checkouts.checkoutId, checkoutId), eq(checkouts.status, 'pending')))
-    .returning({ checkoutId: checkouts.checkoutId });
+    .set({ runId: sql`${sql.placeholder('runId')}`, updatedAt: sql`now()` })
+    .where(and(eq(checkouts.checkoutId, sql.placeholder('checkoutId')), eq(checkouts.status, 'pending')))
+    .returning({ checkoutId: checkouts.checkoutId })
+    .prepare('checkout_claim'),
+  frozenCart: db
+    .select({ frozenCart: checkouts.frozenCart })
+    .from(checkouts)
+    .where(eq(checkouts.checkoutId, sql.placeholder('checkoutId')))
+    .prepare('checkout_frozen_cart'),
+  // the first freeze wins: a later one (a re-run) gets the stored cart back, in the same statement
+  freeze: db
+    .update(checkouts)
+    .set({ frozenCart: sql`coalesce(${checkouts.frozenCart}, ${sql.placeholder('cart')}::jsonb)`, updatedAt: sql`now()` })
+    .where(eq(checkouts.checkoutId, sql.placeholder('checkoutId')))
+    .returning({ frozenCart: checkouts.frozenCart })
+    .prepare('checkout_freeze_cart'),
+}));
+
+export async function claimCheckout(db: Db, checkoutId: string, runId: string): Promise<Checkout | undefined> {
+  const [claimed] = await statements(db).claim.execute({ checkoutId, runId });
   if (claimed) return undefined;
   const existing = await getCheckout(db, checkoutId);
   if (!existing) throw new Error(`no checkout ${checkoutId}`);
@@ -75,17 +94,13 @@ export async function claimCheckout(db: Db, checkoutId: string, runId: string): 
  * stored one back, so a re-run repeats the first decision instead of re-deciding.
  */
 export async function freezeCheckoutCart(db: Db, checkoutId: string, cart: FrozenCart): Promise<FrozenCart> {
-  await db
-    .update(checkouts)
-    .set({ frozenCart: cart, updatedAt: sql`now()` })
-    .where(and(eq(checkouts.checkoutId, checkoutId), sql`${checkouts.frozenCart} is null`));
-  const frozen = await getFrozenCart(db, checkoutId);
-  if (!frozen) throw new Error(`no checkout ${checkoutId}`);
-  return frozen;
+  const [row] = await statements(db).freeze.execute({ checkoutId, cart: JSON.stringify(cart) });
+  if (!row?.frozenCart) throw new Error(`no checkout ${checkoutId}`);
+  return row.frozenCart;
 }
 
 export async function getFrozenCart(db: DbOrTx, checkoutId: string): Promise<FrozenCart | undefined> {
-  const [row] = await db.select({ frozenCart: checkouts.frozenCart }).from(checkouts).where(eq(checkouts.checkoutId, checkoutId));
+  const [row] = await statements(db).frozenCart.execute({ checkoutId });
   return row?.frozenCart ?? undefined;
 }
 

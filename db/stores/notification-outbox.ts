@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import type { Db } from '../client';
+import type { Db, DbOrTx } from '../client';
 import { outbox } from '../schema/notification';
+import { preparedStatements } from './prepared';
 
 export interface OutgoingMessage {
   idempotencyKey: string;
@@ -61,6 +62,36 @@ export class SendInProgressError extends Error {
  * accepted the message before the error (a reply lost on the wire), the retry duplicates it
  * for the same reason.
  */
+/** A send's two writes (every order confirmation): prepared. */
+const statements = preparedStatements((db: DbOrTx) => {
+  const leaseUntil = sql`now() + ${sql.placeholder('leaseMs')}::int * interval '1 millisecond'`;
+  return {
+    claim: db
+      .insert(outbox)
+      .values({
+        idempotencyKey: sql`${sql.placeholder('key')}`,
+        kind: sql`${sql.placeholder('kind')}`,
+        recipient: sql`${sql.placeholder('recipient')}`,
+        subject: sql`${sql.placeholder('subject')}`,
+        payload: sql`${sql.placeholder('payload')}::jsonb`,
+        leaseToken: sql`${sql.placeholder('token')}`,
+        leaseUntil,
+      })
+      .onConflictDoUpdate({
+        target: outbox.idempotencyKey,
+        set: { leaseToken: sql`excluded.lease_token`, leaseUntil: sql`excluded.lease_until` },
+        setWhere: and(eq(outbox.status, 'pending'), or(isNull(outbox.leaseUntil), lte(outbox.leaseUntil, sql`now()`))),
+      })
+      .returning({ idempotencyKey: outbox.idempotencyKey })
+      .prepare('outbox_claim'),
+    markSent: db
+      .update(outbox)
+      .set({ status: 'sent', messageId: sql`${sql.placeholder('messageId')}`, sentAt: sql`now()`, leaseUntil: null })
+      .where(and(eq(outbox.idempotencyKey, sql.placeholder('key')), eq(outbox.leaseToken, sql.placeholder('token')), eq(outbox.status, 'pending')))
+      .prepare('outbox_mark_sent'),
+  };
+});
+
 export async function sendOnce(
   db: Db,
   send: (m: { to: string; subject: string; text: string; html: string; headers?: Record<string, string> }) => Promise<{ messageId: string }>,
@@ -69,17 +100,17 @@ export async function sendOnce(
 ): Promise<{ sent: boolean; messageId: string | null }> {
   const key = message.idempotencyKey;
   const leaseMs = options.leaseMs ?? SEND_LEASE_MS;
-  await db
-    .insert(outbox)
-    .values({ idempotencyKey: key, kind: message.kind, recipient: message.recipient, subject: message.subject, payload: message.payload ?? {} })
-    .onConflictDoNothing();
-
   const token = randomBytes(16).toString('hex');
-  const [claimed] = await db
-    .update(outbox)
-    .set({ leaseToken: token, leaseUntil: sql`now() + ${Math.ceil(leaseMs)}::int * interval '1 millisecond'` })
-    .where(and(eq(outbox.idempotencyKey, key), eq(outbox.status, 'pending'), or(isNull(outbox.leaseUntil), lte(outbox.leaseUntil, sql`now()`))))
-    .returning({ idempotencyKey: outbox.idempotencyKey });
+  // the row is written (first send) or found, and its lease taken when free, in one statement
+  const [claimed] = await statements(db).claim.execute({
+    key,
+    kind: message.kind,
+    recipient: message.recipient,
+    subject: message.subject,
+    payload: JSON.stringify(message.payload ?? {}),
+    token,
+    leaseMs: Math.ceil(leaseMs),
+  });
   if (!claimed) {
     const [row] = await db.select({ status: outbox.status, messageId: outbox.messageId }).from(outbox).where(eq(outbox.idempotencyKey, key));
     if (row?.status === 'sent') return { sent: false, messageId: row.messageId };
@@ -101,7 +132,7 @@ export async function sendOnce(
   }
   // Token-conditional: a holder whose lease ran out and was taken over does not overwrite the
   // new holder's row (the message went out twice then, the case described above).
-  await db.update(outbox).set({ status: 'sent', messageId, sentAt: sql`now()`, leaseUntil: null }).where(held);
+  await statements(db).markSent.execute({ key, token, messageId });
   return { sent: true, messageId };
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
+import { preparedStatements } from './prepared';
 import { authorizationAttempts, payments, type Payment } from '../schema/payment';
 import type { GatewayPayment } from '../../domain/payment';
 
@@ -103,8 +104,13 @@ export async function noteAttemptedAuthorizationRef(db: Db, idempotencyKey: stri
   await db.update(authorizationAttempts).set({ gatewayRef }).where(eq(authorizationAttempts.idempotencyKey, idempotencyKey));
 }
 
+/** Read by every authorize, capture and finish of a checkout: prepared. */
+const byCheckout = preparedStatements((db: DbOrTx) =>
+  db.select().from(payments).where(eq(payments.checkoutId, sql.placeholder('checkoutId'))).prepare('payment_by_checkout'),
+);
+
 export async function getPaymentByCheckout(db: DbOrTx, checkoutId: string): Promise<Payment | undefined> {
-  const [row] = await db.select().from(payments).where(eq(payments.checkoutId, checkoutId));
+  const [row] = await byCheckout(db).execute({ checkoutId });
   return row;
 }
 
