@@ -25,6 +25,8 @@ export const carts = cart.table(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    /** The last few checkouts whose paid lines the cart gave up (StoredCart.cleared): a restored cart keeps its clears idempotent. */
+    cleared: jsonb('cleared').$type<string[]>(),
   },
   (t) => [
     check('carts_version_positive', sql`${t.version} > 0`),

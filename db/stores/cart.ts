@@ -25,7 +25,7 @@ export interface StoredCart {
   recovery?: 'open' | 'later' | 'off';
   /** When the marker was opened (ms): a write after the restart bound re-issues the start (Redis only). */
   recoveryAt?: number;
-  /** The last few checkouts whose paid lines were taken out (Redis only; cart-scripts.ts CLEAR_CHECKOUT). */
+  /** The last few checkouts whose paid lines were taken out (cart-scripts.ts CLEAR_CHECKOUT; kept in the backup too, so a restored cart does not take them out twice). */
   cleared?: string[];
   /** Set on a write's answer only (never stored): the caller must start or tell the cart's recovery workflow. */
   recoveryKick?: boolean;
@@ -313,6 +313,7 @@ export class CartStore {
     };
     if (row.email) cart.email = row.email;
     if (row.customerId) cart.customerId = row.customerId;
+    if (row.cleared?.length) cart.cleared = row.cleared;
     const ttl = Math.max(1, Math.ceil((row.expiresAt.getTime() - Date.now()) / 1000));
     const stored = await this.redis.set(key(id), JSON.stringify(cart), 'EX', ttl, 'NX');
     if (stored) return cart;
@@ -333,6 +334,7 @@ export class CartStore {
       createdAt: new Date(cart.createdAt),
       updatedAt: new Date(cart.updatedAt),
       expiresAt,
+      cleared: cart.cleared?.length ? JSON.stringify(cart.cleared) : null,
     });
   }
 }
@@ -356,6 +358,7 @@ function prepareBackup(db: Db) {
       createdAt: p('createdAt'),
       updatedAt: p('updatedAt'),
       expiresAt: p('expiresAt'),
+      cleared: sql`${p('cleared')}::jsonb`,
     })
     .onConflictDoUpdate({
       target: carts.id,
@@ -366,6 +369,7 @@ function prepareBackup(db: Db) {
         expiresAt: sql`excluded.expires_at`,
         email: sql`excluded.email`,
         customerId: sql`excluded.customer_id`,
+        cleared: sql`excluded.cleared`,
       },
       setWhere: sql`${carts.version} < excluded.version`,
     })

@@ -62,6 +62,21 @@ describe.each(redisTargets)('the cart store on %s', (target, connect) => {
     expect((await backupRow(cart.id))?.version).toBe(cleared?.version);
   });
 
+  it('a cart restored from its backup remembers the checkouts it gave lines up for: a re-run of that clear takes nothing the customer added since', async () => {
+    const cart = await store.create({ currency: 'USD', email: 'restored@example.com' });
+    await store.setLine(cart.id, 'SKU-PAID', 2);
+    await store.setLine(cart.id, 'SKU-KEPT', 1);
+    expect((await store.clearCheckout(cart.id, 'co_paid', [{ sku: 'SKU-PAID', quantity: 2 }]))?.lines).toEqual([{ sku: 'SKU-KEPT', quantity: 1 }]);
+    expect((await backupRow(cart.id))?.cleared).toEqual(['co_paid']);
+    // the Redis copy is lost (a failover without the replica, an eviction): the next write restores the backup
+    await redis.del(cartKey(cart.id));
+    await store.setLine(cart.id, 'SKU-PAID', 1);
+    expect((await store.get(cart.id))?.cleared).toEqual(['co_paid']);
+    // the paid checkout's finish runs again (an activity retry whose heartbeat was lost): the refill stays
+    const again = await store.clearCheckout(cart.id, 'co_paid', [{ sku: 'SKU-PAID', quantity: 2 }]);
+    expect(again?.lines).toEqual([{ sku: 'SKU-KEPT', quantity: 1 }, { sku: 'SKU-PAID', quantity: 1 }]);
+  });
+
   describe('a cart written before the upgrade (under cart:<id>) is still there', () => {
     const legacyCart = (id: string): StoredCart => ({
       id,
