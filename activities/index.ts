@@ -1,6 +1,7 @@
 import { cartRecoveryActivities } from './cart-recovery';
 import { cartActivities } from './carts';
 import { checkoutFinishActivities } from './checkout-finish';
+import { checkoutRefusalActivities } from './checkout-refusal';
 import { withFaultHooks } from './faults';
 import type { ActivityDeps } from './deps';
 import { inventoryActivities } from './inventory';
@@ -21,11 +22,13 @@ export function createActivities(deps: ActivityDeps) {
   const inventory = inventoryActivities(deps);
   const notifications = notificationActivities(deps);
   const recommendations = recommendationActivities(deps);
+  const carts = cartActivities(deps);
+  const orders = orderActivities(deps);
   const activities = {
-    ...cartActivities(deps),
+    ...carts,
     ...inventory,
     ...paymentActivities(deps),
-    ...orderActivities(deps),
+    ...orders,
     ...notifications,
     ...refundActivities(deps),
     ...cartRecoveryActivities(deps),
@@ -37,6 +40,12 @@ export function createActivities(deps: ActivityDeps) {
       commitStock: inventory.commitStock,
       recordPurchaseForRecommendations: recommendations.recordPurchaseForRecommendations,
       sendOrderConfirmation: notifications.sendOrderConfirmation,
+    }),
+    ...checkoutRefusalActivities({
+      failOrder: orders.failOrder,
+      recordCheckoutFailure: orders.recordCheckoutFailure,
+      releaseStock: inventory.releaseStock,
+      unlockCart: carts.unlockCart,
     }),
   };
   return withFaultHooks(withPaymentCircuit(activities, deps.breakers), deps.config.faults);

@@ -7,7 +7,10 @@ import {
   recordAuthorization,
   recordCapture,
   syncPaymentFromGateway,
+  type AuthorizationFate,
 } from '../db/stores/payments';
+
+export type { AuthorizationFate } from '../db/stores/payments';
 import type { Money } from '../domain/money';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
@@ -187,6 +190,25 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
         (await gateway.findAuthorization({ idempotencyKey: req.authorization.idempotencyKey, reference: req.checkoutId }));
       if (!ref) return none;
       return returnMoney(req.checkoutId, ref, { voidKey: req.idempotencyKey, refundKey: `${req.idempotencyKey}/refund` });
+    },
+
+    /**
+     * A failed checkout whose run never reached its authorize step (a refused hold, price_changed,
+     * a cancel before payment): the payment store's attempt mark decides, in one statement
+     * (abandonAuthorization: insert `abandoned` unless a row stands, and return the row that
+     * stands). `abandoned` — no authorize was ever sent under the key, nor can one be sent later
+     * (markAuthorizationAttempt meets the fence in the same unique row and refuses): no money
+     * moved, nothing to void. Any other fate (an attempt a lost workflow task marked, or a void
+     * before) is for voidUnseenAuthorizationWorkflow to settle with the gateway. No gateway call.
+     */
+    async fenceUnseenAuthorization(req: { checkoutId: string; idempotencyKey: string; amount: Money }): Promise<{ fate: AuthorizationFate }> {
+      const stands = await abandonAuthorization(dbs.payment, {
+        idempotencyKey: req.idempotencyKey,
+        checkoutId: req.checkoutId,
+        amount: req.amount.amount,
+        currency: req.amount.currency,
+      });
+      return { fate: stands.fate };
     },
 
     /** Compensation of capturePayment: the same gateway-first return of the money. */

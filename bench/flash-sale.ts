@@ -55,6 +55,11 @@ async function loserTimeline(temporal: Client, cartId: string) {
     holdToAnswerMs: answered - taskCompleted,
     answerToCloseMs: closed - answered,
     activitiesBeforeClose: activities,
+    // local activities recorded (claim, freeze, hold; on this build the refusal's settle and fence too)
+    localActivities: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+    workflowTasks: events.filter((e) => !!e.workflowTaskCompletedEventAttributes).length,
+    // the unseen-void child started before the answer (one more workflow-task round trip)
+    childStarted: events.some((e) => !!e.startChildWorkflowExecutionInitiatedEventAttributes),
   };
 }
 
@@ -145,6 +150,9 @@ export async function measureFlashSale(h: { post: Post; dbs: Databases; temporal
           holdToAnswerMs: median('holdToAnswerMs'),
           answerToCloseMs: median('answerToCloseMs'),
           activities: timelines[0]?.activitiesBeforeClose,
+          localActivities: timelines[0]?.localActivities,
+          workflowTasks: +pct(timelines.map((t) => t.workflowTasks), 50).toFixed(0),
+          childStarts: timelines.filter((t) => t.childStarted).length,
         }
       : undefined,
     // kept for the older readers of latest.json

@@ -67,3 +67,17 @@ export const finishing = proxyActivities<OrderlyActivities>({
   heartbeatTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
+/**
+ * A checkout refused before payment (a hold refused for stock): its compensation and the payment
+ * store's fence as local activities, so the refused customer is answered in the workflow task
+ * that refused them. A short budget: one that does not succeed at once (an outage) falls back to
+ * the regular compensation activities (`undo`, retried until done) and the unseen-void child.
+ */
+export const refusal = proxyLocalActivities<OrderlyActivities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s', maximumAttempts: 3 },
+});
+export const paymentFence = proxyLocalActivities<OrderlyActivities>({
+  startToCloseTimeout: '3s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s', maximumAttempts: 2 },
+});

@@ -8,13 +8,14 @@ import {
   patched,
   ParentClosePolicy,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { AuthorizePaymentResult, MoneyReturned } from '../activities/payment';
+import type { AuthorizationFate, AuthorizePaymentResult, MoneyReturned } from '../activities/payment';
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
@@ -22,7 +23,7 @@ import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
-import { afterAnswer, finishing, followUp, gateway, localGateway, localStores, mail, paymentReads, stores, undo } from './checkout-calls';
+import { afterAnswer, finishing, followUp, gateway, localGateway, localStores, mail, paymentFence, paymentReads, refusal, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
@@ -380,8 +381,18 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // once the outcome is final, the stock back and the cart unlocked, and retried there until
     // done, so a payment-store outage never holds up a checkout that (in this run) never reached
     // payment.
+    // A run on this build settles such a refusal (most often a hold refused for stock) in the
+    // workflow task that refused it: its compensation steps as one local activity (same order:
+    // final first, stock back, cart unlocked) and, beside it, the payment store's fence as one
+    // more — the attempt mark read and, when there is none, `abandoned` written in one statement
+    // (a stale lost-task authorize meets that row and is refused). Fenced → no money can have
+    // moved: no child. A mark (a lost task's authorize), or a fence that did not answer → the
+    // child, as before. A local step that fails falls back to the regular activities below.
+    // Its marker implies the three patches of this path (checkout-void-unseen-authorization,
+    // checkout-final-before-release, checkout-release-stock-before-void), never recorded with it.
+    const quick = local && frozenInputs && !saga.names.includes('voidPayment') && patched('checkout-refusal-settled-locally');
     let unseenVoid: ((told: typeof failure, notify: boolean) => Promise<void>) | undefined;
-    if (local && !saga.names.includes('voidPayment') && patched('checkout-void-unseen-authorization')) {
+    if (local && !saga.names.includes('voidPayment') && (quick || patched('checkout-void-unseen-authorization'))) {
       if (!saga.names.includes('releaseStock')) saga.add('releaseStock', () => undo.releaseStock(checkoutId));
       const authorization = {
         checkoutId,
@@ -407,7 +418,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       };
     }
     const noOrderAsked = !saga.names.includes('closeOrder');
-    const finalFirst = noOrderAsked && patched('checkout-final-before-release');
+    const finalFirst = noOrderAsked && (quick || patched('checkout-final-before-release'));
     if (noOrderAsked && (finalFirst || patched('checkout-release-stock-before-void'))) saga.runFirst('releaseStock');
     // What the customer is told before that void decided: "nothing was charged" holds (a
     // checkout that failed before its order never captures; a void only releases a hold), and the
@@ -415,21 +426,61 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
     // authorization, the recorded failure (and the notice, sent after it) say it was released.
     enter('compensating');
     return await CancellationScope.nonCancellable(async () => {
-      if (finalFirst) {
-        await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
-        await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+      // settled: the local compensation ran (no regular activity needed); fence: what the payment store's fence found
+      let settled = false;
+      let fence: AuthorizationFate | undefined;
+      if (quick) {
+        // A workflow-task boundary first (a 1 ms timer): the refusal (a local activity's marker)
+        // is in the history before any compensation commits. Compensated in the task that
+        // refused, a lost task's re-run would repeat the hold against live stock and could place
+        // an order the customer was told failed (test/review/local-refusal-lost-task-places-order.test.ts).
+        await sleep(1);
+        const told = { ...failure, message: withMoney(failure.message, money) };
+        [settled, fence] = await Promise.all([
+          refusal.settleRefusedCheckout({ checkoutId, cartId: input.cartId, reason: 'checkout compensated', failure: told, total }).then(
+            () => true,
+            (e: unknown) => {
+              log.warn('local compensation failed: the regular activities compensate', { error: String(e) });
+              return false;
+            },
+          ),
+          paymentFence
+            .fenceUnseenAuthorization({
+              checkoutId,
+              idempotencyKey: key('authorize'),
+              amount: total ?? input.expectedTotal ?? { amount: 0, currency: money.currency },
+            })
+            .then(
+              (r) => r.fate,
+              (e: unknown) => {
+                log.warn('payment fence not written: the unseen-void child decides', { error: String(e) });
+                return undefined;
+              },
+            ),
+        ]);
       }
-      await saga.compensate();
+      if (settled) {
+        // failed, recorded, stock back (the saga holds only releaseStock here) and the cart unlocked
+        saga.clear();
+      } else {
+        if (finalFirst) {
+          await undo.failOrder({ checkoutId, reason: 'checkout compensated' });
+          await undo.recordCheckoutFailure({ checkoutId, failure: { ...failure, message: withMoney(failure.message, money) }, total });
+        }
+        await saga.compensate();
+      }
       const told = { ...failure, message: withMoney(failure.message, money) };
       // (recorded already when the outcome was made final first)
       if (!(unseenVoid && finalFirst)) await undo.recordCheckoutFailure({ checkoutId, failure: told, total });
       moveTo(cancelled ? 'cancelled' : 'failed');
       let answered = false;
       if (frozenInputs) {
-        await undo.unlockCart({ cartId: input.cartId, checkoutId });
+        if (!settled) await undo.unlockCart({ cartId: input.cartId, checkoutId });
         // The customer already had an answer (the 201, or a 202 they are polling): tell them.
         answered = orderId !== undefined || toldPending || (input.answerBy !== undefined && Date.now() >= input.answerBy);
       }
+      // fenced: no authorization was ever sent under the key, nor can one be: nothing to void
+      if (fence === 'abandoned') unseenVoid = undefined;
       if (unseenVoid) {
         // Final, stock back, cart unlocked: the void, the corrected failure message and the
         // notice go on in their own workflow (unseen-void-<checkoutId>), started before the

@@ -4,6 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
+import { authorizationAttempts } from '../../db/schema/payment';
 import { CircuitBreakers } from '../../db/stores/circuit-breakers';
 import { holdStock, releaseHold } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
@@ -183,15 +184,25 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     });
     const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
     await handle.result();
-    await recordHistory(handle, 'checkoutWorkflow', 'out-of-stock-hold-refused');
+    await recordHistory(handle, 'checkoutWorkflow', 'out-of-stock-hold-refused-settled-locally');
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
-    // the refusal is recorded before any compensation takes effect: the compensations are
-    // activities scheduled by the task that recorded the refused hold (a local compensation in
-    // that task could commit and then be re-decided by a re-run of the lost task)
-    expect(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).toEqual(
-      expect.arrayContaining(['releaseStock', 'recordCheckoutFailure', 'unlockCart']),
+    // the refusal is recorded before any compensation takes effect: the task that recorded the
+    // refused hold completes with a 1 ms timer, and the compensation (one local activity) and the
+    // payment fence run in the task after it (a local compensation in the refusing task could
+    // commit and then be re-decided by a re-run of the lost task); no activity task, no child
+    const kinds = events.map((e) =>
+      e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? 'local' : e.timerStartedEventAttributes ? 'timer' : e.workflowTaskCompletedEventAttributes ? 'task' : 'other',
     );
+    const locals = kinds.flatMap((k, i) => (k === 'local' ? [i] : []));
+    // claim, freeze, hold; then the settle and the fence, after a timer and a completed task
+    expect(locals).toHaveLength(5);
+    expect(kinds.slice(locals[2], locals[3])).toEqual(expect.arrayContaining(['timer', 'task']));
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    // the fence stands: no authorize can ever be sent under this checkout's key
+    const [fence] = await stack.dbs.payment.select().from(authorizationAttempts).where(eq(authorizationAttempts.checkoutId, refused.body.error.details.checkoutId));
+    expect(fence?.fate).toBe('abandoned');
     const [row] = await rowsOf(cartId);
     expect(row).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
     expect(await holdsOf(refused.body.error.details.checkoutId)).toEqual([]);

@@ -16,6 +16,8 @@ export function fakeCheckoutActivities(opts: {
   failAt?: string;
   failure?: ApplicationFailure;
   refunded?: { action: string; amount: number; currency: string };
+  /** What the payment store's fence finds (default: no attempt mark, so `abandoned` is written). */
+  fence?: 'attempted' | 'abandoned' | 'voided';
 }): Partial<Record<keyof OrderlyActivities, Fake>> {
   const { cart, calls, failAt } = opts;
   const failure = opts.failure ?? ApplicationFailure.nonRetryable('injected', 'injected_fault');
@@ -48,11 +50,13 @@ export function fakeCheckoutActivities(opts: {
     markOrderNeedsAttention: step('markOrderNeedsAttention', undefined),
     resumeOrder: step('resumeOrder', undefined),
     cancelOrder: step('cancelOrder', undefined),
+    fenceUnseenAuthorization: step('fenceUnseenAuthorization', { fate: opts.fence ?? 'abandoned' }),
   });
 }
 
 /**
- * The steps after a capture as one activity (activities/checkout-finish.ts), made of the fakes
+ * The steps after a capture as one activity (activities/checkout-finish.ts), and a refusal's
+ * compensation as one (activities/checkout-refusal.ts), made of the fakes
  * of its steps as given (a test that overrides commitStock or markOrderPaid wraps its activities
  * again): each attempt runs the steps in order, and a step that throws fails the attempt, so a
  * retry runs the steps before it again, as the real activity does (they are idempotent).
@@ -72,5 +76,12 @@ export function withFinish<T extends Partial<Record<keyof OrderlyActivities, Fak
     }
     return { markedPaid: true, recommendationsCounted: false, cartCleared: true, confirmationSent: true };
   };
-  return { ...activities, finishPaidCheckout };
+  // a refusal's compensation as one activity (activities/checkout-refusal.ts): its steps in order
+  const settleRefusedCheckout = async () => {
+    for (const name of ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart'] as const) {
+      const fake = activities[name] as (() => Promise<unknown>) | undefined;
+      if (fake) await fake();
+    }
+  };
+  return { ...activities, finishPaidCheckout, settleRefusedCheckout };
 }

@@ -133,4 +133,43 @@ describe('authorization attempts: the compensation of a run that never saw its a
       }
     }
   });
+  // The checkout's local fence (fenceUnseenAuthorization, patch checkout-refusal-settled-locally):
+  // a refused checkout asks it instead of starting the unseen-void child; only a mark starts the child.
+  it('the fence: no mark → `abandoned` written in one statement, and a stale authorize afterwards is refused, nothing sent', async () => {
+    const { checkoutId, authorization } = checkout();
+    expect(await activities.fenceUnseenAuthorization({ checkoutId, idempotencyKey: authorization.idempotencyKey, amount: authorization.amount })).toEqual({ fate: 'abandoned' });
+    await expect(activities.authorizePayment(authorization)).rejects.toMatchObject({ type: 'authorization_abandoned' });
+    expect(await findOperation(dbs.payment, authorization.idempotencyKey)).toBeUndefined();
+    // asked again (a re-run of the refusing task): the same answer
+    expect(await activities.fenceUnseenAuthorization({ checkoutId, idempotencyKey: authorization.idempotencyKey, amount: authorization.amount })).toEqual({ fate: 'abandoned' });
+  });
+
+  it('the fence racing a stale authorize on one key: fenced and never sent, or marked (the child voids it)', async () => {
+    const outcomes = { fenced: 0, marked: 0 };
+    for (let i = 0; i < 20; i++) {
+      const { checkoutId, authorization, voidKey } = checkout();
+      const [authorized, fenced] = await Promise.allSettled([
+        activities.authorizePayment(authorization),
+        activities.fenceUnseenAuthorization({ checkoutId, idempotencyKey: authorization.idempotencyKey, amount: authorization.amount }),
+      ]);
+      expect(fenced.status).toBe('fulfilled');
+      const fate = fenced.status === 'fulfilled' ? fenced.value.fate : undefined;
+      const sent = await findOperation(dbs.payment, authorization.idempotencyKey);
+      if (fate === 'abandoned') {
+        outcomes.fenced += 1;
+        // the checkout starts no child: nothing may have been sent, nor be sent later
+        expect(authorized).toMatchObject({ status: 'rejected', reason: { type: 'authorization_abandoned' } });
+        expect(sent).toBeUndefined();
+        await expect(activities.authorizePayment(authorization)).rejects.toMatchObject({ type: 'authorization_abandoned' });
+      } else {
+        outcomes.marked += 1;
+        expect(fate).toBe('attempted');
+        expect(authorized.status).toBe('fulfilled');
+        // the checkout starts the child: its void (onlyIfAttempted) releases what the authorize made
+        expect(await activities.voidPayment({ checkoutId, idempotencyKey: voidKey, authorization, onlyIfAttempted: true })).toMatchObject({ action: 'voided', amount: 1500 });
+        expect(await findOperation(dbs.payment, voidKey)).toMatchObject({ operation: 'void' });
+      }
+    }
+    console.log(JSON.stringify(outcomes));
+  });
 });

@@ -38,7 +38,9 @@ describe('a local refusal compensated in a workflow task the worker never comple
   });
 
   it('the refusal the customer was told stands: no order, no capture after a re-run of the lost task', async () => {
-    const first = startWorkerProcess(queue, { FAULT_PAUSE_AFTER: 'unlockCart', FAULT_PAUSE_MS: '4000' });
+    // (since patch checkout-refusal-settled-locally the compensation is one local activity,
+    // settleRefusedCheckout, run in the task after the refusal's: the worker pauses after it)
+    const first = startWorkerProcess(queue, { FAULT_PAUSE_AFTER: 'settleRefusedCheckout', FAULT_PAUSE_MS: '4000' });
     workers.push(first);
     const carts = new CartStore(stack.redis, stack.dbs.cart, stack.config.cart);
     const sku = await createProduct(stack.dbs, { priceAmount: 900, onHand: 1 });

@@ -270,16 +270,16 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     expect(calls).toEqual([]);
   });
   // Refused before the authorize step was registered: a lost workflow task may have held stock and
-  // authorized, so the hold is released and the store's attempt mark asked (voidPayment
-  // onlyIfAttempted) in a child workflow (ABANDON), after the answer and the cart's unlock; the
-  // child then corrects the message. These run last: after such a child has closed, the
+  // authorized, so the hold is released and the store's attempt mark asked — by the local fence
+  // (fenceUnseenAuthorization); only a mark found (below: the fence answers `attempted`) starts the
+  // child workflow (ABANDON) that voids it (voidPayment onlyIfAttempted) and corrects the message. These run last: after such a child has closed, the
   // time-skipping test server no longer skips time for the tests that sleep (a quirk of the test
   // server; the real server's runs are in test/review/lost-authorize-task-expired-hold-no-void and
   // test/review/unlocked-cart-still-held-by-void).
   it.each<[Step, string[]]>([
-    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
-    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']],
-  ])('when %s fails, the compensations run newest first, the void in its child: %j', async (failAt, expected) => {
+    ['freezeCart', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart']],
+    ['holdStock', ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart']],
+  ])('when %s fails, the compensations run newest first, no attempt marked: fenced, no void child: %j', async (failAt, expected) => {
     const { outcome, compensations, calls } = await run(failAt, `chk_fail_${failAt}`);
     expect(compensations).toEqual(expected);
     expect(outcome.status).toBe('failed');
@@ -301,7 +301,79 @@ describe('checkout saga (time-skipping, fake activities)', () => {
       return done;
     });
     expect(outcome).toMatchObject({ status: 'failed', failure: { code: 'price_changed', details: { total: cart.total } } });
-    // no hold asked for; the release and the attempt-mark void answer for a lost workflow task that may have gone further
-    expect(calls).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'voidPayment', 'recordCheckoutFailure']);
+    // no hold asked for; the release and the payment fence answer for a lost workflow task that may
+    // have gone further: the fence found no attempt mark (wrote `abandoned`), so no void child
+    expect([...calls].sort()).toEqual(['claimCheckout', 'failOrder', 'fenceUnseenAuthorization', 'freezeCart', 'recordCheckoutFailure', 'releaseStock', 'unlockCart']);
+    // the compensation keeps its order: final first, then the stock, then the cart
+    expect(calls.filter((c) => c !== 'fenceUnseenAuthorization')).toEqual(['claimCheckout', 'freezeCart', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart']);
+  });
+
+  /** A checkout refused by its hold, its activities as given; returns its calls and whether the unseen-void child ran. */
+  async function refusedByHold(checkoutId: string, activities: Record<string, unknown>, calls: string[]) {
+    const taskQueue = uniqueTaskQueue('saga');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: `checkout-${checkoutId}`, args: [input(checkoutId)] });
+      const done = await handle.result();
+      const child = await env.client.workflow
+        .getHandle(unseenVoidWorkflowId(checkoutId))
+        .result()
+        .then((m: unknown) => m)
+        .catch((e: unknown) => {
+          if (!(e instanceof WorkflowNotFoundError)) throw e;
+          return 'no child';
+        });
+      const events = (await handle.fetchHistory()).events ?? [];
+      return { done, child, calls, events };
+    });
+  }
+  const outOfStock = ApplicationFailure.create({ type: 'out_of_stock', message: 'not enough stock for some items', nonRetryable: true });
+
+  it('a hold refused for stock: compensated locally, fenced, answered — no child, no regular activity', async () => {
+    const calls: string[] = [];
+    const { done, child, events } = await refusedByHold('chk_hold_refused', fakeCheckoutActivities({ cart, calls, failAt: 'holdStock', failure: outOfStock }), calls);
+    expect(done).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock', message: 'not enough stock for some items; nothing was charged' } });
+    expect(child).toBe('no child');
+    expect(calls).toEqual(expect.arrayContaining(['holdStock', 'failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart', 'fenceUnseenAuthorization']));
+    expect(calls).not.toContain('voidPayment');
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    // the refusal is in the history (a completed task) before the compensation's local activities ran
+    const kinds = events.map((e) => (e.markerRecordedEventAttributes ? 'marker' : e.workflowTaskCompletedEventAttributes ? 'taskCompleted' : e.timerStartedEventAttributes ? 'timer' : 'other'));
+    const timerAt = kinds.indexOf('timer');
+    expect(timerAt).toBeGreaterThan(0);
+    expect(kinds.slice(timerAt + 1).filter((k) => k === 'marker').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a hold refused where a lost task marked an authorize attempt: the unseen-void child voids it', async () => {
+    const calls: string[] = [];
+    const activities = fakeCheckoutActivities({ cart, calls, failAt: 'holdStock', failure: outOfStock, fence: 'attempted' });
+    const { done, child } = await refusedByHold('chk_hold_refused_marked', activities, calls);
+    expect(done).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
+    expect(child).toMatchObject({ action: 'none' });
+    // the child's void (onlyIfAttempted) and its correction of the recorded failure
+    expect(calls.slice(calls.indexOf('fenceUnseenAuthorization') + 1)).toEqual(expect.arrayContaining(['voidPayment']));
+  });
+
+  it('a hold refused while the local steps fail: the regular compensation activities and the child take over', async () => {
+    const calls: string[] = [];
+    const activities = {
+      ...fakeCheckoutActivities({ cart, calls, failAt: 'holdStock', failure: outOfStock }),
+      settleRefusedCheckout: async () => {
+        calls.push('settleRefusedCheckout');
+        throw new Error('order store down');
+      },
+      fenceUnseenAuthorization: async () => {
+        calls.push('fenceUnseenAuthorization');
+        throw new Error('payment store down');
+      },
+    };
+    const { done, child, events } = await refusedByHold('chk_hold_refused_fallback', activities, calls);
+    expect(done).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
+    expect(child).toMatchObject({ action: 'none' });
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).toEqual(
+      ['failOrder', 'recordCheckoutFailure', 'releaseStock', 'unlockCart'],
+    );
+    expect(calls).toContain('voidPayment');
   });
 });
