@@ -64,7 +64,7 @@ async function heldByLiveCheckout({ dbs }: Pick<UseCaseDeps, 'dbs'>, cart: { che
 
 /** Retry-After of a checkout whose workflow could not be started (Temporal unreachable or refusing): seconds. */
 export const CHECKOUT_START_RETRY_AFTER_SECONDS = 2;
-/** How long the durable state is asked after an indefinite answer, beyond the wait (the wait may be spent). */
+/** How long an unanswered start gets beyond the wait, and then how long Temporal is asked which run holds the checkout. */
 const RUN_CHECK_MS = 2_000;
 
 /**
@@ -122,10 +122,9 @@ async function runCheckout(
   const outer = client.connection instanceof Connection ? client.connection.callContextStorage.getStore()?.abortSignal : undefined;
   const signal = outer ? AbortSignal.any([outer, giveUp.signal]) : giveUp.signal;
   // settles once the server answered the start half (the run exists: started, or the running one)
-  let startAnswered = false;
-  void start.workflowHandle().then(
-    () => (startAnswered = true),
-    () => undefined,
+  const startAnswered = start.workflowHandle().then(
+    () => true,
+    () => false,
   );
   const outcome = client.withAbortSignal(signal, async () => {
     const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, { ...update, startWorkflowOperation: start });
@@ -135,9 +134,15 @@ async function runCheckout(
   try {
     const answer = await waitAtMost(outcome, waitMs);
     if (answer !== 'timeout') return answer;
-    // the run exists and holds this checkout (or refused it, which its update answers later): pending
-    if (startAnswered) return 'timeout';
-    indefinite = 'no answer from Temporal within the wait';
+    // The server answers the start half once the run accepted the update (its first workflow
+    // task). Not yet: the call may still be on its way (a wait of 0 ends before it arrives), so
+    // it gets a little longer before Temporal is asked — asked at once, "no such workflow" could
+    // come before the start lands.
+    const answered = await waitAtMost(startAnswered, RUN_CHECK_MS);
+    // the run exists and took this checkout (or refused it, which its update answers later): pending
+    if (answered === true) return 'timeout';
+    indefinite = answered === false ? await outcome.catch((err: unknown) => err) : 'no answer from Temporal within the wait';
+    if (isRefusal(indefinite)) return refusal(indefinite);
   } catch (err) {
     if (isRefusal(err)) return refusal(err);
     indefinite = err;
