@@ -64,8 +64,10 @@ async function heldByLiveCheckout({ dbs }: Pick<UseCaseDeps, 'dbs'>, cart: { che
 
 /** Retry-After of a checkout whose workflow could not be started (Temporal unreachable or refusing): seconds. */
 export const CHECKOUT_START_RETRY_AFTER_SECONDS = 2;
-/** How long an unanswered start gets beyond the wait, and then how long Temporal is asked which run holds the checkout. */
-const RUN_CHECK_MS = 2_000;
+/** How long Temporal is asked which run holds the checkout, after an indefinite answer (beyond the wait: it may be spent). */
+const RUN_CHECK_MS = 5_000;
+/** How long a start still under way gets to reach the server before "no such run" counts. */
+const START_GRACE_MS = 2_000;
 
 /**
  * What update-with-start left open, to be answered from durable state: `not_started` — Temporal
@@ -121,34 +123,41 @@ async function runCheckout(
   const giveUp = new AbortController();
   const outer = client.connection instanceof Connection ? client.connection.callContextStorage.getStore()?.abortSignal : undefined;
   const signal = outer ? AbortSignal.any([outer, giveUp.signal]) : giveUp.signal;
-  // settles once the server answered the start half (the run exists: started, or the running one)
-  const startAnswered = start.workflowHandle().then(
-    () => true,
-    () => false,
+  // The server answers the start half once the run accepted the update (its first workflow task).
+  let startAnswered = false;
+  void start.workflowHandle().then(
+    () => (startAnswered = true),
+    () => undefined,
   );
-  const outcome = client.withAbortSignal(signal, async () => {
-    const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, { ...update, startWorkflowOperation: start });
-    return handle.result();
-  });
+  let callEnded = false;
+  const outcome = client
+    .withAbortSignal(signal, async () => {
+      const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, { ...update, startWorkflowOperation: start });
+      return handle.result();
+    })
+    .finally(() => (callEnded = true));
   let indefinite: unknown;
   try {
     const answer = await waitAtMost(outcome, waitMs);
     if (answer !== 'timeout') return answer;
-    // The server answers the start half once the run accepted the update (its first workflow
-    // task). Not yet: the call may still be on its way (a wait of 0 ends before it arrives), so
-    // it gets a little longer before Temporal is asked — asked at once, "no such workflow" could
-    // come before the start lands.
-    const answered = await waitAtMost(startAnswered, RUN_CHECK_MS);
     // the run exists and took this checkout (or refused it, which its update answers later): pending
-    if (answered === true) return 'timeout';
-    indefinite = answered === false ? await outcome.catch((err: unknown) => err) : 'no answer from Temporal within the wait';
-    if (isRefusal(indefinite)) return refusal(indefinite);
+    if (startAnswered) return 'timeout';
+    indefinite = 'no answer from Temporal within the wait';
   } catch (err) {
     if (isRefusal(err)) return refusal(err);
     indefinite = err;
   }
-  logger.warn({ err: indefinite, checkoutId: checkout.checkoutId, workflowId: checkout.workflowId }, 'checkout start: no definite answer from Temporal, asking which run holds the checkout');
-  const run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Math.max(answerBy, Date.now()) + RUN_CHECK_MS));
+  // (a slow first workflow task also ends the wait unanswered: not worth a warning by itself)
+  const level = typeof indefinite === 'string' ? 'info' : 'warn';
+  logger[level]({ err: indefinite, checkoutId: checkout.checkoutId, workflowId: checkout.workflowId }, 'checkout start: no definite answer from Temporal, asking which run holds the checkout');
+  // A call still under way may not have reached the server yet (a wait of 0 ends before it
+  // does): "no such run" is asked again for a short while before it counts.
+  const graceUntil = Date.now() + START_GRACE_MS;
+  let run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
+  while (run.kind === 'none' && !callEnded && Date.now() < graceUntil) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
+  }
   switch (run.kind) {
     case 'another':
       giveUp.abort();
