@@ -25,10 +25,14 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
   const apis: { server: Server; client: Client }[] = [];
 
   /** This stack's API with its own Temporal connection (the stack's worker, databases and Redis). */
-  async function apiWith(connection: Connection): Promise<(path: string, body: unknown, key: string) => Promise<HttpResult>> {
+  async function apiWith(connection: Connection, settings: { waitMs?: number; taskQueue?: string } = {}): Promise<(path: string, body: unknown, key: string) => Promise<HttpResult>> {
     const client = new Client(temporalClientOptions(stack.config, connection));
     // a short wait: the unreachable case answers within it (the stack's own API waits long: the retries' 201 is not a race with a busy worker)
-    const config = { ...stack.config, checkout: { ...stack.config.checkout, waitMs: 3000 } };
+    const config = {
+      ...stack.config,
+      checkout: { ...stack.config.checkout, waitMs: settings.waitMs ?? 3000 },
+      temporal: { ...stack.config.temporal, taskQueue: settings.taskQueue ?? stack.config.temporal.taskQueue },
+    };
     const app = createApp({ config, logger: createLogger('silent'), dbs: stack.dbs, redis: stack.redis, temporal: client, search: stack.search, metrics: createApiMetrics(stack.dbs) });
     const server = createServer(app).listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
@@ -117,5 +121,15 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
 
     const retried = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'temporal-down' }, body });
     expect({ status: retried.status, checkoutId: retried.body.checkoutId, state: retried.body.status }).toEqual({ status: 201, checkoutId, state: 'placed' });
+  }, 60_000);
+  it('a wait of 0 with no worker to run the task yet: 202 pending for the started run (its start was on its way, not missing)', async () => {
+    const post = await apiWith(await Connection.connect({ address: stack.config.temporal.address }), { waitMs: 0, taskQueue: `nobody-polls-${Date.now()}` });
+    const cartId = await cartWithALine();
+    const answer = await post('/checkouts', { cartId, email: 'wait-zero@example.com', paymentToken: 'tok_visa' }, 'wait-zero');
+    expect({ status: answer.status, state: answer.body?.status }).toEqual({ status: 202, state: 'pending' });
+    const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    expect(await lockOf(cartId)).toBe(answer.body.checkoutId);
+    await handle.terminate('test over: no worker polls its queue');
   }, 60_000);
 });
