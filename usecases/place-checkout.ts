@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
@@ -10,6 +10,7 @@ import { checkoutStartOperation } from '../temporal/checkout';
 import { customerEmailHash } from '../temporal/codec';
 import { checkoutWorkflowId } from '../temporal/workflow-ids';
 import { placeOrderUpdate, type CheckoutInput } from '../workflows/messages';
+import { findCheckoutRun } from './checkout-run';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
 import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
@@ -61,14 +62,51 @@ async function heldByLiveCheckout({ dbs }: Pick<UseCaseDeps, 'dbs'>, cart: { che
   return (await getCheckout(dbs.order, cart.checkoutId))?.status === 'pending';
 }
 
+/** Retry-After of a checkout whose workflow could not be started (Temporal unreachable or refusing): seconds. */
+export const CHECKOUT_START_RETRY_AFTER_SECONDS = 2;
+/** How long Temporal is asked which run holds the checkout, after an indefinite answer (beyond the wait: it may be spent). */
+const RUN_CHECK_MS = 5_000;
+/** How long a start still under way gets to reach the server before "no such run" counts. */
+const START_GRACE_MS = 2_000;
+
+/**
+ * What update-with-start left open, to be answered from durable state: `not_started` — Temporal
+ * said no run of this checkout is running; `unknown` — Temporal did not say. Either way the
+ * checkout row decides (a closed run recorded its outcome there) and a pending row is a 503.
+ */
+type Unsettled = { kind: 'not_started'; error?: unknown } | { kind: 'unknown'; error?: unknown };
+
+const isRefusal = (err: unknown): err is WorkflowUpdateFailedError =>
+  err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'checkout_in_progress';
+
+function refusal(err: WorkflowUpdateFailedError): Rejected {
+  return rejected('checkout_in_progress', 'another checkout of this cart is running', (err.cause as ApplicationFailure).details?.[0]);
+}
+
 /**
  * Starts the cart's checkout workflow (or attaches to it) and submits this checkout as an
  * update. Waits at most `waitMs` for the order to be placed or refused.
+ *
+ * Only the workflow's own refusal (checkout_in_progress) is a definite "no". Any other error
+ * — e.g. "Update-with-Start could not be executed … unexpected workflow task failure", which
+ * the server answers when the run's first workflow task fails although the run was started
+ * and goes on to place the order — and a wait that ends before Temporal answered the start
+ * are indefinite: Temporal is asked which run holds the checkout (checkout-run.ts). This
+ * checkout's run → attached by re-sending the update under the same update id (Temporal
+ * dedups it) within the rest of the wait: its outcome, else 'timeout' (202 pending). Another
+ * checkout's run → its refusal. No run, or no answer → Unsettled (the row decides).
  */
-async function runCheckout(client: Client, config: UseCaseDeps['config'], checkout: Checkout, request: CheckoutRequest): Promise<CheckoutAnswer | 'timeout' | Rejected> {
+async function runCheckout(
+  client: Client,
+  config: UseCaseDeps['config'],
+  logger: UseCaseDeps['logger'],
+  checkout: Checkout,
+  request: CheckoutRequest,
+): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled> {
   const waitMs = config.checkout.waitMs;
+  const answerBy = Date.now() + waitMs;
   const input: CheckoutInput = {
-    answerBy: Date.now() + waitMs,
+    answerBy,
     checkoutId: checkout.checkoutId,
     cartId: request.cartId,
     email: request.email,
@@ -80,23 +118,70 @@ async function runCheckout(client: Client, config: UseCaseDeps['config'], checko
     authorizationValidityMs: config.payment.authorizationValidityMs,
   };
   const start = checkoutStartOperation(config.temporal.taskQueue, checkout.workflowId, input, customerEmailHash(config.privacy.emailHashSecret, input.email));
-  const outcome = (async () => {
-    const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, {
-      args: [{ checkoutId: checkout.checkoutId }],
-      updateId: `place-order-${checkout.checkoutId}`,
-      waitForStage: WorkflowUpdateStage.ACCEPTED,
-      startWorkflowOperation: start,
-    });
-    return handle.result();
-  })();
+  const update = { args: [{ checkoutId: checkout.checkoutId }] as [{ checkoutId: string }], updateId: `place-order-${checkout.checkoutId}`, waitForStage: WorkflowUpdateStage.ACCEPTED } as const;
+  // The call can be given up (a 503 must not start the checkout later); the request's own signal, if any, still reaches it.
+  const giveUp = new AbortController();
+  const outer = client.connection instanceof Connection ? client.connection.callContextStorage.getStore()?.abortSignal : undefined;
+  const signal = outer ? AbortSignal.any([outer, giveUp.signal]) : giveUp.signal;
+  // The server answers the start half once the run accepted the update (its first workflow task).
+  let startAnswered = false;
+  void start.workflowHandle().then(
+    () => (startAnswered = true),
+    () => undefined,
+  );
+  let callEnded = false;
+  const outcome = client
+    .withAbortSignal(signal, async () => {
+      const handle = await client.workflow.startUpdateWithStart(placeOrderUpdate, { ...update, startWorkflowOperation: start });
+      return handle.result();
+    })
+    .finally(() => (callEnded = true));
+  let indefinite: unknown;
   try {
-    return await waitAtMost(outcome, waitMs);
+    const answer = await waitAtMost(outcome, waitMs);
+    if (answer !== 'timeout') return answer;
+    // the run exists and took this checkout (or refused it, which its update answers later): pending
+    if (startAnswered) return 'timeout';
+    indefinite = 'no answer from Temporal within the wait';
   } catch (err) {
-    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === 'checkout_in_progress') {
-      return rejected('checkout_in_progress', 'another checkout of this cart is running', cause.details?.[0]);
+    if (isRefusal(err)) return refusal(err);
+    indefinite = err;
+  }
+  // (a slow first workflow task also ends the wait unanswered: not worth a warning by itself)
+  const level = typeof indefinite === 'string' ? 'info' : 'warn';
+  logger[level]({ err: indefinite, checkoutId: checkout.checkoutId, workflowId: checkout.workflowId }, 'checkout start: no definite answer from Temporal, asking which run holds the checkout');
+  // A call still under way may not have reached the server yet (a wait of 0 ends before it
+  // does): "no such run" is asked again for a short while before it counts.
+  const graceUntil = Date.now() + START_GRACE_MS;
+  let run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
+  while (run.kind === 'none' && !callEnded && Date.now() < graceUntil) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
+  }
+  switch (run.kind) {
+    case 'another':
+      giveUp.abort();
+      return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: run.checkoutId });
+    case 'none':
+    case 'unknown':
+      giveUp.abort();
+      return run.kind === 'none' ? { kind: 'not_started', error: indefinite } : { kind: 'unknown', error: run.error };
+    case 'ours': {
+      const remaining = answerBy - Date.now();
+      if (remaining <= 0) return 'timeout';
+      const attached = (async () => {
+        const handle = await client.workflow.getHandle(checkout.workflowId, run.runId).startUpdate(placeOrderUpdate, update);
+        return handle.result();
+      })();
+      try {
+        return await waitAtMost(attached, remaining);
+      } catch (err) {
+        if (isRefusal(err)) return refusal(err);
+        // the run is there and took this checkout: it records its outcome on the row, which GET /checkouts/:id shows
+        logger.warn({ err, checkoutId: checkout.checkoutId, runId: run.runId }, 'checkout attach: no answer from the run, answered pending');
+        return 'timeout';
+      }
     }
-    throw err;
   }
 }
 
@@ -180,8 +265,9 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  const outcome = await runCheckout(temporal, config, checkout, request);
+  const outcome = await runCheckout(temporal, config, logger, checkout, request);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
+  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown')) return unsettled(dbs, carts, checkout, outcome);
   if ('kind' in outcome) {
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
@@ -190,6 +276,26 @@ export async function placeCheckout(
     return outcome;
   }
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
+}
+
+/**
+ * Update-with-start left the checkout unsettled: Temporal said no run of it is running, or did
+ * not answer. A run that closed recorded its outcome on the row: that is the answer. A row still
+ * pending was taken by no workflow (as far as Temporal says): 503 service_unavailable with
+ * Retry-After, never a 500. The same request again (same Idempotency-Key) finds this pending
+ * row, locks the cart for it and starts its workflow. When Temporal said no run is running the
+ * cart is unlocked now (only if the lock is still this checkout's), so a customer who gives up
+ * can change the cart; when Temporal did not answer, a start in flight may still land, so the
+ * lock stays and lapses with STOCK_HOLD_TTL_SECONDS as any checkout's does.
+ */
+async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
+  const row = await getCheckout(dbs.order, checkout.checkoutId);
+  if (row && row.status !== 'pending') return resultOf(answeredViewOfRow(row), row.failure?.details);
+  if (outcome.kind === 'not_started') await carts.unlock(checkout.cartId, checkout.checkoutId);
+  return rejected('service_unavailable', 'the checkout could not be started now; send the same request (same Idempotency-Key) again after Retry-After', {
+    checkoutId: checkout.checkoutId,
+    retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS,
+  });
 }
 
 /**

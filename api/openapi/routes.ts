@@ -103,7 +103,10 @@ export const ROUTES: Route[] = [
       'without details.checkoutId nothing was recorded (no checkout, no stock held: send the same key again after Retry-After); ' +
       'with details.checkoutId that checkout failed before any charge (its stock released): retry with a new Idempotency-Key ' +
       '(a replay of it keeps the recorded body, but its Retry-After is the breaker\'s remaining cool-down now, 1 once it no longer refuses). ' +
-      'Redis down or failing over: 503 service_unavailable with Retry-After: send the same key again after it.',
+      'Redis down or failing over: 503 service_unavailable with Retry-After: send the same key again after it. ' +
+      'Temporal unreachable, or no checkout workflow took the checkout: 503 service_unavailable with Retry-After and details.checkoutId ' +
+      '(the checkout is pending, nothing held or charged): send the same key again after it, which starts it. ' +
+      'An indefinite error from Temporal for a checkout whose workflow did start is answered as usual (201, the failure, or 202 pending), never a 5xx.',
     idempotent: true, body: checkoutBodySchema, answers: { checkout: out.checkoutSchema },
     ok: (r) => ({ '201': answer('placed', r.checkout), '202': answer('pending', r.checkout) }),
     errors: ['idempotency_key_required', 'not_found', 'out_of_stock', 'price_changed', 'checkout_in_progress', 'checkout_cancelled', 'payment_declined', 'payment_action_expired', 'payment_method_invalid', 'idempotency_key_reused', 'cart_empty', 'checkout_failed', 'payment_unavailable', 'service_unavailable'],
