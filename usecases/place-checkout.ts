@@ -165,7 +165,9 @@ async function runCheckout(
     case 'none':
     case 'unknown':
       giveUp.abort();
-      return run.kind === 'none' ? { kind: 'not_started', error: indefinite } : { kind: 'unknown', error: run.error };
+      // "no run" is definite only once the call itself ended: a call given up while under way
+      // may already be on the server and start the run later (the cart keeps its lock then)
+      return run.kind === 'none' && callEnded ? { kind: 'not_started', error: indefinite } : { kind: 'unknown', error: run.kind === 'unknown' ? run.error : indefinite };
     case 'ours': {
       const remaining = answerBy - Date.now();
       if (remaining <= 0) return 'timeout';
