@@ -2,7 +2,7 @@ import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
-import { findCheckoutByKey, getCheckout, openCheckout } from '../db/stores/checkouts';
+import { abandonCheckout, findCheckoutByKey, getCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { isAccountId, mayAccess, ownerOf } from '../domain/ownership';
@@ -71,10 +71,12 @@ const START_GRACE_MS = 2_000;
 
 /**
  * What update-with-start left open, to be answered from durable state: `not_started` — Temporal
- * said no run of this checkout is running; `unknown` — Temporal did not say. Either way the
- * checkout row decides (a closed run recorded its outcome there) and a pending row is a 503.
+ * said no run of this checkout is running; `unknown` — Temporal did not say; `another` — another
+ * checkout's run is running. Whether a run of this checkout may still start (a call that ended
+ * with DEADLINE_EXCEEDED, or was given up, can be on the server already) nobody can tell, so the
+ * checkout row decides (`unsettled`).
  */
-type Unsettled = { kind: 'not_started'; error?: unknown } | { kind: 'unknown'; error?: unknown };
+type Unsettled = { kind: 'not_started'; error?: unknown } | { kind: 'unknown'; error?: unknown } | { kind: 'another'; checkoutId: string };
 
 const isRefusal = (err: unknown): err is WorkflowUpdateFailedError =>
   err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'checkout_in_progress';
@@ -102,6 +104,7 @@ async function runCheckout(
   logger: UseCaseDeps['logger'],
   checkout: Checkout,
   request: CheckoutRequest,
+  attempt?: string,
 ): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled> {
   const waitMs = config.checkout.waitMs;
   const answerBy = Date.now() + waitMs;
@@ -118,7 +121,7 @@ async function runCheckout(
     authorizationValidityMs: config.payment.authorizationValidityMs,
   };
   const start = checkoutStartOperation(config.temporal.taskQueue, checkout.workflowId, input, customerEmailHash(config.privacy.emailHashSecret, input.email));
-  const update = { args: [{ checkoutId: checkout.checkoutId }] as [{ checkoutId: string }], updateId: `place-order-${checkout.checkoutId}`, waitForStage: WorkflowUpdateStage.ACCEPTED } as const;
+  const update = { args: [{ checkoutId: checkout.checkoutId }] as [{ checkoutId: string }], updateId: `place-order-${checkout.checkoutId}${attempt ? `/${attempt}` : ''}`, waitForStage: WorkflowUpdateStage.ACCEPTED } as const;
   // The call can be given up (a 503 must not start the checkout later); the request's own signal, if any, still reaches it.
   const giveUp = new AbortController();
   const outer = client.connection instanceof Connection ? client.connection.callContextStorage.getStore()?.abortSignal : undefined;
@@ -161,13 +164,11 @@ async function runCheckout(
   switch (run.kind) {
     case 'another':
       giveUp.abort();
-      return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: run.checkoutId });
+      return { kind: 'another', checkoutId: run.checkoutId };
     case 'none':
     case 'unknown':
       giveUp.abort();
-      // "no run" is definite only once the call itself ended: a call given up while under way
-      // may already be on the server and start the run later (the cart keeps its lock then)
-      return run.kind === 'none' && callEnded ? { kind: 'not_started', error: indefinite } : { kind: 'unknown', error: run.kind === 'unknown' ? run.error : indefinite };
+      return run.kind === 'none' ? { kind: 'not_started', error: indefinite } : { kind: 'unknown', error: run.error };
     case 'ours': {
       const remaining = answerBy - Date.now();
       if (remaining <= 0) return 'timeout';
@@ -236,6 +237,16 @@ export async function placeCheckout(
   // A refusal opens its row straight away: the insert answers a retry's row too (the key's
   // first row wins), so the sold-out loser costs one write and no lookup before it.
   let checkout = soldOut ? (await openCheckout(dbs.order, opening, soldOut)).checkout : await findCheckoutByKey(dbs.order, request.cartId, idempotency.key);
+  // A checkout the API fenced because Temporal gave no definite answer to its start (503: "send
+  // the same request again"): this is that request again, so it reopens and goes on (another
+  // duplicate may have reopened it first: its row then stands as it is now).
+  // Its update gets an id of its own: a run that landed after the 503 answered the first id
+  // (with the fence's failure) and closed, and Temporal answers a repeated update id from it.
+  let attempt: string | undefined;
+  if (checkout && isStartNotConfirmed(checkout) && mayAccess(checkout.customerId, viewer) && checkout.requestHash === idempotency.requestHash) {
+    checkout = (await reopenUnstartedCheckout(dbs.order, checkout.checkoutId)) ?? (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+    attempt = `reopened-${checkout.updatedAt.getTime()}`;
+  }
   const answer = checkout && answerOfRow(checkout, idempotency, viewer, breakers);
   if (answer) return answer;
   if (!checkout) {
@@ -267,9 +278,9 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  const outcome = await runCheckout(temporal, config, logger, checkout, request);
+  const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
-  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown')) return unsettled(dbs, carts, checkout, outcome);
+  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
   if ('kind' in outcome) {
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
@@ -281,23 +292,35 @@ export async function placeCheckout(
 }
 
 /**
- * Update-with-start left the checkout unsettled: Temporal said no run of it is running, or did
- * not answer. A run that closed recorded its outcome on the row: that is the answer. A row still
- * pending was taken by no workflow (as far as Temporal says): 503 service_unavailable with
- * Retry-After, never a 500. The same request again (same Idempotency-Key) finds this pending
- * row, locks the cart for it and starts its workflow. When Temporal said no run is running the
- * cart is unlocked now (only if the lock is still this checkout's), so a customer who gives up
- * can change the cart; when Temporal did not answer, a start in flight may still land, so the
- * lock stays and lapses with STOCK_HOLD_TTL_SECONDS as any checkout's does.
+ * Update-with-start left the checkout unsettled: Temporal said no run of it is running, or
+ * another checkout's run is, or did not answer. None of these proves that no run of this
+ * checkout starts later (a call that ended DEADLINE_EXCEEDED, or one given up under way, may be
+ * on the server already), so the checkout row is the judge: the API fences it — failed, unless a
+ * run has claimed it, in one conditional update (abandonCheckout with no run seen, as
+ * reconciliation does). Fenced: no run of this checkout can hold or charge anything any more (a
+ * late start's claimCheckout finds the row failed and stops), so the cart lock is given back and
+ * the answer is 503 service_unavailable + Retry-After (409 checkout_in_progress when another
+ * checkout runs); the same request again (same Idempotency-Key) reopens the row and starts it
+ * (reopenUnstartedCheckout). Not fenced: a run claimed the row — it goes on and records its
+ * outcome there: the row's answer, or 202 pending.
  */
 async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
-  const row = await getCheckout(dbs.order, checkout.checkoutId);
-  if (row && row.status !== 'pending') return resultOf(answeredViewOfRow(row), row.failure?.details);
-  if (outcome.kind === 'not_started') await carts.unlock(checkout.cartId, checkout.checkoutId);
-  return rejected('service_unavailable', 'the checkout could not be started now; send the same request (same Idempotency-Key) again after Retry-After', {
-    checkoutId: checkout.checkoutId,
-    retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS,
-  });
+  const another = outcome.kind === 'another' ? outcome.checkoutId : undefined;
+  const failure =
+    another !== undefined
+      ? startNotConfirmed('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: another })
+      : startNotConfirmed('service_unavailable', 'the checkout could not be started now; send the same request (same Idempotency-Key) again after Retry-After', {
+          retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS,
+        });
+  if (await abandonCheckout(dbs.order, checkout.checkoutId, null, failure)) {
+    await carts.unlock(checkout.cartId, checkout.checkoutId);
+    return another !== undefined
+      ? rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: another })
+      : rejected('service_unavailable', failure.message, { checkoutId: checkout.checkoutId, retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS });
+  }
+  const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+  if (row.status !== 'pending') return resultOf(answeredViewOfRow(row), row.failure?.details);
+  return resultOf(viewOfRow(row));
 }
 
 /**

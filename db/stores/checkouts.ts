@@ -125,6 +125,43 @@ export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: str
 }
 
 /**
+ * A checkout the API answered without a run of it (usecases/place-checkout.ts: Temporal gave no
+ * definite answer to its start, and no run of it has claimed the row) is fenced by
+ * `abandonCheckout(…, null, startNotConfirmed(…))`: a start that lands later finds the row
+ * failed in claimCheckout and stops without holding or charging anything. Its failure says so
+ * (`details.notStarted`), and the same request again (same Idempotency-Key) reopens it.
+ */
+export function startNotConfirmed(code: 'service_unavailable' | 'checkout_in_progress', message: string, details: Record<string, unknown>): StoredFailure {
+  return { code, message, details: { ...details, notStarted: true } };
+}
+
+export const isStartNotConfirmed = (row: Checkout): boolean =>
+  row.status === rowStatus('failed') &&
+  row.runId === null &&
+  !row.orderId &&
+  typeof row.failure?.details === 'object' &&
+  row.failure.details !== null &&
+  (row.failure.details as { notStarted?: unknown }).notStarted === true;
+
+/** Reopens a checkout fenced by startNotConfirmed (the same request sent again): pending, unclaimed; undefined when it is not such a row (any more). */
+export async function reopenUnstartedCheckout(db: Db, checkoutId: string): Promise<Checkout | undefined> {
+  const [row] = await db
+    .update(checkouts)
+    .set({ status: rowStatus('pending'), failure: null, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(checkouts.checkoutId, checkoutId),
+        eq(checkouts.status, rowStatus('failed')),
+        sql`${checkouts.runId} is null`,
+        sql`${checkouts.orderId} is null`,
+        sql`(${checkouts.failure} -> 'details' ->> 'notStarted') = 'true'`,
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/**
  * The checkout failed or was cancelled. An order it placed keeps its id here: the
  * storefront's original answer (201 with that order) is what a replay of the same request
  * gets, while GET /checkouts/:id shows the current state.

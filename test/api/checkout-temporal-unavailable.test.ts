@@ -16,9 +16,9 @@ import { createProduct, startStack, type HttpResult, type Stack } from '../helpe
  * the server (the connection failed before the call was sent), or Temporal is unreachable
  * altogether. The answer is 503 service_unavailable with Retry-After and the checkout's id,
  * never a 500 and never a 202 for a checkout no workflow runs. The same request again (same
- * Idempotency-Key) finds the pending row and starts its workflow: 201. The cart is unlocked when
- * Temporal said no run holds the checkout (its customer may change it); when Temporal did not
- * answer, the lock lapses with the hold's TTL as any checkout's.
+ * Idempotency-Key) reopens the checkout and starts its workflow: 201. The 503 fences the
+ * checkout's row first (failed, unless a run claimed it), so a start that lands later holds and
+ * charges nothing, and the cart is unlocked (its customer may change it).
  */
 describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
   let stack: Stack;
@@ -94,9 +94,11 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
     // no workflow took it, and its cart is not held for it
     await expect(stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).describe()).rejects.toThrow();
     expect(await lockOf(cartId)).toBeUndefined();
-    expect((await stack.http('GET', `/checkouts/${checkoutId}`)).body.status).toBe('pending');
+    const shown = (await stack.http('GET', `/checkouts/${checkoutId}`)).body;
+    // fenced: no run of it may start now (a late one would find it failed); the same request reopens it
+    expect({ status: shown.status, code: shown.failure?.code }).toEqual({ status: 'failed', code: 'service_unavailable' });
 
-    // the same request again, Temporal reachable: the pending row gets its workflow
+    // the same request again, Temporal reachable: the row reopens and gets its workflow
     const retried = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'start-not-sent' }, body });
     expect({ status: retried.status, checkoutId: retried.body.checkoutId, state: retried.body.status }).toEqual({ status: 201, checkoutId, state: 'placed' });
   }, 60_000);
