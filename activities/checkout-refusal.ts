@@ -34,8 +34,11 @@ export function checkoutRefusalActivities(steps: {
 }) {
   return {
     async settleRefusedCheckout(req: SettleRefusedCheckoutRequest): Promise<void> {
-      await steps.failOrder({ checkoutId: req.checkoutId, reason: req.reason });
+      // The row first: once it is failed, a stalled worker's late createOrder (a lost task's)
+      // cannot place it any more (createOrder places a pending checkout only); an order such a
+      // createOrder committed before that is seen by failOrder, which runs after.
       await steps.recordCheckoutFailure({ checkoutId: req.checkoutId, failure: req.failure, total: req.total });
+      await steps.failOrder({ checkoutId: req.checkoutId, reason: req.reason });
       await steps.releaseStock(req.checkoutId);
       await steps.unlockCart({ cartId: req.cartId, checkoutId: req.checkoutId });
     },

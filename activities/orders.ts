@@ -1,9 +1,9 @@
-import { metricMeter } from '@temporalio/activity';
+import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import type { PricedCart } from '../domain/cart';
 import type { CheckoutFailure, CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
 import { abandonCheckout, claimCheckout as claim, failCheckout } from '../db/stores/checkouts';
-import { addOrderEvent, createOrder as create, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
+import { addOrderEvent, CheckoutAnsweredError, createOrder as create, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 
 export interface CreateOrderRequest {
@@ -51,6 +51,10 @@ export function orderActivities({ dbs }: ActivityDeps) {
           unitPrice: l.unitPrice.amount,
           lineTotal: l.lineTotal.amount,
         })),
+      }).catch((err: unknown) => {
+        // answered already (failed): no retry can change that
+        if (err instanceof CheckoutAnsweredError) throw ApplicationFailure.nonRetryable(err.message, 'checkout_answered');
+        throw err;
       });
       return { orderId };
     },

@@ -53,12 +53,32 @@ export async function createOrder(db: Db, input: CreateOrderInput): Promise<stri
       })),
     );
     await tx.insert(orderEvents).values({ orderId: id, type: 'order_placed', toStatus: 'placed' });
-    await tx
+    // Only a checkout still pending is placed: one already answered (failed by a re-run of a lost
+    // workflow task, by reconciliation, or fenced by the API) stays as answered, and this order is
+    // rolled back with the transaction — a stalled worker's late createOrder never revives it.
+    const placed = await tx
       .update(checkouts)
       .set({ status: rowStatus('placed'), orderId: id, totalAmount: input.totalAmount, currency: input.currency, updatedAt: sql`now()` })
-      .where(eq(checkouts.checkoutId, input.checkoutId));
+      .where(and(eq(checkouts.checkoutId, input.checkoutId), eq(checkouts.status, rowStatus('pending'))))
+      .returning({ checkoutId: checkouts.checkoutId });
+    if (placed.length === 0) {
+      const [row] = await tx.select({ status: checkouts.status }).from(checkouts).where(eq(checkouts.checkoutId, input.checkoutId));
+      // (an order written without a checkout row: imports, fixtures)
+      if (row) throw new CheckoutAnsweredError(input.checkoutId, row.status);
+    }
     return id;
   });
+}
+
+/** createOrder for a checkout that is no longer pending: it was answered without this order. */
+export class CheckoutAnsweredError extends Error {
+  constructor(
+    readonly checkoutId: string,
+    readonly status: string,
+  ) {
+    super(`checkout ${checkoutId} is ${status}: no order is created for it`);
+    this.name = 'CheckoutAnsweredError';
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { Client as PgClient } from 'pg';
 import { checkouts, orders } from '../../db/schema/order';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
@@ -62,8 +62,8 @@ describe('a stale createOrder landing after the local settle of a refused re-run
     await eventually(
       async () => {
         // (a fresh statement outside the locker's transaction: pg_stat_activity is snapshotted per transaction)
-        const { rows } = await stack.dbs.order.$client.query(
-          `select pid from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'insert into "orders"."orders"%'`,
+        const { rows } = await stack.dbs.order.execute(
+          sql`select pid from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'insert into "orders"."orders"%'`,
         );
         return rows.length > 0 ? true : undefined;
       },
