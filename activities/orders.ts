@@ -2,7 +2,7 @@ import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import type { PricedCart } from '../domain/cart';
 import type { CheckoutFailure, CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
-import { abandonCheckout, claimCheckout as claim, failCheckout } from '../db/stores/checkouts';
+import { abandonCheckout, claimCheckout as claim, failCheckout, markCheckoutClosing } from '../db/stores/checkouts';
 import { addOrderEvent, CheckoutAnsweredError, createOrder as create, getOrderIdByCheckout, transitionOrder } from '../db/stores/orders';
 import type { ActivityDeps } from './deps';
 
@@ -65,6 +65,8 @@ export function orderActivities({ dbs }: ActivityDeps) {
 
     /** Compensation of createOrder: the order (if one was made) ends failed with the reason. */
     async failOrder(req: { checkoutId: string; reason: string }): Promise<void> {
+      // a checkout not answered yet is closed first: a lost task's late createOrder cannot place it after this
+      await markCheckoutClosing(dbs.order, req.checkoutId);
       const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
       if (orderId) await transitionOrder(dbs.order, orderId, 'failed', req.reason);
     },
@@ -86,6 +88,7 @@ export function orderActivities({ dbs }: ActivityDeps) {
 
     /** Compensation of createOrder when support cancelled the checkout. */
     async cancelOrder(req: { checkoutId: string; reason: string }): Promise<void> {
+      await markCheckoutClosing(dbs.order, req.checkoutId);
       const orderId = await getOrderIdByCheckout(dbs.order, req.checkoutId);
       if (orderId) await transitionOrder(dbs.order, orderId, 'cancelled', req.reason);
     },

@@ -2,7 +2,7 @@ import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
-import { abandonCheckout, findCheckoutByKey, getCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
+import { abandonCheckout, findCheckoutByKey, getCheckout, isClosingCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { isAccountId, mayAccess, ownerOf } from '../domain/ownership';
@@ -281,6 +281,11 @@ export async function placeCheckout(
   const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
   if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
+  // A run that found this checkout fenced answered with the fence's failure (a late start met by
+  // this request, which had reopened the row): the row may be pending again with no run holding
+  // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
+  // reopens it, and then meets no late run.
+  if (!('kind' in outcome) && outcome.status === 'failed' && notStartedFailure(outcome.failure)) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
   if ('kind' in outcome) {
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
@@ -290,6 +295,9 @@ export async function placeCheckout(
   }
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
 }
+
+const notStartedFailure = (failure: { details?: unknown }): boolean =>
+  typeof failure.details === 'object' && failure.details !== null && (failure.details as { notStarted?: unknown }).notStarted === true;
 
 /**
  * Update-with-start left the checkout unsettled: Temporal said no run of it is running, or
@@ -344,7 +352,8 @@ function answerOfRow(
 ): PlaceCheckoutResult | Promise<PlaceCheckoutResult> | undefined {
   if (!mayAccess(checkout.customerId, viewer)) return rejected('not_found', 'no such cart');
   if (checkout.requestHash !== idempotency.requestHash) return reusedKey();
-  if (checkout.status !== 'pending') return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
+  // (a run compensating it has not recorded what it tells yet: attached to, as a pending one)
+  if (checkout.status !== 'pending' && !isClosingCheckout(checkout)) return replayed(resultOf(answeredViewOfRow(checkout), checkout.failure?.details), breakers);
   return undefined;
 }
 

@@ -162,6 +162,29 @@ export async function reopenUnstartedCheckout(db: Db, checkoutId: string): Promi
 }
 
 /**
+ * A run compensating a checkout that is still pending (no answer recorded yet) marks it failed
+ * first, with a placeholder the run's recordCheckoutFailure replaces (`details.closing`): from
+ * then on a stalled worker's late createOrder cannot place it (createOrder places a pending
+ * checkout only). A request that meets the placeholder is not answered from it (the run is
+ * still deciding what to tell): it attaches to the run, as for a pending row. No-op on a row
+ * already answered (placed, failed).
+ */
+export async function markCheckoutClosing(db: Db, checkoutId: string): Promise<void> {
+  await db
+    .update(checkouts)
+    .set({ status: rowStatus('failed'), failure: CLOSING_FAILURE, updatedAt: sql`now()` })
+    .where(and(eq(checkouts.checkoutId, checkoutId), eq(checkouts.status, rowStatus('pending'))));
+}
+
+const CLOSING_FAILURE: StoredFailure = { code: 'checkout_failed', message: 'the checkout is being compensated', details: { closing: true } };
+
+export const isClosingCheckout = (row: Checkout): boolean =>
+  row.status === rowStatus('failed') &&
+  typeof row.failure?.details === 'object' &&
+  row.failure.details !== null &&
+  (row.failure.details as { closing?: unknown }).closing === true;
+
+/**
  * The checkout failed or was cancelled. An order it placed keeps its id here: the
  * storefront's original answer (201 with that order) is what a replay of the same request
  * gets, while GET /checkouts/:id shows the current state.
