@@ -1,4 +1,5 @@
 import type { Checkout } from '../db/schema/order';
+import { isClosingCheckout } from '../db/stores/checkouts';
 import type { CheckoutAnswer, NextAction } from '../domain/checkout';
 import type { Money } from '../domain/money';
 
@@ -34,6 +35,8 @@ const totalOf = (row: Checkout): Money | undefined =>
 
 /** Where the checkout stands now (a placed order may since have failed). */
 export function viewOfRow(row: Checkout): CheckoutView {
+  // a run compensating it has not recorded what it tells yet (markCheckoutClosing): still pending
+  if (isClosingCheckout(row)) return checkoutView({ checkoutId: row.checkoutId, status: 'pending', total: totalOf(row) });
   return checkoutView({
     checkoutId: row.checkoutId,
     status: row.status,

@@ -249,6 +249,8 @@ export async function placeCheckout(
   }
   const answer = checkout && answerOfRow(checkout, idempotency, viewer, breakers);
   if (answer) return answer;
+  // Being compensated (answerOfRow leaves it unanswered): the run that claimed it is asked.
+  if (checkout && isClosingCheckout(checkout)) return attachToClosing(temporal, config, dbs, checkout);
   if (!checkout) {
     if (!cart || !mayAccess(cart.customerId, viewer)) return rejected('not_found', 'no such cart');
     if (!customerIdFits(request.customerId, cartOwner)) {
@@ -286,6 +288,13 @@ export async function placeCheckout(
   // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
   // reopens it, and then meets no late run.
   if (!('kind' in outcome) && outcome.status === 'failed' && notStartedFailure(outcome.failure)) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
+  // A run answered with a compensating run's placeholder (it met the row `closing`: that run was
+  // stopped before it recorded its failure — reconciliation records it): this request holds
+  // nothing, so the lock it took goes back, and the checkout shows pending until then.
+  if (!('kind' in outcome) && outcome.status === 'failed' && closingFailure(outcome.failure)) {
+    await carts.unlock(request.cartId, checkout.checkoutId);
+    return resultOf(viewOfRow((await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout));
+  }
   if ('kind' in outcome) {
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
@@ -295,6 +304,39 @@ export async function placeCheckout(
   }
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
 }
+
+/**
+ * A checkout its run is compensating (the row `closing`: markCheckoutClosing) is answered by that
+ * run: the request waits (at most the wait) for its answer through the update, without a lock
+ * or a new run. A run that is gone (terminated between its failOrder and its
+ * recordCheckoutFailure) records nothing more: the checkout shows pending until reconciliation
+ * records its failure (it reads a closing row as pending), and no new run is started for it —
+ * one would only find the row not pending and answer the placeholder.
+ */
+async function attachToClosing(client: Client, config: UseCaseDeps['config'], dbs: UseCaseDeps['dbs'], checkout: Checkout): Promise<PlaceCheckoutResult> {
+  const pending = resultOf(viewOfRow(checkout));
+  if (!checkout.runId) return pending;
+  const waitMs = config.checkout.waitMs;
+  const deadline = new Date(Date.now() + Math.max(waitMs, 1_000));
+  try {
+    const handle = client.workflow.getHandle(checkout.workflowId, checkout.runId);
+    const running = await client.withDeadline(deadline, async () => (await handle.describe()).status.name === 'RUNNING');
+    if (!running) return pending;
+    const answer = await waitAtMost(
+      (async () => (await handle.startUpdate(placeOrderUpdate, { args: [{ checkoutId: checkout.checkoutId }], updateId: `place-order-${checkout.checkoutId}/closing`, waitForStage: WorkflowUpdateStage.ACCEPTED })).result())(),
+      waitMs,
+    );
+    if (answer === 'timeout') return pending;
+    return resultOf(viewOfOutcome(answer), answer.status === 'failed' ? answer.failure.details : undefined);
+  } catch {
+    // Temporal not answering, or the run closed meanwhile (it recorded its answer): the row says
+    const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+    return row.status !== 'pending' && !isClosingCheckout(row) ? resultOf(answeredViewOfRow(row), row.failure?.details) : resultOf(viewOfRow(row));
+  }
+}
+
+const closingFailure = (failure: { details?: unknown }): boolean =>
+  typeof failure.details === 'object' && failure.details !== null && (failure.details as { closing?: unknown }).closing === true;
 
 const notStartedFailure = (failure: { details?: unknown }): boolean =>
   typeof failure.details === 'object' && failure.details !== null && (failure.details as { notStarted?: unknown }).notStarted === true;
@@ -327,7 +369,8 @@ async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Ch
       : rejected('service_unavailable', failure.message, { checkoutId: checkout.checkoutId, retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS });
   }
   const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
-  if (row.status !== 'pending') return resultOf(answeredViewOfRow(row), row.failure?.details);
+  // (a run compensating it has not recorded its answer yet: pending, as viewOfRow shows it)
+  if (row.status !== 'pending' && !isClosingCheckout(row)) return resultOf(answeredViewOfRow(row), row.failure?.details);
   return resultOf(viewOfRow(row));
 }
 

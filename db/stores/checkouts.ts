@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client';
 import { randomId } from '../ids';
 import { preparedStatements } from './prepared';
@@ -116,7 +116,8 @@ export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: str
     .where(
       and(
         eq(checkouts.checkoutId, checkoutId),
-        eq(checkouts.status, 'pending'),
+        // pending, or closing (its run stopped between failOrder and recordCheckoutFailure: markCheckoutClosing)
+        or(eq(checkouts.status, 'pending'), and(eq(checkouts.status, 'failed'), sql`(${checkouts.failure} -> 'details' ->> 'closing') = 'true'`)),
         seenRunId === null ? sql`${checkouts.runId} is null` : eq(checkouts.runId, seenRunId),
       ),
     )

@@ -37,7 +37,7 @@ export async function checkoutsCreatedBetween(
       checkoutId: checkouts.checkoutId,
       workflowId: checkouts.workflowId,
       runId: checkouts.runId,
-      status: checkouts.status,
+      status: sql<'pending' | 'placed' | 'failed'>`case when ${checkouts.status} = 'failed' and (${checkouts.failure} -> 'details' ->> 'closing') = 'true' then 'pending' else ${checkouts.status} end`,
       orderId: orders.id,
       orderStatus: orders.status,
       createdAt,
