@@ -59,7 +59,9 @@ function customerIdFits(customerId: string | undefined, cartOwner: string | unde
 async function heldByLiveCheckout({ dbs }: Pick<UseCaseDeps, 'dbs'>, cart: { checkoutId?: string; lockedUntil?: number }): Promise<boolean> {
   if (cart.checkoutId === undefined) return false;
   if ((cart.lockedUntil ?? 0) > Date.now()) return true;
-  return (await getCheckout(dbs.order, cart.checkoutId))?.status === 'pending';
+  const row = await getCheckout(dbs.order, cart.checkoutId);
+  // (a closing one is still compensating: its hold stands until its releaseStock)
+  return row !== undefined && (row.status === 'pending' || isClosingCheckout(row));
 }
 
 /** Retry-After of a checkout whose workflow could not be started (Temporal unreachable or refusing): seconds. */
