@@ -6,16 +6,24 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
 
+/**
+ * Ports free now and below the kernel's ephemeral range (32768+ here): dev.sh binds some of them
+ * tens of seconds later (the worker's metrics port after Temporal and Elasticsearch are up), and
+ * a port the kernel hands out for listen(0) or an outgoing connection of a suite running beside
+ * this one can be taken by then (a CI run failed with EADDRINUSE on the worker's metrics port).
+ */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (ports.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
       const s = net.createServer();
-      await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-      return s;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
   return ports;
 }
 
