@@ -2,7 +2,7 @@ import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client
 import { ApplicationFailure } from '@temporalio/common';
 import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
-import { abandonCheckout, findCheckoutByKey, getCheckout, isClosingCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
+import { abandonCheckout, failureFlagged, findCheckoutByKey, getCheckout, isClosingCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
 import { isErrorCode, type ErrorCode } from '../domain/failures';
 import { isAccountId, mayAccess, ownerOf } from '../domain/ownership';
@@ -289,11 +289,11 @@ export async function placeCheckout(
   // this request, which had reopened the row): the row may be pending again with no run holding
   // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
   // reopens it, and then meets no late run.
-  if (!('kind' in outcome) && outcome.status === 'failed' && notStartedFailure(outcome.failure)) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
+  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
   // A run answered with a compensating run's placeholder (it met the row `closing`: that run was
   // stopped before it recorded its failure — reconciliation records it): this request holds
   // nothing, so the lock it took goes back, and the checkout shows pending until then.
-  if (!('kind' in outcome) && outcome.status === 'failed' && closingFailure(outcome.failure)) {
+  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'closing')) {
     await carts.unlock(request.cartId, checkout.checkoutId);
     return resultOf(viewOfRow((await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout));
   }
@@ -336,12 +336,6 @@ async function attachToClosing(client: Client, config: UseCaseDeps['config'], db
     return row.status !== 'pending' && !isClosingCheckout(row) ? resultOf(answeredViewOfRow(row), row.failure?.details) : resultOf(viewOfRow(row));
   }
 }
-
-const closingFailure = (failure: { details?: unknown }): boolean =>
-  typeof failure.details === 'object' && failure.details !== null && (failure.details as { closing?: unknown }).closing === true;
-
-const notStartedFailure = (failure: { details?: unknown }): boolean =>
-  typeof failure.details === 'object' && failure.details !== null && (failure.details as { notStarted?: unknown }).notStarted === true;
 
 /**
  * Update-with-start left the checkout unsettled: Temporal said no run of it is running, or

@@ -117,13 +117,23 @@ export async function abandonCheckout(db: Db, checkoutId: string, seenRunId: str
       and(
         eq(checkouts.checkoutId, checkoutId),
         // pending, or closing (its run stopped between failOrder and recordCheckoutFailure: markCheckoutClosing)
-        or(eq(checkouts.status, 'pending'), and(eq(checkouts.status, 'failed'), sql`(${checkouts.failure} -> 'details' ->> 'closing') = 'true'`)),
+        or(eq(checkouts.status, 'pending'), and(eq(checkouts.status, 'failed'), failureFlaggedSql('closing'))),
         seenRunId === null ? sql`${checkouts.runId} is null` : eq(checkouts.runId, seenRunId),
       ),
     )
     .returning({ checkoutId: checkouts.checkoutId });
   return closed.length > 0;
 }
+
+/**
+ * The two marks a checkout's stored failure can carry: `notStarted` (fenced by the API before
+ * any run claimed it: startNotConfirmed) and `closing` (its run's placeholder while it
+ * compensates: markCheckoutClosing). The same test in TypeScript and in SQL.
+ */
+type FailureFlag = 'notStarted' | 'closing';
+export const failureFlagged = (failure: { details?: unknown } | null | undefined, flag: FailureFlag): boolean =>
+  typeof failure?.details === 'object' && failure.details !== null && (failure.details as Record<string, unknown>)[flag] === true;
+export const failureFlaggedSql = (flag: FailureFlag) => sql`(${checkouts.failure} -> 'details' ->> ${flag}) = 'true'`;
 
 /**
  * A checkout the API answered without a run of it (usecases/place-checkout.ts: Temporal gave no
@@ -137,12 +147,7 @@ export function startNotConfirmed(code: 'service_unavailable' | 'checkout_in_pro
 }
 
 export const isStartNotConfirmed = (row: Checkout): boolean =>
-  row.status === rowStatus('failed') &&
-  row.runId === null &&
-  !row.orderId &&
-  typeof row.failure?.details === 'object' &&
-  row.failure.details !== null &&
-  (row.failure.details as { notStarted?: unknown }).notStarted === true;
+  row.status === rowStatus('failed') && row.runId === null && !row.orderId && failureFlagged(row.failure, 'notStarted');
 
 /** Reopens a checkout fenced by startNotConfirmed (the same request sent again): pending, unclaimed; undefined when it is not such a row (any more). */
 export async function reopenUnstartedCheckout(db: Db, checkoutId: string): Promise<Checkout | undefined> {
@@ -155,7 +160,7 @@ export async function reopenUnstartedCheckout(db: Db, checkoutId: string): Promi
         eq(checkouts.status, rowStatus('failed')),
         sql`${checkouts.runId} is null`,
         sql`${checkouts.orderId} is null`,
-        sql`(${checkouts.failure} -> 'details' ->> 'notStarted') = 'true'`,
+        failureFlaggedSql('notStarted'),
       ),
     )
     .returning();
@@ -179,11 +184,7 @@ export async function markCheckoutClosing(db: Db, checkoutId: string): Promise<v
 
 const CLOSING_FAILURE: StoredFailure = { code: 'checkout_failed', message: 'the checkout is being compensated', details: { closing: true } };
 
-export const isClosingCheckout = (row: Checkout): boolean =>
-  row.status === rowStatus('failed') &&
-  typeof row.failure?.details === 'object' &&
-  row.failure.details !== null &&
-  (row.failure.details as { closing?: unknown }).closing === true;
+export const isClosingCheckout = (row: Checkout): boolean => row.status === rowStatus('failed') && failureFlagged(row.failure, 'closing');
 
 /**
  * The checkout failed or was cancelled. An order it placed keeps its id here: the

@@ -3,6 +3,7 @@ import type { DbOrTx } from '../client';
 import { holds, type HoldStatus } from '../schema/inventory';
 import { checkouts, orders } from '../schema/order';
 import { payments, refunds } from '../schema/payment';
+import { failureFlaggedSql } from './checkouts';
 
 /**
  * The read-only questions reconciliation asks, one function per context (each reads its own
@@ -37,7 +38,7 @@ export async function checkoutsCreatedBetween(
       checkoutId: checkouts.checkoutId,
       workflowId: checkouts.workflowId,
       runId: checkouts.runId,
-      status: sql<'pending' | 'placed' | 'failed'>`case when ${checkouts.status} = 'failed' and (${checkouts.failure} -> 'details' ->> 'closing') = 'true' then 'pending' else ${checkouts.status} end`,
+      status: sql<'pending' | 'placed' | 'failed'>`case when ${checkouts.status} = 'failed' and ${failureFlaggedSql('closing')} then 'pending' else ${checkouts.status} end`,
       orderId: orders.id,
       orderStatus: orders.status,
       createdAt,
