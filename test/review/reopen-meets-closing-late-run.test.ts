@@ -14,8 +14,8 @@
  * server later (as in uws-ended-call-late-start); the late run's claim is slow to return
  * (FAULT_PAUSE_AFTER=claimCheckout: a slow workflow task), and the retry lands in that window.
  */
-import { Metadata, status } from '@grpc/grpc-js';
 import { getCheckout } from '../../db/stores/checkouts';
+import { lateFirstStart } from '../helpers/late-start';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(120_000);
@@ -30,33 +30,13 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function deadlineExceeded(): Error {
-  return Object.assign(new Error('4 DEADLINE_EXCEEDED: upstream request timeout'), {
-    code: status.DEADLINE_EXCEEDED,
-    details: 'upstream request timeout',
-    metadata: new Metadata(),
-  });
-}
-
 test('a retry that reopens the fenced row while the late run is closing: its 503 leaves a pending row no run holds, and the same request never places', async () => {
   const sku = await createProduct(stack.dbs, { priceAmount: 1000, onHand: 10 });
   const cart = await stack.http('POST', '/carts', { body: {} });
   const cartId = cart.body.id as string;
   expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
 
-  const service = stack.temporal.connection.workflowService;
-  const original = service.executeMultiOperation.bind(service);
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let lateStart: Promise<unknown> | undefined;
-  let first = true;
-  service.executeMultiOperation = ((req: Parameters<typeof original>[0]) => {
-    if (!first) return original(req);
-    first = false;
-    lateStart = released.then(() => stack.temporal.connection.withAbortSignal(new AbortController().signal, () => original(req)));
-    lateStart.catch(() => undefined);
-    return Promise.reject(deadlineExceeded());
-  }) as typeof service.executeMultiOperation;
+  const { release } = lateFirstStart(stack);
 
   const key = `k-${cartId}`;
   const request = { headers: { 'Idempotency-Key': key }, body: { cartId, email: 'reopen-race@example.com', paymentToken: 'tok_visa' } };

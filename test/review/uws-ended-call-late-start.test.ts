@@ -14,10 +14,10 @@
  * the request is executed by the server a moment later (forwarded outside the API's call
  * context, as a request already on the server is: the API's abort no longer reaches it).
  */
-import { Metadata, status } from '@grpc/grpc-js';
 import { eq } from 'drizzle-orm';
 import { getCheckout } from '../../db/stores/checkouts';
 import { payments } from '../../db/schema/payment';
+import { lateFirstStart } from '../helpers/late-start';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(90_000);
@@ -32,14 +32,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function deadlineExceeded(): Error {
-  return Object.assign(new Error('4 DEADLINE_EXCEEDED: upstream request timeout'), {
-    code: status.DEADLINE_EXCEEDED,
-    details: 'upstream request timeout',
-    metadata: new Metadata(),
-  });
-}
-
 
 test('a 503 whose update-with-start ended DEADLINE_EXCEEDED: the start that lands later finds its checkout fenced and places nothing; the same request again places it', async () => {
   const sku = await createProduct(stack.dbs, { priceAmount: 1000, onHand: 10 });
@@ -49,22 +41,7 @@ test('a 503 whose update-with-start ended DEADLINE_EXCEEDED: the start that land
   expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
 
   // the first update-with-start: the caller is answered DEADLINE_EXCEEDED, the server executes it later
-  const service = stack.temporal.connection.workflowService;
-  const original = service.executeMultiOperation.bind(service);
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let lateStart: Promise<unknown> | undefined;
-  let first = true;
-  service.executeMultiOperation = ((req: Parameters<typeof original>[0]) => {
-    if (!first) return original(req);
-    first = false;
-    lateStart = released.then(() =>
-      // outside the API's call context: the API's give-up abort does not reach a request the server already has
-      stack.temporal.connection.withAbortSignal(new AbortController().signal, () => original(req)),
-    );
-    lateStart.catch(() => undefined);
-    return Promise.reject(deadlineExceeded());
-  }) as typeof service.executeMultiOperation;
+  const { release, landed } = lateFirstStart(stack);
 
   const key = `k-${cartId}`;
   const answer = await stack.http('POST', '/checkouts', {
@@ -82,7 +59,7 @@ test('a 503 whose update-with-start ended DEADLINE_EXCEEDED: the start that land
 
   // the server now executes the start it had received
   release();
-  await lateStart?.catch(() => undefined);
+  await landed();
 
   // the late run finds its checkout fenced (the 503 failed the row before any run claimed it) and stops
   await stack.temporal.workflow.getHandle(`checkout-${cartId}`).result().catch(() => undefined);
