@@ -136,6 +136,8 @@ describe('checkouts while the payment gateway is down (circuit breaker)', () => 
       // the same key again: a 503 from the breaker recorded nothing
       const res = await checkout(recovered, 'after-recovery');
       if (res.status === 201) placed = res;
+      // the probe ran but outlasted CHECKOUT_WAIT_MS (a busy machine): the same key again attaches to it
+      else if (res.status === 202) await sleep(200);
       else {
         expect(res.status).toBe(503);
         await sleep(Math.min(Number(res.headers.get('retry-after') ?? 1), 2) * 1000);
