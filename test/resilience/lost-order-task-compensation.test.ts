@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq, like } from 'drizzle-orm';
 import { holds } from '../../db/schema/inventory';
 import { checkouts, orders } from '../../db/schema/order';
@@ -53,9 +54,25 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
 
     expect(await handle.result()).toMatchObject({ status: 'failed', failure: { code: 'checkout_cancelled' } });
     await placing;
-    // the checkout closed once answered; the void runs in its own workflow, named for the checkout
+    // The void runs in a workflow of its own, named for the checkout, when the lost task's
+    // authorization is unknown to the run. On a loaded machine the first worker may heartbeat its
+    // workflow task (at 80 % of the 10 s task timeout, while createOrder pauses) before the kill:
+    // that records the steps up to the authorization, so the run knows it and voids it itself.
     const voidHandle = stack.temporal.workflow.getHandle(unseenVoidWorkflowId(order.checkoutId));
-    expect(await voidHandle.result()).toMatchObject({ action: 'voided', amount: 800, currency: 'USD' });
+    const child = await voidHandle.describe().then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof WorkflowNotFoundError) return false;
+        throw e;
+      },
+    );
+    if (child) {
+      expect(await voidHandle.result()).toMatchObject({ action: 'voided', amount: 800, currency: 'USD' });
+    } else {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      expect(scheduled).toContain('voidPayment');
+    }
     const [after] = await stack.dbs.order.select().from(orders).where(eq(orders.id, order.id));
     expect(after?.status).toBe('failed');
     const [row] = await stack.dbs.order.select().from(checkouts).where(eq(checkouts.checkoutId, order.checkoutId));
@@ -71,7 +88,7 @@ describe('a checkout whose createOrder committed in a workflow task the worker n
     expect(held.length).toBeGreaterThan(0);
     expect(held.every((h) => h.status === 'released')).toBe(true);
     expect(row?.failure).toMatchObject({ message: expect.stringMatching(/authorization of 8\.00 USD was released/) });
-    await recordHistory(handle, 'checkoutWorkflow', 'lost-order-task-cancelled');
-    await recordHistory(voidHandle, 'voidUnseenAuthorizationWorkflow', 'lost-order-task-cancelled');
+    if (child) await recordHistory(handle, 'checkoutWorkflow', 'lost-order-task-cancelled');
+    if (child) await recordHistory(voidHandle, 'voidUnseenAuthorizationWorkflow', 'lost-order-task-cancelled');
   }, 240_000);
 });
