@@ -21,7 +21,13 @@ const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 12);
 const LONG = RUNS > 10;
 /** The whole property (runs and shrinking); a failure found before it runs out is reported with the smallest case reached. */
 const TIME_LIMIT_MS = Number(process.env.MODEL_TIME_LIMIT_MS ?? (LONG ? RUNS * 60_000 : 50_000));
-const SETTLE_MS = Number(process.env.MODEL_SETTLE_MS ?? (LONG ? 60_000 : 20_000));
+/**
+ * How long a run's checkouts may take to become terminal or parked. A worker restarted in the
+ * middle of a step is noticed only by a timeout — the workflow task's (10 s) for a local step,
+ * the finishing activity's heartbeat (30 s) for the last one — so the bound is above their sum
+ * with retries; a settled run returns as soon as it is settled.
+ */
+const SETTLE_MS = Number(process.env.MODEL_SETTLE_MS ?? 60_000);
 const SEED = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
 
 describe('checkout model (fast-check commands against the real stack)', () => {
