@@ -1,6 +1,6 @@
 import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Checkout } from '../db/schema/order';
+import type { Checkout, StoredFailure } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
 import { abandonCheckout, failureFlagged, findCheckoutByKey, getCheckout, isClosingCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
@@ -16,6 +16,7 @@ import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
 import { rejected, type Rejected } from './result';
 import { soldOutReadings, soldOutRefusal } from './sold-out';
+import { watchSoldOut, type SoldOutWatch } from './sold-out-watch';
 import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
@@ -79,6 +80,8 @@ const START_GRACE_MS = 2_000;
  * checkout row decides (`unsettled`).
  */
 type Unsettled = { kind: 'not_started'; error?: unknown } | { kind: 'unknown'; error?: unknown } | { kind: 'another'; checkoutId: string };
+/** The sold-out watch fenced the checkout before its run claimed it (usecases/sold-out-watch.ts). */
+type SoldOutWhileQueued = { kind: 'sold_out'; failure: StoredFailure };
 
 const isRefusal = (err: unknown): err is WorkflowUpdateFailedError =>
   err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'checkout_in_progress';
@@ -107,7 +110,8 @@ async function runCheckout(
   checkout: Checkout,
   request: CheckoutRequest,
   attempt?: string,
-): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled> {
+  watch?: SoldOutWatch,
+): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled | SoldOutWhileQueued> {
   const waitMs = config.checkout.waitMs;
   const answerBy = Date.now() + waitMs;
   const input: CheckoutInput = {
@@ -143,12 +147,19 @@ async function runCheckout(
     .finally(() => (callEnded = true));
   let indefinite: unknown;
   try {
-    const answer = await waitAtMost(outcome, waitMs);
+    const soldOut = watch?.refused.then((failure): SoldOutWhileQueued => ({ kind: 'sold_out', failure }));
+    const answer = await waitAtMost(soldOut ? Promise.race([outcome, soldOut]) : outcome, waitMs);
+    watch?.stop();
+    if (answer !== 'timeout' && 'kind' in answer && answer.kind === 'sold_out') {
+      giveUp.abort();
+      return answer;
+    }
     if (answer !== 'timeout') return answer;
     // the run exists and took this checkout (or refused it, which its update answers later): pending
     if (startAnswered) return 'timeout';
     indefinite = 'no answer from Temporal within the wait';
   } catch (err) {
+    watch?.stop();
     if (isRefusal(err)) return refusal(err);
     indefinite = err;
   }
@@ -282,8 +293,15 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt);
+  // Judged sold out by the pre-check's rules: the request keeps looking while its run has not claimed the checkout.
+  const watch = judged && cart ? watchSoldOut({ dbs, logger, config }, carts, checkout, cart.lines) : undefined;
+  const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt, watch);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
+  // fenced failed out_of_stock, the lock given back: answered as the pre-check answers
+  if ('kind' in outcome && outcome.kind === 'sold_out') {
+    const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+    return resultOf(answeredViewOfRow(row), row.failure?.details ?? outcome.failure.details);
+  }
   if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
   // A run that found this checkout fenced answered with the fence's failure (a late start met by
   // this request, which had reopened the row): the row may be pending again with no run holding
