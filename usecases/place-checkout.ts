@@ -294,7 +294,7 @@ export async function placeCheckout(
   }
 
   // Judged sold out by the pre-check's rules: the request keeps looking while its run has not claimed the checkout.
-  const watch = judged && cart ? watchSoldOut({ dbs, logger, config }, carts, checkout, cart.lines) : undefined;
+  const watch = judged && cart ? watchSoldOut({ dbs, logger }, carts, checkout, cart.lines) : undefined;
   const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt, watch);
   if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
   // fenced failed out_of_stock, the lock given back: answered as the pre-check answers

@@ -127,8 +127,16 @@ export async function soldOutRefusal(
     // a SKU without a stock row has none: the hold's UPDATE would match no row either
     for (const sku of toRead) available.set(sku, read.get(sku) ?? 0);
   }
+  return refusalOf(lines, available);
+}
+
+/**
+ * The hold's refusal for `lines` (summed per SKU) given the available stock of each SKU (a SKU
+ * missing from `available` has none), or undefined when every SKU has enough.
+ */
+export function refusalOf(lines: readonly SkuQuantity[], available: ReadonlyMap<string, number>): StoredFailure | undefined {
   const items: Shortage[] = [];
-  for (const { sku, quantity } of wanted) {
+  for (const { sku, quantity } of stockLines(lines)) {
     const have = Math.max(0, available.get(sku) ?? 0);
     if (have < quantity) items.push({ sku, requested: quantity, available: have });
   }

@@ -15,6 +15,8 @@ import { INDEX_MAPPINGS, INDEX_SETTINGS } from './mapping';
  * the bulk indexing does.
  */
 const adminTimeout = (engine: SearchEngine) => ({ requestTimeout: Math.max(engine.timeoutMs, 30_000) });
+/** How many times the first index's create is sent when it times out. */
+const CREATE_ATTEMPTS = 3;
 
 /** The concrete index the alias points to, if any. */
 export async function liveIndex({ client, alias }: SearchEngine): Promise<string | undefined> {
@@ -39,10 +41,17 @@ export async function ensureIndex(engine: SearchEngine): Promise<string> {
   const live = await liveIndex(engine);
   if (live) return live;
   const index = `${engine.alias}-initial`;
-  try {
-    await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS, aliases: { [engine.alias]: {} } }, adminTimeout(engine));
-  } catch (err) {
-    if (!(err instanceof errors.ResponseError && err.body && JSON.stringify(err.body).includes('resource_already_exists'))) throw err;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await engine.client.indices.create({ index, settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS, aliases: { [engine.alias]: {} } }, adminTimeout(engine));
+      break;
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.body && JSON.stringify(err.body).includes('resource_already_exists')) break;
+      // Timed out: the node may still be creating it (a busy node, or one that just started).
+      // Asked again: the create answers it exists (above), or finishes it.
+      if (err instanceof errors.TimeoutError && attempt < CREATE_ATTEMPTS) continue;
+      throw err;
+    }
   }
   return (await liveIndex(engine)) ?? index;
 }

@@ -2,13 +2,13 @@
 # Starts a single-node Elasticsearch in the background and waits until it is healthy.
 #   start.sh HOME PORT DATA_DIR LOG_FILE      (HOME as laid out by build.sh; read only)
 # Prints the node's PID (its only line of output). Stop it with `kill <pid>` (SIGTERM closes
-# the node cleanly); the same DATA_DIR again keeps the indices. ES_HEAP sets the heap (512m).
+# the node cleanly); the same DATA_DIR again keeps the indices. ES_HEAP sets the heap (1g: with 512m a CI run spent over half of some seconds in GC).
 set -euo pipefail
 HOME_DIR="${1:?usage: start.sh HOME PORT DATA_DIR LOG_FILE}"
 PORT="${2:?port}"
 DATA_DIR="${3:?data dir}"
 LOG_FILE="${4:?log file}"
-HEAP="${ES_HEAP:-512m}"
+HEAP="${ES_HEAP:-1g}"
 mkdir -p "$DATA_DIR/tmp"
 nohup java -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseSerialGC -Dfile.encoding=UTF-8 -Djava.io.tmpdir="$DATA_DIR/tmp" \
   -Dlog4j2.formatMsgNoLookups=true \
