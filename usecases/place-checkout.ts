@@ -236,8 +236,8 @@ export async function placeCheckout(
   // hold is that checkout's, not a sale lost. The cart's lock may have lapsed while that
   // checkout still holds stock (a 3-D Secure wait outlives the lock), so a lapsed lock asks
   // the checkout's row whether it is still running.
-  const judged =
-    cart && mayAccess(cart.customerId, viewer) && customerIdFits(request.customerId, cartOwner) && cart.lines.length > 0 && !(await heldByLiveCheckout({ dbs }, cart));
+  const judgeable = cart && mayAccess(cart.customerId, viewer) && customerIdFits(request.customerId, cartOwner) && cart.lines.length > 0;
+  const judged = judgeable && cart !== null && !(await heldByLiveCheckout({ dbs }, cart));
   const soldOut = judged && cart ? await soldOutRefusal(dbs, logger, cart.lines, soldOutReadings(dbs, config.checkout.soldOutCacheMs)) : undefined;
   const opening = {
     cartId: request.cartId,
@@ -293,14 +293,21 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  // Judged sold out by the pre-check's rules: the request keeps looking while its run has not claimed the checkout.
-  const watch = judged && cart ? watchSoldOut({ dbs, logger }, carts, checkout, cart.lines) : undefined;
+  // A cart this request may check out: it keeps looking at the stock while no run has claimed
+  // the checkout (also a duplicate of a request whose lock stands: the lock is this checkout's).
+  const watch = judgeable && cart ? watchSoldOut({ dbs, logger }, carts, checkout, cart.lines) : undefined;
   const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt, watch);
-  if (outcome === 'timeout') return resultOf(viewOfRow(checkout));
-  // fenced failed out_of_stock, the lock given back: answered as the pre-check answers
-  if ('kind' in outcome && outcome.kind === 'sold_out') {
+  if (outcome === 'timeout') {
+    // pending as far as the wait knows; the row may have been answered meanwhile (fenced by a watch)
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
-    return resultOf(answeredViewOfRow(row), row.failure?.details ?? outcome.failure.details);
+    if (row.status !== 'pending' && !isClosingCheckout(row)) return answeredFailure(carts, row);
+    return resultOf(viewOfRow(row));
+  }
+  // fenced failed out_of_stock (the watch gave the lock back): answered as the pre-check answers,
+  // and a run its start left queued is stopped, or it would refuse the cart's next checkout
+  if ('kind' in outcome && outcome.kind === 'sold_out') {
+    await retireQueuedRun(temporal, logger, checkout);
+    return answeredFailure(carts, (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout);
   }
   if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
   // A run that found this checkout fenced answered with the fence's failure (a late start met by
@@ -322,7 +329,32 @@ export async function placeCheckout(
     if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') await carts.unlock(request.cartId, checkout.checkoutId);
     return outcome;
   }
+  // A failed checkout's lock goes back (its run gave it back already, unless the failure was
+  // decided without one — a fenced row — and this request's lock landed after that fence's unlock).
+  if (outcome.status === 'failed') await carts.unlock(request.cartId, checkout.checkoutId);
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
+}
+
+/** An answered row, as its answer; a failed one's cart lock given back if it is still this checkout's. */
+async function answeredFailure(carts: CartStore, row: Checkout): Promise<PlaceCheckoutResult> {
+  if (row.status === 'failed') await carts.unlock(row.cartId, row.checkoutId);
+  return resultOf(answeredViewOfRow(row), row.failure?.details);
+}
+
+/**
+ * A fenced checkout's run that its start left queued (the update-with-start had reached the
+ * server) holds the cart's workflow id until its first workflow task, where it finds the row
+ * failed and stops: meanwhile the cart's next checkout would attach to it and be refused
+ * checkout_in_progress. It is terminated — harmless: its first step is the claim, and a failed
+ * row cannot be claimed, so it can have done nothing and can do nothing.
+ */
+async function retireQueuedRun(client: Client, logger: UseCaseDeps['logger'], checkout: Checkout): Promise<void> {
+  const run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
+  if (run.kind !== 'ours') return;
+  await client.workflow
+    .getHandle(checkout.workflowId, run.runId)
+    .terminate('the checkout was refused out_of_stock before this run claimed it (sold out while it was queued)')
+    .catch((err: unknown) => logger.info({ err, checkoutId: checkout.checkoutId }, 'queued run of a fenced checkout not terminated (it may have closed by itself)'));
 }
 
 /**

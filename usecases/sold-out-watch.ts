@@ -1,7 +1,7 @@
 import type { Databases } from '../db/client';
 import type { Checkout, StoredFailure } from '../db/schema/order';
 import type { CartStore } from '../db/stores/cart';
-import { abandonCheckout } from '../db/stores/checkouts';
+import { abandonCheckout, getCheckout, isClosingCheckout } from '../db/stores/checkouts';
 import { stockLevels } from '../db/stores/inventory';
 import { stockLines, type SkuQuantity } from '../domain/cart';
 import type { Logger } from '../logger';
@@ -114,15 +114,18 @@ export function watchSoldOut(
       const known = stockLines(cart.lines).every((l) => levels.has(l.sku));
       const refusal = known ? refusalOf(cart.lines, levels) : await soldOutRefusal(dbs, logger, cart.lines);
       if (!refusal || stopped) return;
+      let fenced: StoredFailure | undefined = refusal;
       if (!(await abandonCheckout(dbs.order, checkout.checkoutId, null, refusal))) {
-        // a run claimed it: its hold judges
-        stop();
-        return;
+        // Not pending or claimed: a run claimed it (its hold judges), or it was fenced already —
+        // by a duplicate's watch, or by this one's own write whose reply was lost.
+        const row = await getCheckout(dbs.order, checkout.checkoutId);
+        fenced = row && row.status === 'failed' && row.runId === null && row.failure && !isClosingCheckout(row) ? row.failure : undefined;
       }
       stop();
+      if (!fenced) return;
       // (a lock that cannot be given back now lapses at its deadline: the row already refuses)
       await carts.unlock(checkout.cartId, checkout.checkoutId).catch((err: unknown) => logger.warn({ err, checkoutId: checkout.checkoutId }, 'sold-out watch: cart lock not given back'));
-      resolve(refusal);
+      resolve(fenced);
     };
     remove = looksOf(dbs, logger).add({
       skus: stockLines(lines).map((l) => l.sku),
