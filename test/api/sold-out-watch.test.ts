@@ -1,6 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { WorkflowFailedError } from '@temporalio/client';
-import { TerminatedFailure } from '@temporalio/common';
 import { eq, like } from 'drizzle-orm';
 import { holds } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
@@ -9,7 +7,7 @@ import { holdStock } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
-import { uniqueTaskQueue } from '../helpers/temporal';
+import { checkoutRunEnded, uniqueTaskQueue } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/worker-process';
 
 /**
@@ -69,7 +67,7 @@ describe('POST /checkouts: sold out while the checkout waits for its run', () =>
     const run = await handle.describe().catch(() => undefined);
     if (run) expect(run.status.name).not.toBe('RUNNING');
     workers.push(startWorkerProcess(queue));
-    const result = await handle.result().catch((e: unknown) => (e instanceof WorkflowFailedError && e.cause instanceof TerminatedFailure ? 'terminated' : Promise.reject(e)));
+    const result = await checkoutRunEnded(handle);
     if (result !== 'terminated') expect(result).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
     expect(await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, checkoutId))).toEqual([]);
     const ops = await stack.dbs.payment.select().from(localGatewayOperations).where(like(localGatewayOperations.idempotencyKey, `%/${checkoutId}/%`));

@@ -1,6 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { WorkflowFailedError } from '@temporalio/client';
-import { TerminatedFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import { checkouts } from '../../db/schema/order';
 import { CartStore } from '../../db/stores/cart';
@@ -8,7 +6,7 @@ import { holdStock } from '../../db/stores/holds';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
-import { uniqueTaskQueue } from '../helpers/temporal';
+import { checkoutRunEnded, uniqueTaskQueue } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/worker-process';
 
 /**
@@ -103,7 +101,7 @@ describe('r28a: the sold-out watch', () => {
     // the run its start left queued was terminated by the API, or (not yet on the server then) starts, meets the failed row in claimCheckout, answers and closes
     workers.push(startWorkerProcess(queue));
     const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
-    const result = await handle.result().catch((e: unknown) => (e instanceof WorkflowFailedError && e.cause instanceof TerminatedFailure ? 'terminated' : Promise.reject(e)));
+    const result = await checkoutRunEnded(handle);
     if (result !== 'terminated') expect(result).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
 
     // the customer was told what the row says, and the cart is theirs again
