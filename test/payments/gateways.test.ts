@@ -8,6 +8,7 @@ import { StripeGateway, stateOf } from '../../activities/gateways/stripe-gateway
 import { loadConfig } from '../../config';
 import { createDatabases, type Databases } from '../../db/client';
 import { localGatewayOperations } from '../../db/schema/payment';
+import { stripeMock } from '../helpers/stripe-mock';
 
 const key = (step: string) => `test/${randomBytes(6).toString('hex')}/${step}`;
 const usd = (amount: number) => ({ amount, currency: 'USD' });
@@ -86,12 +87,19 @@ describe('local gateway', () => {
 });
 
 describe('stripe gateway against stripe-mock', () => {
-  const config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', PAYMENT_GATEWAY: 'stripe', STRIPE_API_KEY: 'sk_test_orderly' });
-  const gateway = new StripeGateway(config.payment);
+  let config: ReturnType<typeof loadConfig>;
+  let gateway: StripeGateway;
+  let mock: Awaited<ReturnType<typeof stripeMock>> | undefined;
   const sentKeys: string[] = [];
-  gateway.client.on('request', (event: { idempotency_key?: string }) => {
-    if (event.idempotency_key) sentKeys.push(event.idempotency_key);
+  beforeAll(async () => {
+    mock = await stripeMock(process.env.STRIPE_API_BASE);
+    config = loadConfig({ ...process.env, ORDERLY_MODE: 'test', PAYMENT_GATEWAY: 'stripe', STRIPE_API_KEY: 'sk_test_orderly', STRIPE_API_BASE: mock.base });
+    gateway = new StripeGateway(config.payment);
+    gateway.client.on('request', (event: { idempotency_key?: string }) => {
+      if (event.idempotency_key) sentKeys.push(event.idempotency_key);
+    });
   });
+  afterAll(() => mock?.stop());
 
   // stripe-mock is stateless: its answers are fixtures (a created intent always reads
   // requires_payment_method), so these prove the requests are ones Stripe's API accepts and
