@@ -50,6 +50,9 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
         if (opts.confirmation === 'fail') throw new Error('SMTP down');
         return { sent: true } as never;
       },
+      capturePayment: async () => {
+        throw new Error('finishPaidCheckout never captures');
+      },
     }).finishPaidCheckout;
     return { calls, finish };
   }
