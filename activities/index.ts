@@ -24,10 +24,11 @@ export function createActivities(deps: ActivityDeps) {
   const recommendations = recommendationActivities(deps);
   const carts = cartActivities(deps);
   const orders = orderActivities(deps);
+  const payment = paymentActivities(deps);
   const activities = {
     ...carts,
     ...inventory,
-    ...paymentActivities(deps),
+    ...payment,
     ...orders,
     ...notifications,
     ...refundActivities(deps),
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
       commitStock: inventory.commitStock,
       recordPurchaseForRecommendations: recommendations.recordPurchaseForRecommendations,
       sendOrderConfirmation: notifications.sendOrderConfirmation,
+      capturePayment: payment.capturePayment,
     }),
     ...checkoutRefusalActivities({
       failOrder: orders.failOrder,

@@ -31,3 +31,15 @@ export interface NextAction {
 export type CheckoutAnswer =
   | CheckoutOutcome
   | { status: 'pending'; checkoutId: string; total: Money; nextAction?: NextAction };
+
+/**
+ * The last detail of a refusal of the capture-and-finish activity that came after its capture
+ * succeeded (a stock commit refused, an order not payable): the checkout parks its finishing
+ * step, not the capture (activities/checkout-finish.ts captureThenFinish).
+ */
+export const CAPTURED_BEFORE_REFUSAL = { capturedBeforeRefusal: true } as const;
+
+/** Whether a failure's details say the capture had succeeded before it (see CAPTURED_BEFORE_REFUSAL). */
+export function capturedBeforeRefusal(details: readonly unknown[] | undefined | null): boolean {
+  return (details ?? []).some((d) => typeof d === 'object' && d !== null && (d as { capturedBeforeRefusal?: unknown }).capturedBeforeRefusal === true);
+}

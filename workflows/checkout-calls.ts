@@ -81,3 +81,15 @@ export const paymentFence = proxyLocalActivities<OrderlyActivities>({
   startToCloseTimeout: '3s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s', maximumAttempts: 2 },
 });
+/**
+ * The capture and the steps after it as one activity (checkout-capture-and-finish,
+ * activities/checkout-finish.ts captureAndFinishPaidCheckout): retried without a limit like
+ * `finishing`, except that a capture failing for CAPTURE_ATTEMPTS attempts fails it for good (the
+ * workflow parks, as the capture's own retry budget did). Its backoff starts at the gateway
+ * calls' 1 s, so those attempts come at the old capture's pace.
+ */
+export const captureFinishing = proxyActivities<OrderlyActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -19,11 +20,11 @@ import type { AuthorizationFate, AuthorizePaymentResult, MoneyReturned } from '.
 import { CheckoutStatusKey, OrderIdKey } from '../temporal/search-attributes';
 import { toCheckoutFailure } from './failures';
 import { stockLines } from '../domain/cart';
-import type { CheckoutAnswer, CheckoutOutcome } from '../domain/checkout';
+import { capturedBeforeRefusal, type CheckoutAnswer, type CheckoutOutcome } from '../domain/checkout';
 import type { Money } from '../domain/money';
 import { checkoutStatusQuery, confirmPaymentUpdate, paymentEventSignal, placeOrderUpdate, type CheckoutInput, type CheckoutStatusView } from './messages';
 import { canMoveCheckout, type CheckoutState, type CheckoutStep } from '../domain/checkout-lifecycle';
-import { afterAnswer, finishing, followUp, gateway, localGateway, localStores, mail, paymentFence, paymentReads, refusal, stores, undo } from './checkout-calls';
+import { afterAnswer, captureFinishing, finishing, followUp, gateway, localGateway, localStores, mail, paymentFence, paymentReads, refusal, stores, undo } from './checkout-calls';
 import { CancelledBySupport, Parking } from './parking';
 import { Saga } from './saga';
 import { showCheckoutProgress } from './ui-details';
@@ -134,7 +135,10 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
   // A checkout started on this build records one patch marker (each marker is two history
   // events and a visibility write, docs/performance.md): it implies every patch before it, whose
   // markers it then never records. Earlier histories replay their own markers (test/histories).
-  const onePass = patched('checkout-finish-in-one-activity');
+  // The capture and the steps after it in one activity: implies checkout-finish-in-one-activity
+  // (and so every patch that one implies).
+  const captureAndFinish = patched('checkout-capture-and-finish');
+  const onePass = captureAndFinish || patched('checkout-finish-in-one-activity');
   // Histories recorded before local activities replay on the old path (test/histories).
   const local = onePass || patched('checkout-local-pre-answer-steps');
   const preAnswer = local ? localStores : stores;
@@ -304,6 +308,40 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
             expired: 'the payment authorization expired before the capture could be retried',
           }
         : undefined;
+      const finishRequest = { checkoutId, orderId: paidOrderId, cartId: input.cartId, email: input.email, cart };
+      if (captureAndFinish) {
+        // The capture, then commit stock, mark paid, "also bought", this checkout's cart lines and
+        // the confirmation: one activity. A refusal of the capture parks the capture as below (its
+        // reason, its key per support retry, the authorization's expiry). A refusal after the
+        // capture succeeded (its failure says so) parks the finishing step: the capture is done,
+        // so the expiry no longer applies and support's retry re-runs only finishPaidCheckout.
+        let captured = false;
+        await parking.run(
+          async () => {
+            if (captured) return finishing.finishPaidCheckout(finishRequest);
+            try {
+              return await captureFinishing.captureAndFinishPaidCheckout({
+                ...finishRequest,
+                captureKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
+              });
+            } catch (err) {
+              if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && capturedBeforeRefusal(err.cause.details)) {
+                captured = true;
+                enter('committing_stock');
+              }
+              throw err;
+            }
+          },
+          () => (captured ? undefined : expiry),
+        );
+        saga.clear();
+        moveTo('paid');
+        if (view.cancelRequested) {
+          await stores.noteOrderEvent({ orderId: paidOrderId, type: 'cancel_request_ignored', reason: 'a cancel request arrived after the order was placed and paid for' });
+        }
+        enter('completed');
+        return finish(done);
+      }
       await parking.run(
         () =>
           gateway.capturePayment({
@@ -319,9 +357,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
       if (onePass) {
         // commit stock, mark paid, "also bought", this checkout's cart lines, the confirmation: one
         // idempotent activity (a refusal to commit or to pay the order parks it, as below)
-        await parking.run(() =>
-          finishing.finishPaidCheckout({ checkoutId, orderId: paidOrderId, cartId: input.cartId, email: input.email, cart }),
-        );
+        await parking.run(() => finishing.finishPaidCheckout(finishRequest));
         saga.clear();
         moveTo('paid');
         if (view.cancelRequested) {

@@ -33,6 +33,8 @@ export interface CheckoutStatusView {
   orderId?: string;
   waitingFor?: string;
   lastError?: string;
+  /** While parked (step needs_attention): the step that waits for support, e.g. capturing_payment or committing_stock. */
+  parkedStep?: CheckoutStep;
   compensations: string[];
   outcome?: CheckoutAnswer;
   /** While the payment waits for the customer's 3-D Secure step: what the storefront must do. */

@@ -45,6 +45,8 @@ type KeywordKey = typeof CheckoutStatusKey;
 
 interface SupportView {
   step: string;
+  /** While parked: the step that waits for support's decision (the step shown before it parked). */
+  parkedStep?: string;
   waitingFor?: string;
   lastError?: string;
   ignoredSignals?: string[];
@@ -188,6 +190,12 @@ export class WaitForSupport {
   }
 }
 
+/** A time (workflow time, ms) after which a parked step is cancelled, and the reason then given. */
+export interface Deadline {
+  at: number;
+  expired: string;
+}
+
 /** The checkout's use of it: runs a step until it succeeds, parking between failures. */
 export class Parking {
   readonly support: WaitForSupport;
@@ -216,14 +224,18 @@ export class Parking {
    * Runs `step` until it succeeds; between failures, parks until support decides (cancel →
    * CancelledBySupport) or, with `until`, until that time passes (CancelledBySupport, not by support).
    */
-  async run<T>(step: () => Promise<T>, until?: { at: number; expired: string }): Promise<T> {
+  async run<T>(step: () => Promise<T>, until?: Deadline | (() => Deadline | undefined)): Promise<T> {
     for (;;) {
       try {
         return await step();
       } catch (err) {
         const resumeStep = this.hooks.view.step;
-        const decision = await this.support.decide(describeFailure(err), () => this.hooks.onPark(describeFailure(err)), until);
-        if (decision === 'expired') throw new CancelledBySupport(until?.expired ?? 'expired', false);
+        // a function: the step decides after each failure whether the deadline still applies
+        const deadline = typeof until === 'function' ? until() : until;
+        this.hooks.view.parkedStep = resumeStep;
+        const decision = await this.support.decide(describeFailure(err), () => this.hooks.onPark(describeFailure(err)), deadline);
+        this.hooks.view.parkedStep = undefined;
+        if (decision === 'expired') throw new CancelledBySupport(deadline?.expired ?? 'expired', false);
         if (decision === 'cancel') throw new CancelledBySupport(this.support.cancelReason ?? 'cancelled by support');
         this.hooks.view.step = resumeStep;
         await this.hooks.onResume();

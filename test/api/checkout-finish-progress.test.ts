@@ -1,5 +1,5 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { BEST_EFFORT_ATTEMPTS, checkoutFinishActivities } from '../../activities/checkout-finish';
+import { BEST_EFFORT_ATTEMPTS, CAPTURE_ATTEMPTS, checkoutFinishActivities } from '../../activities/checkout-finish';
 import type { PricedCart } from '../../domain/cart';
 import { getFrozenCart } from '../../db/stores/checkouts';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
@@ -33,9 +33,9 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
     return { checkoutId, orderId: res.body.orderId as string, cartId, email, cart };
   }
 
-  function counted(opts: { recommendations?: 'fail'; confirmation?: 'fail' }) {
-    const calls = { stock: 0, recommendations: 0, confirmation: 0 };
-    const finish = checkoutFinishActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>, {
+  function counted(opts: { recommendations?: 'fail'; confirmation?: 'fail'; capture?: 'fail' }) {
+    const calls = { stock: 0, recommendations: 0, confirmation: 0, capture: 0 };
+    const activities = checkoutFinishActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>, {
       commitStock: async () => {
         calls.stock++;
         return undefined as never;
@@ -50,8 +50,12 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
         if (opts.confirmation === 'fail') throw new Error('SMTP down');
         return { sent: true } as never;
       },
-    }).finishPaidCheckout;
-    return { calls, finish };
+      capturePayment: async () => {
+        calls.capture++;
+        if (opts.capture === 'fail') throw new Error('gateway answered 503');
+      },
+    });
+    return { calls, finish: activities.finishPaidCheckout, captureAndFinish: activities.captureAndFinishPaidCheckout };
   }
 
   it('a retry after an SMTP outage re-runs only the confirmation: the done steps come from the heartbeat details', async () => {
@@ -63,13 +67,43 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
       details = d;
     });
     await expect(first.run(down.finish, req)).rejects.toThrow('SMTP down');
-    expect(down.calls).toEqual({ stock: 1, recommendations: 1, confirmation: 1 });
+    expect(down.calls).toEqual({ stock: 1, recommendations: 1, confirmation: 1, capture: 0 });
     expect(details).toMatchObject({ stock: true, paid: true, recommendations: true, cart: true });
 
     const up = counted({});
     const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: details });
     await expect(retry.run(up.finish, req)).resolves.toEqual({ markedPaid: false, recommendationsCounted: true, cartCleared: true, confirmationSent: true });
-    expect(up.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 1 });
+    expect(up.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 1, capture: 0 });
+  });
+
+  it('captureAndFinishPaidCheckout: a retry after the capture (an SMTP outage later in the attempt) does not capture again; the heartbeat says it is done', async () => {
+    const req = { ...(await paidCheckout()), captureKey: 'unused' };
+    const down = counted({ confirmation: 'fail' });
+    const first = new MockActivityEnvironment({ attempt: 1 });
+    let details: unknown;
+    first.on('heartbeat', (d: unknown) => {
+      details = d;
+    });
+    // an outage after the capture is retried (not marked as a refusal after the capture)
+    await expect(first.run(down.captureAndFinish, req)).rejects.toThrow('SMTP down');
+    expect(down.calls).toEqual({ stock: 1, recommendations: 1, confirmation: 1, capture: 1 });
+    expect(details).toMatchObject({ captured: true, stock: true, paid: true, recommendations: true, cart: true });
+
+    const up = counted({});
+    await expect(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: details }).run(up.captureAndFinish, req)).resolves.toMatchObject({ confirmationSent: true });
+    expect(up.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 1, capture: 0 });
+  });
+
+  it(`captureAndFinishPaidCheckout: a capture outage is retried, and parks (non-retryable, same type and message) from attempt ${CAPTURE_ATTEMPTS} on, before any later step`, async () => {
+    const req = { ...(await paidCheckout()), captureKey: 'unused' };
+    const down = counted({ capture: 'fail' });
+    await expect(new MockActivityEnvironment({ attempt: CAPTURE_ATTEMPTS - 1 }).run(down.captureAndFinish, req)).rejects.toMatchObject({ message: 'gateway answered 503' });
+    await expect(new MockActivityEnvironment({ attempt: CAPTURE_ATTEMPTS }).run(down.captureAndFinish, req)).rejects.toMatchObject({
+      type: 'Error',
+      message: 'gateway answered 503',
+      nonRetryable: true,
+    });
+    expect(down.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 0, capture: 2 });
   });
 
   it('"also bought" failing retries the activity for the first attempts, then is logged and passed over', async () => {

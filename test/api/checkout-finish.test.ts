@@ -48,14 +48,18 @@ describe('finishPaidCheckout: the steps after the capture in one idempotent acti
   const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
   const mailsTo = async (email: string) => (await caughtMail()).filter((m) => m.to.includes(email));
 
-  it('a checkout runs its steps after the capture as one activity: paid, stock sold, cart empty, one confirmation', async () => {
+  it('a checkout runs its capture and the steps after it as one activity: paid, stock sold, cart empty, one confirmation', async () => {
     const sku = await createProduct(stack.dbs, { priceAmount: 1200, onHand: 5 });
     const email = `finish-one-${Date.now()}@example.com`;
     const { cartId, orderId, handle } = await paidCheckout(sku, 2, email);
-    await recordHistory(handle, 'checkoutWorkflow', 'finish-in-one-activity-placed');
+    // (finish-in-one-activity-placed.json: the same checkout recorded before checkout-capture-and-finish)
+    await recordHistory(handle, 'checkoutWorkflow', 'capture-and-finish-placed');
     const history = await handle.fetchHistory();
     const activities = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
-    expect(activities).toEqual(['capturePayment', 'finishPaidCheckout']);
+    expect(activities).toEqual(['captureAndFinishPaidCheckout']);
+    // one patch marker: checkout-capture-and-finish implies the earlier ones
+    const markers = (history.events ?? []).flatMap((e) => (e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [e] : []));
+    expect(markers).toHaveLength(1);
     expect((await stack.http('GET', `/orders/${orderId}`)).body.status).toBe('paid');
     expect(await stockOf(sku)).toMatchObject({ onHand: 3, reserved: 0, sold: 2 });
     expect((await stack.http('GET', `/carts/${cartId}`)).body.lines).toEqual([]);

@@ -32,7 +32,7 @@ describe('a worker killed in the middle of a checkout', () => {
   });
 
   it('SIGKILL between order creation and capture: a new worker completes the checkout exactly once', async () => {
-    workers.push(startWorkerProcess(taskQueue, { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '120000' }));
+    workers.push(startWorkerProcess(taskQueue, { FAULT_PAUSE_BEFORE: 'captureAndFinishPaidCheckout', FAULT_PAUSE_MS: '120000' }));
     const sku = await createProduct(stack.dbs, { onHand: 4 });
     const cart = await stack.http('POST', '/carts', { body: {} });
     const cartId = cart.body.id as string;
@@ -109,7 +109,7 @@ describe('a worker killed in the middle of a checkout', () => {
     const queue = uniqueTaskQueue('crash-many');
     const local = await startStack({ env: { TEMPORAL_TASK_QUEUE: queue, CHECKOUT_WAIT_MS: '3000' } });
     try {
-      const first = startWorkerProcess(queue, { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '4000' });
+      const first = startWorkerProcess(queue, { FAULT_PAUSE_BEFORE: 'captureAndFinishPaidCheckout', FAULT_PAUSE_MS: '4000' });
       workers.push(first);
       const sku = await createProduct(local.dbs, { onHand: 100 });
       const carts: string[] = [];

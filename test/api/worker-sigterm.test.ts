@@ -41,7 +41,7 @@ describe('a worker stopped with SIGTERM in the middle of a load (a Kubernetes po
     const heartbeat = path.join(dir, 'alive');
     // every capture takes 8 s (its first attempt pauses): SIGTERM lands while they all run
     const first = startWorkerProcess(taskQueue, {
-      FAULT_PAUSE_BEFORE: 'capturePayment',
+      FAULT_PAUSE_BEFORE: 'captureAndFinishPaidCheckout',
       FAULT_PAUSE_MS: '8000',
       WORKER_SHUTDOWN_GRACE_SECONDS: '30',
       WORKER_HEARTBEAT_FILE: heartbeat,

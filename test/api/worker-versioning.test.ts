@@ -50,7 +50,7 @@ describe('Worker Versioning: worker processes poll as <deployment>.<build id>', 
 
   it('the first build makes itself current; a checkout stays pinned to it while a new build is promoted; the next checkout runs on the new build', async () => {
     // build A pauses 6 s before the capture: the checkout is still running when B takes over
-    const a = startVersionedWorker(taskQueue, 'build-a', { FAULT_PAUSE_BEFORE: 'capturePayment', FAULT_PAUSE_MS: '6000' });
+    const a = startVersionedWorker(taskQueue, 'build-a', { FAULT_PAUSE_BEFORE: 'captureAndFinishPaidCheckout', FAULT_PAUSE_MS: '6000' });
     workers.push(a);
     const first = await checkout('versions-1');
     expect(await until(currentBuild, 60_000)).toBe('build-a');

@@ -1,4 +1,6 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { captureThenFinish } from '../../activities/checkout-finish';
 import type { OrderlyActivities } from '../../activities';
 import type { PricedCart } from '../../domain/cart';
 
@@ -83,5 +85,21 @@ export function withFinish<T extends Partial<Record<keyof OrderlyActivities, Fak
       if (fake) await fake();
     }
   };
-  return { ...activities, finishPaidCheckout, settleRefusedCheckout };
+  // the capture and the steps after it (checkout-capture-and-finish): the real activity's
+  // composition (its capture budget, its mark on a refusal after the capture) over the fakes
+  const captureAndFinishPaidCheckout = async () => {
+    const context = Context.current();
+    const progress = (context.info.heartbeatDetails as { captured?: true } | undefined) ?? {};
+    return captureThenFinish({
+      attempt: context.info.attempt,
+      capturedBefore: progress.captured === true,
+      capture: async () => {
+        const fake = activities.capturePayment as (() => Promise<unknown>) | undefined;
+        if (fake) await fake();
+      },
+      captured: () => context.heartbeat({ captured: true }),
+      finish: finishPaidCheckout,
+    });
+  };
+  return { ...activities, finishPaidCheckout, captureAndFinishPaidCheckout, settleRefusedCheckout };
 }

@@ -84,7 +84,7 @@ describe('checkout saga edges found by the adversarial review (time-skipping, fa
     const taskQueue = uniqueTaskQueue('adv');
     let noticeAttempts = 0;
     const sent: unknown[] = [];
-    const activities = {
+    const activities = withFinish({
       ...fakeActivities(calls),
       capturePayment: async () => {
         calls.push('capturePayment');
@@ -97,7 +97,7 @@ describe('checkout saga edges found by the adversarial review (time-skipping, fa
         sent.push(req);
         return { sent: true };
       },
-    };
+    });
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-adv-smtp', args: [input('chk_adv_smtp')] });

@@ -153,13 +153,13 @@ describe('checkout saga (time-skipping, fake activities)', () => {
     const calls: string[] = [];
     const taskQueue = uniqueTaskQueue('saga');
     let captureAttempts = 0;
-    const activities = {
+    const activities = withFinish({
       ...fakeActivities(undefined, calls),
       capturePayment: async () => {
         calls.push('capturePayment');
         if (captureAttempts++ < 2) throw new Error('gateway answered 503');
       },
-    };
+    });
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(checkoutWorkflow, { taskQueue, workflowId: 'checkout-cancel-late', args: [input('chk_cancel_late')] });
@@ -220,7 +220,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
   it('a capture that keeps failing past its retry budget parks the checkout; a cancel then compensates', async () => {
     const calls: string[] = [];
     const taskQueue = uniqueTaskQueue('saga');
-    const activities = {
+    const activities = withFinish({
       ...fakeActivities(undefined, calls),
       capturePayment: async () => {
         calls.push('capturePayment');
@@ -230,7 +230,7 @@ describe('checkout saga (time-skipping, fake activities)', () => {
         calls.push('refundPayment');
         return { action: 'refunded', amount: 1750, currency: 'USD' };
       },
-    };
+    });
     const notices: unknown[] = [];
     activities.sendCheckoutFailureNotice = async (...args: unknown[]) => {
       notices.push(args[0]);
