@@ -88,6 +88,8 @@ export async function captureThenFinish<R>(run: {
   attempt: number;
   capturedBefore: boolean;
   capture: () => Promise<unknown>;
+  /** Asked before an outage is given up on: did the gateway capture anyway (its replies lost)? True → the ledger says so now. */
+  capturedAnyway: () => Promise<boolean>;
   captured: () => void;
   finish: () => Promise<R>;
 }): Promise<R> {
@@ -97,8 +99,13 @@ export async function captureThenFinish<R>(run: {
     } catch (err) {
       if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
       if (run.attempt < CAPTURE_ATTEMPTS) throw err;
-      const type = err instanceof ApplicationFailure ? (err.type ?? 'Error') : err instanceof Error ? err.name : 'Error';
-      throw ApplicationFailure.create({ type, message: err instanceof Error ? err.message : String(err), nonRetryable: true, cause: err instanceof Error ? err : undefined });
+      // The budget is spent: before parking the capture (where the authorization's expiry would
+      // cancel the order and refund it), the gateway is asked whether it captured after all —
+      // a capture whose every reply was lost is a paid order, not an outage (review r28b).
+      if (!(await run.capturedAnyway().catch(() => false))) {
+        const type = err instanceof ApplicationFailure ? (err.type ?? 'Error') : err instanceof Error ? err.name : 'Error';
+        throw ApplicationFailure.create({ type, message: err instanceof Error ? err.message : String(err), nonRetryable: true, cause: err instanceof Error ? err : undefined });
+      }
     }
     run.captured();
   }
@@ -150,6 +157,7 @@ export function checkoutFinishActivities(
     recordPurchaseForRecommendations: ReturnType<typeof recommendationActivities>['recordPurchaseForRecommendations'];
     sendOrderConfirmation: ReturnType<typeof notificationActivities>['sendOrderConfirmation'];
     capturePayment: ReturnType<typeof paymentActivities>['capturePayment'];
+    confirmCapture: ReturnType<typeof paymentActivities>['confirmCapture'];
   },
 ) {
   /** The finishing steps, skipping those `progress` says are done; heartbeats `progress` after each. */
@@ -239,6 +247,7 @@ export function checkoutFinishActivities(
         attempt: context?.info.attempt ?? 1,
         capturedBefore: progress.captured === true,
         capture: () => steps.capturePayment({ checkoutId: req.checkoutId, orderId: req.orderId, idempotencyKey: req.captureKey, amount: req.cart.total }),
+        capturedAnyway: () => steps.confirmCapture({ checkoutId: req.checkoutId, orderId: req.orderId, amount: req.cart.total }),
         captured: () => {
           progress.captured = true;
           context?.heartbeat(progress);

@@ -42,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
       recordPurchaseForRecommendations: recommendations.recordPurchaseForRecommendations,
       sendOrderConfirmation: notifications.sendOrderConfirmation,
       capturePayment: payment.capturePayment,
+      confirmCapture: payment.confirmCapture,
     }),
     ...checkoutRefusalActivities({
       failOrder: orders.failOrder,

@@ -173,6 +173,22 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     },
 
     /**
+     * Whether the gateway captured this checkout's payment although no reply said so (every
+     * capture reply lost, or the ledger write failing): asked before a capture outage is given
+     * up on. Captured in full → the ledger is brought up to date (recordCapture) and true.
+     * Not captured, no payment, or the gateway not answering → false (the caller gives up as before).
+     */
+    async confirmCapture(req: { checkoutId: string; orderId: string; amount: Money }): Promise<boolean> {
+      const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
+      if (!payment) return false;
+      if (payment.status !== 'authorized' && payment.capturedAmount === req.amount.amount) return true;
+      const atGateway = await gateway.lookupPayment(payment.gatewayRef).catch(() => undefined);
+      if (!atGateway || atGateway.captured < req.amount.amount) return false;
+      await recordCapture(dbs.payment, req.checkoutId, req.orderId, req.amount.amount);
+      return true;
+    },
+
+    /**
      * Compensation of authorizePayment, and support's cancel. Asks the gateway what really
      * happened (our ledger may have missed a reply) and returns the money: captured →
      * refunded, authorized → voided, nothing → nothing. The ledger follows the gateway.

@@ -33,7 +33,7 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
     return { checkoutId, orderId: res.body.orderId as string, cartId, email, cart };
   }
 
-  function counted(opts: { recommendations?: 'fail'; confirmation?: 'fail'; capture?: 'fail' }) {
+  function counted(opts: { recommendations?: 'fail'; confirmation?: 'fail'; capture?: 'fail'; capturedAnyway?: true }) {
     const calls = { stock: 0, recommendations: 0, confirmation: 0, capture: 0 };
     const activities = checkoutFinishActivities(stack.activityDeps as NonNullable<Stack['activityDeps']>, {
       commitStock: async () => {
@@ -54,6 +54,8 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
         calls.capture++;
         if (opts.capture === 'fail') throw new Error('gateway answered 503');
       },
+      // the gateway, asked once the budget is spent: did it capture (every reply lost)?
+      confirmCapture: async () => opts.capturedAnyway === true,
     });
     return { calls, finish: activities.finishPaidCheckout, captureAndFinish: activities.captureAndFinishPaidCheckout };
   }
@@ -104,6 +106,13 @@ describe('finishPaidCheckout: progress in heartbeat details, best-effort steps r
       nonRetryable: true,
     });
     expect(down.calls).toEqual({ stock: 0, recommendations: 0, confirmation: 0, capture: 2 });
+  });
+
+  it(`captureAndFinishPaidCheckout: at attempt ${CAPTURE_ATTEMPTS}, a capture the gateway made although every reply was lost is not parked: the order is finished`, async () => {
+    const req = { ...(await paidCheckout()), captureKey: 'unused' };
+    const lost = counted({ capture: 'fail', capturedAnyway: true });
+    await expect(new MockActivityEnvironment({ attempt: CAPTURE_ATTEMPTS }).run(lost.captureAndFinish, req)).resolves.toMatchObject({ confirmationSent: true });
+    expect(lost.calls).toEqual({ stock: 1, recommendations: 1, confirmation: 1, capture: 1 });
   });
 
   it('"also bought" failing retries the activity for the first attempts, then is logged and passed over', async () => {

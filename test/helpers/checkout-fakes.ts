@@ -97,6 +97,10 @@ export function withFinish<T extends Partial<Record<keyof OrderlyActivities, Fak
         const fake = activities.capturePayment as (() => Promise<unknown>) | undefined;
         if (fake) await fake();
       },
+      capturedAnyway: async () => {
+        const fake = activities.confirmCapture as (() => Promise<boolean>) | undefined;
+        return fake ? fake() : false;
+      },
       captured: () => context.heartbeat({ captured: true }),
       finish: finishPaidCheckout,
     });
