@@ -298,10 +298,12 @@ export async function placeCheckout(
   const watch = judgeable && cart ? watchSoldOut({ dbs, logger }, carts, checkout, cart.lines) : undefined;
   const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt, watch);
   if (outcome === 'timeout') {
-    // pending as far as the wait knows; the row may have been answered meanwhile (fenced by a watch)
+    // Pending as far as the wait knows. A row answered meanwhile without a run (fenced by a
+    // watch whose answer did not reach this request) is answered; one whose run answered it is
+    // still that run's to tell (it may be compensating: 202, as before).
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
-    if (row.status !== 'pending' && !isClosingCheckout(row)) return answeredFailure(carts, row);
-    return resultOf(viewOfRow(row));
+    if (row.status !== 'pending' && !isClosingCheckout(row) && row.runId === null) return answeredFailure(carts, row);
+    return resultOf(viewOfRow(checkout));
   }
   // fenced failed out_of_stock (the watch gave the lock back): answered as the pre-check answers,
   // and a run its start left queued is stopped, or it would refuse the cart's next checkout
