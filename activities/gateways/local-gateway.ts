@@ -51,7 +51,8 @@ export interface LocalGatewayFaults {
 
 export type GatewayFaultMode = '500' | 'timeout' | 'reject' | 'lost';
 export type LedgerIntent = Record<string, unknown> & { id: string; status: string };
-type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund';
+/** `lookup` (reading a payment) fails only when named. */
+type GatewayOperation = 'authorize' | 'capture' | 'void' | 'refund' | 'lookup';
 
 /**
  * A deterministic processor for dev and tests that keeps its own ledger (schema
@@ -92,6 +93,12 @@ export class LocalGateway implements PaymentGateway {
   }
 
   async lookupPayment(ref: string): Promise<GatewayPayment | undefined> {
+    // lookups fail only when a fault names them (a gateway that can be neither told nor asked)
+    if (this.faults?.operations?.includes('lookup')) return this.withFaults('lookup', () => this.lookupPaymentNow(ref));
+    return this.lookupPaymentNow(ref);
+  }
+
+  private async lookupPaymentNow(ref: string): Promise<GatewayPayment | undefined> {
     const state = await this.state(ref);
     if (!state.status) return undefined;
     // the ledger counts an authorization only once it is authorized (3-D Secure passed, not declined)

@@ -39,8 +39,9 @@ describe('money and stock under lost replies, late failures and re-runs (real st
     const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
     const email = `lost-capture-${Date.now()}@example.com`;
     const cartId = await cartWith([[sku, 2]], email);
-    // the capture happens at the gateway and every reply is lost: past its retry budget it parks
-    gateway.setFaults({ count: 1_000, mode: 'lost', operations: ['capture'] });
+    // the capture happens at the gateway and every reply is lost, and the gateway cannot be asked
+    // either (a capture it can confirm is finished as paid instead): past its retry budget it parks
+    gateway.setFaults({ count: 1_000, mode: 'lost', operations: ['capture', 'lookup'] });
     const body = { cartId, email, paymentToken: 'tok_visa' };
     const placed = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'lost-capture' }, body });
     expect(placed.status).toBe(201);
