@@ -5,9 +5,10 @@
  *   baseline           update-with-start, 5 no-op activities before the answer and 5 after, all regular;
  *   local baseline     the same with the 5 before the answer local (the like-for-like ceiling of
  *                      the checkout before `checkout-local-steps-after-capture`);
- *   same-shape baseline the 5 before the answer local and 2 regular after it: the checkout's shape
- *                      since `checkout-finish-in-one-activity` (capture, then one activity for the
- *                      rest), its like-for-like ceiling.
+ *   same-shape baseline the 5 before the answer local and 1 regular after it: the checkout's shape
+ *                      since `checkout-capture-and-finish` (the capture and the rest as one
+ *                      activity; 2 regular from `checkout-finish-in-one-activity` until then),
+ *                      its like-for-like ceiling.
  * Run alone (the API and a worker in this process, throughput only):
  *   ORDERLY_DATA_DIR=$(mktemp -d) node --import file://$PWD/node_modules/tsx/dist/loader.mjs bench/checkout-throughput.ts
  * (BENCH_ROUNDS=n repeats the levels n times, printing each round).
@@ -21,17 +22,18 @@ import { startInProcessStack, type Post } from './in-process-stack';
 
 // Activities before the checkout answers (claim, price, hold, authorize, create order) and after
 // (capture, commit stock, mark paid, clear cart, email) in the older baselines; the checkout has
-// run the steps after the capture as one activity since `checkout-finish-in-one-activity`.
+// run the steps after the capture as one activity since `checkout-finish-in-one-activity`, and the
+// capture with them since `checkout-capture-and-finish`.
 export const BEFORE = 5;
 export const AFTER = 5;
-export const AFTER_NOW = 2;
+export const AFTER_NOW = 1;
 export const LEVELS = [
   { concurrency: 1, requests: 30 },
   { concurrency: 10, requests: 150 },
   { concurrency: 50, requests: 300 },
 ];
 export const THROUGHPUT_SHAPE =
-  `checkout: ${BEFORE} local activities before the answer, ${AFTER_NOW} regular after it (capture; then commit stock, mark paid, recommendations, clear cart and email as one activity); ` +
+  `checkout: ${BEFORE} local activities before the answer, ${AFTER_NOW} regular after it (the capture, commit stock, mark paid, recommendations, clear cart and email as one activity: checkout-capture-and-finish); ` +
   `baseline: ${BEFORE} + ${AFTER} no-op activities, all regular, update-with-start; local baseline: the ${BEFORE} before the answer local; ` +
   `same-shape baseline: ${BEFORE} local + ${AFTER_NOW} regular (the checkout's shape)`;
 
