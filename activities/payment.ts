@@ -12,6 +12,7 @@ import {
 
 export type { AuthorizationFate } from '../db/stores/payments';
 import type { Money } from '../domain/money';
+import { unguarded } from './gateways/breaker-gateway';
 import { PaymentDeclinedError, PaymentRejectedError } from './gateways/payment-gateway';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
@@ -85,6 +86,9 @@ export interface MoneyReturned {
   amount: number;
   currency: string;
 }
+
+/** How long confirmCapture waits for the gateway's answer (it goes past the breaker, and its timeout). */
+const CONFIRM_CAPTURE_TIMEOUT_MS = 10_000;
 
 export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
   const authorizeAtGateway = (req: AuthorizePaymentInput) =>
@@ -182,7 +186,14 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       if (!payment) return false;
       if (payment.status !== 'authorized' && payment.capturedAmount === req.amount.amount) return true;
-      const atGateway = await gateway.lookupPayment(payment.gatewayRef).catch(() => undefined);
+      // past the breaker (the lost replies that bring this question are what opens it), bounded here
+      let timer: NodeJS.Timeout | undefined;
+      const atGateway = await Promise.race([
+        unguarded(gateway).lookupPayment(payment.gatewayRef),
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), CONFIRM_CAPTURE_TIMEOUT_MS))),
+      ])
+        .catch(() => undefined)
+        .finally(() => clearTimeout(timer));
       if (!atGateway || atGateway.captured < req.amount.amount) return false;
       await recordCapture(dbs.payment, req.checkoutId, req.orderId, req.amount.amount);
       return true;

@@ -28,6 +28,19 @@ export class DispatchMarkUnavailableError extends Error {
  */
 const HARNESS_METHODS = new Set(['setFaults', 'state']);
 
+/** The wrapped gateway itself, past the breaker (see `unguarded`). */
+const UNGUARDED = Symbol('the gateway past the payment breaker');
+
+/**
+ * The gateway without its breaker, for a question that must reach it even while the breaker is
+ * open: whether a capture whose every reply was lost went through (confirmCapture) — the very
+ * outage that opens the breaker. The caller bounds the call itself. A gateway with no breaker is
+ * returned as it is.
+ */
+export function unguarded(gateway: PaymentGateway): PaymentGateway {
+  return (gateway as PaymentGateway & { [UNGUARDED]?: PaymentGateway })[UNGUARDED] ?? gateway;
+}
+
 /**
  * Any gateway behind the payment breaker. Every method is guarded, by name at call time (a
  * Proxy), so a method the interface gains later is guarded without a change here. Only
@@ -42,6 +55,7 @@ export function withPaymentBreaker<G extends PaymentGateway>(
   const guarded = new Map<PropertyKey, unknown>();
   return new Proxy(gateway, {
     get(target, prop) {
+      if (prop === UNGUARDED) return target;
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       const method = value as (...args: unknown[]) => Promise<unknown>;
