@@ -302,7 +302,8 @@ export async function placeCheckout(
     // watch whose answer did not reach this request) is answered; one whose run answered it is
     // still that run's to tell (it may be compensating: 202, as before).
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
-    if (row.status !== 'pending' && !isClosingCheckout(row) && row.runId === null) return answeredFailure(carts, row);
+    // (not an unconfirmed start's fence: the same request may reopen that one meanwhile, and its lock is then live)
+    if (row.status !== 'pending' && !isClosingCheckout(row) && row.runId === null && !failureFlagged(row.failure, 'notStarted')) return answeredFailure(carts, row);
     return resultOf(viewOfRow(checkout));
   }
   // fenced failed out_of_stock (the watch gave the lock back): answered as the pre-check answers,

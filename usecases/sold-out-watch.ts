@@ -1,7 +1,7 @@
 import type { Databases } from '../db/client';
 import type { Checkout, StoredFailure } from '../db/schema/order';
 import type { CartStore } from '../db/stores/cart';
-import { abandonCheckout, getCheckout, isClosingCheckout } from '../db/stores/checkouts';
+import { abandonCheckout, failureFlagged, getCheckout, isClosingCheckout } from '../db/stores/checkouts';
 import { stockLevels } from '../db/stores/inventory';
 import { stockLines, type SkuQuantity } from '../domain/cart';
 import type { Logger } from '../logger';
@@ -117,9 +117,14 @@ export function watchSoldOut(
       let fenced: StoredFailure | undefined = refusal;
       if (!(await abandonCheckout(dbs.order, checkout.checkoutId, null, refusal))) {
         // Not pending or claimed: a run claimed it (its hold judges), or it was fenced already —
-        // by a duplicate's watch, or by this one's own write whose reply was lost.
+        // by a duplicate's watch, or by this one's own write whose reply was lost. Only a sold-out
+        // fence counts: an unconfirmed start's fence (notStarted) can be reopened by the same
+        // request, and its run must then not be taken for a queued one (review r28c).
         const row = await getCheckout(dbs.order, checkout.checkoutId);
-        fenced = row && row.status === 'failed' && row.runId === null && row.failure && !isClosingCheckout(row) ? row.failure : undefined;
+        fenced =
+          row && row.status === 'failed' && row.runId === null && row.failure?.code === 'out_of_stock' && !isClosingCheckout(row) && !failureFlagged(row.failure, 'notStarted')
+            ? row.failure
+            : undefined;
       }
       stop();
       if (!fenced) return;
