@@ -334,15 +334,18 @@ export async function placeCheckout(
   }
   // A failed checkout's lock goes back (its run gave it back already, unless the failure was
   // decided without one — a fenced row — and this request's lock landed after that fence's unlock).
-  if (outcome.status === 'failed') await carts.unlock(request.cartId, checkout.checkoutId);
+  if (outcome.status === 'failed') await giveLockBack(carts, request.cartId, checkout.checkoutId);
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
 }
 
 /** An answered row, as its answer; a failed one's cart lock given back if it is still this checkout's. */
 async function answeredFailure(carts: CartStore, row: Checkout): Promise<PlaceCheckoutResult> {
-  if (row.status === 'failed') await carts.unlock(row.cartId, row.checkoutId);
+  if (row.status === 'failed') await giveLockBack(carts, row.cartId, row.checkoutId);
   return resultOf(answeredViewOfRow(row), row.failure?.details);
 }
+
+/** A failed checkout's cart lock, given back if it is still that checkout's; Redis not answering does not change the answer (the lock lapses at its deadline). */
+const giveLockBack = (carts: CartStore, cartId: string, checkoutId: string) => carts.unlock(cartId, checkoutId).catch(() => undefined);
 
 /**
  * A fenced checkout's run that its start left queued (the update-with-start had reached the
