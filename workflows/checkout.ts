@@ -309,6 +309,18 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
           }
         : undefined;
       const finishRequest = { checkoutId, orderId: paidOrderId, cartId: input.cartId, email: input.email, cart };
+      // Support's Nth retry of a refused capture sends it under a key of its own.
+      const captureKey = () => key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`);
+      // Paid, on the one-activity paths: the saga is spent; a cancel request since is recorded as ignored.
+      const paidAndDone = async () => {
+        saga.clear();
+        moveTo('paid');
+        if (view.cancelRequested) {
+          await stores.noteOrderEvent({ orderId: paidOrderId, type: 'cancel_request_ignored', reason: 'a cancel request arrived after the order was placed and paid for' });
+        }
+        enter('completed');
+        return finish(done);
+      };
       if (captureAndFinish) {
         // The capture, then commit stock, mark paid, "also bought", this checkout's cart lines and
         // the confirmation: one activity. A refusal of the capture parks the capture as below (its
@@ -322,7 +334,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
             try {
               return await captureFinishing.captureAndFinishPaidCheckout({
                 ...finishRequest,
-                captureKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
+                captureKey: captureKey(),
               });
             } catch (err) {
               if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && capturedBeforeRefusal(err.cause.details)) {
@@ -334,20 +346,14 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
           },
           () => (captured ? undefined : expiry),
         );
-        saga.clear();
-        moveTo('paid');
-        if (view.cancelRequested) {
-          await stores.noteOrderEvent({ orderId: paidOrderId, type: 'cancel_request_ignored', reason: 'a cancel request arrived after the order was placed and paid for' });
-        }
-        enter('completed');
-        return finish(done);
+        return await paidAndDone();
       }
       await parking.run(
         () =>
           gateway.capturePayment({
             checkoutId,
             orderId: paidOrderId,
-            idempotencyKey: key(parking.retries === 0 ? 'capture' : `capture/retry-${parking.retries}`),
+            idempotencyKey: captureKey(),
             amount: cart.total,
           }),
         expiry,
@@ -358,13 +364,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutOu
         // commit stock, mark paid, "also bought", this checkout's cart lines, the confirmation: one
         // idempotent activity (a refusal to commit or to pay the order parks it, as below)
         await parking.run(() => finishing.finishPaidCheckout(finishRequest));
-        saga.clear();
-        moveTo('paid');
-        if (view.cancelRequested) {
-          await stores.noteOrderEvent({ orderId: paidOrderId, type: 'cancel_request_ignored', reason: 'a cancel request arrived after the order was placed and paid for' });
-        }
-        enter('completed');
-        return finish(done);
+        return await paidAndDone();
       }
       await parking.run(() => afterAnswer.commitStock(checkoutId));
       await parking.run(() => afterAnswer.markOrderPaid(paidOrderId));
