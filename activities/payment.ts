@@ -87,6 +87,9 @@ export interface MoneyReturned {
   currency: string;
 }
 
+/** Our ledger already shows this amount captured (an earlier attempt's capture was recorded). */
+const capturedInLedger = (payment: { status: string; capturedAmount: number }, amount: Money) => payment.status !== 'authorized' && payment.capturedAmount === amount.amount;
+
 /** How long confirmCapture waits for the gateway's answer (it goes past the breaker, and its timeout). */
 const CONFIRM_CAPTURE_TIMEOUT_MS = 10_000;
 
@@ -158,7 +161,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     async capturePayment(req: { checkoutId: string; orderId: string; idempotencyKey: string; amount: Money }): Promise<void> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       if (!payment) throw businessFailure('payment_missing', `no authorization for checkout ${req.checkoutId}`);
-      if (payment.status !== 'authorized' && payment.capturedAmount === req.amount.amount) return;
+      if (capturedInLedger(payment, req.amount)) return;
       try {
         await gateway.capture({
           idempotencyKey: req.idempotencyKey,
@@ -185,7 +188,7 @@ export function paymentActivities({ dbs, gateway, logger }: ActivityDeps) {
     async confirmCapture(req: { checkoutId: string; orderId: string; amount: Money }): Promise<boolean> {
       const payment = await getPaymentByCheckout(dbs.payment, req.checkoutId);
       if (!payment) return false;
-      if (payment.status !== 'authorized' && payment.capturedAmount === req.amount.amount) return true;
+      if (capturedInLedger(payment, req.amount)) return true;
       // past the breaker (the lost replies that bring this question are what opens it), bounded here
       let timer: NodeJS.Timeout | undefined;
       const atGateway = await Promise.race([
