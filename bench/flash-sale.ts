@@ -97,10 +97,10 @@ export async function measureFlashSale(h: { post: Post; dbs: Databases; temporal
     .from(checkouts)
     .where(inArray(checkouts.checkoutId, lost.map((a) => a.checkoutId ?? '')));
   const ran = new Set(rows.filter((r) => r.runId !== null).map((r) => r.checkoutId));
-  // refused by the sold-out watch while its run was queued: opened pending, failed later without a run
-  const watched = new Set(rows.filter((r) => r.runId === null && r.updatedAt.getTime() > r.createdAt.getTime()).map((r) => r.checkoutId));
-  const precheckLosers = lost.filter((a) => a.checkoutId && !ran.has(a.checkoutId) && !watched.has(a.checkoutId));
-  const watchLosers = lost.filter((a) => a.checkoutId && watched.has(a.checkoutId));
+  // refused by the admission hold: opened pending, failed at once without a run
+  const admitted = new Set(rows.filter((r) => r.runId === null && r.updatedAt.getTime() > r.createdAt.getTime()).map((r) => r.checkoutId));
+  const precheckLosers = lost.filter((a) => a.checkoutId && !ran.has(a.checkoutId) && !admitted.has(a.checkoutId));
+  const admissionLosers = lost.filter((a) => a.checkoutId && admitted.has(a.checkoutId));
   const workflowLosers = lost.filter((a) => a.checkoutId && ran.has(a.checkoutId));
   const pending = answers.filter((a) => a.status === 202 || a.status >= 500);
   // every winner's workflow runs on after its answer (capture, stock committed): wait, then count
@@ -143,8 +143,8 @@ export async function measureFlashSale(h: { post: Post; dbs: Databases; temporal
     unansweredLosers: pendingLost.length,
     // the losers refused by the sold-out pre-check (no workflow) and those whose hold refused them
     precheckLosers: ms(precheckLosers.map((a) => a.ms)),
-    // passed the pre-check, refused by the sold-out watch before a run claimed them (usecases/sold-out-watch.ts)
-    watchLosers: ms(watchLosers.map((a) => a.ms)),
+    // passed the pre-check, refused by the admission hold: no run started (usecases/admission-hold.ts)
+    admissionLosers: ms(admissionLosers.map((a) => a.ms)),
     workflowLosers: ms(workflowLosers.map((a) => a.ms)),
     lastWinnerStartedAtMs: +Math.max(0, ...won.map((a) => a.startedAt)).toFixed(0),
     workflowLoserMedians: timelines.length

@@ -1,6 +1,6 @@
 import { Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Checkout, StoredFailure } from '../db/schema/order';
+import type { Checkout } from '../db/schema/order';
 import { CartOwnerChangedError, type CartStore } from '../db/stores/cart';
 import { abandonCheckout, failureFlagged, findCheckoutByKey, getCheckout, isClosingCheckout, isStartNotConfirmed, openCheckout, reopenUnstartedCheckout, startNotConfirmed } from '../db/stores/checkouts';
 import type { CheckoutAnswer } from '../domain/checkout';
@@ -14,9 +14,9 @@ import { findCheckoutRun } from './checkout-run';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
 import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
+import { admit, returnAdmissionHold } from './admission-hold';
 import { rejected, type Rejected } from './result';
 import { soldOutReadings, soldOutRefusal } from './sold-out';
-import { watchSoldOut, type SoldOutWatch } from './sold-out-watch';
 import { waitAtMost } from './wait';
 
 /** A checkout request: what the customer sent, minus what the service assigns. */
@@ -80,8 +80,6 @@ const START_GRACE_MS = 2_000;
  * checkout row decides (`unsettled`).
  */
 type Unsettled = { kind: 'not_started'; error?: unknown } | { kind: 'unknown'; error?: unknown } | { kind: 'another'; checkoutId: string };
-/** The sold-out watch fenced the checkout before its run claimed it (usecases/sold-out-watch.ts). */
-type SoldOutWhileQueued = { kind: 'sold_out'; failure: StoredFailure };
 
 const isRefusal = (err: unknown): err is WorkflowUpdateFailedError =>
   err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'checkout_in_progress';
@@ -110,8 +108,7 @@ async function runCheckout(
   checkout: Checkout,
   request: CheckoutRequest,
   attempt?: string,
-  watch?: SoldOutWatch,
-): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled | SoldOutWhileQueued> {
+): Promise<CheckoutAnswer | 'timeout' | Rejected | Unsettled> {
   const waitMs = config.checkout.waitMs;
   const answerBy = Date.now() + waitMs;
   const input: CheckoutInput = {
@@ -147,19 +144,12 @@ async function runCheckout(
     .finally(() => (callEnded = true));
   let indefinite: unknown;
   try {
-    const soldOut = watch?.refused.then((failure): SoldOutWhileQueued => ({ kind: 'sold_out', failure }));
-    const answer = await waitAtMost(soldOut ? Promise.race([outcome, soldOut]) : outcome, waitMs);
-    watch?.stop();
-    if (answer !== 'timeout' && 'kind' in answer && answer.kind === 'sold_out') {
-      giveUp.abort();
-      return answer;
-    }
+    const answer = await waitAtMost(outcome, waitMs);
     if (answer !== 'timeout') return answer;
     // the run exists and took this checkout (or refused it, which its update answers later): pending
     if (startAnswered) return 'timeout';
     indefinite = 'no answer from Temporal within the wait';
   } catch (err) {
-    watch?.stop();
     if (isRefusal(err)) return refusal(err);
     indefinite = err;
   }
@@ -293,31 +283,35 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  // A cart this request may check out: it keeps looking at the stock while no run has claimed
-  // the checkout (also a duplicate of a request whose lock stands: the lock is this checkout's).
-  const watch = judgeable && cart ? watchSoldOut({ dbs, logger }, carts, checkout, cart.lines) : undefined;
-  const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt, watch);
+  // A cart this request may check out: its stock is held under the checkout's id before the run
+  // starts (usecases/admission-hold.ts), with the lines read now that the cart is locked for it
+  // (the lines its run freezes). Refused: fenced failed out_of_stock — only if no run has
+  // claimed the checkout; a run that has judges for itself — and no run is started.
+  // (A duplicate of this request holds under the same id: the same hold, repeated.)
+  const lines = judgeable ? (await carts.get(request.cartId))?.lines : undefined;
+  const admission = lines ? await admit({ dbs, logger, holdTtlSeconds: config.checkout.holdTtlSeconds }, checkout.checkoutId, lines) : undefined;
+  if (admission?.kind === 'refused') {
+    const fenced = await abandonCheckout(dbs.order, checkout.checkoutId, null, admission.failure);
+    const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+    // fenced here, or by a duplicate of this request: answered as the pre-check answers
+    if (fenced || isFencedOutOfStock(row)) return answeredFailure(carts, row);
+  }
+  const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt);
   if (outcome === 'timeout') {
     // Pending as far as the wait knows. A row answered meanwhile without a run (fenced by a
-    // watch whose answer did not reach this request) is answered; one whose run answered it is
-    // still that run's to tell (it may be compensating: 202, as before).
+    // duplicate of this request whose answer did not reach this one) is answered; one whose
+    // run answered it is still that run's to tell (it may be compensating: 202, as before).
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
     // (not an unconfirmed start's fence: the same request may reopen that one meanwhile, and its lock is then live)
     if (row.status !== 'pending' && !isClosingCheckout(row) && row.runId === null && !failureFlagged(row.failure, 'notStarted')) return answeredFailure(carts, row);
     return resultOf(viewOfRow(checkout));
   }
-  // fenced failed out_of_stock (the watch gave the lock back): answered as the pre-check answers,
-  // and a run its start left queued is stopped, or it would refuse the cart's next checkout
-  if ('kind' in outcome && outcome.kind === 'sold_out') {
-    await retireQueuedRun(temporal, logger, checkout);
-    return answeredFailure(carts, (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout);
-  }
-  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
+  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled({ dbs, logger }, carts, checkout, outcome);
   // A run that found this checkout fenced answered with the fence's failure (a late start met by
   // this request, which had reopened the row): the row may be pending again with no run holding
   // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
   // reopens it, and then meets no late run.
-  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
+  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled({ dbs, logger }, carts, checkout, { kind: 'not_started' });
   // A run answered with a compensating run's placeholder (it met the row `closing`: that run was
   // stopped before it recorded its failure — reconciliation records it): this request holds
   // nothing, so the lock it took goes back, and the checkout shows pending until then.
@@ -328,8 +322,13 @@ export async function placeCheckout(
   if ('kind' in outcome) {
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
-    // the running checkout's finish finds no stranger's lock on its cart.
-    if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') await carts.unlock(request.cartId, checkout.checkoutId);
+    // the running checkout's finish finds no stranger's lock on its cart. With an admission hold,
+    // the checkout is fenced as when Temporal names another checkout's run, and its hold returned.
+    if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') {
+      const running = (outcome.details as { checkoutId?: unknown } | undefined)?.checkoutId;
+      if (admission?.kind === 'held' && typeof running === 'string') return unsettled({ dbs, logger }, carts, checkout, { kind: 'another', checkoutId: running });
+      await carts.unlock(request.cartId, checkout.checkoutId);
+    }
     return outcome;
   }
   // A failed checkout's lock goes back (its run gave it back already, unless the failure was
@@ -347,21 +346,9 @@ async function answeredFailure(carts: CartStore, row: Checkout): Promise<PlaceCh
 /** A failed checkout's cart lock, given back if it is still that checkout's; Redis not answering does not change the answer (the lock lapses at its deadline). */
 const giveLockBack = (carts: CartStore, cartId: string, checkoutId: string) => carts.unlock(cartId, checkoutId).catch(() => undefined);
 
-/**
- * A fenced checkout's run that its start left queued (the update-with-start had reached the
- * server) holds the cart's workflow id until its first workflow task, where it finds the row
- * failed and stops: meanwhile the cart's next checkout would attach to it and be refused
- * checkout_in_progress. It is terminated — harmless: its first step is the claim, and a failed
- * row cannot be claimed, so it can have done nothing and can do nothing.
- */
-async function retireQueuedRun(client: Client, logger: UseCaseDeps['logger'], checkout: Checkout): Promise<void> {
-  const run = await findCheckoutRun(client, checkout.workflowId, checkout.checkoutId, new Date(Date.now() + RUN_CHECK_MS));
-  if (run.kind !== 'ours') return;
-  await client.workflow
-    .getHandle(checkout.workflowId, run.runId)
-    .terminate('the checkout was refused out_of_stock before this run claimed it (sold out while it was queued)')
-    .catch((err: unknown) => logger.info({ err, checkoutId: checkout.checkoutId }, 'queued run of a fenced checkout not terminated (it may have closed by itself)'));
-}
+/** A row fenced failed out_of_stock without a run (an admission hold refused): never reopened. */
+const isFencedOutOfStock = (row: Checkout): boolean =>
+  row.status === 'failed' && row.runId === null && row.failure?.code === 'out_of_stock' && !failureFlagged(row.failure, 'notStarted');
 
 /**
  * A checkout its run is compensating (the row `closing`: markCheckoutClosing) is answered by that
@@ -406,7 +393,7 @@ async function attachToClosing(client: Client, config: UseCaseDeps['config'], db
  * (reopenUnstartedCheckout). Not fenced: a run claimed the row — it goes on and records its
  * outcome there: the row's answer, or 202 pending.
  */
-async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
+async function unsettled({ dbs, logger }: Pick<UseCaseDeps, 'dbs' | 'logger'>, carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
   const another = outcome.kind === 'another' ? outcome.checkoutId : undefined;
   const failure =
     another !== undefined
@@ -415,6 +402,8 @@ async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Ch
           retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS,
         });
   if (await abandonCheckout(dbs.order, checkout.checkoutId, null, failure)) {
+    // no run can hold this checkout's stock now: its admission hold goes back (the same request again takes it anew)
+    await returnAdmissionHold({ dbs, logger }, checkout.checkoutId);
     await carts.unlock(checkout.cartId, checkout.checkoutId);
     return another !== undefined
       ? rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: another })

@@ -58,43 +58,56 @@ function normalize(lines: StockLine[]): StockLine[] {
   return stockLines(lines).sort((a, b) => (a.sku < b.sku ? -1 : 1));
 }
 
+/** Reserves every line (one conditional UPDATE per SKU, never read-then-write); a short SKU throws OutOfStock. */
+async function reserve(tx: DbOrTx, wanted: StockLine[]): Promise<void> {
+  const short = new Map<string, number>();
+  for (const line of wanted) {
+    const updated = await tx
+      .update(stock)
+      .set({ reserved: sql`${stock.reserved} + ${line.quantity}`, updatedAt: sql`now()` })
+      .where(and(eq(stock.sku, line.sku), sql`${stock.onHand} - ${stock.reserved} >= ${line.quantity}`))
+      .returning({ sku: stock.sku });
+    if (updated.length === 0) short.set(line.sku, line.quantity);
+  }
+  if (short.size > 0) throw new OutOfStock(short);
+}
+
 /**
  * Holds stock for every line, all or nothing. Each SKU is reserved by one conditional
  * UPDATE (`on_hand - reserved >= qty`), never read-then-write. The hold rows go in first:
  * a retry racing a timed-out attempt blocks on their primary key and then finds them, so
  * one hold id never reserves twice; a repeat with other lines is refused (HoldMismatch)
- * and rolls back whatever rows it inserted.
+ * and rolls back whatever rows it inserted. A hold the API returned (`returned`: its
+ * checkout was fenced before any run claimed it, and has been reopened since) is taken
+ * again with the lines asked now, judged afresh like a new one.
  */
 export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number): Promise<HoldResult> {
   const wanted = normalize(lines);
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+  const rows = wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt }));
   try {
     return await db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(holds)
-        .values(wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt })))
-        .onConflictDoNothing()
-        .returning({ sku: holds.sku });
+      const inserted = await tx.insert(holds).values(rows).onConflictDoNothing().returning({ sku: holds.sku });
       if (inserted.length < wanted.length) {
+        const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
+        const insertedNow = new Set(inserted.map((r) => r.sku));
+        const before = existing.filter((h) => !insertedNow.has(h.sku));
+        if (before.length > 0 && before.every((h) => h.status === 'returned')) {
+          // reserving nothing and never used by a run: replaced by the lines asked now
+          await tx.delete(holds).where(eq(holds.holdId, holdId));
+          await tx.insert(holds).values(rows);
+          await reserve(tx, wanted);
+          return { status: 'held' as const, expiresAt };
+        }
         // A repeat of this hold: it must ask for exactly the lines it asked for the first time
         // (some lines new and some not is another line set too).
-        const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
         if (inserted.length > 0 || !sameLines(existing, wanted)) throw new HoldMismatch(holdId);
         // Held (a repeat) or committed (sold to this checkout) stand; any other state gave the stock back.
         const givenBack = existing.find((h) => h.status !== 'held' && h.status !== 'committed');
         if (givenBack) throw new HoldReleased(holdId, givenBack.status === 'expired' ? 'expired' : 'released');
         return { status: 'held' as const, expiresAt: existing[0]?.expiresAt ?? expiresAt };
       }
-      const short = new Map<string, number>();
-      for (const line of wanted) {
-        const updated = await tx
-          .update(stock)
-          .set({ reserved: sql`${stock.reserved} + ${line.quantity}`, updatedAt: sql`now()` })
-          .where(and(eq(stock.sku, line.sku), sql`${stock.onHand} - ${stock.reserved} >= ${line.quantity}`))
-          .returning({ sku: stock.sku });
-        if (updated.length === 0) short.set(line.sku, line.quantity);
-      }
-      if (short.size > 0) throw new OutOfStock(short);
+      await reserve(tx, wanted);
       return { status: 'held' as const, expiresAt };
     });
   } catch (err) {
@@ -120,8 +133,11 @@ async function closeHold(tx: DbOrTx, holdId: string, to: Exclude<HoldStatus, 'he
     .returning({ sku: holds.sku, quantity: holds.quantity });
 }
 
-/** Gives held stock back. Idempotent: a released, expired or committed hold is left alone. */
-export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' = 'released'): Promise<number> {
+/**
+ * Gives held stock back. Idempotent: a released, expired, returned or committed hold is left
+ * alone. `returned`: only for a hold no run can have used (usecases/admission-hold.ts).
+ */
+export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' | 'returned' = 'released'): Promise<number> {
   return db.transaction(async (tx) => {
     const lines = await closeHold(tx, holdId, as);
     for (const line of lines) {
@@ -173,7 +189,8 @@ export async function commitHold(db: Db, holdId: string): Promise<CommitResult> 
       const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId)).for('update');
       if (existing.length === 0) throw new Error(`no stock hold ${holdId}`);
       if (existing.every((h) => h.status === 'committed')) return 'already_committed' as const;
-      const retake = existing.filter((h) => h.status === 'expired');
+      // (returned: only a run racing its checkout's fence can get here with it: judged like an expired one)
+      const retake = existing.filter((h) => h.status === 'expired' || h.status === 'returned');
       if (retake.length !== existing.length) throw new Error(`stock hold ${holdId} was released`);
       for (const line of retake) {
         const sold = await tx
