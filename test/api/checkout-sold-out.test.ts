@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateStage } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
 import { authorizationAttempts } from '../../db/schema/payment';
 import { CircuitBreakers } from '../../db/stores/circuit-breakers';
+import { openCheckout } from '../../db/stores/checkouts';
 import { holdStock, releaseHold } from '../../db/stores/holds';
+import { checkoutStartOperation } from '../../temporal/checkout';
+import { placeOrderUpdate } from '../../workflows/messages';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
 import { recordHistory } from '../helpers/histories';
@@ -163,18 +166,19 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     expect(await stockOf(sku)).toMatchObject({ onHand: 0, reserved: 0, sold: 3 });
   });
 
-  it('a buyer the pre-check let through and the hold refused gets the same 409 body from the hold in the workflow, compensated, nothing held, the cart editable', async () => {
+  it('a buyer the pre-check let through and the admission hold refused: the same 409 body, at once, no workflow, nothing held, the cart editable', async () => {
     const sku = await createProduct(stack.dbs, { onHand: 1 });
     const cartId = await cartWith([[sku, 1]]);
     let answered = false;
     let answer: Promise<HttpResult> | undefined;
     // another buyer's hold of the last unit, not yet committed when the pre-check reads (it sees 1
-    // available) and committed while this checkout's hold waits on the row: the hold refuses
+    // available) and committed while the admission hold waits on the row: the hold refuses
     await stack.dbs.inventory.transaction(async (tx) => {
       await tx.update(stock).set({ reserved: sql`${stock.reserved} + 1` }).where(eq(stock.sku, sku));
       answer = checkout(cartId, 'raced-1').finally(() => (answered = true));
-      await eventually(async () => ((await workflowOf(cartId)) === 'exists' ? true : undefined), 10_000, 'the workflow to start');
-      await new Promise((r) => setTimeout(r, 500));
+      // the checkout's row is opened and the cart locked: its admission hold waits on the stock row
+      await eventually(async () => ((await rowsOf(cartId)).length > 0 ? true : undefined), 10_000, 'the checkout row');
+      await new Promise((r) => setTimeout(r, 300));
       expect(answered).toBe(false);
     });
     const refused = await (answer as Promise<HttpResult>);
@@ -182,6 +186,30 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     expect(refused.body).toEqual({
       error: { code: 'out_of_stock', message: OUT_OF_STOCK_MESSAGE, details: { checkoutId: expect.stringMatching(/^chk_/), items: [{ sku, requested: 1, available: 0 }] } },
     });
+    const checkoutId = refused.body.error.details.checkoutId as string;
+    expect(await workflowOf(cartId)).toBe('none');
+    const [row] = await rowsOf(cartId);
+    expect(row).toMatchObject({ status: 'failed', runId: null, failure: { code: 'out_of_stock' } });
+    expect(await holdsOf(checkoutId)).toEqual([]);
+    expect(await stockOf(sku)).toMatchObject({ onHand: 1, reserved: 1 });
+    // a replay answers the same; the cart is the customer's again
+    expect((await checkout(cartId, 'raced-1')).body).toEqual(refused.body);
+    expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
+    await stack.dbs.inventory.update(stock).set({ reserved: sql`${stock.reserved} - 1` }).where(eq(stock.sku, sku));
+  });
+
+  it('a run whose hold is refused (no admission hold: e.g. the API could not take one) answers the same 409 body from the workflow, compensated in the refusing task\'s successor, nothing held', async () => {
+    const sku = await createProduct(stack.dbs, { onHand: 1 });
+    const cartId = await cartWith([[sku, 1]]);
+    // the checkout as the API opens and locks it, its run started as the API starts it, with no
+    // admission hold; the last unit went to another buyer meanwhile
+    const { checkout: opened } = await openCheckout(stack.dbs.order, { cartId, idempotencyKey: 'raced-2', requestHash: 'h', email: 'buyer@example.com', workflowId: checkoutWorkflowId(cartId) });
+    expect([null, opened.checkoutId]).toContain(await stack.activityDeps!.carts.lock(cartId, opened.checkoutId, Date.now() + 60_000));
+    expect((await holdStock(stack.dbs.inventory, `other-buyer-${sku}`, [{ sku, quantity: 1 }], 60)).status).toBe('held');
+    const start = checkoutStartOperation(stack.config.temporal.taskQueue, opened.workflowId, { checkoutId: opened.checkoutId, cartId, email: 'buyer@example.com', paymentToken: 'tok_visa', answerBy: Date.now() + 30_000 }, 'test');
+    const update = await stack.temporal.workflow.startUpdateWithStart(placeOrderUpdate, { args: [{ checkoutId: opened.checkoutId }], waitForStage: WorkflowUpdateStage.ACCEPTED, startWorkflowOperation: start });
+    const refused = await update.result();
+    expect(refused).toEqual({ status: 'failed', checkoutId: opened.checkoutId, total: { amount: expect.any(Number), currency: 'USD' }, failure: { code: 'out_of_stock', message: OUT_OF_STOCK_MESSAGE, details: { items: [{ sku, requested: 1, available: 0 }] } } });
     const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
     await handle.result();
     await recordHistory(handle, 'checkoutWorkflow', 'out-of-stock-hold-refused-settled-locally');
@@ -201,14 +229,14 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
     expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
     // the fence stands: no authorize can ever be sent under this checkout's key
-    const [fence] = await stack.dbs.payment.select().from(authorizationAttempts).where(eq(authorizationAttempts.checkoutId, refused.body.error.details.checkoutId));
+    const [fence] = await stack.dbs.payment.select().from(authorizationAttempts).where(eq(authorizationAttempts.checkoutId, opened.checkoutId));
     expect(fence?.fate).toBe('abandoned');
     const [row] = await rowsOf(cartId);
     expect(row).toMatchObject({ status: 'failed', failure: { code: 'out_of_stock' } });
-    expect(await holdsOf(refused.body.error.details.checkoutId)).toEqual([]);
+    expect(await holdsOf(opened.checkoutId)).toEqual([]);
     expect(await stockOf(sku)).toMatchObject({ onHand: 1, reserved: 1 });
     expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
-    await stack.dbs.inventory.update(stock).set({ reserved: sql`${stock.reserved} - 1` }).where(eq(stock.sku, sku));
+    await releaseHold(stack.dbs.inventory, `other-buyer-${sku}`);
   });
 
   it('a cart whose own checkout holds the last unit answers checkout_in_progress to a second key, not out_of_stock', async () => {

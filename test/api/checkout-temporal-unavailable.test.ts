@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 // the transport under @temporalio/client (its interceptors are grpc-js's): a test-only import
 import { InterceptingCall, Metadata, status, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
 import { createApp } from '../../api/app';
+import { holds, stock } from '../../db/schema/inventory';
 import { createApiMetrics } from '../../api/metrics';
 import { cartKey } from '../../db/stores/cart';
 import { createLogger } from '../../logger';
@@ -44,13 +46,14 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
     };
   }
 
-  async function cartWithALine(): Promise<string> {
-    const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
+  async function cartWithALine(given?: string): Promise<string> {
+    const sku = given ?? (await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 }));
     const cartId = (await stack.http('POST', '/carts', { body: {} })).body.id as string;
     expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
     return cartId;
   }
 
+  const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
   const lockOf = async (cartId: string) => {
     const cart = JSON.parse((await stack.redis.get(cartKey(cartId))) as string) as { checkoutId?: string; lockedUntil?: number };
     return cart.lockedUntil !== undefined && cart.lockedUntil !== null && cart.lockedUntil > Date.now() ? cart.checkoutId : undefined;
@@ -86,7 +89,8 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
           })
         : new InterceptingCall(nextCall(options));
     const post = await apiWith(await Connection.connect({ address: stack.config.temporal.address, interceptors: [failStarts] }));
-    const cartId = await cartWithALine();
+    const sku = await createProduct(stack.dbs, { priceAmount: 800, onHand: 5 });
+    const cartId = await cartWithALine(sku);
     const body = { cartId, email: 'start-not-sent@example.com', paymentToken: 'tok_visa' };
 
     const refused = await post('/checkouts', body, 'start-not-sent');
@@ -101,9 +105,17 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
     // fenced: no run of it may start now (a late one would find it failed); the same request reopens it
     expect({ status: shown.status, code: shown.failure?.code }).toEqual({ status: 'failed', code: 'service_unavailable' });
 
-    // the same request again, Temporal reachable: the row reopens and gets its workflow
+    // its admission hold went back with the fence (returned: the same request may take it again)
+    expect(await stack.dbs.inventory.select({ sku: holds.sku, quantity: holds.quantity, status: holds.status }).from(holds).where(eq(holds.holdId, checkoutId))).toEqual([{ sku, quantity: 1, status: 'returned' }]);
+    expect(await stockOf(sku)).toMatchObject({ onHand: 5, reserved: 0 });
+
+    // the customer changes the cart meanwhile (it is unlocked); the same request again, Temporal
+    // reachable: the row reopens, the hold is taken anew with the lines as they are now, and the run places it
+    expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
     const retried = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'start-not-sent' }, body });
     expect({ status: retried.status, checkoutId: retried.body.checkoutId, state: retried.body.status }).toEqual({ status: 201, checkoutId, state: 'placed' });
+    await stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId)).result();
+    expect(await stockOf(sku)).toMatchObject({ onHand: 3, reserved: 0, sold: 2 });
   }, 60_000);
 
   it('Temporal unreachable: 503 + Retry-After within the wait (not a 202 for a checkout nothing runs), the same request again → 201', async () => {
