@@ -14,7 +14,7 @@ import { findCheckoutRun } from './checkout-run';
 import { answeredViewOfRow, viewOfOutcome, viewOfRow, type CheckoutView } from './checkout-view';
 import type { UseCaseDeps } from './deps';
 import { paymentUnavailable } from './payment-availability';
-import { admit, returnAdmissionHold } from './admission-hold';
+import { admit, isFinalWithoutRun, releaseFencedHold } from './admission-hold';
 import { rejected, type Rejected } from './result';
 import { soldOutReadings, soldOutRefusal } from './sold-out';
 import { waitAtMost } from './wait';
@@ -283,18 +283,19 @@ export async function placeCheckout(
     return rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: holder });
   }
 
-  // A cart this request may check out: its stock is held under the checkout's id before the run
-  // starts (usecases/admission-hold.ts), with the lines read now that the cart is locked for it
-  // (the lines its run freezes). Refused: fenced failed out_of_stock — only if no run has
-  // claimed the checkout; a run that has judges for itself — and no run is started.
-  // (A duplicate of this request holds under the same id: the same hold, repeated.)
-  const lines = judgeable ? (await carts.get(request.cartId))?.lines : undefined;
+  // A cart this request may check out, of a checkout no run has claimed: its stock is held
+  // under the checkout's id before the run starts (usecases/admission-hold.ts), with the lines
+  // read now that the cart is locked for it (the lines its run freezes). Refused: fenced failed
+  // out_of_stock — only if no run has claimed the checkout meanwhile (that run judges for
+  // itself) — and no run is started. (A duplicate of this request holds under the same id: the
+  // same hold, repeated.)
+  const lines = judgeable && checkout.runId === null ? (await carts.get(request.cartId))?.lines : undefined;
   const admission = lines ? await admit({ dbs, logger, holdTtlSeconds: config.checkout.holdTtlSeconds }, checkout.checkoutId, lines) : undefined;
   if (admission?.kind === 'refused') {
     const fenced = await abandonCheckout(dbs.order, checkout.checkoutId, null, admission.failure);
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
     // fenced here, or by a duplicate of this request: answered as the pre-check answers
-    if (fenced || isFencedOutOfStock(row)) return answeredFailure(carts, row);
+    if (fenced || isFinalWithoutRun(row)) return answeredFailure({ dbs, logger }, carts, row);
   }
   const outcome = await runCheckout(temporal, config, logger, checkout, request, attempt);
   if (outcome === 'timeout') {
@@ -303,15 +304,15 @@ export async function placeCheckout(
     // run answered it is still that run's to tell (it may be compensating: 202, as before).
     const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
     // (not an unconfirmed start's fence: the same request may reopen that one meanwhile, and its lock is then live)
-    if (row.status !== 'pending' && !isClosingCheckout(row) && row.runId === null && !failureFlagged(row.failure, 'notStarted')) return answeredFailure(carts, row);
+    if (row.status !== 'pending' && isFinalWithoutRun(row)) return answeredFailure({ dbs, logger }, carts, row);
     return resultOf(viewOfRow(checkout));
   }
-  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled({ dbs, logger }, carts, checkout, outcome);
+  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
   // A run that found this checkout fenced answered with the fence's failure (a late start met by
   // this request, which had reopened the row): the row may be pending again with no run holding
   // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
   // reopens it, and then meets no late run.
-  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled({ dbs, logger }, carts, checkout, { kind: 'not_started' });
+  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
   // A run answered with a compensating run's placeholder (it met the row `closing`: that run was
   // stopped before it recorded its failure — reconciliation records it): this request holds
   // nothing, so the lock it took goes back, and the checkout shows pending until then.
@@ -323,32 +324,41 @@ export async function placeCheckout(
     // The cart's running workflow refused this checkout (another one runs: its lock had lapsed,
     // so LOCK gave it to this one): give the lock back, only if it is still this checkout's, so
     // the running checkout's finish finds no stranger's lock on its cart. With an admission hold,
-    // the checkout is fenced as when Temporal names another checkout's run, and its hold returned.
+    // the checkout is fenced as when Temporal names another checkout's run (its hold stays for
+    // the same request to take again: usecases/admission-hold.ts).
     if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') {
       const running = (outcome.details as { checkoutId?: unknown } | undefined)?.checkoutId;
-      if (admission?.kind === 'held' && typeof running === 'string') return unsettled({ dbs, logger }, carts, checkout, { kind: 'another', checkoutId: running });
+      if (admission?.kind === 'held' && typeof running === 'string') return unsettled(dbs, carts, checkout, { kind: 'another', checkoutId: running });
       await carts.unlock(request.cartId, checkout.checkoutId);
     }
     return outcome;
   }
   // A failed checkout's lock goes back (its run gave it back already, unless the failure was
-  // decided without one — a fenced row — and this request's lock landed after that fence's unlock).
-  if (outcome.status === 'failed') await giveLockBack(carts, request.cartId, checkout.checkoutId);
+  // decided without one — a fenced row — and this request's lock landed after that fence's
+  // unlock), and so does the stock this request held for it, if a duplicate's fence (out_of_stock)
+  // decided it: the run met the fenced row and stopped, holding nothing itself (review r29a).
+  if (outcome.status === 'failed') {
+    await giveLockBack(carts, request.cartId, checkout.checkoutId);
+    if (admission?.kind === 'held') {
+      const row = await getCheckout(dbs.order, checkout.checkoutId);
+      if (row) await releaseFencedHold({ dbs, logger }, row);
+    }
+  }
   return resultOf(viewOfOutcome(outcome), outcome.status === 'failed' ? outcome.failure.details : undefined);
 }
 
-/** An answered row, as its answer; a failed one's cart lock given back if it is still this checkout's. */
-async function answeredFailure(carts: CartStore, row: Checkout): Promise<PlaceCheckoutResult> {
+/**
+ * A row fenced without a run, as its answer: its cart lock given back if it is still this
+ * checkout's, and any stock held under its id (a duplicate's admission hold) given back.
+ */
+async function answeredFailure(deps: Pick<UseCaseDeps, 'dbs' | 'logger'>, carts: CartStore, row: Checkout): Promise<PlaceCheckoutResult> {
   if (row.status === 'failed') await giveLockBack(carts, row.cartId, row.checkoutId);
+  await releaseFencedHold(deps, row);
   return resultOf(answeredViewOfRow(row), row.failure?.details);
 }
 
 /** A failed checkout's cart lock, given back if it is still that checkout's; Redis not answering does not change the answer (the lock lapses at its deadline). */
 const giveLockBack = (carts: CartStore, cartId: string, checkoutId: string) => carts.unlock(cartId, checkoutId).catch(() => undefined);
-
-/** A row fenced failed out_of_stock without a run (an admission hold refused): never reopened. */
-const isFencedOutOfStock = (row: Checkout): boolean =>
-  row.status === 'failed' && row.runId === null && row.failure?.code === 'out_of_stock' && !failureFlagged(row.failure, 'notStarted');
 
 /**
  * A checkout its run is compensating (the row `closing`: markCheckoutClosing) is answered by that
@@ -393,7 +403,7 @@ async function attachToClosing(client: Client, config: UseCaseDeps['config'], db
  * (reopenUnstartedCheckout). Not fenced: a run claimed the row — it goes on and records its
  * outcome there: the row's answer, or 202 pending.
  */
-async function unsettled({ dbs, logger }: Pick<UseCaseDeps, 'dbs' | 'logger'>, carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
+async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
   const another = outcome.kind === 'another' ? outcome.checkoutId : undefined;
   const failure =
     another !== undefined
@@ -402,8 +412,6 @@ async function unsettled({ dbs, logger }: Pick<UseCaseDeps, 'dbs' | 'logger'>, c
           retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS,
         });
   if (await abandonCheckout(dbs.order, checkout.checkoutId, null, failure)) {
-    // no run can hold this checkout's stock now: its admission hold goes back (the same request again takes it anew)
-    await returnAdmissionHold({ dbs, logger }, checkout.checkoutId);
     await carts.unlock(checkout.cartId, checkout.checkoutId);
     return another !== undefined
       ? rejected('checkout_in_progress', 'another checkout of this cart is running', { checkoutId: another })

@@ -24,11 +24,7 @@ export const stock = inventory.table(
   ],
 );
 
-/**
- * `returned`: given back by the API before any run of its checkout claimed it (the checkout was
- * fenced without a run: usecases/admission-hold.ts); the same checkout, reopened, may take it again.
- */
-export const holdStatuses = ['held', 'committed', 'released', 'expired', 'returned'] as const;
+export const holdStatuses = ['held', 'committed', 'released', 'expired'] as const;
 export type HoldStatus = (typeof holdStatuses)[number];
 
 /** One row per (hold, sku). holdId is the caller's idempotency key (the checkout id). */
@@ -46,7 +42,7 @@ export const holds = inventory.table(
   (t) => [
     primaryKey({ columns: [t.holdId, t.sku] }),
     check('holds_quantity_positive', sql`${t.quantity} > 0`),
-    check('holds_status_known', sql`${t.status} in ('held', 'committed', 'released', 'expired', 'returned')`),
+    check('holds_status_known', sql`${t.status} in ('held', 'committed', 'released', 'expired')`),
     index('holds_expiry_idx').on(t.expiresAt).where(sql`${t.status} = 'held'`),
   ],
 );

@@ -77,11 +77,15 @@ async function reserve(tx: DbOrTx, wanted: StockLine[]): Promise<void> {
  * UPDATE (`on_hand - reserved >= qty`), never read-then-write. The hold rows go in first:
  * a retry racing a timed-out attempt blocks on their primary key and then finds them, so
  * one hold id never reserves twice; a repeat with other lines is refused (HoldMismatch)
- * and rolls back whatever rows it inserted. A hold the API returned (`returned`: its
- * checkout was fenced before any run claimed it, and has been reopened since) is taken
- * again with the lines asked now, judged afresh like a new one.
+ * and rolls back whatever rows it inserted.
+ *
+ * `unclaimed` (the API's admission hold, usecases/admission-hold.ts, for a checkout no run has
+ * claimed): the checkout's earlier hold is replaced instead — given back (the sweep expired
+ * it) or with other lines (the cart changed while a fenced checkout's cart was unlocked) — in
+ * this one transaction: what it reserved goes back, and the lines asked now are judged
+ * afresh. A committed hold is never replaced.
  */
-export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number): Promise<HoldResult> {
+export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number, options: { unclaimed?: boolean } = {}): Promise<HoldResult> {
   const wanted = normalize(lines);
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
   const rows = wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt }));
@@ -89,11 +93,12 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
     return await db.transaction(async (tx) => {
       const inserted = await tx.insert(holds).values(rows).onConflictDoNothing().returning({ sku: holds.sku });
       if (inserted.length < wanted.length) {
-        const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId));
-        const insertedNow = new Set(inserted.map((r) => r.sku));
-        const before = existing.filter((h) => !insertedNow.has(h.sku));
-        if (before.length > 0 && before.every((h) => h.status === 'returned')) {
-          // reserving nothing and never used by a run: replaced by the lines asked now
+        const mine = tx.select().from(holds).where(eq(holds.holdId, holdId));
+        const existing = options.unclaimed ? await mine.for('update') : await mine;
+        const repeat = inserted.length === 0 && sameLines(existing, wanted) && existing.every((h) => h.status === 'held');
+        if (options.unclaimed && !repeat && existing.every((h) => h.status !== 'committed')) {
+          const insertedNow = new Set(inserted.map((r) => r.sku));
+          await unreserve(tx, existing.filter((h) => h.status === 'held' && !insertedNow.has(h.sku)));
           await tx.delete(holds).where(eq(holds.holdId, holdId));
           await tx.insert(holds).values(rows);
           await reserve(tx, wanted);
@@ -133,19 +138,21 @@ async function closeHold(tx: DbOrTx, holdId: string, to: Exclude<HoldStatus, 'he
     .returning({ sku: holds.sku, quantity: holds.quantity });
 }
 
-/**
- * Gives held stock back. Idempotent: a released, expired, returned or committed hold is left
- * alone. `returned`: only for a hold no run can have used (usecases/admission-hold.ts).
- */
-export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' | 'returned' = 'released'): Promise<number> {
+/** Gives back what closed hold lines had reserved. */
+async function unreserve(tx: DbOrTx, lines: StockLine[]): Promise<void> {
+  for (const line of lines) {
+    await tx
+      .update(stock)
+      .set({ reserved: sql`${stock.reserved} - ${line.quantity}`, updatedAt: sql`now()` })
+      .where(eq(stock.sku, line.sku));
+  }
+}
+
+/** Gives held stock back. Idempotent: a released, expired or committed hold is left alone. */
+export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' = 'released'): Promise<number> {
   return db.transaction(async (tx) => {
     const lines = await closeHold(tx, holdId, as);
-    for (const line of lines) {
-      await tx
-        .update(stock)
-        .set({ reserved: sql`${stock.reserved} - ${line.quantity}`, updatedAt: sql`now()` })
-        .where(eq(stock.sku, line.sku));
-    }
+    await unreserve(tx, lines);
     return lines.length;
   });
 }
@@ -189,8 +196,7 @@ export async function commitHold(db: Db, holdId: string): Promise<CommitResult> 
       const existing = await tx.select().from(holds).where(eq(holds.holdId, holdId)).for('update');
       if (existing.length === 0) throw new Error(`no stock hold ${holdId}`);
       if (existing.every((h) => h.status === 'committed')) return 'already_committed' as const;
-      // (returned: only a run racing its checkout's fence can get here with it: judged like an expired one)
-      const retake = existing.filter((h) => h.status === 'expired' || h.status === 'returned');
+      const retake = existing.filter((h) => h.status === 'expired');
       if (retake.length !== existing.length) throw new Error(`stock hold ${holdId} was released`);
       for (const line of retake) {
         const sold = await tx

@@ -105,12 +105,12 @@ describe('POST /checkouts: Temporal takes no workflow for the checkout', () => {
     // fenced: no run of it may start now (a late one would find it failed); the same request reopens it
     expect({ status: shown.status, code: shown.failure?.code }).toEqual({ status: 'failed', code: 'service_unavailable' });
 
-    // its admission hold went back with the fence (returned: the same request may take it again)
-    expect(await stack.dbs.inventory.select({ sku: holds.sku, quantity: holds.quantity, status: holds.status }).from(holds).where(eq(holds.holdId, checkoutId))).toEqual([{ sku, quantity: 1, status: 'returned' }]);
-    expect(await stockOf(sku)).toMatchObject({ onHand: 5, reserved: 0 });
+    // its admission hold stays for the same request (a give-back could land after that request's run used it)
+    expect(await stack.dbs.inventory.select({ sku: holds.sku, quantity: holds.quantity, status: holds.status }).from(holds).where(eq(holds.holdId, checkoutId))).toEqual([{ sku, quantity: 1, status: 'held' }]);
+    expect(await stockOf(sku)).toMatchObject({ onHand: 5, reserved: 1 });
 
     // the customer changes the cart meanwhile (it is unlocked); the same request again, Temporal
-    // reachable: the row reopens, the hold is taken anew with the lines as they are now, and the run places it
+    // reachable: the row reopens, the hold is replaced by the lines as they are now, and the run places it
     expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 2 } })).status).toBe(200);
     const retried = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': 'start-not-sent' }, body });
     expect({ status: retried.status, checkoutId: retried.body.checkoutId, state: retried.body.status }).toEqual({ status: 201, checkoutId, state: 'placed' });

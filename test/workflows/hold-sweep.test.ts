@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
-import { commitHold, HoldReleased, holdStock, releaseHold } from '../../db/stores/holds';
+import { commitHold, HoldMismatch, HoldReleased, holdStock, releaseHold } from '../../db/stores/holds';
 import { ensureSchedules } from '../../temporal/schedules';
 import { HOLD_SWEEP_SCHEDULE_ID } from '../../temporal/workflow-ids';
 import { sweepExpiredHoldsWorkflow } from '../../workflows/hold-sweep';
@@ -60,44 +60,40 @@ describe('stock holds and the expired-hold sweep', () => {
     expect(await level(sku)).toMatchObject({ onHand: 4, reserved: 0, sold: 1 });
   });
 
-  it('a hold the API returned (its checkout fenced before any run) is taken again under its id, with the lines asked now, judged afresh; a release leaves it alone', async () => {
+  it('the admission hold of a checkout no run has claimed replaces its earlier hold — expired, or with other lines — judged afresh in one transaction; a committed one is never replaced', async () => {
     const [sku, other] = await Promise.all([createProduct(stack.dbs, { onHand: 3 }), createProduct(stack.dbs, { onHand: 3 })]);
-    const id = `returned-${sku}`;
+    const id = `unclaimed-${sku}`;
+    const unclaimed = { unclaimed: true };
     await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60);
-    expect(await releaseHold(stack.dbs.inventory, id, 'returned')).toBe(1);
-    expect(await level(sku)).toMatchObject({ onHand: 3, reserved: 0 });
-    // a compensation's release finds nothing held: nothing given back twice
-    expect(await releaseHold(stack.dbs.inventory, id)).toBe(0);
-    expect(await level(sku)).toMatchObject({ reserved: 0 });
-    // meanwhile two units went to someone else: the same lines are short now
-    await holdStock(stack.dbs.inventory, `someone-${sku}`, [{ sku, quantity: 2 }], 60);
-    expect(await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60)).toEqual({ status: 'out_of_stock', shortages: [{ sku, requested: 2, available: 1 }] });
-    expect((await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, id))).map((h) => h.status)).toEqual(['returned']);
-    // the customer changed the cart (unlocked after the fence): the new lines are held, once, even asked twice at once
+    // the same lines again: a repeat, nothing more reserved
+    expect(await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 2 }], 60, unclaimed)).toMatchObject({ status: 'held' });
+    expect(await level(sku)).toMatchObject({ reserved: 2 });
+    // the cart changed (unlocked after a fence): the old lines go back, the new ones are held, once, even asked twice at once
     const lines = [{ sku, quantity: 1 }, { sku: other, quantity: 2 }];
-    const both = await Promise.all([holdStock(stack.dbs.inventory, id, lines, 60), holdStock(stack.dbs.inventory, id, lines, 60)]);
+    const both = await Promise.all([holdStock(stack.dbs.inventory, id, lines, 60, unclaimed), holdStock(stack.dbs.inventory, id, lines, 60, unclaimed)]);
     expect(both.map((r) => r.status)).toEqual(['held', 'held']);
-    expect(await level(sku)).toMatchObject({ onHand: 3, reserved: 3 });
+    expect(await level(sku)).toMatchObject({ onHand: 3, reserved: 1 });
     expect(await level(other)).toMatchObject({ onHand: 3, reserved: 2 });
     const rows = await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, id));
     expect(rows.map((h) => [h.sku, h.quantity, h.status]).sort()).toEqual([[other, 2, 'held'], [sku, 1, 'held']].sort());
+    // a run's own repeat with other lines is still refused
+    await expect(holdStock(stack.dbs.inventory, id, [{ sku, quantity: 3 }], 60)).rejects.toBeInstanceOf(HoldMismatch);
+    // expired by the sweep, then the stock went elsewhere: judged afresh, refused, the expired rows left as they are
+    expect(await releaseHold(stack.dbs.inventory, id, 'expired')).toBe(2);
+    await holdStock(stack.dbs.inventory, `someone-${sku}`, [{ sku, quantity: 3 }], 60);
+    expect(await holdStock(stack.dbs.inventory, id, lines, 60, unclaimed)).toEqual({ status: 'out_of_stock', shortages: [{ sku, requested: 1, available: 0 }] });
+    expect((await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, id))).map((h) => h.status)).toEqual(['expired', 'expired']);
+    expect(await level(other)).toMatchObject({ reserved: 0 });
+    // the stock came back: taken again
+    await releaseHold(stack.dbs.inventory, `someone-${sku}`);
+    expect(await holdStock(stack.dbs.inventory, id, lines, 60, unclaimed)).toMatchObject({ status: 'held' });
+    expect(await level(sku)).toMatchObject({ reserved: 1 });
+    expect(await level(other)).toMatchObject({ reserved: 2 });
+    // committed: never replaced
     expect(await commitHold(stack.dbs.inventory, id)).toBe('committed');
-    expect(await level(sku)).toMatchObject({ onHand: 2, reserved: 2, sold: 1 });
-  });
-
-  it('a run that raced its checkout\'s fence and meets its hold returned commits only if the stock is still there', async () => {
-    const sku = await createProduct(stack.dbs, { onHand: 2 });
-    const id = `raced-${sku}`;
-    await holdStock(stack.dbs.inventory, id, [{ sku, quantity: 1 }], 60);
-    await releaseHold(stack.dbs.inventory, id, 'returned');
-    expect(await commitHold(stack.dbs.inventory, id)).toBe('committed');
-    expect(await level(sku)).toMatchObject({ onHand: 1, reserved: 0, sold: 1 });
-    const gone = `raced-gone-${sku}`;
-    await holdStock(stack.dbs.inventory, gone, [{ sku, quantity: 1 }], 60);
-    await releaseHold(stack.dbs.inventory, gone, 'returned');
-    await holdStock(stack.dbs.inventory, `last-${sku}`, [{ sku, quantity: 1 }], 60);
-    expect(await commitHold(stack.dbs.inventory, gone)).toBe('out_of_stock');
-    expect(await level(sku)).toMatchObject({ onHand: 1, reserved: 1, sold: 1 });
+    await expect(holdStock(stack.dbs.inventory, id, [{ sku, quantity: 1 }], 60, unclaimed)).rejects.toBeInstanceOf(HoldMismatch);
+    expect(await holdStock(stack.dbs.inventory, id, lines, 60, unclaimed)).toMatchObject({ status: 'held' });
+    expect(await level(sku)).toMatchObject({ onHand: 2, reserved: 0, sold: 1 });
   });
 
   it('the sweep workflow releases expired holds; a late commit re-takes the stock if it is still there', async () => {

@@ -1,2 +1,0 @@
-ALTER TABLE "inventory"."holds" DROP CONSTRAINT "holds_status_known";--> statement-breakpoint
-ALTER TABLE "inventory"."holds" ADD CONSTRAINT "holds_status_known" CHECK ("inventory"."holds"."status" in ('held', 'committed', 'released', 'expired', 'returned'));
