@@ -1,4 +1,5 @@
 import { commitHold, HoldMismatch, HoldReleased, holdStock as holdStockInStore, keepHold, releaseExpiredHolds, releaseHold, type StockLine } from '../db/stores/holds';
+import { anyAuthorizationMark } from '../db/stores/payments';
 import type { ActivityDeps } from './deps';
 import { businessFailure } from './failures';
 
@@ -6,7 +7,15 @@ export function inventoryActivities({ dbs, config }: ActivityDeps) {
   return {
     /** Holds every line's stock, all or nothing; out of stock is a business failure. */
     async holdStock(req: { holdId: string; lines: StockLine[] }): Promise<{ expiresAt: string }> {
-      const result = await holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds).catch((err: unknown) => {
+      const hold = (unclaimed: boolean) => holdStockInStore(dbs.inventory, req.holdId, req.lines, config.checkout.holdTtlSeconds, { unclaimed });
+      const result = await hold(false).catch(async (err: unknown) => {
+        // An admission hold (usecases/admission-hold.ts) the sweep expired while the run waited
+        // for a worker, before any authorization of the checkout was marked: nothing ever went on
+        // from it, so it is judged afresh as the run's own (review r29b). Given back otherwise
+        // (a compensation, a payment step under way): refused, as below.
+        if (err instanceof HoldReleased && err.as === 'expired' && !(await anyAuthorizationMark(dbs.payment, req.holdId))) return hold(true);
+        throw err;
+      }).catch((err: unknown) => {
         // never retried: the same hold asked with other lines is a bug to surface, not to repeat
         if (err instanceof HoldMismatch) throw businessFailure('hold_mismatch', err.message);
         if (err instanceof HoldReleased) throw businessFailure('hold_mismatch', err.message);

@@ -288,8 +288,12 @@ export async function placeCheckout(
   // read now that the cart is locked for it (the lines its run freezes). Refused: fenced failed
   // out_of_stock — only if no run has claimed the checkout meanwhile (that run judges for
   // itself) — and no run is started. (A duplicate of this request holds under the same id: the
-  // same hold, repeated.)
-  const lines = judgeable && checkout.runId === null ? (await carts.get(request.cartId))?.lines : undefined;
+  // same hold, repeated.) Not while another live checkout holds the cart (its lock lapsed
+  // during a 3-D Secure wait): that checkout's run refuses this one, checkout_in_progress,
+  // and this one must not hold the cart's stock a second time meanwhile (review r29b).
+  const admissible =
+    judgeable && checkout.runId === null && !(cart?.checkoutId !== undefined && cart.checkoutId !== checkout.checkoutId && (await heldByLiveCheckout({ dbs }, cart)));
+  const lines = admissible ? (await carts.get(request.cartId).catch(() => null))?.lines : undefined;
   const admission = lines ? await admit({ dbs, logger, holdTtlSeconds: config.checkout.holdTtlSeconds }, checkout.checkoutId, lines) : undefined;
   if (admission?.kind === 'refused') {
     const fenced = await abandonCheckout(dbs.order, checkout.checkoutId, null, admission.failure);

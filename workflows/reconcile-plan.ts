@@ -68,7 +68,8 @@ export function decideCheckout(f: CheckoutFacts): CheckoutPlan {
       why: order ? `the order is ${order}` : 'the checkout has no order',
       returnMoney,
       correctLedger: !returnMoney && ledgerOff,
-      releaseHold: f.holds.includes('held'),
+      // (a reopenable fence's hold waits for its request, or the sweep at its expiry)
+      releaseHold: f.holds.includes('held') && checkout.reopenable !== true,
       failCheckout: checkout.status === 'pending',
       park: unknownToGateway,
     };

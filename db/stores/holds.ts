@@ -83,7 +83,9 @@ async function reserve(tx: DbOrTx, wanted: StockLine[]): Promise<void> {
  * claimed): the checkout's earlier hold is replaced instead — given back (the sweep expired
  * it) or with other lines (the cart changed while a fenced checkout's cart was unlocked) — in
  * this one transaction: what it reserved goes back, and the lines asked now are judged
- * afresh. A committed hold is never replaced.
+ * afresh; a plain repeat gets a fresh deadline. A committed hold is never replaced. Such
+ * holds of one id are taken one at a time (a transaction-scoped advisory lock): two
+ * replacements side by side would each see the old rows gone and reserve again (review r29b).
  */
 export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number, options: { unclaimed?: boolean } = {}): Promise<HoldResult> {
   const wanted = normalize(lines);
@@ -91,12 +93,18 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
   const rows = wanted.map((l) => ({ holdId, sku: l.sku, quantity: l.quantity, expiresAt }));
   try {
     return await db.transaction(async (tx) => {
+      if (options.unclaimed) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`hold:${holdId}`}, 0))`);
       const inserted = await tx.insert(holds).values(rows).onConflictDoNothing().returning({ sku: holds.sku });
       if (inserted.length < wanted.length) {
         const mine = tx.select().from(holds).where(eq(holds.holdId, holdId));
         const existing = options.unclaimed ? await mine.for('update') : await mine;
         const repeat = inserted.length === 0 && sameLines(existing, wanted) && existing.every((h) => h.status === 'held');
-        if (options.unclaimed && !repeat && existing.every((h) => h.status !== 'committed')) {
+        if (options.unclaimed && repeat) {
+          // the same request again: its hold lasts from now (a sweep that read it as expired before this leaves it: closeHold)
+          await tx.update(holds).set({ expiresAt: sql`greatest(${holds.expiresAt}, ${expiresAt.toISOString()}::timestamptz)`, updatedAt: sql`now()` }).where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')));
+          return { status: 'held' as const, expiresAt };
+        }
+        if (options.unclaimed && existing.every((h) => h.status !== 'committed')) {
           const insertedNow = new Set(inserted.map((r) => r.sku));
           await unreserve(tx, existing.filter((h) => h.status === 'held' && !insertedNow.has(h.sku)));
           await tx.delete(holds).where(eq(holds.holdId, holdId));
@@ -129,12 +137,16 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
   }
 }
 
-/** Moves a hold from `held` to `to`, returning what it had reserved. Exactly once per hold line. */
-async function closeHold(tx: DbOrTx, holdId: string, to: Exclude<HoldStatus, 'held'>): Promise<StockLine[]> {
+/**
+ * Moves a hold from `held` to `to`, returning what it had reserved. Exactly once per hold line.
+ * `pastDeadline`: only lines past their deadline when the statement runs (the sweep: a hold
+ * it read as expired and that was kept or taken again since is left alone).
+ */
+async function closeHold(tx: DbOrTx, holdId: string, to: Exclude<HoldStatus, 'held'>, pastDeadline = false): Promise<StockLine[]> {
   return tx
     .update(holds)
     .set({ status: to, updatedAt: sql`now()` })
-    .where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')))
+    .where(and(eq(holds.holdId, holdId), eq(holds.status, 'held'), pastDeadline ? lt(holds.expiresAt, sql`now()`) : undefined))
     .returning({ sku: holds.sku, quantity: holds.quantity });
 }
 
@@ -149,9 +161,9 @@ async function unreserve(tx: DbOrTx, lines: StockLine[]): Promise<void> {
 }
 
 /** Gives held stock back. Idempotent: a released, expired or committed hold is left alone. */
-export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' = 'released'): Promise<number> {
+export async function releaseHold(db: Db, holdId: string, as: 'released' | 'expired' = 'released', pastDeadline = false): Promise<number> {
   return db.transaction(async (tx) => {
-    const lines = await closeHold(tx, holdId, as);
+    const lines = await closeHold(tx, holdId, as, pastDeadline);
     await unreserve(tx, lines);
     return lines.length;
   });
@@ -228,7 +240,7 @@ export async function releaseExpiredHolds(db: Db, limit: number): Promise<number
     .limit(limit);
   let released = 0;
   for (const { holdId } of expired) {
-    if ((await releaseHold(db, holdId, 'expired')) > 0) released++;
+    if ((await releaseHold(db, holdId, 'expired', true)) > 0) released++;
   }
   return released;
 }

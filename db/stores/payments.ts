@@ -55,6 +55,12 @@ export async function markAuthorizationAttempt(db: Db, a: { idempotencyKey: stri
   return fateOf(a.idempotencyKey, row?.fate);
 }
 
+/** Whether any authorization of the checkout was ever marked (attempted, abandoned or voided). */
+export async function anyAuthorizationMark(db: DbOrTx, checkoutId: string): Promise<boolean> {
+  const rows = await db.select({ key: authorizationAttempts.idempotencyKey }).from(authorizationAttempts).where(eq(authorizationAttempts.checkoutId, checkoutId)).limit(1);
+  return rows.length > 0;
+}
+
 export interface AuthorizationAttempt {
   fate: AuthorizationFate;
   gatewayRef: string | null;

@@ -24,6 +24,13 @@ export interface CheckoutToReconcile {
   status: 'pending' | 'placed' | 'failed';
   orderId: string | null;
   orderStatus: string | null;
+  /**
+   * Fenced by the API before any run claimed it and reopenable by the same request (failed,
+   * `notStarted`, no run): its admission hold is that request's to take again, never
+   * reconciliation's to release (a release read before a reopen would land on the reopened
+   * checkout's hold). Absent in facts recorded before it existed.
+   */
+  reopenable?: boolean;
   cursor: CheckoutCursor;
 }
 
@@ -41,6 +48,7 @@ export async function checkoutsCreatedBetween(
       status: sql<'pending' | 'placed' | 'failed'>`case when ${checkouts.status} = 'failed' and ${failureFlaggedSql('closing')} then 'pending' else ${checkouts.status} end`,
       orderId: orders.id,
       orderStatus: orders.status,
+      reopenable: sql<boolean>`(${checkouts.status} = 'failed' and ${checkouts.runId} is null and ${failureFlaggedSql('notStarted')})`,
       createdAt,
     })
     .from(checkouts)

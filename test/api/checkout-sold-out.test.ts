@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, WorkflowUpdateStage } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
 import { authorizationAttempts } from '../../db/schema/payment';
 import { CircuitBreakers } from '../../db/stores/circuit-breakers';
-import { openCheckout } from '../../db/stores/checkouts';
 import { holdStock, releaseHold } from '../../db/stores/holds';
-import { checkoutStartOperation } from '../../temporal/checkout';
-import { placeOrderUpdate } from '../../workflows/messages';
+
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
+import { startCheckoutRun } from '../helpers/checkout-run';
 import { recordHistory } from '../helpers/histories';
 import { createProduct, startStack, type HttpResult, type Stack } from '../helpers/stack';
 
@@ -201,14 +200,10 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
   it('a run whose hold is refused (no admission hold: e.g. the API could not take one) answers the same 409 body from the workflow, compensated in the refusing task\'s successor, nothing held', async () => {
     const sku = await createProduct(stack.dbs, { onHand: 1 });
     const cartId = await cartWith([[sku, 1]]);
-    // the checkout as the API opens and locks it, its run started as the API starts it, with no
-    // admission hold; the last unit went to another buyer meanwhile
-    const { checkout: opened } = await openCheckout(stack.dbs.order, { cartId, idempotencyKey: 'raced-2', requestHash: 'h', email: 'buyer@example.com', workflowId: checkoutWorkflowId(cartId) });
-    expect([null, opened.checkoutId]).toContain(await stack.activityDeps!.carts.lock(cartId, opened.checkoutId, Date.now() + 60_000));
+    // the checkout as the API opens and starts it, without an admission hold; the last unit went to another buyer meanwhile
     expect((await holdStock(stack.dbs.inventory, `other-buyer-${sku}`, [{ sku, quantity: 1 }], 60)).status).toBe('held');
-    const start = checkoutStartOperation(stack.config.temporal.taskQueue, opened.workflowId, { checkoutId: opened.checkoutId, cartId, email: 'buyer@example.com', paymentToken: 'tok_visa', answerBy: Date.now() + 30_000 }, 'test');
-    const update = await stack.temporal.workflow.startUpdateWithStart(placeOrderUpdate, { args: [{ checkoutId: opened.checkoutId }], waitForStage: WorkflowUpdateStage.ACCEPTED, startWorkflowOperation: start });
-    const refused = await update.result();
+    const opened = await startCheckoutRun(stack, cartId, { key: 'raced-2', email: 'buyer@example.com', waitMs: 30_000 });
+    const refused = await opened.answer;
     expect(refused).toEqual({ status: 'failed', checkoutId: opened.checkoutId, total: { amount: expect.any(Number), currency: 'USD' }, failure: { code: 'out_of_stock', message: OUT_OF_STOCK_MESSAGE, details: { items: [{ sku, requested: 1, available: 0 }] } } });
     const handle = stack.temporal.workflow.getHandle(checkoutWorkflowId(cartId));
     await handle.result();

@@ -1,6 +1,4 @@
 import path from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { TerminatedFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NativeConnectionPlugin, WorkerPlugin } from '@temporalio/worker';
@@ -51,10 +49,3 @@ export function testDataConverter(): ReturnType<typeof payloadDataConverter> {
   return payloadDataConverter(loadConfig({ ...process.env, ORDERLY_MODE: 'test' }).privacy.payloadKeys);
 }
 
-/**
- * A checkout run's result once it closed, or 'terminated': the API terminates the queued run of
- * a checkout its sold-out watch refused before the run claimed it (usecases/place-checkout.ts).
- */
-export async function checkoutRunEnded(handle: WorkflowHandle): Promise<unknown> {
-  return handle.result().catch((e: unknown) => (e instanceof WorkflowFailedError && e.cause instanceof TerminatedFailure ? 'terminated' : Promise.reject(e)));
-}

@@ -57,5 +57,5 @@ test('a checkout whose run got a worker after its admission hold expired is plac
     await new Promise((r) => setTimeout(r, 200));
     row = await getCheckout(stack.dbs.order, checkoutId);
   }
-  expect({ status: row?.status, failure: row?.failure && `${row.failure.code}: ${row.failure.message}` }).toEqual({ status: 'placed', failure: undefined });
+  expect({ status: row?.status, failure: row?.failure ? `${row.failure.code}: ${row.failure.message}` : undefined }).toEqual({ status: 'placed', failure: undefined });
 });

@@ -86,7 +86,8 @@ test("reconciliation's release of a 503-fenced checkout's admission hold must no
   const payments = await reconcile.paymentFacts(page.map((c) => ({ checkoutId: c.checkoutId, workflowId: c.workflowId })));
   const heldNow = await reconcile.holdsOfCheckouts([checkoutId]);
   const plan = decideCheckout({ checkout: page[0]!, running: running ?? true, payment: payments[checkoutId] ?? { ledger: null, gateway: null }, holds: heldNow[checkoutId] ?? [] });
-  expect(plan).toMatchObject({ releaseHold: true, failCheckout: false });
+  // (since the fix: a reopenable fence's hold is not reconciliation's to release; before it, the plan said releaseHold: true)
+  expect(plan).toMatchObject({ releaseHold: false, failCheckout: false });
 
   // A': the same request again (what the 503 asks for): reopened, its admission repeats the hold, its run places the order
   const again = await stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': key }, body });
