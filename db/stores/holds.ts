@@ -83,7 +83,7 @@ async function reserve(tx: DbOrTx, wanted: StockLine[]): Promise<void> {
  * claimed): the checkout's earlier hold is replaced instead — given back (the sweep expired
  * it) or with other lines (the cart changed while a fenced checkout's cart was unlocked) — in
  * this one transaction: what it reserved goes back, and the lines asked now are judged
- * afresh; a plain repeat gets a fresh deadline. A committed hold is never replaced. Such
+ * afresh. A committed hold is never replaced. Such
  * holds of one id are taken one at a time (a transaction-scoped advisory lock): two
  * replacements side by side would each see the old rows gone and reserve again (review r29b).
  */
@@ -96,14 +96,20 @@ export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlS
       if (options.unclaimed) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`hold:${holdId}`}, 0))`);
       const inserted = await tx.insert(holds).values(rows).onConflictDoNothing().returning({ sku: holds.sku });
       if (inserted.length < wanted.length) {
+        if (inserted.length === 0) {
+          // A repeat (the run's step after the admission's hold, a retry, the same request again):
+          // its held lines last from now. A run that got its worker late must not find its hold
+          // expired by the next sweep while it pays (review r29c); the sweep closes only lines
+          // still past their deadline.
+          const kept = await tx
+            .update(holds)
+            .set({ expiresAt: sql`greatest(${holds.expiresAt}, ${expiresAt.toISOString()}::timestamptz)`, updatedAt: sql`now()` })
+            .where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')))
+            .returning({ sku: holds.sku, quantity: holds.quantity, expiresAt: holds.expiresAt });
+          if (kept.length > 0 && sameLines(kept, wanted)) return { status: 'held' as const, expiresAt: kept[0]?.expiresAt ?? expiresAt };
+        }
         const mine = tx.select().from(holds).where(eq(holds.holdId, holdId));
         const existing = options.unclaimed ? await mine.for('update') : await mine;
-        const repeat = inserted.length === 0 && sameLines(existing, wanted) && existing.every((h) => h.status === 'held');
-        if (options.unclaimed && repeat) {
-          // the same request again: its hold lasts from now (a sweep that read it as expired before this leaves it: closeHold)
-          await tx.update(holds).set({ expiresAt: sql`greatest(${holds.expiresAt}, ${expiresAt.toISOString()}::timestamptz)`, updatedAt: sql`now()` }).where(and(eq(holds.holdId, holdId), eq(holds.status, 'held')));
-          return { status: 'held' as const, expiresAt };
-        }
         if (options.unclaimed && existing.every((h) => h.status !== 'committed')) {
           const insertedNow = new Set(inserted.map((r) => r.sku));
           await unreserve(tx, existing.filter((h) => h.status === 'held' && !insertedNow.has(h.sku)));
