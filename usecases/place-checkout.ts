@@ -311,12 +311,12 @@ export async function placeCheckout(
     if (row.status !== 'pending' && isFinalWithoutRun(row)) return answeredFailure({ dbs, logger }, carts, row);
     return resultOf(viewOfRow(checkout));
   }
-  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled(dbs, carts, checkout, outcome);
+  if ('kind' in outcome && (outcome.kind === 'not_started' || outcome.kind === 'unknown' || outcome.kind === 'another')) return unsettled({ dbs, logger }, carts, checkout, outcome);
   // A run that found this checkout fenced answered with the fence's failure (a late start met by
   // this request, which had reopened the row): the row may be pending again with no run holding
   // it, so it is fenced again (or answered, if a run claimed it meanwhile): the next same request
   // reopens it, and then meets no late run.
-  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled(dbs, carts, checkout, { kind: 'not_started' });
+  if (!('kind' in outcome) && outcome.status === 'failed' && failureFlagged(outcome.failure, 'notStarted')) return unsettled({ dbs, logger }, carts, checkout, { kind: 'not_started' });
   // A run answered with a compensating run's placeholder (it met the row `closing`: that run was
   // stopped before it recorded its failure — reconciliation records it): this request holds
   // nothing, so the lock it took goes back, and the checkout shows pending until then.
@@ -332,7 +332,7 @@ export async function placeCheckout(
     // the same request to take again: usecases/admission-hold.ts).
     if (outcome.kind === 'rejected' && outcome.code === 'checkout_in_progress') {
       const running = (outcome.details as { checkoutId?: unknown } | undefined)?.checkoutId;
-      if (admission?.kind === 'held' && typeof running === 'string') return unsettled(dbs, carts, checkout, { kind: 'another', checkoutId: running });
+      if (admission?.kind === 'held' && typeof running === 'string') return unsettled({ dbs, logger }, carts, checkout, { kind: 'another', checkoutId: running });
       await carts.unlock(request.cartId, checkout.checkoutId);
     }
     return outcome;
@@ -407,7 +407,7 @@ async function attachToClosing(client: Client, config: UseCaseDeps['config'], db
  * (reopenUnstartedCheckout). Not fenced: a run claimed the row — it goes on and records its
  * outcome there: the row's answer, or 202 pending.
  */
-async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
+async function unsettled({ dbs, logger }: Pick<UseCaseDeps, 'dbs' | 'logger'>, carts: CartStore, checkout: Checkout, outcome: Unsettled): Promise<PlaceCheckoutResult> {
   const another = outcome.kind === 'another' ? outcome.checkoutId : undefined;
   const failure =
     another !== undefined
@@ -422,6 +422,8 @@ async function unsettled(dbs: UseCaseDeps['dbs'], carts: CartStore, checkout: Ch
       : rejected('service_unavailable', failure.message, { checkoutId: checkout.checkoutId, retryAfterSeconds: CHECKOUT_START_RETRY_AFTER_SECONDS });
   }
   const row = (await getCheckout(dbs.order, checkout.checkoutId)) ?? checkout;
+  // fenced for good meanwhile (a duplicate's out_of_stock): what this request held goes back (review r29d)
+  await releaseFencedHold({ dbs, logger }, row);
   // (a run compensating it has not recorded its answer yet: pending, as viewOfRow shows it)
   if (row.status !== 'pending' && !isClosingCheckout(row)) return resultOf(answeredViewOfRow(row), row.failure?.details);
   return resultOf(viewOfRow(row));
