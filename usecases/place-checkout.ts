@@ -193,10 +193,12 @@ async function runCheckout(
 
 /**
  * POST /checkouts: finds this request's checkout row (a retry) or opens one for a cart with
- * lines, locks the cart's lines for it, and runs the cart's checkout workflow by
- * update-with-start. Placed or failed within `config.checkout.waitMs`, else pending.
- * A cart whose SKUs are already sold out is refused (409 out_of_stock) before any of that:
- * its row is opened failed and no workflow starts (usecases/sold-out.ts).
+ * lines, locks the cart's lines for it, holds their stock (the admission hold,
+ * usecases/admission-hold.ts), and runs the cart's checkout workflow by update-with-start.
+ * Placed or failed within `config.checkout.waitMs`, else pending. A cart whose SKUs are
+ * already sold out is refused (409 out_of_stock) before any of that: its row is opened failed
+ * and no workflow starts (usecases/sold-out.ts); one the admission hold refuses, likewise,
+ * once its row is open.
  */
 export async function placeCheckout(
   { dbs, temporal, config, logger, carts, breakers }: UseCaseDeps & { carts: CartStore },
