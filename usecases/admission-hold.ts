@@ -30,8 +30,8 @@ export type Admission = { kind: 'held' } | { kind: 'refused'; failure: StoredFai
  * The API never gives back a hold on a fence it may reopen (503 / checkout_in_progress with
  * `notStarted`): a stale give-back could land after the same request reopened the checkout and
  * its run placed an order on that hold (review r29a). Such a hold stays until the same request
- * takes it again, or reconciliation releases it (a failed checkout without an order), or the
- * sweep at its expiry. A fence that is never reopened (out_of_stock) gives its hold back:
+ * takes it again, or the sweep at its expiry (reconciliation leaves it too: `reopenable`,
+ * review r29b). A fence that is never reopened (out_of_stock) gives its hold back:
  * releaseFencedHold.
  */
 export async function admit(

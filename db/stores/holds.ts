@@ -83,9 +83,9 @@ async function reserve(tx: DbOrTx, wanted: StockLine[]): Promise<void> {
  * claimed): the checkout's earlier hold is replaced instead — given back (the sweep expired
  * it) or with other lines (the cart changed while a fenced checkout's cart was unlocked) — in
  * this one transaction: what it reserved goes back, and the lines asked now are judged
- * afresh. A committed hold is never replaced. Such
- * holds of one id are taken one at a time (a transaction-scoped advisory lock): two
- * replacements side by side would each see the old rows gone and reserve again (review r29b).
+ * afresh. A committed hold is never replaced. `unclaimed` holds of one id are taken one at a
+ * time (a transaction-scoped advisory lock): two replacements side by side would each see the
+ * old rows gone and reserve again (review r29b). Any repeat renews a held hold's deadline.
  */
 export async function holdStock(db: Db, holdId: string, lines: StockLine[], ttlSeconds: number, options: { unclaimed?: boolean } = {}): Promise<HoldResult> {
   const wanted = normalize(lines);
