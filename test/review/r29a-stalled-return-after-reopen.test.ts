@@ -121,13 +121,11 @@ test('a fence whose return lands after the same request reopened the checkout mu
     () => getCheckout(stack.dbs.order, checkoutId),
     (r) => r !== undefined && r.status !== 'pending',
   );
-  await new Promise((r) => setTimeout(r, 9_000));
+  // both runs settle (the capture pauses 6 s; on a loaded machine the finishing takes longer): the placed order paid, or parked
+  const ordersOf = () =>
+    stack.dbs.order.select({ status: orders.status }).from(orderLines).innerJoin(orders, eq(orders.id, orderLines.orderId)).where(eq(orderLines.sku, sku));
+  const orderRows = await eventually(ordersOf, (rows) => rows.length > 0 && rows.every((o) => o.status !== 'placed'), 60_000);
   const [after] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
-  const orderRows = await stack.dbs.order
-    .select({ status: orders.status })
-    .from(orderLines)
-    .innerJoin(orders, eq(orders.id, orderLines.orderId))
-    .where(eq(orderLines.sku, sku));
 
   expect({
     holdOfPlacedOrder: statuses,

@@ -111,13 +111,11 @@ test("reconciliation's release of a 503-fenced checkout's admission hold must no
     () => getCheckout(stack.dbs.order, checkoutId),
     (r) => r !== undefined && r.status !== 'pending',
   );
-  await new Promise((r) => setTimeout(r, 9_000));
+  // the run settles (the capture pauses; on a loaded machine the finishing takes longer): the order paid, or parked
+  const ordersOf = () =>
+    stack.dbs.order.select({ status: orders.status }).from(orderLines).innerJoin(orders, eq(orders.id, orderLines.orderId)).where(eq(orderLines.sku, sku));
+  const orderRows = await eventually(ordersOf, (rows) => rows.length > 0 && rows.every((o) => o.status !== 'placed'), 60_000);
   const [after] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
-  const orderRows = await stack.dbs.order
-    .select({ status: orders.status })
-    .from(orderLines)
-    .innerJoin(orders, eq(orders.id, orderLines.orderId))
-    .where(eq(orderLines.sku, sku));
 
   expect({
     holdOfPlacedOrder: statuses,
