@@ -229,7 +229,9 @@ export async function placeCheckout(
   // checkout still holds stock (a 3-D Secure wait outlives the lock), so a lapsed lock asks
   // the checkout's row whether it is still running.
   const judgeable = cart && mayAccess(cart.customerId, viewer) && customerIdFits(request.customerId, cartOwner) && cart.lines.length > 0;
-  const judged = judgeable && cart !== null && !(await heldByLiveCheckout({ dbs }, cart));
+  // the live checkout holding the cart, if any (read once: the admission below asks it too)
+  const liveHolder = judgeable && cart && (await heldByLiveCheckout({ dbs }, cart)) ? cart.checkoutId : undefined;
+  const judged = judgeable && liveHolder === undefined;
   const soldOut = judged && cart ? await soldOutRefusal(dbs, logger, cart.lines, soldOutReadings(dbs, config.checkout.soldOutCacheMs)) : undefined;
   const opening = {
     cartId: request.cartId,
@@ -293,8 +295,7 @@ export async function placeCheckout(
   // same hold, repeated.) Not while another live checkout holds the cart (its lock lapsed
   // during a 3-D Secure wait): that checkout's run refuses this one, checkout_in_progress,
   // and this one must not hold the cart's stock a second time meanwhile (review r29b).
-  const admissible =
-    judgeable && checkout.runId === null && !(cart?.checkoutId !== undefined && cart.checkoutId !== checkout.checkoutId && (await heldByLiveCheckout({ dbs }, cart)));
+  const admissible = judgeable && checkout.runId === null && (liveHolder === undefined || liveHolder === checkout.checkoutId);
   const lines = admissible ? (await carts.get(request.cartId).catch(() => null))?.lines : undefined;
   const admission = lines ? await admit({ dbs, logger, holdTtlSeconds: config.checkout.holdTtlSeconds }, checkout.checkoutId, lines) : undefined;
   if (admission?.kind === 'refused') {
