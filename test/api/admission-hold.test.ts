@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
 import { checkouts } from '../../db/schema/order';
 import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
+import { checkoutWorkflowOf } from '../helpers/interleavings';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/worker-process';
@@ -38,15 +38,7 @@ describe('POST /checkouts: the admission hold (no worker polls yet)', () => {
   const checkout = (cartId: string, key: string) =>
     stack.http('POST', '/checkouts', { headers: { 'Idempotency-Key': key }, body: { cartId, email: 'buyer@example.com', paymentToken: 'tok_visa' } });
   const stockOf = async (sku: string) => (await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku)))[0];
-  const workflowOf = (cartId: string) =>
-    stack.temporal.workflow
-      .getHandle(checkoutWorkflowId(cartId))
-      .describe()
-      .then(() => 'exists' as const)
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return 'none' as const;
-        throw err;
-      });
+  const workflowOf = (cartId: string) => checkoutWorkflowOf(stack, cartId);
 
   it('the winner holds the last unit before its run has a worker; a later buyer is refused at once without a run, edits the cart and checks out the rest; both are placed once a worker comes', async () => {
     const scarce = await createProduct(stack.dbs, { priceAmount: 700, onHand: 1 });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { holds, stock } from '../../db/schema/inventory';
@@ -12,6 +11,7 @@ import { checkoutWorkflowId } from '../../temporal/workflow-ids';
 import { eventually } from '../helpers/eventually';
 import { startCheckoutRun } from '../helpers/checkout-run';
 import { recordHistory } from '../helpers/histories';
+import { checkoutWorkflowOf } from '../helpers/interleavings';
 import { createProduct, startStack, type HttpResult, type Stack } from '../helpers/stack';
 
 const PASSWORD = 'correct horse battery';
@@ -51,16 +51,7 @@ describe('sold out: POST /checkouts refuses before any workflow (real Temporal, 
     const res = await stack.http('PUT', `/admin/inventory/${sku}`, { headers: admin(), body: { onHand } });
     expect(res.status).toBe(200);
   };
-  /** Whether the cart's checkout workflow exists at all (any run, open or closed). */
-  const workflowOf = async (cartId: string): Promise<'none' | 'exists'> =>
-    stack.temporal.workflow
-      .getHandle(checkoutWorkflowId(cartId))
-      .describe()
-      .then(() => 'exists' as const)
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return 'none' as const;
-        throw err;
-      });
+  const workflowOf = (cartId: string) => checkoutWorkflowOf(stack, cartId);
   const rowsOf = (cartId: string) => stack.dbs.order.select().from(checkouts).where(eq(checkouts.cartId, cartId));
   const holdsOf = (checkoutId: string) => stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, checkoutId));
 

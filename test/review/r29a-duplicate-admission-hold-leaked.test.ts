@@ -15,6 +15,7 @@
 import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
 import { holdStock, releaseHold } from '../../db/stores/holds';
+import { holdBackNextFence, holdBackNextStart } from '../helpers/interleavings';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(90_000);
@@ -29,14 +30,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function gate(): { open: () => void; wait: Promise<void>; reached: Promise<void>; reach: () => void } {
-  let open!: () => void;
-  let reach!: () => void;
-  const wait = new Promise<void>((r) => (open = r));
-  const reached = new Promise<void>((r) => (reach = r));
-  return { open, wait, reached, reach };
-}
-
 test('a duplicate whose admission hold was taken after the other copy was refused does not leave the unit reserved once the checkout is answered', async () => {
   const sku = await createProduct(stack.dbs, { priceAmount: 1000, onHand: 1 });
   // someone else holds the only unit
@@ -48,39 +41,9 @@ test('a duplicate whose admission hold was taken after the other copy was refuse
   expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
 
   // A's fence (abandonCheckout after its refused admission) waits for `fence`
-  const fence = gate();
-  const db = stack.dbs.order as unknown as { update: (...a: unknown[]) => unknown };
-  const update = db.update.bind(db);
-  let fenceArmed = true;
-  db.update = (...args: unknown[]) => {
-    const built = update(...args) as { set: (...a: unknown[]) => { where: (...a: unknown[]) => { returning: (...a: unknown[]) => Promise<unknown> } } };
-    if (!fenceArmed || !(new Error().stack ?? '').includes('abandonCheckout')) return built;
-    fenceArmed = false;
-    return {
-      set: (...s: unknown[]) => ({
-        where: (...w: unknown[]) => ({
-          returning: async (...r: unknown[]) => {
-            fence.reach();
-            await fence.wait;
-            return built.set(...s).where(...w).returning(...r);
-          },
-        }),
-      }),
-    };
-  };
+  const fence = holdBackNextFence(stack);
   // A''s update-with-start waits for `start`
-  const start = gate();
-  const service = stack.temporal.connection.workflowService;
-  const execute = service.executeMultiOperation.bind(service);
-  let startArmed = true;
-  service.executeMultiOperation = (async (req: Parameters<typeof execute>[0]) => {
-    if (startArmed) {
-      startArmed = false;
-      start.reach();
-      await start.wait;
-    }
-    return execute(req);
-  }) as typeof service.executeMultiOperation;
+  const start = holdBackNextStart(stack);
 
   const key = `k-${cartId}`;
   const body = { cartId, email: 'dup@example.com', paymentToken: 'tok_visa' };

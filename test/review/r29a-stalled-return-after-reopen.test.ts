@@ -24,8 +24,9 @@
 import { eq } from 'drizzle-orm';
 import { getCheckout } from '../../db/stores/checkouts';
 import { holds, stock } from '../../db/schema/inventory';
-import { checkouts, orderLines, orders } from '../../db/schema/order';
+import { checkouts } from '../../db/schema/order';
 import { lateFirstStart } from '../helpers/late-start';
+import { settledOrdersOf } from '../helpers/interleavings';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(120_000);
@@ -122,9 +123,7 @@ test('a fence whose return lands after the same request reopened the checkout mu
     (r) => r !== undefined && r.status !== 'pending',
   );
   // both runs settle (the capture pauses 6 s; on a loaded machine the finishing takes longer): the placed order paid, or parked
-  const ordersOf = () =>
-    stack.dbs.order.select({ status: orders.status }).from(orderLines).innerJoin(orders, eq(orders.id, orderLines.orderId)).where(eq(orderLines.sku, sku));
-  const orderRows = await eventually(ordersOf, (rows) => rows.length > 0 && rows.every((o) => o.status !== 'placed'), 60_000);
+  const orderRows = await settledOrdersOf(stack, sku);
   const [after] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
 
   expect({

@@ -33,9 +33,10 @@ import { reconcileActivities } from '../../activities/reconcile';
 import { inventoryActivities } from '../../activities/inventory';
 import { getCheckout } from '../../db/stores/checkouts';
 import { holds, stock } from '../../db/schema/inventory';
-import { checkouts, orderLines, orders } from '../../db/schema/order';
+import { checkouts } from '../../db/schema/order';
 import { decideCheckout } from '../../workflows/reconcile-plan';
 import { lateFirstStart } from '../helpers/late-start';
+import { settledOrdersOf } from '../helpers/interleavings';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(120_000);
@@ -112,9 +113,7 @@ test("reconciliation's release of a 503-fenced checkout's admission hold must no
     (r) => r !== undefined && r.status !== 'pending',
   );
   // the run settles (the capture pauses; on a loaded machine the finishing takes longer): the order paid, or parked
-  const ordersOf = () =>
-    stack.dbs.order.select({ status: orders.status }).from(orderLines).innerJoin(orders, eq(orders.id, orderLines.orderId)).where(eq(orderLines.sku, sku));
-  const orderRows = await eventually(ordersOf, (rows) => rows.length > 0 && rows.every((o) => o.status !== 'placed'), 60_000);
+  const orderRows = await settledOrdersOf(stack, sku);
   const [after] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
 
   expect({

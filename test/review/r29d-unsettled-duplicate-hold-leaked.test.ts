@@ -17,6 +17,7 @@
 import { eq } from 'drizzle-orm';
 import { holds, stock } from '../../db/schema/inventory';
 import { holdStock, releaseHold } from '../../db/stores/holds';
+import { gate, holdBackNextFence, holdBackNextStart } from '../helpers/interleavings';
 import { createProduct, startStack, type Stack } from '../helpers/stack';
 
 jest.setTimeout(60_000);
@@ -31,14 +32,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function gate(): { open: () => void; wait: Promise<void>; reached: Promise<void>; reach: () => void } {
-  let open!: () => void;
-  let reach!: () => void;
-  const wait = new Promise<void>((r) => (open = r));
-  const reached = new Promise<void>((r) => (reach = r));
-  return { open, wait, reached, reach };
-}
-
 test('a duplicate whose admission hold was taken after the other copy was refused, and whose start Temporal did not answer, does not leave the unit reserved', async () => {
   const sku = await createProduct(stack.dbs, { priceAmount: 1000, onHand: 1 });
   // someone else holds the only unit
@@ -50,43 +43,9 @@ test('a duplicate whose admission hold was taken after the other copy was refuse
   expect((await stack.http('PUT', `/carts/${cartId}/lines/${sku}`, { body: { quantity: 1 } })).status).toBe(200);
 
   // A's fence (abandonCheckout after its refused admission) waits for `fence`
-  const fence = gate();
-  const db = stack.dbs.order as unknown as { update: (...a: unknown[]) => unknown };
-  const update = db.update.bind(db);
-  let fenceArmed = true;
-  db.update = (...args: unknown[]) => {
-    const built = update(...args) as { set: (...a: unknown[]) => { where: (...a: unknown[]) => { returning: (...a: unknown[]) => Promise<unknown> } } };
-    if (!fenceArmed || !(new Error().stack ?? '').includes('abandonCheckout')) return built;
-    fenceArmed = false;
-    return {
-      set: (...s: unknown[]) => ({
-        where: (...w: unknown[]) => ({
-          returning: async (...r: unknown[]) => {
-            fence.reach();
-            await fence.wait;
-            return built.set(...s).where(...w).returning(...r);
-          },
-        }),
-      }),
-    };
-  };
+  const fence = holdBackNextFence(stack);
   // A''s update-with-start waits for `start`
-  const start = gate();
-  const service = stack.temporal.connection.workflowService;
-  const execute = service.executeMultiOperation.bind(service);
-  let startArmed = true;
-  let starts = 0;
-  service.executeMultiOperation = (async (req: Parameters<typeof execute>[0]) => {
-    if (startArmed) {
-      startArmed = false;
-      start.reach();
-      await start.wait;
-    }
-    // Temporal does not take the start (a frontend restart, an overloaded server): no run
-    starts += 1;
-    throw Object.assign(new Error('14 UNAVAILABLE: frontend unavailable'), { code: 14, details: 'frontend unavailable' });
-    return execute(req);
-  }) as typeof service.executeMultiOperation;
+  const start = holdBackNextStart(stack, { unavailable: true });
 
   const key = `k-${cartId}`;
   const body = { cartId, email: 'dup@example.com', paymentToken: 'tok_visa' };
@@ -136,7 +95,7 @@ test('a duplicate whose admission hold was taken after the other copy was refuse
   await new Promise((r) => setTimeout(r, 1_000));
   const rows = await stack.dbs.inventory.select().from(holds).where(eq(holds.holdId, checkoutId));
   const [level] = await stack.dbs.inventory.select().from(stock).where(eq(stock.sku, sku));
-  expect(starts).toBeGreaterThan(0);
+  expect(start.starts()).toBeGreaterThan(0);
   expect({ a: first.status, a2: second.status, a2code: second.body?.error?.code }).toEqual({ a: 409, a2: 409, a2code: 'out_of_stock' });
   expect({ held: rows.filter((h) => h.status === 'held').length, reserved: level?.reserved }).toEqual({ held: 0, reserved: 0 });
 });
